@@ -1,0 +1,108 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings list for every target: Swift 6 language mode (set by the tools version),
+/// explicit `any`, and member imports that must be spelled out.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "habar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "habar", targets: ["habar"]),
+        .executable(name: "habar-bench", targets: ["habar-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+    ],
+    targets: [
+        // MARK: Domain, messages, storage
+        .target(
+            name: "HabarMessages",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HabarCore",
+            dependencies: [
+                "HabarMessages",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HabarStoreSQLite",
+            dependencies: [
+                "HabarCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Channel adapters (one target each)
+        .target(
+            name: "ChannelSMSStub",
+            dependencies: ["HabarCore"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: HTTP, application wiring, CLI
+        .target(
+            name: "HabarHTTP",
+            dependencies: [
+                "HabarCore",
+                "HabarMessages",
+                "HabarStoreSQLite",
+                "ChannelSMSStub",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HabarTesting",
+            dependencies: ["HabarCore", "HabarStoreSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "habar",
+            dependencies: [
+                "HabarHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "habar-bench",
+            dependencies: ["HabarHTTP", "HabarTesting"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests (one target per source target)
+        .testTarget(name: "HabarMessagesTests", dependencies: ["HabarMessages"], swiftSettings: swiftSettings),
+        .testTarget(name: "HabarCoreTests", dependencies: ["HabarCore", "HabarTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "HabarStoreSQLiteTests", dependencies: ["HabarStoreSQLite", "HabarTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChannelSMSStubTests", dependencies: ["ChannelSMSStub", "HabarTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HabarHTTPTests",
+            dependencies: [
+                "HabarHTTP", "HabarTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "HabarCLITests", dependencies: ["HabarTesting"], swiftSettings: swiftSettings),
+    ]
+)

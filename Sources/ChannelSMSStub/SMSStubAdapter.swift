@@ -1,0 +1,214 @@
+import Foundation
+import HabarCore
+import HabarMessages
+import Logging
+import Synchronization
+
+/// The `sms-stub` channel: an SMS provider simulated on local files, for drills and
+/// development. Each accepted message is one JSON line; delivery reports follow after a
+/// delay, failing a seeded share of messages. Pending reports survive a restart: on start
+/// the stub re-reads its files and reports whatever it had not reported yet.
+public final class SMSStubAdapter: ChannelAdapter {
+    public let name: String
+    public let capabilities = ChannelCapabilities(
+        messageKind: .sms, addressKind: .phone, maxSegments: nil, encodings: [.gsm7, .ucs2], deliveryReceipts: true)
+    public var secrets: [String] { [options.accountToken].compactMap { $0 } }
+
+    let options: SMSStubConfiguration
+    let messagesFile: URL
+    let reportsFile: URL
+    private let receipts: any DeliveryReceiptSink
+    private let logger: Logger
+    private let output: Mutex<AppendOnlyFile?>
+    private let pending = Mutex<[PendingReport]>([])
+
+    struct PendingReport: Sendable {
+        var due: Date
+        var deliveryId: Int64
+        var step: Int
+        var providerId: String
+        var key: String
+    }
+
+    /// One line of the messages file.
+    public struct Line: Codable, Sendable, Hashable {
+        public var id: String
+        public var idempotencyKey: String
+        public var deliveryId: Int64
+        public var step: Int
+        public var to: String
+        public var text: String
+        public var encoding: SMSEncoding
+        public var segments: Int
+        public var time: Date
+    }
+
+    /// One line of the reports file.
+    public struct ReportLine: Codable, Sendable, Hashable {
+        public var id: String
+        public var idempotencyKey: String
+        public var status: String
+        public var time: Date
+    }
+
+    public init(name: String, options: SMSStubConfiguration, file: URL, context: ChannelContext) {
+        self.name = name
+        self.options = options
+        self.messagesFile = file
+        self.reportsFile = URL(fileURLWithPath: file.path + ".dlr")
+        self.receipts = context.receipts
+        self.logger = context.logger
+        self.output = Mutex(nil)
+    }
+
+    public func send(_ message: OutboundMessage) async throws(ChannelError) -> SendReceipt {
+        guard case .phone(let phone) = message.address else {
+            throw .permanent("sms-stub sends to phone numbers only")
+        }
+        if let latency = options.latencyMilliseconds, latency > 0 {
+            let timeout = options.timeoutMilliseconds ?? 10_000
+            do { try await Task.sleep(for: .milliseconds(min(latency, timeout))) } catch { throw .transient("send cancelled") }
+            if latency > timeout { throw .transient("provider did not answer within \(timeout) ms") }
+        }
+        if options.rejectNumbers?.contains(phone.e164) == true {
+            throw .permanent("provider refused the number \(phone.e164)")
+        }
+        if options.unavailableNumbers?.contains(phone.e164) == true {
+            throw .transient("provider unavailable")
+        }
+        let measurement = message.message.sms
+        let providerId = "stub-\(message.idempotencyKey)"
+        let now = Date()
+        let line = Line(
+            id: providerId, idempotencyKey: message.idempotencyKey, deliveryId: message.deliveryId, step: message.step,
+            to: phone.e164, text: message.message.text, encoding: measurement.encoding, segments: measurement.segments, time: now)
+        do {
+            try append(line, to: messagesFile, handle: output)
+        } catch {
+            throw .transient("cannot write \(messagesFile.lastPathComponent): \(error)")
+        }
+        logger.debug("sms-stub accepted", metadata: ["delivery": "\(message.deliveryId)", "segments": "\(measurement.segments)"])
+        schedule(PendingReport(
+            due: now.addingTimeInterval(Double(options.dlrDelayMilliseconds ?? 2000) / 1000),
+            deliveryId: message.deliveryId, step: message.step, providerId: providerId, key: message.idempotencyKey))
+        return SendReceipt(providerMessageId: providerId)
+    }
+
+    /// Emits due delivery reports until cancelled; first re-schedules the ones a previous
+    /// run accepted but never reported.
+    public func run() async throws {
+        try resumeUnreported()
+        let reportsOutput = Mutex<AppendOnlyFile?>(nil)
+        while !Task.isCancelled {
+            let now = Date()
+            let due: [PendingReport] = pending.withLock { list in
+                let count = list.prefix { $0.due <= now }.count
+                let batch = Array(list.prefix(min(count, 2000)))
+                list.removeFirst(batch.count)
+                return batch
+            }
+            if due.isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            let reported = await withTaskGroup(of: ReportLine?.self, returning: [ReportLine].self) { group in
+                for report in due {
+                    group.addTask { await self.report(report) }
+                }
+                var lines: [ReportLine] = []
+                for await line in group { if let line { lines.append(line) } }
+                return lines
+            }
+            for line in reported { try append(line, to: reportsFile, handle: reportsOutput) }
+        }
+    }
+
+    /// Sends one report to the gateway; returns the line to record once it is stored.
+    private func report(_ report: PendingReport) async -> ReportLine? {
+        let failed = fails(report.key)
+        let status: DeliveryReceipt.Status = failed ? .failed(reason: "simulated non-delivery") : .delivered
+        let receipt = DeliveryReceipt(
+            deliveryId: report.deliveryId, step: report.step, channel: name, status: status, at: Date(),
+            providerMessageId: report.providerId)
+        do {
+            try await receipts.accept(receipt)
+            return ReportLine(id: report.providerId, idempotencyKey: report.key, status: failed ? "failed" : "delivered", time: Date())
+        } catch {
+            // Not stored (shutting down): keep it for the next run, as a provider would.
+            logger.debug("delivery report not stored; kept", metadata: ["delivery": "\(report.deliveryId)"])
+            return nil
+        }
+    }
+
+    /// Whether the seeded simulation fails this message (the same key and seed always agree).
+    func fails(_ key: String) -> Bool {
+        let rate = options.failureRate ?? 0
+        guard rate > 0 else { return false }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ (options.seed ?? 1)
+        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash ^= hash >> 33
+        hash = hash &* 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 33
+        return Double(hash % 1_000_000) / 1_000_000 < rate
+    }
+
+    private func schedule(_ report: PendingReport) {
+        pending.withLock { $0.append(report) }
+    }
+
+    private func resumeUnreported() throws {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let reported = Set(Self.lines(of: reportsFile).compactMap { try? decoder.decode(ReportLine.self, from: $0) }.map(\.idempotencyKey))
+        var resumed: [PendingReport] = []
+        var seen: Set<String> = []
+        for data in Self.lines(of: messagesFile) {
+            guard let line = try? decoder.decode(Line.self, from: data), !reported.contains(line.idempotencyKey),
+                seen.insert(line.idempotencyKey).inserted
+            else { continue }
+            resumed.append(PendingReport(
+                due: line.time.addingTimeInterval(Double(options.dlrDelayMilliseconds ?? 2000) / 1000),
+                deliveryId: line.deliveryId, step: line.step, providerId: line.id, key: line.idempotencyKey))
+        }
+        if !resumed.isEmpty {
+            logger.info("sms-stub resumes unreported messages", metadata: ["count": "\(resumed.count)"])
+            pending.withLock { $0.insert(contentsOf: resumed, at: 0) }
+        }
+    }
+
+    static func lines(of url: URL) -> [Data] {
+        guard let data = try? Data(contentsOf: url) else { return [] }
+        return data.split(separator: UInt8(ascii: "\n")).map { Data($0) }
+    }
+
+    private func append<T: Encodable>(_ value: T, to url: URL, handle: borrowing Mutex<AppendOnlyFile?>) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(value)
+        data.append(UInt8(ascii: "\n"))
+        try handle.withLock { file in
+            if file == nil { file = try AppendOnlyFile(url: url) }
+            try file!.write(data)
+        }
+    }
+}
+
+/// A file opened for appending; each `write` is one `write(2)` of a whole line.
+struct AppendOnlyFile: ~Copyable {
+    let descriptor: Int32
+
+    init(url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        self.descriptor = fd
+    }
+
+    func write(_ data: Data) throws {
+        let written = data.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        guard written == data.count else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    }
+
+    deinit { close(descriptor) }
+}

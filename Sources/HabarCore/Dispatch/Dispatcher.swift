@@ -1,0 +1,283 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Sends queued deliveries through the channel adapters: claims due work in leased batches,
+/// sends with each channel's concurrency, rate limit and circuit breaker, and records every
+/// outcome. It alone decides retry, failure and fallback.
+///
+/// Graceful shutdown stops claiming, lets the sends in flight finish and records them, and
+/// returns the claimed-but-unsent deliveries to the queue.
+public final class Dispatcher: Service {
+    private let store: any HabarStore
+    private let channels: [ChannelLane]
+    private let receipts: ReceiptCollector
+    private let settings: DispatcherSettings
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    private let stopping = Mutex(false)
+    private let metrics: DispatcherMetrics
+
+    /// - Parameters:
+    ///   - adapters: the configured channel instances by name.
+    ///   - configurations: their configuration, for limits and breakers.
+    ///   - now: the clock (tests move it).
+    public init(
+        store: any HabarStore,
+        adapters: [String: any ChannelAdapter],
+        configurations: [ChannelConfiguration],
+        receipts: ReceiptCollector,
+        settings: DispatcherSettings,
+        metricsFactory: any MetricsFactory,
+        logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.receipts = receipts
+        self.settings = settings
+        self.logger = logger
+        self.now = now
+        self.metrics = DispatcherMetrics(factory: metricsFactory)
+        self.channels = configurations.compactMap { configuration in
+            guard let adapter = adapters[configuration.name] else { return nil }
+            return ChannelLane(adapter: adapter, configuration: configuration, defaults: settings)
+        }
+    }
+
+    /// Whether a graceful shutdown has begun.
+    public var isStopping: Bool { stopping.withLock { $0 } }
+
+    /// Asks the dispatcher to stop claiming (what graceful shutdown does).
+    public func stop() { stopping.withLock { $0 = true } }
+
+    public func run() async throws {
+        let recovered = try await store.recoverLeases(now: now(), owner: settings.instanceId)
+        if recovered > 0 {
+            logger.notice("took back deliveries leased before a restart", metadata: ["count": "\(recovered)"])
+        }
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { background in
+                background.addTask { await self.receipts.run(now: self.now) }
+                for lane in self.channels {
+                    background.addTask { try await lane.adapter.run() }
+                }
+                background.addTask { await self.maintain() }
+                await withTaskGroup(of: Void.self) { workers in
+                    for lane in self.channels {
+                        workers.addTask { await self.work(lane) }
+                    }
+                }
+                background.cancelAll()
+                while let result = await background.nextResult() {
+                    if case .failure(let error) = result, !(error is CancellationError) {
+                        logger.error("channel background task failed", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+    }
+
+    // MARK: Work loop of one channel
+
+    private func work(_ lane: ChannelLane) async {
+        let poll = Duration.milliseconds(settings.pollMilliseconds)
+        while !isStopping && !Task.isCancelled {
+            do {
+                let handled = try await dispatchBatch(lane)
+                if handled == 0 { try await Task.sleep(for: poll) }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("dispatch failed; retrying", metadata: ["channel": "\(lane.name)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Claims one batch for `lane`, sends it and records the outcomes; returns the batch size.
+    @discardableResult
+    public func dispatchBatch(_ lane: ChannelLane) async throws -> Int {
+        let start = now()
+        let limit = lane.claimLimit(batchSize: settings.batchSize)
+        let batch = try await store.claimDeliveries(
+            channel: lane.name, kind: lane.adapter.capabilities.messageKind,
+            address: lane.adapter.capabilities.addressKind, limit: limit, owner: settings.instanceId,
+            leaseUntil: start.addingTimeInterval(settings.leaseSeconds), now: start)
+        guard !batch.isEmpty else { return 0 }
+        let outcomes = await withTaskGroup(of: DeliveryOutcome.self, returning: [DeliveryOutcome].self) { group in
+            var outcomes: [DeliveryOutcome] = []
+            outcomes.reserveCapacity(batch.count)
+            var next = batch.makeIterator()
+            for _ in 0..<min(lane.concurrency, batch.count) {
+                if let claimed = next.next() { group.addTask { await self.process(claimed, on: lane) } }
+            }
+            while let outcome = await group.next() {
+                outcomes.append(outcome)
+                if let claimed = next.next() { group.addTask { await self.process(claimed, on: lane) } }
+            }
+            return outcomes
+        }
+        try await store.recordOutcomes(outcomes, owner: settings.instanceId, now: now())
+        metrics.count(outcomes, channel: lane.name)
+        return batch.count
+    }
+
+    /// Decides what happens to one claimed delivery, sending it when it should be sent.
+    func process(_ claimed: ClaimedDelivery, on lane: ChannelLane) async -> DeliveryOutcome {
+        func outcome(_ result: DeliveryOutcome.Result) -> DeliveryOutcome {
+            DeliveryOutcome(deliveryId: claimed.deliveryId, step: claimed.step, channel: claimed.channel, result: result)
+        }
+        func stepFailed(_ reason: String) -> DeliveryOutcome {
+            if let next = DeliveryPlan.nextStep(after: claimed.step, of: claimed.steps) {
+                return outcome(.fallback(toStep: next, reason: reason))
+            }
+            return outcome(.failed(reason: reason))
+        }
+        var current = now()
+        if current >= claimed.message.expiresAt { return outcome(.expired) }
+        if settings.retry.isExhausted(attempts: claimed.attempts, stepStartedAt: claimed.stepStartedAt, now: current) {
+            return stepFailed("gave up after \(claimed.attempts) attempts")
+        }
+        var probing = false
+        switch lane.breaker.permit(now: current) {
+        case .allowed: break
+        case .probe: probing = true
+        case .rejected(let until):
+            return outcome(.retry(at: until, reason: "channel paused: circuit open", countsAttempt: false))
+        }
+        if let bucket = lane.bucket {
+            do { try await bucket.acquire() } catch { return outcome(.released) }
+        }
+        if isStopping && !probing { return outcome(.released) }
+        current = now()
+        if current >= claimed.message.expiresAt { return outcome(.expired) }
+
+        let started = ContinuousClock.now
+        let result = await send(claimed.message, through: lane.adapter)
+        metrics.latency(channel: lane.name).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        switch result {
+        case .success(let receipt):
+            lane.breaker.recordSuccess()
+            return outcome(.sent(providerMessageId: receipt.providerMessageId))
+        case .failure(let error):
+            switch error.kind {
+            case .permanent:
+                if probing { lane.breaker.recordSuccess() }
+                return stepFailed(error.reason)
+            case .transient(let retryAfter):
+                if lane.breaker.recordFailure(now: now()) {
+                    logger.warning("channel paused after repeated failures", metadata: ["channel": "\(lane.name)", "reason": "\(error.reason)"])
+                }
+                let attempts = claimed.attempts + 1
+                let after = now()
+                if settings.retry.isExhausted(attempts: attempts, stepStartedAt: claimed.stepStartedAt, now: after) {
+                    return stepFailed("\(error.reason) (gave up after \(attempts) attempts)")
+                }
+                var random = SystemRandomNumberGenerator()
+                let delay = settings.retry.delay(afterAttempts: attempts, retryAfter: retryAfter, using: &random)
+                return outcome(.retry(at: after.addingTimeInterval(delay), reason: error.reason, countsAttempt: true))
+            }
+        }
+    }
+
+    /// One send with the dispatcher's timeout; a send that outlives it is cancelled and
+    /// counts as transient.
+    private func send(_ message: OutboundMessage, through adapter: any ChannelAdapter) async -> Result<SendReceipt, ChannelError> {
+        let timeout = Duration.milliseconds(Int64(settings.sendTimeoutSeconds * 1000))
+        return await withTaskGroup(of: Result<SendReceipt, ChannelError>?.self) { group in
+            group.addTask {
+                do throws(ChannelError) { return .success(try await adapter.send(message)) } catch { return .failure(error) }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return Task.isCancelled ? nil : .failure(.transient("no answer within \(self.settings.sendTimeoutSeconds) s"))
+            }
+            var first: Result<SendReceipt, ChannelError>? = nil
+            while first == nil, let next = await group.next() { first = next }
+            group.cancelAll()
+            return first ?? .failure(.transient("send cancelled"))
+        }
+    }
+
+    // MARK: Housekeeping
+
+    /// Takes back expired leases and expires overdue deliveries, once a second.
+    private func maintain() async {
+        while !Task.isCancelled {
+            do {
+                let current = now()
+                let recovered = try await store.recoverLeases(now: current, owner: nil)
+                if recovered > 0 { logger.warning("took over expired leases", metadata: ["count": "\(recovered)"]) }
+                _ = try await store.expireOverdue(now: current)
+            } catch {
+                logger.error("housekeeping failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
+
+/// One channel instance as the dispatcher drives it: the adapter and its limits.
+public struct ChannelLane: Sendable {
+    public let adapter: any ChannelAdapter
+    public let concurrency: Int
+    public let bucket: TokenBucket?
+    public let breaker: CircuitBreaker
+
+    public var name: String { adapter.name }
+
+    public init(adapter: any ChannelAdapter, configuration: ChannelConfiguration, defaults: DispatcherSettings) {
+        self.adapter = adapter
+        self.concurrency = max(1, configuration.concurrency ?? defaults.concurrency)
+        let rate = configuration.ratePerSecond ?? adapter.capabilities.defaultRatePerSecond
+        self.bucket = rate.map { TokenBucket(rate: $0) }
+        self.breaker = CircuitBreaker(settings: configuration.breaker ?? BreakerSettings())
+    }
+
+    /// How many to claim at once: no more than about two seconds of the rate limit, so
+    /// leases do not run out while deliveries wait for tokens.
+    func claimLimit(batchSize: Int) -> Int {
+        guard let bucket else { return batchSize }
+        return max(1, min(batchSize, Int(bucket.rate * 2)))
+    }
+}
+
+/// The dispatcher's own metrics (delivery counts by state come from the store on scrape).
+struct DispatcherMetrics: Sendable {
+    let factory: any MetricsFactory
+
+    func latency(channel: String) -> Metrics.Timer {
+        Metrics.Timer(label: "habar_send_duration_seconds", dimensions: [("channel", channel)], factory: factory)
+    }
+
+    func count(_ outcomes: [DeliveryOutcome], channel: String) {
+        var byResult: [String: Int] = [:]
+        for outcome in outcomes {
+            let result: String
+            switch outcome.result {
+            case .sent: result = "sent"
+            case .retry: result = "retry"
+            case .fallback: result = "fallback"
+            case .failed: result = "failed"
+            case .expired: result = "expired"
+            case .released: result = "released"
+            }
+            byResult[result, default: 0] += 1
+        }
+        for (result, count) in byResult {
+            Counter(label: "habar_dispatch_outcomes_total", dimensions: [("channel", channel), ("result", result)], factory: factory)
+                .increment(by: count)
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import HabarMessages
+
+/// What an advisory is about; each kind has its own templates.
+public enum AdvisoryKind: String, Sendable, Codable, CaseIterable {
+    case greenCorridor = "green_corridor"
+    case meetingPoint = "meeting_point"
+    case checkinRequest = "checkin_request"
+    case general
+}
+
+/// CAP 1.2 severity. Higher severities are dispatched first.
+public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
+    case extreme, severe, moderate, minor, unknown
+
+    /// Dispatch priority: a larger number is sent first.
+    public var priority: Int {
+        switch self {
+        case .extreme: 4
+        case .severe: 3
+        case .moderate: 2
+        case .minor: 1
+        case .unknown: 0
+        }
+    }
+
+    public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.priority < rhs.priority }
+}
+
+/// Where an advisory is in its life.
+public enum AdvisoryStatus: String, Sendable, Codable, CaseIterable {
+    case draft, published, cancelled, expired
+}
+
+/// How the channels of an advisory are used for one citizen.
+public struct ChannelPlan: Sendable, Hashable, Codable {
+    public enum Mode: String, Sendable, Codable {
+        /// Try the channels in order; the next one starts only when the previous one failed.
+        case fallback
+        /// Send on every channel the citizen can be reached on, independently.
+        case all
+    }
+
+    public var mode: Mode
+    /// Channel instance names, as configured (`sms`, `email`, `sms-backup`, ...).
+    public var channels: [String]
+
+    public init(mode: Mode = .fallback, channels: [String]) {
+        self.mode = mode
+        self.channels = channels
+    }
+}
+
+/// The typed parameters an advisory's templates are filled from. Every field is optional in
+/// the type; the template decides which are required (a missing one is refused at creation).
+public struct AdvisoryParameters: Sendable, Hashable, Codable {
+    public var route: String?
+    public var borderCrossing: String?
+    public var opensAt: Date?
+    public var closesAt: Date?
+    public var meetingPoint: String?
+    public var meetingPointAddress: String?
+    public var meetingPointLocation: GeoPoint?
+    public var previousMeetingPoint: String?
+    public var contactPhone: String?
+    /// IANA time zone of the place the advisory is about (times are shown in it).
+    public var timeZone: String?
+    /// Free text for general advisories.
+    public var text: String?
+
+    public init(
+        route: String? = nil, borderCrossing: String? = nil, opensAt: Date? = nil, closesAt: Date? = nil,
+        meetingPoint: String? = nil, meetingPointAddress: String? = nil, meetingPointLocation: GeoPoint? = nil,
+        previousMeetingPoint: String? = nil, contactPhone: String? = nil, timeZone: String? = nil, text: String? = nil
+    ) {
+        self.route = route
+        self.borderCrossing = borderCrossing
+        self.opensAt = opensAt
+        self.closesAt = closesAt
+        self.meetingPoint = meetingPoint
+        self.meetingPointAddress = meetingPointAddress
+        self.meetingPointLocation = meetingPointLocation
+        self.previousMeetingPoint = previousMeetingPoint
+        self.contactPhone = contactPhone
+        self.timeZone = timeZone
+        self.text = text
+    }
+
+    /// The values templates see, as text. Times are shown in the advisory's time zone with
+    /// its UTC offset, so a reader anywhere knows exactly when.
+    public func templateArguments() -> [String: String] {
+        var arguments: [String: String] = [:]
+        let zone = timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
+        func time(_ date: Date) -> String {
+            var style = Date.VerbatimFormatStyle(
+                format: "\(day: .twoDigits).\(month: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits)",
+                timeZone: zone, calendar: Calendar(identifier: .gregorian))
+            style.locale = Locale(identifier: "en_US_POSIX")
+            let offset = zone.secondsFromGMT(for: date)
+            let sign = offset < 0 ? "-" : "+"
+            let minutes = abs(offset) / 60
+            let suffix = minutes % 60 == 0 ? "\(minutes / 60)" : String(format: "%d:%02d", minutes / 60, minutes % 60)
+            return "\(date.formatted(style)) (UTC\(sign)\(suffix))"
+        }
+        if let route { arguments["route"] = route }
+        if let borderCrossing { arguments["borderCrossing"] = borderCrossing }
+        if let opensAt { arguments["opensAt"] = time(opensAt) }
+        if let closesAt { arguments["closesAt"] = time(closesAt) }
+        if let meetingPoint { arguments["meetingPoint"] = meetingPoint }
+        if let meetingPointAddress { arguments["meetingPointAddress"] = meetingPointAddress }
+        if let meetingPointLocation {
+            arguments["meetingPointLocation"] = String(format: "%.5f,%.5f", meetingPointLocation.lat, meetingPointLocation.lon)
+        }
+        if let previousMeetingPoint { arguments["previousMeetingPoint"] = previousMeetingPoint }
+        if let contactPhone { arguments["contactPhone"] = contactPhone }
+        if let text { arguments["text"] = text }
+        return arguments
+    }
+}
+
+/// What HQ says: a kind, a severity, an audience, parameters, a template and a channel plan.
+public struct Advisory: Sendable, Hashable, Codable, Identifiable {
+    public var id: Int64?
+    public var kind: AdvisoryKind
+    public var severity: Severity
+    public var audience: Audience
+    public var params: AdvisoryParameters
+    /// Catalog template key, e.g. `green_corridor.opened`.
+    public var template: String
+    public var channelPlan: ChannelPlan
+    public var expiresAt: Date
+    public var status: AdvisoryStatus
+    public var version: Int
+    public var author: String
+    public var approver: String?
+    public var createdAt: Date
+    public var publishedAt: Date?
+    public var cancelledAt: Date?
+
+    public init(
+        id: Int64? = nil, kind: AdvisoryKind, severity: Severity, audience: Audience,
+        params: AdvisoryParameters, template: String, channelPlan: ChannelPlan, expiresAt: Date,
+        status: AdvisoryStatus = .draft, version: Int = 1, author: String, approver: String? = nil,
+        createdAt: Date = Date(), publishedAt: Date? = nil, cancelledAt: Date? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.severity = severity
+        self.audience = audience
+        self.params = params
+        self.template = template
+        self.channelPlan = channelPlan
+        self.expiresAt = expiresAt
+        self.status = status
+        self.version = version
+        self.author = author
+        self.approver = approver
+        self.createdAt = createdAt
+        self.publishedAt = publishedAt
+        self.cancelledAt = cancelledAt
+    }
+}

@@ -1,0 +1,169 @@
+import GRDB
+
+/// The schema, as append-only migrations with plain string names. A migration that has
+/// landed is never edited; changes come as new migrations.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: core") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                );
+                INSERT INTO meta (key, value) VALUES ('installation_id', lower(hex(randomblob(6))));
+
+                CREATE TABLE citizens (
+                    id INTEGER PRIMARY KEY,
+                    full_name TEXT NOT NULL CHECK (length(trim(full_name)) > 0),
+                    language TEXT NOT NULL CHECK (language IN ('kk', 'ru', 'en')),
+                    phone TEXT CHECK (phone IS NULL OR phone GLOB '+[1-9][0-9]*'),
+                    email TEXT CHECK (email IS NULL OR email LIKE '%_@_%'),
+                    country TEXT NOT NULL CHECK (length(country) = 2),
+                    city TEXT,
+                    lat REAL CHECK (lat IS NULL OR lat BETWEEN -90 AND 90),
+                    lon REAL CHECK (lon IS NULL OR lon BETWEEN -180 AND 180),
+                    group_id TEXT,
+                    agency_id TEXT,
+                    tags TEXT NOT NULL DEFAULT '',
+                    passport_number TEXT,
+                    birth_date TEXT,
+                    welfare_status TEXT NOT NULL DEFAULT 'unknown'
+                        CHECK (welfare_status IN ('unknown', 'safe', 'needs_help', 'unreached')),
+                    last_contact_at INTEGER,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    CHECK (phone IS NOT NULL OR email IS NOT NULL),
+                    CHECK ((lat IS NULL) = (lon IS NULL))
+                );
+                CREATE INDEX citizens_by_country ON citizens (country, city);
+                CREATE INDEX citizens_by_phone ON citizens (phone) WHERE phone IS NOT NULL;
+                CREATE INDEX citizens_by_passport ON citizens (passport_number) WHERE passport_number IS NOT NULL;
+                CREATE INDEX citizens_by_group ON citizens (group_id) WHERE group_id IS NOT NULL;
+                CREATE INDEX citizens_by_agency ON citizens (agency_id) WHERE agency_id IS NOT NULL;
+
+                CREATE TABLE tokens (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'approver', 'viewer', 'agency')),
+                    agency_id TEXT,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    created_at INTEGER NOT NULL,
+                    revoked_at INTEGER,
+                    CHECK ((role = 'agency') = (agency_id IS NOT NULL))
+                );
+
+                CREATE TABLE subscribers (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    url TEXT NOT NULL,
+                    secret TEXT NOT NULL CHECK (secret LIKE 'whsec\\_%' ESCAPE '\\'),
+                    language TEXT NOT NULL CHECK (language IN ('kk', 'ru', 'en')),
+                    agency_id TEXT,
+                    active INTEGER NOT NULL DEFAULT 1,
+                    created_at INTEGER NOT NULL
+                );
+
+                CREATE TABLE advisories (
+                    id INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('green_corridor', 'meeting_point', 'checkin_request', 'general')),
+                    severity TEXT NOT NULL CHECK (severity IN ('extreme', 'severe', 'moderate', 'minor', 'unknown')),
+                    audience TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    template TEXT NOT NULL,
+                    channel_plan TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('draft', 'published', 'cancelled', 'expired')),
+                    version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+                    author TEXT NOT NULL,
+                    approver TEXT,
+                    created_at INTEGER NOT NULL,
+                    published_at INTEGER,
+                    cancelled_at INTEGER,
+                    CHECK (status = 'draft' OR approver IS NOT NULL)
+                );
+
+                -- The texts an advisory version was approved with, frozen at queue time.
+                CREATE TABLE renderings (
+                    advisory_id INTEGER NOT NULL REFERENCES advisories (id) ON DELETE CASCADE,
+                    version INTEGER NOT NULL,
+                    language TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('sms', 'email', 'webhook')),
+                    rendered_language TEXT NOT NULL,
+                    subject TEXT,
+                    text TEXT NOT NULL,
+                    html TEXT,
+                    PRIMARY KEY (advisory_id, version, language, kind)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE deliveries (
+                    id INTEGER PRIMARY KEY,
+                    advisory_id INTEGER NOT NULL REFERENCES advisories (id),
+                    advisory_version INTEGER NOT NULL,
+                    plan_index INTEGER NOT NULL DEFAULT 0,
+                    citizen_id INTEGER REFERENCES citizens (id) ON DELETE SET NULL,
+                    subscriber_id INTEGER REFERENCES subscribers (id),
+                    language TEXT NOT NULL CHECK (language IN ('kk', 'ru', 'en')),
+                    phone TEXT,
+                    email TEXT,
+                    steps TEXT NOT NULL CHECK (length(steps) > 0),
+                    step INTEGER NOT NULL DEFAULT 0 CHECK (step >= 0),
+                    channel TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN
+                        ('queued', 'sending', 'sent', 'delivered', 'retrying', 'failed', 'expired', 'cancelled')),
+                    priority INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at INTEGER,
+                    provider_message_id TEXT,
+                    last_error TEXT,
+                    expires_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    step_started_at INTEGER NOT NULL,
+                    UNIQUE (advisory_id, advisory_version, citizen_id, plan_index),
+                    CHECK ((state = 'sending') = (lease_owner IS NOT NULL))
+                );
+                -- The dispatcher's claim: one channel, one priority, oldest due first.
+                CREATE INDEX deliveries_claim ON deliveries (channel, priority, next_attempt_at)
+                    WHERE state IN ('queued', 'retrying');
+                CREATE INDEX deliveries_leases ON deliveries (lease_expires_at) WHERE state = 'sending';
+                CREATE INDEX deliveries_expiry ON deliveries (expires_at) WHERE state IN ('queued', 'retrying');
+                CREATE INDEX deliveries_by_advisory ON deliveries (advisory_id, state);
+                CREATE INDEX deliveries_by_citizen ON deliveries (citizen_id) WHERE citizen_id IS NOT NULL;
+
+                -- Every transition, append-only.
+                CREATE TABLE delivery_events (
+                    id INTEGER PRIMARY KEY,
+                    delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+                    at INTEGER NOT NULL,
+                    step INTEGER NOT NULL,
+                    channel TEXT NOT NULL,
+                    from_state TEXT,
+                    to_state TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    detail TEXT,
+                    provider_message_id TEXT
+                );
+                CREATE INDEX delivery_events_by_delivery ON delivery_events (delivery_id);
+                CREATE TRIGGER delivery_events_append_only_update BEFORE UPDATE ON delivery_events
+                    BEGIN SELECT RAISE(ABORT, 'delivery events are append-only'); END;
+                CREATE TRIGGER delivery_events_append_only_delete BEFORE DELETE ON delivery_events
+                    BEGIN SELECT RAISE(ABORT, 'delivery events are append-only'); END;
+
+                -- Receipts that arrived before their send was recorded; applied when it is.
+                CREATE TABLE early_receipts (
+                    delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+                    step INTEGER NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('delivered', 'failed')),
+                    reason TEXT,
+                    at INTEGER NOT NULL,
+                    provider_message_id TEXT,
+                    PRIMARY KEY (delivery_id, step)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,449 @@
+import Foundation
+import GRDB
+import HabarCore
+import HabarMessages
+
+// MARK: Publishing: audience → deliveries, in SQL
+
+extension SQLiteStore {
+    static func publish(_ publication: Publication, _ db: Database) throws -> PublicationResult {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM advisories WHERE id = ?", arguments: [publication.advisoryId]) else {
+            throw StoreError.notFound("advisory \(publication.advisoryId)")
+        }
+        let advisory = try advisory(row)
+        switch advisory.status {
+        case .draft: break
+        case .published where advisory.version == publication.version: break
+        case .published, .cancelled, .expired:
+            throw StoreError.conflict("advisory \(publication.advisoryId) is \(advisory.status.rawValue)")
+        }
+        let now = publication.now.ms
+        try db.execute(
+            sql: """
+                UPDATE advisories SET status = 'published', approver = ?, version = ?, published_at = coalesce(published_at, ?)
+                WHERE id = ?
+                """,
+            arguments: [publication.approver, publication.version, now, publication.advisoryId])
+        for (language, byKind) in publication.renderings {
+            for (kind, rendered) in byKind {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO renderings (advisory_id, version, language, kind, rendered_language, subject, text, html)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        publication.advisoryId, publication.version, language.rawValue, kind.rawValue,
+                        rendered.language.rawValue, rendered.subject, rendered.text, rendered.html,
+                    ])
+            }
+        }
+
+        let audience = AudienceSQL(advisory.audience)
+        let plan = advisory.channelPlan
+        let citizenChannels = plan.channels.filter { publication.channels[$0]?.address != .webhook }
+        func reach(_ channel: String) -> String {
+            switch publication.channels[channel]?.address {
+            case .phone: "c.phone IS NOT NULL"
+            case .email: "c.email IS NOT NULL"
+            case .webhook, nil: "0"
+            }
+        }
+        let firstId = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM deliveries") ?? 0) + 1
+        let lanes: [(index: Int, channels: [String])] =
+            plan.mode == .fallback ? [(0, citizenChannels)] : citizenChannels.enumerated().map { ($0.offset, [$0.element]) }
+        for lane in lanes where !lane.channels.isEmpty {
+            let steps = lane.channels.map { "CASE WHEN \(reach($0)) THEN ? || ',' ELSE '' END" }.joined(separator: " || ")
+            let arguments: [(any DatabaseValueConvertible)?] =
+                [publication.advisoryId, publication.version, lane.index, advisory.severity.priority, now,
+                 advisory.expiresAt.ms, now, now, now]
+            try db.execute(
+                sql: """
+                    INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, email,
+                        steps, step, channel, state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
+                    SELECT ?, ?, ?, id, language, phone, email, steps, 0, substr(steps, 1, instr(steps || ',', ',') - 1),
+                        'queued', ?, ?, ?, ?, ?, ?
+                    FROM (SELECT c.id, c.language, c.phone, c.email, rtrim(\(steps), ',') AS steps
+                          FROM citizens c WHERE \(audience.condition))
+                    WHERE steps != ''
+                    ON CONFLICT (advisory_id, advisory_version, citizen_id, plan_index) DO NOTHING
+                    """,
+                arguments: StatementArguments(arguments) + StatementArguments(lane.channels) + audience.arguments)
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
+                SELECT id, ?, 0, channel, NULL, 'queued', 0 FROM deliveries WHERE id >= ?
+                """,
+            arguments: [now, firstId])
+        let queued = db.changesCount
+        let anyReach = citizenChannels.isEmpty ? "0" : citizenChannels.map(reach).joined(separator: " OR ")
+        let unreachable = try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM citizens c WHERE (\(audience.condition)) AND NOT (\(anyReach))",
+            arguments: audience.arguments) ?? 0
+        return PublicationResult(queued: queued, unreachable: unreachable)
+    }
+
+    // MARK: Claiming
+
+    public func claimDeliveries(
+        channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String, leaseUntil: Date, now: Date
+    ) async throws -> [ClaimedDelivery] {
+        let installation = try await installationId()
+        return try await writer.write { db in
+            var claimed: [ClaimedDelivery] = []
+            for priority in stride(from: Severity.extreme.priority, through: Severity.unknown.priority, by: -1) {
+                let wanted = limit - claimed.count
+                if wanted <= 0 { break }
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
+                            d.step_started_at, d.expires_at, d.phone, d.email, d.language,
+                            a.status AS advisory_status, a.severity,
+                            r.rendered_language, r.subject, r.text, r.html, s.url, s.secret
+                        FROM deliveries d
+                        JOIN advisories a ON a.id = d.advisory_id
+                        LEFT JOIN renderings r ON r.advisory_id = d.advisory_id AND r.version = d.advisory_version
+                            AND r.language = d.language AND r.kind = ?
+                        LEFT JOIN subscribers s ON s.id = d.subscriber_id
+                        WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
+                        ORDER BY d.next_attempt_at, d.id
+                        LIMIT ?
+                        """,
+                    arguments: [kind.rawValue, channel, priority, now.ms, wanted])
+                for row in rows {
+                    if let item = try Self.claim(row, db: db, kind: kind, address: address, installation: installation,
+                                                owner: owner, leaseUntil: leaseUntil, now: now) {
+                        claimed.append(item)
+                    }
+                }
+            }
+            return claimed
+        }
+    }
+
+    /// Leases one due row, or closes it when it must not be sent.
+    private static func claim(
+        _ row: Row, db: Database, kind: MessageKind, address: AddressKind, installation: String,
+        owner: String, leaseUntil: Date, now: Date
+    ) throws -> ClaimedDelivery? {
+        if row["advisory_status"] == "cancelled" {
+            try transition(db, row: row, to: .cancelled, at: now, detail: "advisory cancelled")
+            return nil
+        }
+        let expiresAt = Date(ms: row["expires_at"])
+        if expiresAt <= now {
+            try transition(db, row: row, to: .expired, at: now, detail: "expired before it could be sent")
+            return nil
+        }
+        let recipient: Address?
+        switch address {
+        case .phone: recipient = (row["phone"] as String?).flatMap(PhoneNumber.init).map(Address.phone)
+        case .email: recipient = (row["email"] as String?).map(Address.email)
+        case .webhook:
+            recipient = (row["url"] as String?).flatMap { url in (row["secret"] as String?).map { .webhook(url: url, secret: $0) } }
+        }
+        let text: String? = row["text"]
+        guard let recipient, let text, let language = Language(rawValue: row["rendered_language"] ?? "") else {
+            try transition(db, row: row, to: .failed, at: now, detail: "no \(address.rawValue) address or no \(kind.rawValue) text for this step")
+            return nil
+        }
+        let id: Int64 = row["id"]
+        let step: Int = row["step"]
+        try db.cachedStatement(sql: """
+            UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?
+            """).execute(arguments: [owner, leaseUntil.ms, now.ms, id])
+        try appendEvent(db, id: id, at: now, step: step, channel: row["channel"], from: row["state"], to: .sending,
+                        attempt: row["attempts"] + 1, detail: nil, provider: nil)
+        let message = OutboundMessage(
+            deliveryId: id, step: step,
+            idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step),
+            address: recipient,
+            message: RenderedMessage(language: language, kind: kind, subject: row["subject"], text: text, html: row["html"]),
+            advisoryId: row["advisory_id"], advisoryVersion: row["advisory_version"],
+            severity: Severity(rawValue: row["severity"]) ?? .unknown, expiresAt: expiresAt)
+        let steps = (row["steps"] as String).split(separator: ",").map(String.init)
+        return ClaimedDelivery(message: message, steps: steps, attempts: row["attempts"], stepStartedAt: Date(ms: row["step_started_at"]))
+    }
+
+    // MARK: Recording outcomes
+
+    public func recordOutcomes(_ outcomes: [DeliveryOutcome], owner: String, now: Date) async throws {
+        try await writer.write { db in
+            let hasEarlyReceipts = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM early_receipts)") ?? false
+            for outcome in outcomes {
+                guard let row = try Row.fetchOne(
+                    db.cachedStatement(sql: """
+                        SELECT id, step, steps, channel, state, attempts FROM deliveries
+                        WHERE id = ? AND state = 'sending' AND lease_owner = ? AND step = ?
+                        """),
+                    arguments: [outcome.deliveryId, owner, outcome.step])
+                else { continue }
+                try Self.apply(outcome.result, to: row, db: db, now: now)
+                if hasEarlyReceipts, case .sent = outcome.result {
+                    try Self.applyEarlyReceipt(db, id: outcome.deliveryId, step: outcome.step, now: now)
+                }
+            }
+        }
+    }
+
+    private static func apply(_ result: DeliveryOutcome.Result, to row: Row, db: Database, now: Date) throws {
+        let id: Int64 = row["id"]
+        let attempts: Int = row["attempts"]
+        switch result {
+        case .sent(let provider):
+            try db.cachedStatement(sql: """
+                UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = ?, last_error = NULL,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
+                """).execute(arguments: [provider, now.ms, id])
+            try appendEvent(db, id: id, at: now, step: row["step"], channel: row["channel"], from: "sending", to: .sent,
+                            attempt: attempts + 1, detail: nil, provider: provider)
+        case .retry(let at, let reason, let counts):
+            try db.cachedStatement(sql: """
+                UPDATE deliveries SET state = 'retrying', attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
+                """).execute(arguments: [counts ? 1 : 0, at.ms, reason, now.ms, id])
+            try appendEvent(db, id: id, at: now, step: row["step"], channel: row["channel"], from: "sending", to: .retrying,
+                            attempt: attempts + (counts ? 1 : 0), detail: "\(reason); next attempt \(ISO8601DateFormatter().string(from: at))", provider: nil)
+        case .fallback(let next, let reason):
+            try failStep(db, row: row, from: "sending", reason: reason, next: next, now: now)
+        case .failed(let reason):
+            try failStep(db, row: row, from: "sending", reason: reason, next: nil, now: now)
+        case .expired:
+            try transition(db, row: row, to: .expired, at: now, detail: "expired before it could be sent")
+        case .released:
+            try db.cachedStatement(sql: """
+                UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
+                """).execute(arguments: [now.ms, id])
+            try appendEvent(db, id: id, at: now, step: row["step"], channel: row["channel"], from: "sending",
+                            to: attempts > 0 ? .retrying : .queued, attempt: attempts, detail: "released unsent at shutdown", provider: nil)
+        }
+    }
+
+    /// The current step failed: queue the next step of the plan, or fail the delivery.
+    private static func failStep(_ db: Database, row: Row, from: String, reason: String, next: Int?, now: Date) throws {
+        let id: Int64 = row["id"]
+        let step: Int = row["step"]
+        let steps = (row["steps"] as String).split(separator: ",").map(String.init)
+        guard let next, next < steps.count else {
+            try db.cachedStatement(sql: """
+                UPDATE deliveries SET state = 'failed', last_error = ?, lease_owner = NULL, lease_expires_at = NULL,
+                    updated_at = ? WHERE id = ?
+                """).execute(arguments: [reason, now.ms, id])
+            try appendEvent(db, id: id, at: now, step: step, channel: row["channel"], from: from, to: .failed,
+                            attempt: row["attempts"], detail: reason, provider: nil)
+            return
+        }
+        try appendEvent(db, id: id, at: now, step: step, channel: row["channel"], from: from, to: .failed,
+                        attempt: row["attempts"], detail: reason, provider: nil)
+        try db.cachedStatement(sql: """
+            UPDATE deliveries SET state = 'queued', step = ?, channel = ?, attempts = 0, next_attempt_at = ?, step_started_at = ?,
+                provider_message_id = NULL, last_error = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+            WHERE id = ?
+            """).execute(arguments: [next, steps[next], now.ms, now.ms, reason, now.ms, id])
+        try appendEvent(db, id: id, at: now, step: next, channel: steps[next], from: nil, to: .queued, attempt: 0,
+                        detail: "fallback after \(steps[step]) failed", provider: nil)
+    }
+
+    /// Moves a row to a final state that involves no send (expired, cancelled, failed).
+    static func transition(_ db: Database, row: Row, to state: DeliveryState, at: Date, detail: String) throws {
+        try db.cachedStatement(sql: """
+            UPDATE deliveries SET state = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
+            """).execute(arguments: [state.rawValue, state == .failed ? detail : nil, at.ms, row["id"]])
+        try appendEvent(db, id: row["id"], at: at, step: row["step"], channel: row["channel"], from: row["state"], to: state,
+                        attempt: row["attempts"], detail: detail, provider: nil)
+    }
+
+    static func appendEvent(
+        _ db: Database, id: Int64, at: Date, step: Int, channel: String, from: String?, to: DeliveryState,
+        attempt: Int, detail: String?, provider: String?
+    ) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [id, at.ms, step, channel, from, to.rawValue, attempt, detail, provider])
+    }
+
+    // MARK: Receipts
+
+    public func applyReceipts(_ receipts: [DeliveryReceipt], now: Date) async throws {
+        try await writer.write { db in
+            for receipt in receipts { try Self.apply(receipt, db: db, now: now) }
+        }
+    }
+
+    private static func apply(_ receipt: DeliveryReceipt, db: Database, now: Date) throws {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, step, steps, channel, state, attempts FROM deliveries WHERE id = ?"),
+            arguments: [receipt.deliveryId]),
+            row["step"] == receipt.step, row["channel"] == receipt.channel
+        else { return }
+        let state: String = row["state"]
+        switch (receipt.status, state) {
+        case (.delivered, "sent"):
+            try db.cachedStatement(sql: "UPDATE deliveries SET state = 'delivered', updated_at = ? WHERE id = ?")
+                .execute(arguments: [receipt.at.ms, receipt.deliveryId])
+            try appendEvent(db, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel, from: "sent",
+                            to: .delivered, attempt: row["attempts"], detail: "delivery report", provider: receipt.providerMessageId)
+        case (.failed(let reason), "sent"):
+            try failStep(db, row: row, from: "sent", reason: "provider reported non-delivery: \(reason)",
+                         next: DeliveryPlan.nextStep(after: receipt.step, of: (row["steps"] as String).split(separator: ",").map(String.init)),
+                         now: receipt.at)
+        case (.delivered, "sending"), (.failed, "sending"):
+            var reason: String? = nil
+            if case .failed(let text) = receipt.status { reason = text }
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO early_receipts (delivery_id, step, status, reason, at, provider_message_id)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [receipt.deliveryId, receipt.step, reason == nil ? "delivered" : "failed", reason, receipt.at.ms, receipt.providerMessageId])
+        case (.intermediate(let text), "sent"), (.intermediate(let text), "sending"):
+            try appendEvent(db, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel, from: state,
+                            to: DeliveryState(rawValue: state) ?? .sent, attempt: row["attempts"], detail: "provider: \(text)",
+                            provider: receipt.providerMessageId)
+        default:
+            break  // a repeat or a late report for a step already closed: nothing changes
+        }
+    }
+
+    private static func applyEarlyReceipt(_ db: Database, id: Int64, step: Int, now: Date) throws {
+        guard let early = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT * FROM early_receipts WHERE delivery_id = ? AND step = ?"), arguments: [id, step])
+        else { return }
+        try db.execute(sql: "DELETE FROM early_receipts WHERE delivery_id = ? AND step = ?", arguments: [id, step])
+        guard let channel = try String.fetchOne(db, sql: "SELECT channel FROM deliveries WHERE id = ?", arguments: [id]) else { return }
+        let status: DeliveryReceipt.Status = early["status"] == "delivered" ? .delivered : .failed(reason: early["reason"] ?? "failed")
+        try apply(DeliveryReceipt(deliveryId: id, step: step, channel: channel, status: status, at: max(now, Date(ms: early["at"])),
+                                  providerMessageId: early["provider_message_id"]), db: db, now: now)
+    }
+
+    // MARK: Housekeeping
+
+    public func recoverLeases(now: Date, owner: String?) async throws -> Int {
+        try await writer.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, step, channel, state, attempts, lease_owner FROM deliveries
+                    WHERE state = 'sending' AND (lease_expires_at <= ? OR lease_owner = ?)
+                    """,
+                arguments: [now.ms, owner])
+            for row in rows {
+                try db.cachedStatement(sql: """
+                    UPDATE deliveries SET state = 'retrying', attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
+                        lease_expires_at = NULL, last_error = ?, updated_at = ? WHERE id = ?
+                    """).execute(arguments: [now.ms, "lease of \(row["lease_owner"] ?? "?") ended mid-send", now.ms, row["id"]])
+                try Self.appendEvent(db, id: row["id"], at: now, step: row["step"], channel: row["channel"], from: "sending", to: .retrying,
+                                attempt: row["attempts"] + 1, detail: "lease of \(row["lease_owner"] ?? "?") ended mid-send; taken over",
+                                provider: nil)
+            }
+            return rows.count
+        }
+    }
+
+    public func expireOverdue(now: Date) async throws -> Int {
+        try await writer.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, step, channel, state, attempts FROM deliveries
+                    WHERE state IN ('queued', 'retrying') AND expires_at <= ? LIMIT 10000
+                    """,
+                arguments: [now.ms])
+            for row in rows { try Self.transition(db, row: row, to: .expired, at: now, detail: "expired before it could be sent") }
+            return rows.count
+        }
+    }
+
+    // MARK: Reading
+
+    public func delivery(id: Int64) async throws -> Delivery? {
+        let installation = try await installationId()
+        return try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [id]).map {
+                Self.delivery($0, installation: installation)
+            }
+        }
+    }
+
+    public func deliveryEvents(deliveryId: Int64) async throws -> [DeliveryEvent] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM delivery_events WHERE delivery_id = ? ORDER BY id", arguments: [deliveryId]).map { row in
+                DeliveryEvent(
+                    deliveryId: row["delivery_id"], at: Date(ms: row["at"]), step: row["step"], channel: row["channel"],
+                    fromState: (row["from_state"] as String?).flatMap(DeliveryState.init), toState: DeliveryState(rawValue: row["to_state"]) ?? .queued,
+                    attempt: row["attempt"], detail: row["detail"], providerMessageId: row["provider_message_id"])
+            }
+        }
+    }
+
+    public func deliveryCounts(advisoryId: Int64?) async throws -> [DeliveryCount] {
+        try await writer.read { db in
+            let rows: [Row]
+            if let advisoryId {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries WHERE advisory_id = ? GROUP BY 1, 2, 3",
+                    arguments: [advisoryId])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries GROUP BY 1, 2, 3")
+            }
+            return rows.compactMap { row in
+                guard let state = DeliveryState(rawValue: row["state"]), let language = Language(rawValue: row["language"]) else { return nil }
+                return DeliveryCount(state: state, channel: row["channel"], language: language, count: row["n"])
+            }
+        }
+    }
+}
+
+/// A failure of the store that callers can act on.
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    case notFound(String)
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let what): "\(what) not found"
+        case .conflict(let why): why
+        }
+    }
+}
+
+/// An audience as a SQL condition on `citizens c`, with its arguments.
+struct AudienceSQL {
+    var condition: String
+    var arguments: StatementArguments
+
+    init(_ audience: Audience) {
+        var filters: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        func list(_ column: String, _ values: [String]?) {
+            guard let values, !values.isEmpty else { return }
+            filters.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
+            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
+        }
+        list("c.country", audience.countries)
+        list("c.city", audience.cities)
+        list("c.group_id", audience.groupIds)
+        list("c.agency_id", audience.agencyIds)
+        if let tags = audience.tags, !tags.isEmpty {
+            filters.append("(" + tags.map { _ in "instr(c.tags, '|' || ? || '|') > 0" }.joined(separator: " OR ") + ")")
+            arguments += tags.map { $0 as (any DatabaseValueConvertible)? }
+        }
+        if let circle = audience.circle {
+            filters.append("(c.lat IS NOT NULL AND habar_distance_km(c.lat, c.lon, ?, ?) <= ?)")
+            arguments += [circle.center.lat, circle.center.lon, circle.radiusKm]
+        }
+        if let polygon = audience.polygon {
+            let json = String(decoding: (try? JSONEncoder().encode(polygon)) ?? Data("[]".utf8), as: UTF8.self)
+            filters.append("(c.lat IS NOT NULL AND habar_in_polygon(c.lat, c.lon, ?))")
+            arguments.append(json)
+        }
+        let narrowed = audience.all == true ? "1" : (filters.isEmpty ? "0" : filters.joined(separator: " AND "))
+        let ids = audience.citizenIds ?? []
+        let idsJSON = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        self.condition = "((\(narrowed)) OR c.id IN (SELECT value FROM json_each(?)))"
+        self.arguments = StatementArguments(arguments + [idsJSON])
+    }
+}

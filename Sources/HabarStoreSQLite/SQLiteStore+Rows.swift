@@ -1,0 +1,54 @@
+import Foundation
+import GRDB
+import HabarCore
+import HabarMessages
+
+/// Row ↔ domain mapping. Storage rows never leave this target; domain types do.
+extension SQLiteStore {
+    static func citizen(_ row: Row) -> Citizen {
+        let lat: Double? = row["lat"]
+        let lon: Double? = row["lon"]
+        let tags: String = row["tags"]
+        return Citizen(
+            id: row["id"], fullName: row["full_name"], language: Language(rawValue: row["language"]) ?? .russian,
+            phone: (row["phone"] as String?).flatMap(PhoneNumber.init), email: row["email"], country: row["country"],
+            city: row["city"], position: lat.flatMap { lat in lon.map { GeoPoint(lat: lat, lon: $0) } },
+            groupId: row["group_id"], agencyId: row["agency_id"],
+            tags: tags.split(separator: "|").map(String.init), passportNumber: row["passport_number"],
+            birthDate: row["birth_date"], welfareStatus: WelfareStatus(rawValue: row["welfare_status"]) ?? .unknown,
+            lastContactAt: (row["last_contact_at"] as Int64?).map(Date.init(ms:)),
+            createdAt: Date(ms: row["created_at"]), updatedAt: Date(ms: row["updated_at"]))
+    }
+
+    static func advisory(_ row: Row) throws -> Advisory {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        func decode<T: Decodable>(_ type: T.Type, _ column: String) throws -> T {
+            try decoder.decode(T.self, from: Data((row[column] as String).utf8))
+        }
+        return Advisory(
+            id: row["id"], kind: AdvisoryKind(rawValue: row["kind"]) ?? .general,
+            severity: Severity(rawValue: row["severity"]) ?? .unknown,
+            audience: try decode(Audience.self, "audience"), params: try decode(AdvisoryParameters.self, "params"),
+            template: row["template"], channelPlan: try decode(ChannelPlan.self, "channel_plan"),
+            expiresAt: Date(ms: row["expires_at"]), status: AdvisoryStatus(rawValue: row["status"]) ?? .draft,
+            version: row["version"], author: row["author"], approver: row["approver"], createdAt: Date(ms: row["created_at"]),
+            publishedAt: (row["published_at"] as Int64?).map(Date.init(ms:)),
+            cancelledAt: (row["cancelled_at"] as Int64?).map(Date.init(ms:)))
+    }
+
+    static func delivery(_ row: Row, installation: String) -> Delivery {
+        let id: Int64 = row["id"]
+        let step: Int = row["step"]
+        return Delivery(
+            id: id, advisoryId: row["advisory_id"], advisoryVersion: row["advisory_version"], citizenId: row["citizen_id"],
+            subscriberId: row["subscriber_id"], language: Language(rawValue: row["language"]) ?? .russian,
+            steps: (row["steps"] as String).split(separator: ",").map(String.init), step: step,
+            state: DeliveryState(rawValue: row["state"]) ?? .queued, attempts: row["attempts"],
+            nextAttemptAt: Date(ms: row["next_attempt_at"]), leaseOwner: row["lease_owner"],
+            leaseExpiresAt: (row["lease_expires_at"] as Int64?).map(Date.init(ms:)), providerMessageId: row["provider_message_id"],
+            lastError: row["last_error"], expiresAt: Date(ms: row["expires_at"]), createdAt: Date(ms: row["created_at"]),
+            updatedAt: Date(ms: row["updated_at"]), stepStartedAt: Date(ms: row["step_started_at"]),
+            idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step))
+    }
+}

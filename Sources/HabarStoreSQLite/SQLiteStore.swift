@@ -1,0 +1,223 @@
+import Foundation
+import GRDB
+import HabarCore
+import HabarMessages
+
+/// Habar's storage on SQLite through GRDB: a WAL `DatabasePool` in its own directory in
+/// production, an in-memory queue in tests. Reads go through the reader, writes through
+/// the single writer, each call one transaction.
+public final class SQLiteStore: HabarStore {
+    let writer: any DatabaseWriter
+
+    /// Opens (and creates or upgrades) the database `habar.sqlite` in `directory`.
+    public static func open(directory: URL) throws -> SQLiteStore {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let pool = try DatabasePool(path: directory.appendingPathComponent("habar.sqlite").path, configuration: configuration())
+        return try SQLiteStore(writer: pool)
+    }
+
+    /// A private in-memory database, for tests.
+    public static func inMemory() throws -> SQLiteStore {
+        try SQLiteStore(writer: DatabaseQueue(configuration: configuration()))
+    }
+
+    init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Migrations.migrator.migrate(writer)
+    }
+
+    /// Whether the database has migrations this build does not know (a newer Habar wrote it).
+    public func isSchemaKnown() throws -> Bool {
+        try writer.read { db in try Migrations.migrator.hasBeenSuperseded(db) == false }
+    }
+
+    static func configuration() -> Configuration {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            db.add(function: distanceFunction)
+            db.add(function: polygonFunction)
+        }
+        return configuration
+    }
+
+    /// `habar_distance_km(lat, lon, centerLat, centerLon)`.
+    static let distanceFunction = DatabaseFunction("habar_distance_km", argumentCount: 4, pure: true) { values in
+        guard let lat = Double.fromDatabaseValue(values[0]), let lon = Double.fromDatabaseValue(values[1]),
+            let centerLat = Double.fromDatabaseValue(values[2]), let centerLon = Double.fromDatabaseValue(values[3])
+        else { return nil }
+        return Geography.distanceKm(GeoPoint(lat: lat, lon: lon), GeoPoint(lat: centerLat, lon: centerLon))
+    }
+
+    /// `habar_in_polygon(lat, lon, polygonJSON)`.
+    static let polygonFunction = DatabaseFunction("habar_in_polygon", argumentCount: 3, pure: true) { values in
+        guard let lat = Double.fromDatabaseValue(values[0]), let lon = Double.fromDatabaseValue(values[1]),
+            let json = String.fromDatabaseValue(values[2]),
+            let polygon = try? JSONDecoder().decode([GeoPoint].self, from: Data(json.utf8))
+        else { return false }
+        return Geography.contains(polygon, GeoPoint(lat: lat, lon: lon))
+    }
+
+    public func installationId() async throws -> String {
+        try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'installation_id'") ?? "habar"
+        }
+    }
+
+    // MARK: Citizens
+
+    public func insertCitizen(_ citizen: Citizen) async throws -> Citizen {
+        try await writer.write { db in try Self.insert(citizen, db) }
+    }
+
+    static func insert(_ citizen: Citizen, _ db: Database) throws -> Citizen {
+        try db.execute(
+            sql: """
+                INSERT INTO citizens (full_name, language, phone, email, country, city, lat, lon, group_id, agency_id,
+                    tags, passport_number, birth_date, welfare_status, last_contact_at, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: StatementArguments(citizenValues(citizen) + [citizen.createdAt.ms, citizen.updatedAt.ms]))
+        var stored = citizen
+        stored.id = db.lastInsertedRowID
+        return stored
+    }
+
+    static func citizenValues(_ c: Citizen) -> [(any DatabaseValueConvertible)?] {
+        [
+            c.fullName, c.language.rawValue, c.phone?.e164, c.email, c.country, c.city, c.position?.lat, c.position?.lon,
+            c.groupId, c.agencyId, c.tags.isEmpty ? "" : "|" + c.tags.joined(separator: "|") + "|",
+            c.passportNumber, c.birthDate, c.welfareStatus.rawValue, c.lastContactAt?.ms,
+        ]
+    }
+
+    public func citizen(id: Int64) async throws -> Citizen? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM citizens WHERE id = ?", arguments: [id]).map(Self.citizen)
+        }
+    }
+
+    public func upsertCitizens(_ citizens: [Citizen]) async throws -> CitizenImportResult {
+        try await writer.write { db in
+            var result = CitizenImportResult(created: 0, updated: 0)
+            for citizen in citizens {
+                var existing: Int64? = nil
+                if let phone = citizen.phone {
+                    existing = try Int64.fetchOne(db, sql: "SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1", arguments: [phone.e164])
+                }
+                if existing == nil, let passport = citizen.passportNumber {
+                    existing = try Int64.fetchOne(
+                        db, sql: "SELECT id FROM citizens WHERE passport_number = ? ORDER BY id LIMIT 1", arguments: [passport])
+                }
+                if let existing {
+                    try db.execute(
+                        sql: """
+                            UPDATE citizens SET full_name = ?, language = ?, phone = ?, email = ?, country = ?, city = ?,
+                                lat = ?, lon = ?, group_id = ?, agency_id = ?, tags = ?, passport_number = ?, birth_date = ?,
+                                welfare_status = welfare_status, last_contact_at = last_contact_at, updated_at = ?
+                            WHERE id = ?
+                            """,
+                        arguments: StatementArguments(Self.citizenValues(citizen).dropLast(2) + [citizen.updatedAt.ms, existing]))
+                    result.updated += 1
+                } else {
+                    _ = try Self.insert(citizen, db)
+                    result.created += 1
+                }
+            }
+            return result
+        }
+    }
+
+    public func countCitizens() async throws -> Int {
+        try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM citizens") ?? 0 }
+    }
+
+    // MARK: Tokens
+
+    public func insertToken(_ token: AccessToken) async throws -> AccessToken {
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO tokens (name, role, agency_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [token.name, token.role.rawValue, token.agencyId, token.tokenHash, token.createdAt.ms])
+            var stored = token
+            stored.id = db.lastInsertedRowID
+            return stored
+        }
+    }
+
+    public func token(hash: String) async throws -> AccessToken? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL", arguments: [hash]).map { row in
+                AccessToken(
+                    id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .viewer, agencyId: row["agency_id"],
+                    tokenHash: row["token_hash"], createdAt: Date(ms: row["created_at"]), revokedAt: (row["revoked_at"] as Int64?).map(Date.init(ms:)))
+            }
+        }
+    }
+
+    public func hasTokens() async throws -> Bool {
+        try await writer.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tokens)") ?? false }
+    }
+
+    // MARK: Advisories
+
+    public func insertAdvisory(_ advisory: Advisory) async throws -> Advisory {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let audience = String(decoding: try encoder.encode(advisory.audience), as: UTF8.self)
+        let params = String(decoding: try encoder.encode(advisory.params), as: UTF8.self)
+        let plan = String(decoding: try encoder.encode(advisory.channelPlan), as: UTF8.self)
+        return try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO advisories (kind, severity, audience, params, template, channel_plan, expires_at, status,
+                        version, author, approver, created_at, published_at, cancelled_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    advisory.kind.rawValue, advisory.severity.rawValue, audience, params, advisory.template, plan,
+                    advisory.expiresAt.ms, advisory.status.rawValue, advisory.version, advisory.author, advisory.approver,
+                    advisory.createdAt.ms, advisory.publishedAt?.ms, advisory.cancelledAt?.ms,
+                ])
+            var stored = advisory
+            stored.id = db.lastInsertedRowID
+            return stored
+        }
+    }
+
+    public func advisory(id: Int64) async throws -> Advisory? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM advisories WHERE id = ?", arguments: [id]).map(Self.advisory)
+        }
+    }
+
+    public func publish(_ publication: Publication) async throws -> PublicationResult {
+        try await writer.write { db in try Self.publish(publication, db) }
+    }
+
+    public func cancelAdvisory(id: Int64, at: Date) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE advisories SET status = 'cancelled', cancelled_at = ? WHERE id = ? AND status IN ('draft', 'published')",
+                arguments: [at.ms, id])
+            let pending = try Row.fetchAll(
+                db,
+                sql: "SELECT id, step, channel, state, attempts FROM deliveries WHERE advisory_id = ? AND state IN ('queued', 'retrying')",
+                arguments: [id])
+            for row in pending {
+                try Self.transition(db, row: row, to: .cancelled, at: at, detail: "advisory cancelled")
+            }
+            return pending.count
+        }
+    }
+}
+
+// MARK: Time as integer milliseconds
+
+extension Date {
+    /// Milliseconds since 1970, as stored.
+    var ms: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
+}
