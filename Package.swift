@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // MARK: Domain, messages, storage
@@ -68,6 +69,7 @@ let package = Package(
                 "ChannelSMSStub",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -79,14 +81,14 @@ let package = Package(
         .executableTarget(
             name: "habar",
             dependencies: [
-                "HabarHTTP",
+                "HabarHTTP", "HabarCore", "HabarMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "habar-bench",
-            dependencies: ["HabarHTTP", "HabarTesting"],
+            dependencies: ["HabarHTTP", "HabarCore", "HabarMessages", "HabarStoreSQLite", "ChannelSMSStub", "HabarTesting"],
             swiftSettings: swiftSettings
         ),
 

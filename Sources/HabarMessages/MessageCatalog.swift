@@ -223,3 +223,32 @@ public enum HTML {
         return result
     }
 }
+
+extension MessageCatalog {
+    /// Cross-language consistency: every language has every key, and each key uses the same
+    /// placeholders in every language.
+    public func check() -> [CatalogError] {
+        var problems: [CatalogError] = []
+        let allKeys = Set(templates.values.flatMap(\.keys))
+        for language in Language.allCases {
+            guard let byKey = templates[language] else {
+                problems.append(CatalogError(file: "\(language.tag).json", detail: "missing catalog"))
+                continue
+            }
+            for key in allKeys.subtracting(byKey.keys).sorted() {
+                problems.append(CatalogError(file: "\(language.tag).json", key: key, detail: "missing (other languages have it)"))
+            }
+        }
+        for key in allKeys.sorted() {
+            var placeholders: [Language: Set<String>] = [:]
+            for language in Language.allCases { if let template = templates[language]?[key] { placeholders[language] = Set(template.placeholders) } }
+            let union = placeholders.values.reduce(Set<String>()) { $0.union($1) }
+            for (language, names) in placeholders.sorted(by: { $0.key < $1.key }) where names != union {
+                problems.append(CatalogError(
+                    file: "\(language.tag).json", key: key,
+                    detail: "placeholders differ from other languages: missing \(union.subtracting(names).sorted().joined(separator: ", "))"))
+            }
+        }
+        return problems
+    }
+}

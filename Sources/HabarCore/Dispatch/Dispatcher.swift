@@ -49,6 +49,11 @@ public final class Dispatcher: Service {
     /// Whether a graceful shutdown has begun.
     public var isStopping: Bool { stopping.withLock { $0 } }
 
+    /// Channel instances whose circuit breaker has paused them.
+    public func pausedChannels() -> [String] {
+        channels.filter { $0.breaker.isOpen }.map(\.name).sorted()
+    }
+
     /// Asks the dispatcher to stop claiming (what graceful shutdown does).
     public func stop() { stopping.withLock { $0 = true } }
 

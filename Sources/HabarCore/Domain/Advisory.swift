@@ -54,6 +54,11 @@ public struct ChannelPlan: Sendable, Hashable, Codable {
 /// The typed parameters an advisory's templates are filled from. Every field is optional in
 /// the type; the template decides which are required (a missing one is refused at creation).
 public struct AdvisoryParameters: Sendable, Hashable, Codable {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case route, borderCrossing, opensAt, closesAt, meetingPoint, meetingPointAddress, meetingPointLocation
+        case previousMeetingPoint, contactPhone, timeZone, text
+    }
+
     public var route: String?
     public var borderCrossing: String?
     public var opensAt: Date?

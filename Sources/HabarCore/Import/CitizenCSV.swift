@@ -1,0 +1,174 @@
+import Foundation
+import HabarMessages
+
+/// Reads citizens from CSV as HQ and agencies export it (API.md, "Citizen CSV columns"):
+/// a header row naming the columns in any order, `,` or `;` separators, RFC 4180 quoting,
+/// UTF-8 with or without a BOM. Each bad row is reported with its line, field and reason;
+/// the good rows are returned.
+public struct CitizenCSV: Sendable {
+    public static let columns: [String] = [
+        "fullName", "language", "phone", "email", "country", "city", "groupId", "agencyId", "tags",
+        "passportNumber", "birthDate", "lat", "lon",
+    ]
+
+    /// The result of reading a file: citizens from the good rows and a report on the bad.
+    public struct Parsed: Sendable {
+        public var citizens: [Citizen]
+        /// Line numbers (1 is the header) of the citizens above, in order.
+        public var lines: [Int]
+        public var rejected: [FieldError]
+    }
+
+    /// The whole file is refused (unknown columns, no header, not UTF-8).
+    public struct Refused: Error, Sendable, CustomStringConvertible {
+        public var errors: [FieldError]
+        public var description: String { errors.map(\.description).joined(separator: "; ") }
+    }
+
+    public static func parse(_ data: Data, now: Date = Date()) throws(Refused) -> Parsed {
+        var bytes = data
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        guard let text = String(data: bytes, encoding: .utf8) else {
+            throw Refused(errors: [FieldError(line: 1, detail: "the file is not UTF-8 text")])
+        }
+        let records = records(of: text)
+        guard let header = records.first, !(header.fields.count == 1 && header.fields[0].isEmpty) else {
+            throw Refused(errors: [FieldError(line: 1, detail: "no header row")])
+        }
+        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        let unknown = names.filter { !columns.contains($0) }
+        if !unknown.isEmpty {
+            throw Refused(errors: [FieldError(line: 1, detail: "unknown column(s): \(unknown.joined(separator: ", ")) (known: \(columns.joined(separator: ", ")))")])
+        }
+        var seen: Set<String> = []
+        for name in names where !seen.insert(name).inserted {
+            throw Refused(errors: [FieldError(line: 1, field: name, detail: "column appears twice")])
+        }
+        for required in ["fullName", "country"] where !names.contains(required) {
+            throw Refused(errors: [FieldError(line: 1, field: required, detail: "required column is missing")])
+        }
+        if !names.contains("phone") && !names.contains("email") {
+            throw Refused(errors: [FieldError(line: 1, field: "phone", detail: "a phone or an email column is required")])
+        }
+
+        var parsed = Parsed(citizens: [], lines: [], rejected: [])
+        for record in records.dropFirst() {
+            if record.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+            if record.fields.count != names.count {
+                parsed.rejected.append(FieldError(
+                    line: record.line, detail: "has \(record.fields.count) fields, the header has \(names.count)"))
+                continue
+            }
+            var row: [String: String] = [:]
+            for (name, value) in zip(names, record.fields) {
+                let trimmed = value.trimmingCharacters(in: .whitespaces)
+                if !trimmed.isEmpty { row[name] = trimmed }
+            }
+            switch citizen(row, line: record.line, now: now) {
+            case .success(let citizen):
+                parsed.citizens.append(citizen)
+                parsed.lines.append(record.line)
+            case .failure(let failure):
+                parsed.rejected += failure.errors
+            }
+        }
+        return parsed
+    }
+
+    static func citizen(_ row: [String: String], line: Int, now: Date) -> Result<Citizen, ValidationFailure> {
+        var errors: [FieldError] = []
+        func fail(_ field: String, _ detail: String) { errors.append(FieldError(line: line, field: field, detail: detail)) }
+
+        let language: Language
+        if let raw = row["language"] {
+            if let value = Language(rawValue: raw.lowercased()) { language = value } else {
+                fail("language", "'\(raw)' is not one of kk, ru, en"); language = .russian
+            }
+        } else {
+            language = .russian
+        }
+        var phone: PhoneNumber? = nil
+        if let raw = row["phone"] {
+            phone = PhoneNumber(raw)
+            if phone == nil { fail("phone", "'\(raw)' is not a phone number (E.164, e.g. +77011234567, or 8 701 123 45 67)") }
+        }
+        var position: GeoPoint? = nil
+        switch (row["lat"], row["lon"]) {
+        case (nil, nil): break
+        case (let lat?, let lon?):
+            if let lat = Double(lat), let lon = Double(lon) { position = GeoPoint(lat: lat, lon: lon) } else {
+                fail("lat", "lat and lon must be decimal degrees")
+            }
+        default: fail(row["lat"] == nil ? "lat" : "lon", "lat and lon go together")
+        }
+        let citizen = Citizen(
+            fullName: row["fullName"] ?? "", language: language, phone: phone, email: row["email"],
+            country: (row["country"] ?? "").uppercased(), city: row["city"], position: position, groupId: row["groupId"],
+            agencyId: row["agencyId"], tags: (row["tags"] ?? "").split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            passportNumber: row["passportNumber"], birthDate: row["birthDate"], createdAt: now, updatedAt: now)
+        do {
+            try citizen.validate()
+        } catch {
+            for e in error.errors {
+                var field = String((e.pointer ?? "").dropFirst())
+                if field == "phone", row["phone"] != nil, phone == nil { continue }  // already reported
+                if field == "phone", row["phone"] == nil { field = "phone" }
+                if field == "country", row["country"] == nil { errors.append(FieldError(line: line, field: "country", detail: "is required")); continue }
+                if field == "fullName", row["fullName"] == nil { errors.append(FieldError(line: line, field: "fullName", detail: "is required")); continue }
+                errors.append(FieldError(line: line, field: field, detail: e.detail))
+            }
+        }
+        return errors.isEmpty ? .success(citizen) : .failure(ValidationFailure(errors))
+    }
+
+    struct Record {
+        var line: Int
+        var fields: [String]
+    }
+
+    /// RFC 4180 records with the line each starts on; the separator is the header's `;` or `,`.
+    static func records(of text: String) -> [Record] {
+        let firstLine = text.prefix { $0 != "\n" && $0 != "\r\n" }
+        let separator: Character = firstLine.filter { $0 == ";" }.count > firstLine.filter { $0 == "," }.count ? ";" : ","
+        var records: [Record] = []
+        var fields: [String] = []
+        var field = ""
+        var quoted = false
+        var line = 1
+        var recordLine = 1
+        var iterator = Array(text).makeIterator()
+        var pending: Character? = nil
+        func next() -> Character? {
+            if let p = pending { pending = nil; return p }
+            return iterator.next()
+        }
+        while let character = next() {
+            if quoted {
+                if character == "\"" {
+                    if let after = next() {
+                        if after == "\"" { field.append("\"") } else { quoted = false; pending = after }
+                    } else { quoted = false }
+                } else {
+                    if character == "\n" || character == "\r\n" { line += 1 }
+                    field.append(character == "\r\n" ? "\n" : character)
+                }
+                continue
+            }
+            switch character {
+            case "\"" where field.isEmpty: quoted = true
+            case separator: fields.append(field); field = ""
+            case "\n", "\r\n", "\r":
+                fields.append(field); field = ""
+                records.append(Record(line: recordLine, fields: fields)); fields = []
+                line += 1
+                recordLine = line
+            default: field.append(character)
+            }
+        }
+        if !field.isEmpty || !fields.isEmpty {
+            fields.append(field)
+            records.append(Record(line: recordLine, fields: fields))
+        }
+        return records
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import HabarCore
+import HabarMessages
+
+/// The gateway's configuration: built-in defaults, then the JSON file, then `HABAR_*`
+/// environment variables, then command-line flags (each overrides the one before).
+public struct HabarConfiguration: Sendable, Codable {
+    public struct HTTP: Sendable, Codable {
+        public var host: String = "127.0.0.1"
+        public var port: Int = 8080
+        /// Largest request body, bytes (API calls).
+        public var maxBodyBytes: Int = 1 << 20
+        /// Largest CSV import body, bytes.
+        public var maxImportBytes: Int = 10 << 20
+        public init() {}
+    }
+
+    public struct Approval: Sendable, Codable {
+        /// Above this audience size the approver must not be the author.
+        public var threshold: Int = 100
+        public init() {}
+    }
+
+    /// SQLite database, message catalogs and stub files live under it.
+    public var dataDir: String = "./data"
+    public var messagesDir: String = "./messages"
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical`.
+    public var logLevel: String = "info"
+    public var http = HTTP()
+    public var approval = Approval()
+    public var dispatcher = DispatcherSettings(instanceId: ProcessInfo.processInfo.hostName)
+    public var channels: [ChannelConfiguration] = [ChannelConfiguration(name: "sms", type: "sms-stub")]
+
+    public init() {}
+
+    // MARK: Loading
+
+    /// The keys the file may contain; anything else is refused, so a typo never goes
+    /// unnoticed. Channel `options` belong to each adapter, which checks them itself.
+    static let knownKeys: [String: Set<String>] = [
+        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "dispatcher", "channels"],
+        "http": ["host", "port", "maxBodyBytes", "maxImportBytes"],
+        "approval": ["threshold"],
+        "dispatcher": ["instanceId", "batchSize", "leaseSeconds", "pollMilliseconds", "sendTimeoutSeconds", "concurrency", "retry"],
+        "dispatcher.retry": ["maxAttempts", "baseDelaySeconds", "maxDelaySeconds", "maxStepAgeSeconds"],
+        "channels[]": ["name", "type", "concurrency", "ratePerSecond", "breaker", "options"],
+        "channels[].breaker": ["failureThreshold", "openSeconds"],
+    ]
+
+    /// Reads `file` (if any) over the defaults and applies `environment` overrides.
+    public static func load(file: String?, environment: [String: String]) throws(ConfigurationError) -> HabarConfiguration {
+        var configuration = HabarConfiguration()
+        if let file {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+                throw ConfigurationError(keyPath: "", reason: "cannot read configuration file \(file): \(error.localizedDescription)")
+            }
+            configuration = try decode(data, file: file)
+        }
+        try configuration.applyEnvironment(environment)
+        try configuration.validate()
+        return configuration
+    }
+
+    static func decode(_ data: Data, file: String) throws(ConfigurationError) -> HabarConfiguration {
+        let value: JSONValue
+        do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+            throw ConfigurationError(keyPath: "", reason: "\(file) is not valid JSON: \(error)")
+        }
+        try checkKeys(value, path: "", schemaPath: "")
+        do {
+            return try JSONDecoder().decode(HabarConfiguration.self, from: data)
+        } catch let error as DecodingError {
+            throw ConfigurationError.from(error, prefix: "")
+        } catch {
+            throw ConfigurationError(keyPath: "", reason: "\(error)")
+        }
+    }
+
+    static func checkKeys(_ value: JSONValue, path: String, schemaPath: String) throws(ConfigurationError) {
+        switch value {
+        case .object(let object):
+            guard let known = knownKeys[schemaPath] else { return }
+            for (key, child) in object.sorted(by: { $0.key < $1.key }) {
+                let childPath = path.isEmpty ? key : "\(path).\(key)"
+                guard known.contains(key) else {
+                    throw ConfigurationError(keyPath: childPath, reason: "unknown key (known here: \(known.sorted().joined(separator: ", ")))")
+                }
+                try checkKeys(child, path: childPath, schemaPath: schemaPath.isEmpty ? key : "\(schemaPath).\(key)")
+            }
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                try checkKeys(item, path: "\(path)[\(index)]", schemaPath: schemaPath + "[]")
+            }
+        default:
+            return
+        }
+    }
+
+    /// The environment variables that override the file (documented in the README).
+    public static let environmentKeys: [String] = [
+        "HABAR_DATA_DIR", "HABAR_MESSAGES_DIR", "HABAR_LOG_LEVEL", "HABAR_HOST", "HABAR_PORT", "HABAR_MAX_BODY_BYTES",
+        "HABAR_MAX_IMPORT_BYTES", "HABAR_APPROVAL_THRESHOLD", "HABAR_INSTANCE_ID", "HABAR_BATCH_SIZE", "HABAR_LEASE_SECONDS",
+        "HABAR_CONCURRENCY",
+    ]
+
+    mutating func applyEnvironment(_ environment: [String: String]) throws(ConfigurationError) {
+        func int(_ key: String) throws(ConfigurationError) -> Int? {
+            guard let raw = environment[key] else { return nil }
+            guard let value = Int(raw) else { throw ConfigurationError(keyPath: key, reason: "'\(raw)' is not a whole number") }
+            return value
+        }
+        if let value = environment["HABAR_DATA_DIR"] { dataDir = value }
+        if let value = environment["HABAR_MESSAGES_DIR"] { messagesDir = value }
+        if let value = environment["HABAR_LOG_LEVEL"] { logLevel = value }
+        if let value = environment["HABAR_HOST"] { http.host = value }
+        if let value = try int("HABAR_PORT") { http.port = value }
+        if let value = try int("HABAR_MAX_BODY_BYTES") { http.maxBodyBytes = value }
+        if let value = try int("HABAR_MAX_IMPORT_BYTES") { http.maxImportBytes = value }
+        if let value = try int("HABAR_APPROVAL_THRESHOLD") { approval.threshold = value }
+        if let value = environment["HABAR_INSTANCE_ID"] { dispatcher.instanceId = value }
+        if let value = try int("HABAR_BATCH_SIZE") { dispatcher.batchSize = value }
+        if let value = try int("HABAR_LEASE_SECONDS") { dispatcher.leaseSeconds = Double(value) }
+        if let value = try int("HABAR_CONCURRENCY") { dispatcher.concurrency = value }
+    }
+
+    public func validate() throws(ConfigurationError) {
+        if !(1...65535).contains(http.port) { throw ConfigurationError(keyPath: "http.port", reason: "must be 1...65535") }
+        if http.host.isEmpty { throw ConfigurationError(keyPath: "http.host", reason: "must not be empty") }
+        if http.maxBodyBytes < 1024 { throw ConfigurationError(keyPath: "http.maxBodyBytes", reason: "must be at least 1024") }
+        if http.maxImportBytes < 1024 { throw ConfigurationError(keyPath: "http.maxImportBytes", reason: "must be at least 1024") }
+        if approval.threshold < 0 { throw ConfigurationError(keyPath: "approval.threshold", reason: "must not be negative") }
+        if logLevelValue == nil {
+            throw ConfigurationError(keyPath: "logLevel", reason: "'\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        if channels.isEmpty { throw ConfigurationError(keyPath: "channels", reason: "at least one channel is needed") }
+        for (index, channel) in channels.enumerated() {
+            if let concurrency = channel.concurrency, concurrency < 1 {
+                throw ConfigurationError(keyPath: "channels[\(index)].concurrency", reason: "must be at least 1")
+            }
+            if let rate = channel.ratePerSecond, rate <= 0 {
+                throw ConfigurationError(keyPath: "channels[\(index)].ratePerSecond", reason: "must be more than 0")
+            }
+        }
+        try dispatcher.validate(keyPath: "dispatcher")
+    }
+}
+
+extension HabarConfiguration {
+    /// Decoding fills every key the file leaves out with its default.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        dataDir = try container.decodeIfPresent(String.self, forKey: .dataDir) ?? dataDir
+        messagesDir = try container.decodeIfPresent(String.self, forKey: .messagesDir) ?? messagesDir
+        logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
+        http = try container.decodeIfPresent(HTTP.self, forKey: .http) ?? http
+        approval = try container.decodeIfPresent(Approval.self, forKey: .approval) ?? approval
+        if container.contains(.dispatcher) {
+            let nested = try container.decode(PartialDispatcher.self, forKey: .dispatcher)
+            nested.apply(to: &dispatcher)
+        }
+        channels = try container.decodeIfPresent([ChannelConfiguration].self, forKey: .channels) ?? channels
+    }
+
+    /// The dispatcher section with every key optional.
+    struct PartialDispatcher: Decodable {
+        var instanceId: String?
+        var batchSize: Int?
+        var leaseSeconds: Double?
+        var pollMilliseconds: Int?
+        var sendTimeoutSeconds: Double?
+        var concurrency: Int?
+        var retry: PartialRetry?
+
+        struct PartialRetry: Decodable {
+            var maxAttempts: Int?
+            var baseDelaySeconds: Double?
+            var maxDelaySeconds: Double?
+            var maxStepAgeSeconds: Double?
+        }
+
+        func apply(to settings: inout DispatcherSettings) {
+            if let instanceId { settings.instanceId = instanceId }
+            if let batchSize { settings.batchSize = batchSize }
+            if let leaseSeconds { settings.leaseSeconds = leaseSeconds }
+            if let pollMilliseconds { settings.pollMilliseconds = pollMilliseconds }
+            if let sendTimeoutSeconds { settings.sendTimeoutSeconds = sendTimeoutSeconds }
+            if let concurrency { settings.concurrency = concurrency }
+            if let retry {
+                if let value = retry.maxAttempts { settings.retry.maxAttempts = value }
+                if let value = retry.baseDelaySeconds { settings.retry.baseDelaySeconds = value }
+                if let value = retry.maxDelaySeconds { settings.retry.maxDelaySeconds = value }
+                if let value = retry.maxStepAgeSeconds { settings.retry.maxStepAgeSeconds = value }
+            }
+        }
+    }
+}
+
+extension HabarConfiguration.HTTP {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        host = try container.decodeIfPresent(String.self, forKey: .host) ?? host
+        port = try container.decodeIfPresent(Int.self, forKey: .port) ?? port
+        maxBodyBytes = try container.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
+        maxImportBytes = try container.decodeIfPresent(Int.self, forKey: .maxImportBytes) ?? maxImportBytes
+    }
+}
+
+extension HabarConfiguration.Approval {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        threshold = try container.decodeIfPresent(Int.self, forKey: .threshold) ?? threshold
+    }
+}

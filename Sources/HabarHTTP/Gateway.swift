@@ -1,0 +1,106 @@
+import ChannelSMSStub
+import Foundation
+import HabarCore
+import HabarMessages
+import HabarStoreSQLite
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+
+extension ChannelRegistry {
+    /// Every adapter type Habar ships; adding one is one line here.
+    public static let standard = ChannelRegistry([
+        SMSStubFactory(),
+    ])
+}
+
+extension HabarConfiguration {
+    var logLevelValue: Logger.Level? { Logger.Level(rawValue: logLevel) }
+}
+
+/// A failure to start, with the exit code the CLI reports.
+public struct StartupError: Error, CustomStringConvertible {
+    public enum Kind: Sendable { case configuration, unavailable }
+    public var kind: Kind
+    public var description: String
+}
+
+/// Everything a running gateway is made of, wired from one configuration.
+public struct Gateway: Sendable {
+    public let configuration: HabarConfiguration
+    public let store: any HabarStore
+    public let catalog: MessageCatalog
+    public let adapters: [String: any ChannelAdapter]
+    public let receipts: ReceiptCollector
+    public let dispatcher: Dispatcher
+    public let publisher: AdvisoryPublisher
+    public let metrics: PrometheusCollectorRegistry
+    public let logger: Logger
+
+    /// Opens the store, loads the catalogs and builds the channels; a problem is an error
+    /// naming the configuration key or the file.
+    public static func make(
+        configuration: HabarConfiguration, logger: Logger, registry: ChannelRegistry = .standard,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws -> Gateway {
+        let dataDirectory = URL(fileURLWithPath: configuration.dataDir)
+        let store: SQLiteStore
+        do { store = try SQLiteStore.open(directory: dataDirectory) } catch {
+            throw StartupError(kind: .unavailable, description: "cannot open the database under \(dataDirectory.path): \(error)")
+        }
+        let catalog: MessageCatalog
+        do { catalog = try MessageCatalog.load(directory: URL(fileURLWithPath: configuration.messagesDir)) } catch {
+            throw StartupError(kind: .configuration, description: "message catalogs: \(error)")
+        }
+        let receipts = ReceiptCollector(store: store, logger: logger)
+        let adapters: [String: any ChannelAdapter]
+        do {
+            adapters = try registry.makeAdapters(configuration.channels) { channel in
+                var channelLogger = logger
+                channelLogger[metadataKey: "channel"] = "\(channel.name)"
+                return ChannelContext(logger: channelLogger, receipts: receipts, dataDirectory: dataDirectory)
+            }
+        } catch {
+            throw StartupError(kind: .configuration, description: "configuration: \(error)")
+        }
+        // Each adapter logs through a handler that redacts that adapter's secrets.
+        let registryMetrics = PrometheusCollectorRegistry()
+        let dispatcher = Dispatcher(
+            store: store, adapters: adapters, configurations: configuration.channels, receipts: receipts,
+            settings: configuration.dispatcher, metricsFactory: PrometheusMetricsFactory(registry: registryMetrics),
+            logger: logger, now: now)
+        let publisher = AdvisoryPublisher(store: store, catalog: catalog, channels: adapters.mapValues(\.capabilities))
+        return Gateway(
+            configuration: configuration, store: store, catalog: catalog, adapters: adapters, receipts: receipts,
+            dispatcher: dispatcher, publisher: publisher, metrics: registryMetrics, logger: logger)
+    }
+
+    /// On a database with no token at all, makes the first admin token (shown once).
+    public func bootstrapAdminToken() async throws -> String? {
+        guard try await !store.hasTokens() else { return nil }
+        let (token, hash) = AccessToken.generate()
+        _ = try await store.insertToken(AccessToken(name: "first admin", role: .admin, tokenHash: hash))
+        return token
+    }
+}
+
+/// The HTTP application with the dispatcher as its service; tests call this with their
+/// own gateway.
+public func buildApplication(
+    gateway: Gateway, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = Router(context: HabarRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: BodyLimitMiddleware(
+        maxBodyBytes: gateway.configuration.http.maxBodyBytes, maxImportBytes: gateway.configuration.http.maxImportBytes))
+    router.add(middleware: AuthenticationMiddleware(store: gateway.store))
+    HealthController(gateway: gateway).addRoutes(to: router)
+    DeliveriesController(gateway: gateway).addRoutes(to: router.group("v1/deliveries"))
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(gateway.configuration.http.host, port: gateway.configuration.http.port), serverName: "habar"),
+        services: [gateway.dispatcher],
+        onServerRunning: onServerRunning,
+        logger: gateway.logger)
+}

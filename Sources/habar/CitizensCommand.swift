@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import HabarCore
+import HabarHTTP
+
+/// `habar citizens import FILE.csv`.
+struct CitizensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "citizens", abstract: "Manage citizens.", subcommands: [Import.self])
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import citizens from CSV; prints {created, updated, rejected[line, field, detail]}.",
+            discussion: "Good rows are kept unless --all-or-nothing. Exits 65 when any row was rejected.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "CSV file (header row; , or ; separated; UTF-8).") var file: String
+        @Flag(help: "Import nothing if any row is bad.") var allOrNothing = false
+
+        struct Report: Encodable {
+            var created: Int
+            var updated: Int
+            var rejected: [FieldError]
+        }
+
+        func run() async throws {
+            let configuration = try common.load()
+            guard let data = FileManager.default.contents(atPath: file) else {
+                FileHandle.standardError.write("habar: cannot read \(file)\n")
+                throw Exit.dataError
+            }
+            let parsed: CitizenCSV.Parsed
+            do { parsed = try CitizenCSV.parse(data) } catch {
+                FileHandle.standardError.write("habar: \(file) refused: \(error)\n")
+                throw Exit.dataError
+            }
+            let gateway = try makeGateway(configuration)
+            var result = CitizenImportResult(created: 0, updated: 0)
+            if !(allOrNothing && !parsed.rejected.isEmpty) {
+                result = try await gateway.store.upsertCitizens(parsed.citizens)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(Report(created: result.created, updated: result.updated, rejected: parsed.rejected)), as: UTF8.self))
+            if !parsed.rejected.isEmpty { throw Exit.dataError }
+        }
+    }
+}

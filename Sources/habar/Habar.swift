@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import HabarHTTP
+import Logging
+
+/// `habar`: the gateway and its operator commands. Parsing only; each subcommand hands
+/// its values to the library.
+@main
+struct Habar: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "habar",
+        abstract: "Citizen notification and hotline gateway.",
+        subcommands: [Serve.self, Migrate.self, TokenCommand.self, CitizensCommand.self, AdvisoryCommand.self, MessagesCommand.self])
+}
+
+/// Options every command that touches the database shares.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "JSON configuration file (see deploy/habar.example.json).")
+    var config: String?
+
+    @Option(help: "Directory of the SQLite database and stub files (default ./data).")
+    var dataDir: String?
+
+    /// Defaults, then the file, then HABAR_* variables, then these flags.
+    func load() throws -> HabarConfiguration {
+        do {
+            var configuration = try HabarConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment)
+            if let dataDir { configuration.dataDir = dataDir }
+            try configuration.validate()
+            bootstrapLogging(configuration.logLevel)
+            return configuration
+        } catch {
+            FileHandle.standardError.write("habar: invalid configuration: \(error)\n")
+            throw ExitCode(65)
+        }
+    }
+}
+
+/// Exit codes (sysexits): 65 bad input data, 69 unavailable peer, 70 internal error.
+enum Exit {
+    static let dataError = ExitCode(65)
+    static let unavailable = ExitCode(69)
+    static let internalError = ExitCode(70)
+}
+
+func makeGateway(_ configuration: HabarConfiguration) throws -> Gateway {
+    do {
+        return try Gateway.make(configuration: configuration, logger: Logger(label: "habar"))
+    } catch let error as StartupError {
+        FileHandle.standardError.write("habar: \(error)\n")
+        throw error.kind == .unavailable ? Exit.unavailable : Exit.dataError
+    }
+}
+
+/// Logs go to standard error as text lines; standard output carries only results.
+/// Called once per process, by the one command that runs.
+func bootstrapLogging(_ level: String) {
+    let parsed = Logger.Level(rawValue: level) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = parsed
+        return handler
+    }
+}
+
+extension FileHandle {
+    func write(_ text: String) { write(Data(text.utf8)) }
+}

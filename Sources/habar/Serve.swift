@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import HabarCore
+import HabarHTTP
+import Hummingbird
+
+/// `habar serve`: HTTP API, dispatcher and channels in one process.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway: HTTP API, dispatcher and channels.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (default 8080).") var port: Int?
+
+    func run() async throws {
+        var configuration = try common.load()
+        if let host { configuration.http.host = host }
+        if let port { configuration.http.port = port }
+        do { try configuration.validate() } catch {
+            FileHandle.standardError.write("habar: invalid configuration: \(error)\n")
+            throw Exit.dataError
+        }
+        let gateway = try makeGateway(configuration)
+        if let token = try await gateway.bootstrapAdminToken() {
+            FileHandle.standardError.write("""
+                habar: this is a new database; the first admin token (shown once, stored only as a hash):
+                \(token)
+
+                """)
+        }
+        try await buildApplication(gateway: gateway).runService()
+    }
+}
+
+/// `habar migrate`: create or upgrade the database and exit.
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or upgrade the database and exit.")
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let configuration = try common.load()
+        let gateway = try makeGateway(configuration)
+        let id = try await gateway.store.installationId()
+        FileHandle.standardError.write("habar: database under \(configuration.dataDir) is up to date (installation \(id))\n")
+    }
+}
