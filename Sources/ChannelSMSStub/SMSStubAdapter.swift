@@ -87,7 +87,12 @@ public final class SMSStubAdapter: ChannelAdapter {
         } catch {
             throw .transient("cannot write \(messagesFile.lastPathComponent): \(error)")
         }
-        logger.debug("sms-stub accepted", metadata: ["delivery": "\(message.deliveryId)", "segments": "\(measurement.segments)"])
+        // Logged like a provider request line, credential included: the channel's logger
+        // redacts it (the conformance suite checks that it never reaches the output).
+        logger.debug("sms-stub request", metadata: [
+            "request": "stub://\(options.accountToken ?? "anonymous")@sms-stub/send?delivery=\(message.deliveryId)",
+            "segments": "\(measurement.segments)",
+        ])
         schedule(PendingReport(
             due: now.addingTimeInterval(Double(options.dlrDelayMilliseconds ?? 2000) / 1000),
             deliveryId: message.deliveryId, step: message.step, providerId: providerId, key: message.idempotencyKey))

@@ -24,6 +24,8 @@ public struct SMSStubFactory: ChannelAdapterFactory {
         let defaultName = configuration.name == "sms" ? "sms-stub.jsonl" : "\(configuration.name).jsonl"
         let file = options.file.map { URL(fileURLWithPath: $0) }
             ?? context.dataDirectory.appendingPathComponent(defaultName)
+        var context = context
+        context.logger = RedactingLogHandler.wrap(context.logger, secrets: [options.accountToken].compactMap { $0 })
         return SMSStubAdapter(name: configuration.name, options: options, file: file.absoluteURL, context: context)
     }
 }

@@ -64,7 +64,6 @@ public struct Gateway: Sendable {
         } catch {
             throw StartupError(kind: .configuration, description: "configuration: \(error)")
         }
-        // Each adapter logs through a handler that redacts that adapter's secrets.
         let registryMetrics = PrometheusCollectorRegistry()
         let dispatcher = Dispatcher(
             store: store, adapters: adapters, configurations: configuration.channels, receipts: receipts,

@@ -103,9 +103,17 @@ public final class Dispatcher: Service {
         }
     }
 
+    /// Claims, sends and records one batch on the named channel; returns how many were
+    /// claimed. The run loop does this continuously; tests and benchmarks call it directly.
+    @discardableResult
+    public func dispatchOnce(channel: String) async throws -> Int {
+        guard let lane = channels.first(where: { $0.name == channel }) else { return 0 }
+        return try await dispatchBatch(lane)
+    }
+
     /// Claims one batch for `lane`, sends it and records the outcomes; returns the batch size.
     @discardableResult
-    public func dispatchBatch(_ lane: ChannelLane) async throws -> Int {
+    func dispatchBatch(_ lane: ChannelLane) async throws -> Int {
         let start = now()
         let limit = lane.claimLimit(batchSize: settings.batchSize)
         let batch = try await store.claimDeliveries(

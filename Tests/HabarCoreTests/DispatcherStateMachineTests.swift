@@ -1,0 +1,307 @@
+import Foundation
+import HabarCore
+import HabarMessages
+import HabarStoreSQLite
+import HabarTesting
+import Logging
+import Metrics
+import Testing
+
+/// A dispatcher over a real SQLite store, scripted channels and a hand-moved clock.
+struct DispatchRig {
+    let store: SQLiteStore
+    let clock = TestClock()
+    let channels: [String: ScriptedChannel]
+    let dispatcher: Dispatcher
+    let publisher: AdvisoryPublisher
+
+    init(_ channels: [ScriptedChannel], retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelaySeconds: 1, maxDelaySeconds: 10, maxStepAgeSeconds: 3600),
+         breaker: BreakerSettings = BreakerSettings(failureThreshold: 100, openSeconds: 30)) throws {
+        store = try SQLiteStore.inMemory()
+        self.channels = Dictionary(uniqueKeysWithValues: channels.map { ($0.name, $0) })
+        let settings = DispatcherSettings(instanceId: "test-worker", batchSize: 100, leaseSeconds: 30, pollMilliseconds: 10,
+                                          sendTimeoutSeconds: 5, concurrency: 4, retry: retry)
+        let configurations = channels.map { ChannelConfiguration(name: $0.name, type: "scripted", breaker: breaker) }
+        let logger = Logger(label: "test")
+        dispatcher = Dispatcher(
+            store: store, adapters: self.channels, configurations: configurations,
+            receipts: ReceiptCollector(store: store, logger: logger), settings: settings,
+            metricsFactory: NOOPMetricsHandler.instance, logger: logger, now: clock.function)
+        publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: self.channels.mapValues(\.capabilities))
+    }
+
+    /// Registers `count` citizens (with e-mail when asked) and publishes an advisory to them.
+    func publish(_ advisory: Advisory, citizens count: Int = 1, email: Bool = false) async throws -> Int64 {
+        _ = try await store.upsertCitizens((1...count).map { Fixtures.citizen($0, email: email) })
+        let stored = try await store.insertAdvisory(advisory)
+        _ = try await publisher.publish(id: stored.id!, approver: "approver-1", now: clock.now)
+        return stored.id!
+    }
+
+    func delivery(_ id: Int64 = 1) async throws -> Delivery { try #require(try await store.delivery(id: id)) }
+
+    func path(_ id: Int64 = 1) async throws -> [String] {
+        try await store.deliveryEvents(deliveryId: id).map { "\($0.step):\($0.toState.rawValue)" }
+    }
+}
+
+@Suite("Dispatcher state machine")
+struct DispatcherStateMachineTests {
+    @Test("queued → sending → sent → delivered on a receipt")
+    func happyPath() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        #expect(try await rig.dispatcher.dispatchOnce(channel: "sms") == 1)
+        #expect(try await rig.delivery().state == .sent)
+        try await rig.store.applyReceipts([DeliveryReceipt(deliveryId: 1, step: 0, channel: "sms", status: .delivered, at: rig.clock.now)], now: rig.clock.now)
+        #expect(try await rig.delivery().state == .delivered)
+        #expect(try await rig.path() == ["0:queued", "0:sending", "0:sent", "0:delivered"])
+        let sent = try #require(rig.channels["sms"]?.sent.first)
+        #expect(sent.idempotencyKey.hasSuffix("-1-0"))
+        #expect(sent.message.text.contains("Тегеран — Астара"))
+    }
+
+    @Test("a transient error retries with backoff, then succeeds")
+    func retryThenSuccess() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms", script: [.fail(.transient("503 from provider"))])])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        let retrying = try await rig.delivery()
+        #expect(retrying.state == .retrying)
+        #expect(retrying.attempts == 1)
+        #expect(retrying.nextAttemptAt >= rig.clock.now && retrying.nextAttemptAt <= rig.clock.now.addingTimeInterval(1))
+        #expect(retrying.lastError == "503 from provider")
+        rig.clock.advance(1.5)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(try await rig.delivery().state == .sent)
+        #expect(try await rig.path() == ["0:queued", "0:sending", "0:retrying", "0:sending", "0:sent"])
+        #expect(Set(rig.channels["sms"]!.sent.map(\.idempotencyKey)).count == 1, "every attempt of one step carries the same key")
+    }
+
+    @Test("a retry is not sent before it is due")
+    func retryWaits() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms", script: [.fail(.transient("busy", retryAfter: .seconds(120)))])])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        let retrying = try await rig.delivery()
+        #expect(abs(retrying.nextAttemptAt.timeIntervalSince(rig.clock.now) - 120) < 0.01, "Retry-After wins over the computed backoff")
+        rig.clock.advance(60)
+        #expect(try await rig.dispatcher.dispatchOnce(channel: "sms") == 0)
+        rig.clock.advance(61)
+        #expect(try await rig.dispatcher.dispatchOnce(channel: "sms") == 1)
+    }
+
+    @Test("exhausted retries fail the step and start the next channel")
+    func retryExhaustionFallsBack() async throws {
+        let sms = ScriptedChannel(name: "sms", otherwise: .fail(.transient("provider down")))
+        let email = ScriptedChannel(name: "email", address: .email, kind: .email)
+        let rig = try DispatchRig([sms, email])
+        _ = try await rig.publish(Fixtures.advisory(channels: ["sms", "email"], expiresAt: rig.clock.now.addingTimeInterval(3600)), email: true)
+        for _ in 0..<3 {
+            try await rig.dispatcher.dispatchOnce(channel: "sms")
+            rig.clock.advance(11)
+        }
+        let moved = try await rig.delivery()
+        #expect(moved.step == 1)
+        #expect(moved.channel == "email")
+        #expect(moved.state == .queued)
+        #expect(sms.sent.count == 3)
+        try await rig.dispatcher.dispatchOnce(channel: "email")
+        #expect(try await rig.delivery().state == .sent)
+        #expect(try await rig.path() == [
+            "0:queued", "0:sending", "0:retrying", "0:sending", "0:retrying", "0:sending", "0:failed", "1:queued", "1:sending", "1:sent",
+        ])
+        #expect(email.sent.first?.message.subject != nil, "the e-mail step gets the e-mail rendering")
+    }
+
+    @Test("a permanent error fails the step at once and starts the next channel")
+    func permanentFallsBack() async throws {
+        let sms = ScriptedChannel(name: "sms", script: [.fail(.permanent("unknown subscriber"))])
+        let rig = try DispatchRig([sms, ScriptedChannel(name: "email", address: .email, kind: .email)])
+        _ = try await rig.publish(Fixtures.advisory(channels: ["sms", "email"], expiresAt: rig.clock.now.addingTimeInterval(3600)), email: true)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(try await rig.delivery().channel == "email")
+        #expect(try await rig.path() == ["0:queued", "0:sending", "0:failed", "1:queued"])
+    }
+
+    @Test("a permanent error on the last step fails the delivery")
+    func permanentOnLastStep() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms", script: [.fail(.permanent("unknown subscriber"))])])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        let failed = try await rig.delivery()
+        #expect(failed.state == .failed)
+        #expect(failed.lastError == "unknown subscriber")
+    }
+
+    @Test("citizens without an address for a channel skip that step")
+    func stepsFollowAddresses() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms"), ScriptedChannel(name: "email", address: .email, kind: .email)])
+        _ = try await rig.store.insertCitizen(Citizen(fullName: "Only mail", email: "only@example.kz", country: "IR"))
+        let stored = try await rig.store.insertAdvisory(Fixtures.advisory(channels: ["sms", "email"], expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        let result = try await rig.publisher.publish(id: stored.id!, approver: "a", now: rig.clock.now)
+        #expect(result.queued == 1)
+        #expect(try await rig.delivery().steps == ["email"])
+    }
+
+    @Test("past its expiry a delivery is expired, never sent")
+    func expiryBeforeSend() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(10)))
+        rig.clock.advance(20)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(try await rig.delivery().state == .expired)
+        #expect(rig.channels["sms"]!.sent.isEmpty)
+        #expect(try await rig.path() == ["0:queued", "0:expired"])
+    }
+
+    @Test("overdue deliveries are expired by housekeeping even if no channel claims them")
+    func housekeepingExpires() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(10)), citizens: 3)
+        rig.clock.advance(11)
+        #expect(try await rig.store.expireOverdue(now: rig.clock.now) == 3)
+        #expect(try await rig.store.deliveryCounts(advisoryId: nil).map(\.state) == [.expired])
+    }
+
+    @Test("cancelling while queued: nothing is sent")
+    func cancelWhileQueued() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        let id = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 5)
+        #expect(try await rig.store.cancelAdvisory(id: id, at: rig.clock.now) == 5)
+        #expect(try await rig.dispatcher.dispatchOnce(channel: "sms") == 0)
+        #expect(rig.channels["sms"]!.sent.isEmpty)
+        #expect(try await rig.path() == ["0:queued", "0:cancelled"])
+    }
+
+    @Test("cancelling while retrying: the retry is never sent")
+    func cancelWhileRetrying() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms", script: [.fail(.transient("busy"))])])
+        let id = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(try await rig.delivery().state == .retrying)
+        _ = try await rig.store.cancelAdvisory(id: id, at: rig.clock.now)
+        rig.clock.advance(60)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(try await rig.delivery().state == .cancelled)
+        #expect(rig.channels["sms"]!.sent.count == 1)
+    }
+
+    @Test("a dead worker's lease is taken over after it expires, and its late outcome is ignored")
+    func leaseTakeover() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        let claimed = try await rig.store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 10, owner: "dead-worker",
+            leaseUntil: rig.clock.now.addingTimeInterval(30), now: rig.clock.now)
+        #expect(claimed.count == 1)
+        #expect(try await rig.dispatcher.dispatchOnce(channel: "sms") == 0, "a live lease is not taken")
+        #expect(try await rig.store.recoverLeases(now: rig.clock.now, owner: nil) == 0)
+        rig.clock.advance(31)
+        #expect(try await rig.store.recoverLeases(now: rig.clock.now, owner: nil) == 1)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(try await rig.delivery().state == .sent)
+        try await rig.store.recordOutcomes(
+            [DeliveryOutcome(deliveryId: 1, step: 0, channel: "sms", result: .failed(reason: "late"))], owner: "dead-worker", now: rig.clock.now)
+        #expect(try await rig.delivery().state == .sent, "the dead worker no longer holds the lease")
+        #expect(try await rig.path() == ["0:queued", "0:sending", "0:retrying", "0:sending", "0:sent"])
+    }
+
+    @Test("a restarted instance takes back its own leases at once")
+    func ownLeasesAfterRestart() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 4)
+        _ = try await rig.store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 10, owner: "test-worker",
+            leaseUntil: rig.clock.now.addingTimeInterval(30), now: rig.clock.now)
+        #expect(try await rig.store.recoverLeases(now: rig.clock.now, owner: "test-worker") == 4)
+    }
+
+    @Test("a delivery report that arrives before the send is recorded is kept and applied")
+    func earlyReceipt() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        _ = try await rig.store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 1, owner: "w", leaseUntil: rig.clock.now.addingTimeInterval(30), now: rig.clock.now)
+        try await rig.store.applyReceipts([DeliveryReceipt(deliveryId: 1, step: 0, channel: "sms", status: .delivered, at: rig.clock.now)], now: rig.clock.now)
+        #expect(try await rig.delivery().state == .sending)
+        try await rig.store.recordOutcomes([DeliveryOutcome(deliveryId: 1, step: 0, channel: "sms", result: .sent(providerMessageId: "x"))], owner: "w", now: rig.clock.now)
+        #expect(try await rig.delivery().state == .delivered)
+        #expect(try await rig.path() == ["0:queued", "0:sending", "0:sent", "0:delivered"])
+    }
+
+    @Test("a non-delivery report fails the step and starts the next channel")
+    func failedReceiptFallsBack() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms"), ScriptedChannel(name: "email", address: .email, kind: .email)])
+        _ = try await rig.publish(Fixtures.advisory(channels: ["sms", "email"], expiresAt: rig.clock.now.addingTimeInterval(3600)), email: true)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        try await rig.store.applyReceipts(
+            [DeliveryReceipt(deliveryId: 1, step: 0, channel: "sms", status: .failed(reason: "absent subscriber"), at: rig.clock.now)], now: rig.clock.now)
+        let moved = try await rig.delivery()
+        #expect(moved.channel == "email" && moved.state == .queued)
+        try await rig.store.applyReceipts(
+            [DeliveryReceipt(deliveryId: 1, step: 0, channel: "sms", status: .delivered, at: rig.clock.now)], now: rig.clock.now)
+        #expect(try await rig.delivery().state == .queued, "a late report for an earlier step changes nothing")
+    }
+
+    @Test("after repeated transient failures the breaker pauses the channel without spending attempts")
+    func breakerPauses() async throws {
+        let sms = ScriptedChannel(name: "sms", otherwise: .fail(.transient("connection refused")))
+        let rig = try DispatchRig([sms], retry: RetryPolicy(maxAttempts: 10, baseDelaySeconds: 0, maxDelaySeconds: 0, maxStepAgeSeconds: 3600),
+                                  breaker: BreakerSettings(failureThreshold: 2, openSeconds: 30))
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 6)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(rig.dispatcher.pausedChannels() == ["sms"])
+        let firstRound = sms.sent.count
+        #expect(firstRound <= 4, "no more than the sends already in flight (concurrency 4) go out once it opens")
+        let attempts = try await (1...6).asyncMap { try await rig.delivery(Int64($0)).attempts }
+        #expect(attempts.reduce(0, +) == firstRound, "deferred deliveries spend no attempt")
+        rig.clock.advance(31)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(sms.sent.count == firstRound + 1, "after the pause exactly one probe goes out")
+    }
+
+    @Test("higher severity is sent first, then the oldest")
+    func severityOrder() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        _ = try await rig.store.upsertCitizens([Fixtures.citizen(1)])
+        let minor = try await rig.store.insertAdvisory(Fixtures.advisory(severity: .minor, expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        _ = try await rig.publisher.publish(id: minor.id!, approver: "a", now: rig.clock.now)
+        rig.clock.advance(1)
+        let extreme = try await rig.store.insertAdvisory(Fixtures.advisory(severity: .extreme, expiresAt: rig.clock.now.addingTimeInterval(3600)))
+        _ = try await rig.publisher.publish(id: extreme.id!, approver: "a", now: rig.clock.now)
+        let claimed = try await rig.store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 1, owner: "w", leaseUntil: rig.clock.now.addingTimeInterval(30), now: rig.clock.now)
+        #expect(claimed.first?.message.advisoryId == extreme.id)
+    }
+
+    @Test("graceful shutdown returns claimed, unsent deliveries to the queue")
+    func shutdownReleases() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 3)
+        rig.dispatcher.stop()
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(rig.channels["sms"]!.sent.isEmpty)
+        #expect(try await rig.delivery().state == .queued)
+        #expect(try await rig.path() == ["0:queued", "0:sending", "0:queued"])
+    }
+
+    @Test("one citizen matched by several selectors is queued once; publishing again queues nothing")
+    func noDuplicates() async throws {
+        let rig = try DispatchRig([ScriptedChannel(name: "sms")])
+        _ = try await rig.store.upsertCitizens([Fixtures.citizen(1), Fixtures.citizen(2)])
+        var advisory = Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600))
+        advisory.audience = Audience(countries: ["IR"], citizenIds: [1])
+        let stored = try await rig.store.insertAdvisory(advisory)
+        #expect(try await rig.publisher.publish(id: stored.id!, approver: "a", now: rig.clock.now).queued == 2)
+        #expect(try await rig.publisher.publish(id: stored.id!, approver: "a", now: rig.clock.now).queued == 0)
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
