@@ -59,6 +59,8 @@ public final class SMSStubAdapter: ChannelAdapter {
         self.receipts = context.receipts
         self.logger = context.logger
         self.output = Mutex(nil)
+        // Read before the first send, so only what an earlier run accepted is resumed.
+        resumeUnreported()
     }
 
     public func send(_ message: OutboundMessage) async throws(ChannelError) -> SendReceipt {
@@ -99,10 +101,9 @@ public final class SMSStubAdapter: ChannelAdapter {
         return SendReceipt(providerMessageId: providerId)
     }
 
-    /// Emits due delivery reports until cancelled; first re-schedules the ones a previous
-    /// run accepted but never reported.
+    /// Emits due delivery reports until cancelled (including those an earlier run accepted
+    /// but never reported, picked up when the adapter was built).
     public func run() async throws {
-        try resumeUnreported()
         let reportsOutput = Mutex<AppendOnlyFile?>(nil)
         while !Task.isCancelled {
             let now = Date()
@@ -161,7 +162,7 @@ public final class SMSStubAdapter: ChannelAdapter {
         pending.withLock { $0.append(report) }
     }
 
-    private func resumeUnreported() throws {
+    private func resumeUnreported() {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         let reported = Set(Self.lines(of: reportsFile).compactMap { try? decoder.decode(ReportLine.self, from: $0) }.map(\.idempotencyKey))
