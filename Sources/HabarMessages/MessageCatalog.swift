@@ -122,8 +122,10 @@ public struct MessageTemplate: Sendable, Hashable {
         case placeholder(String)
     }
 
-    struct SyntaxError: Error {
-        var detail: String
+    /// Where and why a catalog string does not compile.
+    public struct SyntaxError: Error, CustomStringConvertible {
+        public var detail: String
+        public var description: String { detail }
     }
 
     let parts: [Part]
@@ -137,7 +139,7 @@ public struct MessageTemplate: Sendable, Hashable {
 
     /// Compiles `source`; `{` must open a placeholder made of letters, digits and `_`, and
     /// ICU quoting (`'{'`, `''`) writes literal braces and apostrophes.
-    init(_ source: String) throws(SyntaxError) {
+    public init(_ source: String) throws(SyntaxError) {
         var parts: [Part] = []
         var literal = ""
         var index = source.startIndex

@@ -59,8 +59,18 @@ public enum Identifiers {
         return !value.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "," })
     }
 
-    /// ISO 3166-1 alpha-2: two upper-case ASCII letters that name an assigned country.
+    /// ISO 3166-1 alpha-2: two upper-case ASCII letters that name an assigned country
+    /// (user-assigned codes such as `ZZ` or `XA` are refused; `XK`, Kosovo, is accepted).
     public static func isCountryCode(_ value: String) -> Bool {
-        value.count == 2 && value.allSatisfy { $0.isASCII && $0.isUppercase } && Locale.Region(value).isISORegion
+        countryCodes.contains(value)
     }
+
+    static let countryCodes: Set<String> = {
+        let userAssigned: (String) -> Bool = { code in
+            code == "AA" || code == "ZZ" || ("QM"..."QZ").contains(code) || (code.hasPrefix("X") && code != "XK")
+        }
+        return Set(Locale.Region.isoRegions.map(\.identifier).filter { code in
+            code.count == 2 && code.allSatisfy { $0.isASCII && $0.isUppercase } && !userAssigned(code)
+        })
+    }()
 }
