@@ -105,6 +105,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "HabarCLITests", dependencies: ["HabarTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HabarCLITests",
+            dependencies: ["HabarTesting", "HabarCore", "HabarMessages", "HabarStoreSQLite"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

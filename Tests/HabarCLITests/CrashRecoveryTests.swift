@@ -1,0 +1,150 @@
+import Foundation
+import HabarCore
+import HabarMessages
+import HabarStoreSQLite
+import HabarTesting
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@Suite("Crash recovery, end to end", .serialized)
+struct CrashRecoveryTests {
+    @Test("kill -9 mid-broadcast to 20,000 citizens: after a restart every delivery is final, none lost")
+    func killNineMidBroadcast() async throws {
+        let directory = try Fixtures.temporaryDirectory("crash")
+        let data = directory.appendingPathComponent("data")
+        let port = HabarProcess.freePort()
+        let batchSize = 200
+        let config = directory.appendingPathComponent("habar.json")
+        try Data("""
+            {"dataDir": "\(data.path)", "messagesDir": "\(Fixtures.repositoryRoot.appendingPathComponent("messages").path)",
+             "http": {"port": \(port)},
+             "dispatcher": {"instanceId": "crash-test", "batchSize": \(batchSize), "leaseSeconds": 5, "sendTimeoutSeconds": 2},
+             "channels": [{"name": "sms", "type": "sms-stub", "options": {"dlrDelayMilliseconds": 1500, "failureRate": 0.01, "seed": 3}}]}
+            """.utf8).write(to: config)
+
+        // Given 20,000 registered citizens
+        let count = 20_000
+        var csv = "fullName,language,phone,country\n"
+        for index in 1...count { csv += "Citizen \(index),\(index % 2 == 0 ? "kk" : "ru"),+7701\(String(format: "%07d", index)),IR\n" }
+        let csvFile = directory.appendingPathComponent("citizens.csv")
+        try Data(csv.utf8).write(to: csvFile)
+        let imported = try HabarProcess.run(["citizens", "import", csvFile.path, "--config", config.path])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("\"created\" : \(count)"))
+
+        // When a broadcast is killed with SIGKILL part-way
+        let log = directory.appendingPathComponent("serve.log")
+        var server = try HabarProcess.start(["serve", "--config", config.path], log: log)
+        try await HabarProcess.waitForHealth(URL(string: "http://127.0.0.1:\(port)/health")!)
+        let sent = try HabarProcess.run([
+            "advisory", "send", "--config", config.path, "--template", "green_corridor.opened", "--country", "IR",
+            "--param", "route=Тегеран — Астара", "--param", "borderCrossing=Астара", "--param", "meetingPoint=Посольство РК",
+            "--param", "closesAt=2026-03-12T18:00:00Z", "--param", "timeZone=Asia/Tehran", "--param", "contactPhone=+982100000000",
+        ])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let stubFile = data.appendingPathComponent("sms-stub.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        while lineCount(stubFile) < count / 4 {
+            #expect(Date() < deadline, "the broadcast did not start")
+            if Date() > deadline { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        kill(server.processIdentifier, SIGKILL)
+        server.waitUntilExit()
+        let atKill = lineCount(stubFile)
+
+        // Then a restart finishes it
+        server = try HabarProcess.start(["serve", "--config", config.path], log: log)
+        let store = try SQLiteStore.open(directory: data)
+        var final = false
+        let finishBy = Date().addingTimeInterval(300)
+        while Date() < finishBy {
+            let counts = try await store.deliveryCounts(advisoryId: nil)
+            if counts.reduce(0, { $0 + $1.count }) == count && counts.allSatisfy({ $0.state.isFinal }) { final = true; break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        kill(server.processIdentifier, SIGTERM)
+        server.waitUntilExit()
+        #expect(server.terminationStatus == 0, "graceful shutdown on SIGTERM")
+        #expect(final, "every delivery reached a final state")
+
+        let keys = try String(contentsOf: stubFile, encoding: .utf8).split(separator: "\n").map { line -> String in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["idempotencyKey"] as? String ?? ""
+        }
+        let unique = Set(keys)
+        let duplicates = keys.count - unique.count
+        let counts = try await store.deliveryCounts(advisoryId: nil)
+        let delivered = counts.filter { $0.state == .delivered }.reduce(0) { $0 + $1.count }
+        let failed = counts.filter { $0.state == .failed }.reduce(0) { $0 + $1.count }
+        print("crash test: \(count) deliveries, killed after \(atKill) sends; after restart \(delivered) delivered, \(failed) failed (simulated 1% non-delivery), \(duplicates) duplicate sends")
+        #expect(unique.count == count, "every citizen got the message: none lost")
+        #expect(delivered + failed == count)
+        #expect(duplicates <= batchSize, "at most one batch in flight is sent twice")
+    }
+
+    func lineCount(_ url: URL) -> Int {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return 0 }
+        return data.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+    }
+}
+
+@Suite("Command line")
+struct CommandLineTests {
+    @Test("an invalid configuration file fails at start with exit 65, the key path and the reason")
+    func badConfiguration() throws {
+        let file = try Fixtures.temporaryDirectory("cli").appendingPathComponent("bad.json")
+        try Data(#"{"http": {"port": "eighty"}}"#.utf8).write(to: file)
+        let result = try HabarProcess.run(["serve", "--config", file.path])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("http.port"))
+    }
+
+    @Test("token create prints the token and nothing else; migrate says the database is up to date")
+    func tokenCreate() throws {
+        let data = try Fixtures.temporaryDirectory("cli").path
+        let migrated = try HabarProcess.run(["migrate", "--data-dir", data])
+        #expect(migrated.status == 0 && migrated.stdout.isEmpty)
+        let result = try HabarProcess.run(["token", "create", "--role", "operator", "--name", "duty officer", "--data-dir", data])
+        #expect(result.status == 0)
+        #expect(result.stdout.range(of: #"^hb_[A-Za-z0-9_-]{43}\n$"#, options: .regularExpression) != nil)
+        let bad = try HabarProcess.run(["token", "create", "--role", "king", "--name", "x", "--data-dir", data])
+        #expect(bad.status == 64)
+    }
+
+    @Test("citizens import reports each bad line, keeps the good ones, and exits 65")
+    func importReport() throws {
+        let directory = try Fixtures.temporaryDirectory("cli")
+        let csv = directory.appendingPathComponent("c.csv")
+        try Data("fullName;phone;country\nА;+77011234567;KZ\nБ;12;KZ\n".utf8).write(to: csv)
+        let result = try HabarProcess.run(["citizens", "import", csv.path, "--data-dir", directory.appendingPathComponent("data").path])
+        #expect(result.status == 65)
+        #expect(result.stdout.contains("\"created\" : 1"))
+        #expect(result.stdout.contains("\"line\" : 3"))
+    }
+
+    @Test("advisory send refuses bad input with a precise message and queues nothing")
+    func advisoryBadInput() throws {
+        let data = try Fixtures.temporaryDirectory("cli").path
+        let result = try HabarProcess.run(["advisory", "send", "--data-dir", data, "--template", "green_corridor.opened", "--country", "IR", "--param", "route=X"])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("/params/borderCrossing"))
+        let unknown = try HabarProcess.run(["advisory", "send", "--data-dir", data, "--template", "volcano.erupted", "--all", "--kind", "general"])
+        #expect(unknown.status == 65)
+        #expect(unknown.stderr.contains("unknown template"))
+    }
+
+    @Test("messages check passes on the shipped catalogs and fails on a broken one")
+    func messagesCheck() throws {
+        #expect(try HabarProcess.run(["messages", "check"]).status == 0)
+        let directory = try Fixtures.temporaryDirectory("catalog")
+        try Data(#"{"t.sms": "{a}"}"#.utf8).write(to: directory.appendingPathComponent("ru.json"))
+        try Data(#"{"t.sms": "{b"}"#.utf8).write(to: directory.appendingPathComponent("kk.json"))
+        let result = try HabarProcess.run(["messages", "check", directory.path])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("kk.json"))
+    }
+}
