@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, first installing what the tests need on this machine.
+# Under CI=true a missing peer is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# GRDB links the system SQLite.
+[ -f /usr/include/sqlite3.h ] || need_apt+=(libsqlite3-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "run-all: installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+swift build --build-tests
+swift test --skip-build "$@"
