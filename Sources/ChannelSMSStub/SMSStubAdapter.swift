@@ -187,16 +187,59 @@ public final class SMSStubAdapter: ChannelAdapter {
         return data.split(separator: UInt8(ascii: "\n")).map { Data($0) }
     }
 
-    private func append<T: Encodable>(_ value: T, to url: URL, handle: borrowing Mutex<AppendOnlyFile?>) throws {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(value)
-        data.append(UInt8(ascii: "\n"))
+    private func append(_ line: some JSONLine, to url: URL, handle: borrowing Mutex<AppendOnlyFile?>) throws {
+        var text = line.jsonLine
+        text.append("\n")
+        let data = Data(text.utf8)
         try handle.withLock { file in
             if file == nil { file = try AppendOnlyFile(url: url) }
             try file!.write(data)
         }
+    }
+}
+
+/// A value written as one line of JSON (sorted keys, like `JSONEncoder` with `.sortedKeys`),
+/// by hand: the stub writes one per message and the generic encoder dominated its cost.
+protocol JSONLine {
+    var jsonLine: String { get }
+}
+
+extension SMSStubAdapter.Line: JSONLine {
+    var jsonLine: String {
+        "{\"deliveryId\":\(deliveryId),\"encoding\":\"\(encoding.rawValue)\",\"id\":\(JSONText.quote(id)),"
+            + "\"idempotencyKey\":\(JSONText.quote(idempotencyKey)),\"segments\":\(segments),\"step\":\(step),"
+            + "\"text\":\(JSONText.quote(text)),\"time\":\"\(JSONText.time(time))\",\"to\":\(JSONText.quote(to))}"
+    }
+}
+
+extension SMSStubAdapter.ReportLine: JSONLine {
+    var jsonLine: String {
+        "{\"id\":\(JSONText.quote(id)),\"idempotencyKey\":\(JSONText.quote(idempotencyKey)),\"status\":\(JSONText.quote(status)),"
+            + "\"time\":\"\(JSONText.time(time))\"}"
+    }
+}
+
+enum JSONText {
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func quote(_ text: String) -> String {
+        var result = "\""
+        result.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+
+    static func time(_ date: Date) -> String {
+        date.formatted(.iso8601)
     }
 }
 

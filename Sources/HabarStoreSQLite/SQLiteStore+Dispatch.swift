@@ -95,8 +95,7 @@ extension SQLiteStore {
                 let wanted = limit - claimed.count
                 if wanted <= 0 { break }
                 let rows = try Row.fetchAll(
-                    db,
-                    sql: """
+                    db.cachedStatement(sql: """
                         SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
                             d.step_started_at, d.expires_at, d.phone, d.email, d.language,
                             a.status AS advisory_status, a.severity,
@@ -109,23 +108,37 @@ extension SQLiteStore {
                         WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
                         ORDER BY d.next_attempt_at, d.id
                         LIMIT ?
-                        """,
+                        """),
                     arguments: [kind.rawValue, channel, priority, now.ms, wanted])
                 for row in rows {
-                    if let item = try Self.claim(row, db: db, kind: kind, address: address, installation: installation,
-                                                owner: owner, leaseUntil: leaseUntil, now: now) {
+                    if let item = try Self.claim(row, db: db, kind: kind, address: address, installation: installation, now: now) {
                         claimed.append(item)
                     }
                 }
             }
+            try Self.lease(claimed.map(\.deliveryId), owner: owner, leaseUntil: leaseUntil, now: now, db: db)
             return claimed
         }
     }
 
-    /// Leases one due row, or closes it when it must not be sent.
+    /// Moves the claimed rows to `sending` under this owner's lease, with their events: two
+    /// statements for the whole batch.
+    private static func lease(_ ids: [Int64], owner: String, leaseUntil: Date, now: Date, db: Database) throws {
+        guard !ids.isEmpty else { return }
+        let json = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        try db.cachedStatement(sql: """
+            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
+            SELECT id, ?, step, channel, state, 'sending', attempts + 1 FROM deliveries WHERE id IN (SELECT value FROM json_each(?))
+            """).execute(arguments: [now.ms, json])
+        try db.cachedStatement(sql: """
+            UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+            WHERE id IN (SELECT value FROM json_each(?))
+            """).execute(arguments: [owner, leaseUntil.ms, now.ms, json])
+    }
+
+    /// Reads one due row into a claim, or closes it when it must not be sent.
     private static func claim(
-        _ row: Row, db: Database, kind: MessageKind, address: AddressKind, installation: String,
-        owner: String, leaseUntil: Date, now: Date
+        _ row: Row, db: Database, kind: MessageKind, address: AddressKind, installation: String, now: Date
     ) throws -> ClaimedDelivery? {
         if row["advisory_status"] == "cancelled" {
             try transition(db, row: row, to: .cancelled, at: now, detail: "advisory cancelled")
@@ -150,11 +163,6 @@ extension SQLiteStore {
         }
         let id: Int64 = row["id"]
         let step: Int = row["step"]
-        try db.cachedStatement(sql: """
-            UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?
-            """).execute(arguments: [owner, leaseUntil.ms, now.ms, id])
-        try appendEvent(db, id: id, at: now, step: step, channel: row["channel"], from: row["state"], to: .sending,
-                        attempt: row["attempts"] + 1, detail: nil, provider: nil)
         let message = OutboundMessage(
             deliveryId: id, step: step,
             idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step),
@@ -170,8 +178,23 @@ extension SQLiteStore {
 
     public func recordOutcomes(_ outcomes: [DeliveryOutcome], owner: String, now: Date) async throws {
         try await writer.write { db in
-            let hasEarlyReceipts = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM early_receipts)") ?? false
+            let hasEarlyReceipts = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM early_receipts)")) ?? false
+            let markSent = try db.cachedStatement(sql: """
+                UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = ?, last_error = NULL,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                WHERE id = ? AND state = 'sending' AND lease_owner = ? AND step = ?
+                RETURNING attempts
+                """)
             for outcome in outcomes {
+                if case .sent(let provider) = outcome.result {
+                    // The common case in one statement; a lost lease updates nothing.
+                    guard let attempts = try Int.fetchOne(markSent, arguments: [provider, now.ms, outcome.deliveryId, owner, outcome.step])
+                    else { continue }
+                    try Self.appendEvent(db, id: outcome.deliveryId, at: now, step: outcome.step, channel: outcome.channel, from: "sending",
+                                         to: .sent, attempt: attempts, detail: nil, provider: provider)
+                    if hasEarlyReceipts { try Self.applyEarlyReceipt(db, id: outcome.deliveryId, step: outcome.step, now: now) }
+                    continue
+                }
                 guard let row = try Row.fetchOne(
                     db.cachedStatement(sql: """
                         SELECT id, step, steps, channel, state, attempts FROM deliveries
@@ -180,9 +203,6 @@ extension SQLiteStore {
                     arguments: [outcome.deliveryId, owner, outcome.step])
                 else { continue }
                 try Self.apply(outcome.result, to: row, db: db, now: now)
-                if hasEarlyReceipts, case .sent = outcome.result {
-                    try Self.applyEarlyReceipt(db, id: outcome.deliveryId, step: outcome.step, now: now)
-                }
             }
         }
     }
@@ -269,7 +289,22 @@ extension SQLiteStore {
 
     public func applyReceipts(_ receipts: [DeliveryReceipt], now: Date) async throws {
         try await writer.write { db in
-            for receipt in receipts { try Self.apply(receipt, db: db, now: now) }
+            let markDelivered = try db.cachedStatement(sql: """
+                UPDATE deliveries SET state = 'delivered', updated_at = ?
+                WHERE id = ? AND step = ? AND channel = ? AND state = 'sent'
+                RETURNING attempts
+                """)
+            for receipt in receipts {
+                if receipt.status == .delivered,
+                    let attempts = try Int.fetchOne(markDelivered, arguments: [receipt.at.ms, receipt.deliveryId, receipt.step, receipt.channel])
+                {
+                    try Self.appendEvent(db, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel,
+                                         from: "sent", to: .delivered, attempt: attempts, detail: "delivery report",
+                                         provider: receipt.providerMessageId)
+                    continue
+                }
+                try Self.apply(receipt, db: db, now: now)
+            }
         }
     }
 
@@ -293,12 +328,10 @@ extension SQLiteStore {
         case (.delivered, "sending"), (.failed, "sending"):
             var reason: String? = nil
             if case .failed(let text) = receipt.status { reason = text }
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO early_receipts (delivery_id, step, status, reason, at, provider_message_id)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [receipt.deliveryId, receipt.step, reason == nil ? "delivered" : "failed", reason, receipt.at.ms, receipt.providerMessageId])
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO early_receipts (delivery_id, step, status, reason, at, provider_message_id)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [receipt.deliveryId, receipt.step, reason == nil ? "delivered" : "failed", reason, receipt.at.ms, receipt.providerMessageId])
         case (.intermediate(let text), "sent"), (.intermediate(let text), "sending"):
             try appendEvent(db, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel, from: state,
                             to: DeliveryState(rawValue: state) ?? .sent, attempt: row["attempts"], detail: "provider: \(text)",
@@ -312,8 +345,9 @@ extension SQLiteStore {
         guard let early = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT * FROM early_receipts WHERE delivery_id = ? AND step = ?"), arguments: [id, step])
         else { return }
-        try db.execute(sql: "DELETE FROM early_receipts WHERE delivery_id = ? AND step = ?", arguments: [id, step])
-        guard let channel = try String.fetchOne(db, sql: "SELECT channel FROM deliveries WHERE id = ?", arguments: [id]) else { return }
+        try db.cachedStatement(sql: "DELETE FROM early_receipts WHERE delivery_id = ? AND step = ?").execute(arguments: [id, step])
+        guard let channel = try String.fetchOne(db.cachedStatement(sql: "SELECT channel FROM deliveries WHERE id = ?"), arguments: [id])
+        else { return }
         let status: DeliveryReceipt.Status = early["status"] == "delivered" ? .delivered : .failed(reason: early["reason"] ?? "failed")
         try apply(DeliveryReceipt(deliveryId: id, step: step, channel: channel, status: status, at: max(now, Date(ms: early["at"])),
                                   providerMessageId: early["provider_message_id"]), db: db, now: now)

@@ -84,7 +84,7 @@ struct SMSStubBehaviourTests {
         let directory = try Fixtures.temporaryDirectory("stub")
         let stub = try adapter(directory, SMSStubConfiguration(), sink: ReceiptBox())
         _ = try await stub.send(message(1, text: String(repeating: "ж", count: 71)))
-        _ = try await stub.send(message(2, text: "Gate {A}"))
+        _ = try await stub.send(message(2, text: "Gate \"{A}\"\n\\ok\u{1}"))
         let lines = try String(contentsOf: directory.appendingPathComponent("sms-stub.jsonl"), encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2)
         let decoder = JSONDecoder()
@@ -93,7 +93,8 @@ struct SMSStubBehaviourTests {
         #expect(first.idempotencyKey == "k-1-0" && first.to == "+77015550001")
         #expect(first.encoding == .ucs2 && first.segments == 2)
         let second = try decoder.decode(SMSStubAdapter.Line.self, from: Data(lines[1].utf8))
-        #expect(second.encoding == .gsm7 && second.segments == 1)
+        #expect(second.text == "Gate \"{A}\"\n\\ok\u{1}", "the line round-trips through a JSON parser")
+        #expect(second.encoding == .ucs2, "a control character is outside GSM 03.38")
     }
 
     @Test("delivery reports follow after the delay; the seed fixes which fail")
