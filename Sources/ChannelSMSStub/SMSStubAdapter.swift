@@ -11,7 +11,8 @@ import Synchronization
 public final class SMSStubAdapter: ChannelAdapter {
     public let name: String
     public let capabilities = ChannelCapabilities(
-        messageKind: .sms, addressKind: .phone, maxSegments: nil, encodings: [.gsm7, .ucs2], deliveryReceipts: true)
+        messageKind: .sms, addressKind: .phone, maxSegments: nil, encodings: [.gsm7, .ucs2], deliveryReceipts: true,
+        boundsItsOwnSends: true)
     public var secrets: [String] { [options.accountToken].compactMap { $0 } }
 
     let options: SMSStubConfiguration
@@ -117,32 +118,29 @@ public final class SMSStubAdapter: ChannelAdapter {
                 try await Task.sleep(for: .milliseconds(20))
                 continue
             }
-            let reported = await withTaskGroup(of: ReportLine?.self, returning: [ReportLine].self) { group in
-                for report in due {
-                    group.addTask { await self.report(report) }
-                }
-                var lines: [ReportLine] = []
-                for await line in group { if let line { lines.append(line) } }
-                return lines
-            }
+            let reported = await report(due)
             for line in reported { try append(line, to: reportsFile, handle: reportsOutput) }
         }
     }
 
-    /// Sends one report to the gateway; returns the line to record once it is stored.
-    private func report(_ report: PendingReport) async -> ReportLine? {
-        let failed = fails(report.key)
-        let status: DeliveryReceipt.Status = failed ? .failed(reason: "simulated non-delivery") : .delivered
-        let receipt = DeliveryReceipt(
-            deliveryId: report.deliveryId, step: report.step, channel: name, status: status, at: Date(),
-            providerMessageId: report.providerId)
+    /// Hands a batch of reports to the gateway; returns the lines to record once they are
+    /// stored (none if they were not: they stay pending for the next run, as a provider's would).
+    private func report(_ reports: [PendingReport]) async -> [ReportLine] {
+        let now = Date()
+        let receipts = reports.map { report in
+            DeliveryReceipt(
+                deliveryId: report.deliveryId, step: report.step, channel: name,
+                status: fails(report.key) ? .failed(reason: "simulated non-delivery") : .delivered, at: now,
+                providerMessageId: report.providerId)
+        }
         do {
-            try await receipts.accept(receipt)
-            return ReportLine(id: report.providerId, idempotencyKey: report.key, status: failed ? "failed" : "delivered", time: Date())
+            try await self.receipts.accept(receipts)
         } catch {
-            // Not stored (shutting down): keep it for the next run, as a provider would.
-            logger.debug("delivery report not stored; kept", metadata: ["delivery": "\(report.deliveryId)"])
-            return nil
+            logger.debug("delivery reports not stored; kept for the next run", metadata: ["count": "\(reports.count)"])
+            return []
+        }
+        return zip(reports, receipts).map { report, receipt in
+            ReportLine(id: report.providerId, idempotencyKey: report.key, status: receipt.status == .delivered ? "delivered" : "failed", time: now)
         }
     }
 
@@ -222,6 +220,9 @@ extension SMSStubAdapter.ReportLine: JSONLine {
 enum JSONText {
     /// A JSON string literal: quotes, backslashes and control characters escaped.
     static func quote(_ text: String) -> String {
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var result = "\""
         result.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {
@@ -238,8 +239,13 @@ enum JSONText {
         return result + "\""
     }
 
+    /// RFC 3339 UTC to the second (`2026-03-12T08:00:00Z`).
     static func time(_ date: Date) -> String {
-        date.formatted(.iso8601)
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec)
     }
 }
 

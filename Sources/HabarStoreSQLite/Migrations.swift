@@ -130,7 +130,6 @@ enum Migrations {
                     WHERE state IN ('queued', 'retrying');
                 CREATE INDEX deliveries_leases ON deliveries (lease_expires_at) WHERE state = 'sending';
                 CREATE INDEX deliveries_expiry ON deliveries (expires_at) WHERE state IN ('queued', 'retrying');
-                CREATE INDEX deliveries_by_advisory ON deliveries (advisory_id, state);
                 CREATE INDEX deliveries_by_citizen ON deliveries (citizen_id) WHERE citizen_id IS NOT NULL;
 
                 -- Every transition, append-only.

@@ -151,7 +151,7 @@ extension SQLiteStore {
         }
         let recipient: Address?
         switch address {
-        case .phone: recipient = (row["phone"] as String?).flatMap(PhoneNumber.init).map(Address.phone)
+        case .phone: recipient = (row["phone"] as String?).map { .phone(PhoneNumber(storedE164: $0)) }
         case .email: recipient = (row["email"] as String?).map(Address.email)
         case .webhook:
             recipient = (row["url"] as String?).flatMap { url in (row["secret"] as String?).map { .webhook(url: url, secret: $0) } }

@@ -73,13 +73,13 @@ public final class SQLiteStore: HabarStore {
     }
 
     static func insert(_ citizen: Citizen, _ db: Database) throws -> Citizen {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO citizens (full_name, language, phone, email, country, city, lat, lon, group_id, agency_id,
                     tags, passport_number, birth_date, welfare_status, last_contact_at, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: StatementArguments(citizenValues(citizen) + [citizen.createdAt.ms, citizen.updatedAt.ms]))
+                """
+        ).execute(arguments: StatementArguments(citizenValues(citizen) + [citizen.createdAt.ms, citizen.updatedAt.ms]))
         var stored = citizen
         stored.id = db.lastInsertedRowID
         return stored
@@ -105,21 +105,22 @@ public final class SQLiteStore: HabarStore {
             for citizen in citizens {
                 var existing: Int64? = nil
                 if let phone = citizen.phone {
-                    existing = try Int64.fetchOne(db, sql: "SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1", arguments: [phone.e164])
+                    existing = try Int64.fetchOne(
+                        db.cachedStatement(sql: "SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1"), arguments: [phone.e164])
                 }
                 if existing == nil, let passport = citizen.passportNumber {
                     existing = try Int64.fetchOne(
-                        db, sql: "SELECT id FROM citizens WHERE passport_number = ? ORDER BY id LIMIT 1", arguments: [passport])
+                        db.cachedStatement(sql: "SELECT id FROM citizens WHERE passport_number = ? ORDER BY id LIMIT 1"), arguments: [passport])
                 }
                 if let existing {
-                    try db.execute(
+                    try db.cachedStatement(
                         sql: """
                             UPDATE citizens SET full_name = ?, language = ?, phone = ?, email = ?, country = ?, city = ?,
                                 lat = ?, lon = ?, group_id = ?, agency_id = ?, tags = ?, passport_number = ?, birth_date = ?,
                                 welfare_status = welfare_status, last_contact_at = last_contact_at, updated_at = ?
                             WHERE id = ?
-                            """,
-                        arguments: StatementArguments(Self.citizenValues(citizen).dropLast(2) + [citizen.updatedAt.ms, existing]))
+                            """
+                    ).execute(arguments: StatementArguments(Self.citizenValues(citizen).dropLast(2) + [citizen.updatedAt.ms, existing]))
                     result.updated += 1
                 } else {
                     _ = try Self.insert(citizen, db)

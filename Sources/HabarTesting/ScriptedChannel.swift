@@ -47,7 +47,7 @@ public final class ScriptedChannel: ChannelAdapter {
 /// A receipt sink that stores nothing; for tests that build adapters without a dispatcher.
 public struct DiscardingReceiptSink: DeliveryReceiptSink {
     public init() {}
-    public func accept(_ receipt: DeliveryReceipt) async throws {}
+    public func accept(_ receipts: [DeliveryReceipt]) async throws {}
 }
 
 /// A clock tests move by hand.

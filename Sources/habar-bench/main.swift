@@ -69,11 +69,12 @@ func dispatchBenchmark(_ count: Int) async throws {
     let (store, directory) = try await seededStore(count)
     let logger = Logger(label: "bench")
     let receipts = ReceiptCollector(store: store, logger: logger)
-    let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: 64, options: .object(["dlrDelayMilliseconds": .number(0)]))
+    let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: 64, options: .object(["dlrDelayMilliseconds": .number(Double(argument("--dlr-delay-ms", default: "200"))!)]))
     let adapters = try ChannelRegistry([SMSStubFactory()]).makeAdapters([configuration]) { _ in
         ChannelContext(logger: logger, receipts: receipts, dataDirectory: directory)
     }
-    let settings = DispatcherSettings(instanceId: "bench", batchSize: Int(argument("--batch", default: "1000"))!, leaseSeconds: 60, pollMilliseconds: 5, concurrency: 64)
+    let settings = DispatcherSettings(instanceId: "bench", batchSize: Int(argument("--batch", default: "1000"))!, leaseSeconds: 60, pollMilliseconds: 5,
+                                      concurrency: 64, workersPerChannel: Int(argument("--workers", default: "2"))!)
     let dispatcher = Dispatcher(store: store, adapters: adapters, configurations: [configuration], receipts: receipts,
                                 settings: settings, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
     let publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: adapters.mapValues(\.capabilities))

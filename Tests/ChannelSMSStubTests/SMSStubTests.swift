@@ -60,7 +60,7 @@ struct SMSStubConformanceTests {
 /// Collects receipts in memory.
 final class ReceiptBox: DeliveryReceiptSink {
     let receipts = Mutex<[DeliveryReceipt]>([])
-    func accept(_ receipt: DeliveryReceipt) async throws { receipts.withLock { $0.append(receipt) } }
+    func accept(_ batch: [DeliveryReceipt]) async throws { receipts.withLock { $0.append(contentsOf: batch) } }
     var all: [DeliveryReceipt] { receipts.withLock { $0 } }
 }
 

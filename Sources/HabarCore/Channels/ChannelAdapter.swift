@@ -108,11 +108,16 @@ public struct ChannelCapabilities: Sendable, Hashable {
     public var deliveryReceipts: Bool
     /// The rate the provider is known to take, messages per second (nil: unlimited).
     public var defaultRatePerSecond: Double?
+    /// Whether every send ends within the adapter's configured timeout by itself (checked
+    /// by the conformance suite); otherwise the dispatcher races each send against
+    /// `sendTimeoutSeconds`.
+    public var boundsItsOwnSends: Bool
 
     public init(
         messageKind: MessageKind, addressKind: AddressKind, maxSegments: Int? = nil,
-        encodings: [SMSEncoding] = [], deliveryReceipts: Bool, defaultRatePerSecond: Double? = nil
+        encodings: [SMSEncoding] = [], deliveryReceipts: Bool, defaultRatePerSecond: Double? = nil, boundsItsOwnSends: Bool = false
     ) {
+        self.boundsItsOwnSends = boundsItsOwnSends
         self.messageKind = messageKind
         self.addressKind = addressKind
         self.maxSegments = maxSegments
@@ -173,5 +178,12 @@ public struct DeliveryReceipt: Sendable, Hashable {
 /// Takes delivery reports; returns once they are stored, so a provider is acknowledged only
 /// for what will survive a crash.
 public protocol DeliveryReceiptSink: Sendable {
-    func accept(_ receipt: DeliveryReceipt) async throws
+    /// Stores `receipts` (in one transaction with others waiting); returns once stored.
+    func accept(_ receipts: [DeliveryReceipt]) async throws
+}
+
+extension DeliveryReceiptSink {
+    public func accept(_ receipt: DeliveryReceipt) async throws {
+        try await accept([receipt])
+    }
 }

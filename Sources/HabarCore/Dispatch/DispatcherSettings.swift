@@ -15,12 +15,15 @@ public struct DispatcherSettings: Sendable, Hashable, Codable {
     public var sendTimeoutSeconds: Double
     /// Default sends in flight per channel instance.
     public var concurrency: Int
+    /// Claim-send-record loops per channel; two let one send while the other writes.
+    public var workersPerChannel: Int
     public var retry: RetryPolicy
 
     public init(
         instanceId: String = "habar-1", batchSize: Int = 500, leaseSeconds: Double = 60, pollMilliseconds: Int = 100,
-        sendTimeoutSeconds: Double = 30, concurrency: Int = 32, retry: RetryPolicy = RetryPolicy()
+        sendTimeoutSeconds: Double = 30, concurrency: Int = 32, workersPerChannel: Int = 2, retry: RetryPolicy = RetryPolicy()
     ) {
+        self.workersPerChannel = workersPerChannel
         self.instanceId = instanceId
         self.batchSize = batchSize
         self.leaseSeconds = leaseSeconds
@@ -38,6 +41,7 @@ public struct DispatcherSettings: Sendable, Hashable, Codable {
         if sendTimeoutSeconds <= 0 || sendTimeoutSeconds >= leaseSeconds {
             throw ConfigurationError(keyPath: keyPath + ".sendTimeoutSeconds", reason: "must be more than 0 and less than leaseSeconds")
         }
+        if !(1...16).contains(workersPerChannel) { throw ConfigurationError(keyPath: keyPath + ".workersPerChannel", reason: "must be 1...16") }
         if concurrency < 1 { throw ConfigurationError(keyPath: keyPath + ".concurrency", reason: "must be at least 1") }
         if retry.maxAttempts < 1 { throw ConfigurationError(keyPath: keyPath + ".retry.maxAttempts", reason: "must be at least 1") }
         if retry.baseDelaySeconds < 0 || retry.maxDelaySeconds < retry.baseDelaySeconds {

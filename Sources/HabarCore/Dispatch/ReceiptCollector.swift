@@ -6,7 +6,7 @@ import Logging
 /// acknowledged only for what survives a crash.
 public actor ReceiptCollector: DeliveryReceiptSink {
     private struct Waiting {
-        var receipt: DeliveryReceipt
+        var receipts: [DeliveryReceipt]
         var continuation: CheckedContinuation<Void, any Error>
     }
 
@@ -25,10 +25,11 @@ public actor ReceiptCollector: DeliveryReceiptSink {
         self.maxBatch = maxBatch
     }
 
-    public func accept(_ receipt: DeliveryReceipt) async throws {
+    public func accept(_ receipts: [DeliveryReceipt]) async throws {
         if closed { throw Closed() }
+        if receipts.isEmpty { return }
         try await withCheckedThrowingContinuation { continuation in
-            waiting.append(Waiting(receipt: receipt, continuation: continuation))
+            waiting.append(Waiting(receipts: receipts, continuation: continuation))
             if let wakeUp {
                 self.wakeUp = nil
                 wakeUp.resume()
@@ -61,10 +62,15 @@ public actor ReceiptCollector: DeliveryReceiptSink {
     }
 
     private func flush(now: Date) async {
-        let batch = Array(waiting.prefix(maxBatch))
+        var count = 0
+        let taken = waiting.prefix { item in
+            defer { count += item.receipts.count }
+            return count == 0 || count + item.receipts.count <= maxBatch
+        }
+        let batch = Array(taken)
         waiting.removeFirst(batch.count)
         do {
-            try await store.applyReceipts(batch.map(\.receipt), now: now)
+            try await store.applyReceipts(batch.flatMap(\.receipts), now: now)
             for item in batch { item.continuation.resume() }
         } catch {
             logger.error("storing delivery receipts failed", metadata: ["error": "\(error)", "count": "\(batch.count)"])

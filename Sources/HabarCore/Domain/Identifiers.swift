@@ -32,6 +32,11 @@ public struct PhoneNumber: Sendable, Hashable, Codable, CustomStringConvertible 
         self.e164 = "+" + digits
     }
 
+    /// A number already normalised and checked (read back from the store).
+    public init(storedE164 e164: String) {
+        self.e164 = e164
+    }
+
     public init(from decoder: any Decoder) throws {
         let raw = try decoder.singleValueContainer().decode(String.self)
         guard let value = PhoneNumber(raw) else {

@@ -41,7 +41,7 @@ public struct HabarConfiguration: Sendable, Codable {
         "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "dispatcher", "channels"],
         "http": ["host", "port", "maxBodyBytes", "maxImportBytes"],
         "approval": ["threshold"],
-        "dispatcher": ["instanceId", "batchSize", "leaseSeconds", "pollMilliseconds", "sendTimeoutSeconds", "concurrency", "retry"],
+        "dispatcher": ["instanceId", "batchSize", "leaseSeconds", "pollMilliseconds", "sendTimeoutSeconds", "concurrency", "workersPerChannel", "retry"],
         "dispatcher.retry": ["maxAttempts", "baseDelaySeconds", "maxDelaySeconds", "maxStepAgeSeconds"],
         "channels[]": ["name", "type", "concurrency", "ratePerSecond", "breaker", "options"],
         "channels[].breaker": ["failureThreshold", "openSeconds"],
@@ -171,6 +171,7 @@ extension HabarConfiguration {
         var pollMilliseconds: Int?
         var sendTimeoutSeconds: Double?
         var concurrency: Int?
+        var workersPerChannel: Int?
         var retry: PartialRetry?
 
         struct PartialRetry: Decodable {
@@ -187,6 +188,7 @@ extension HabarConfiguration {
             if let pollMilliseconds { settings.pollMilliseconds = pollMilliseconds }
             if let sendTimeoutSeconds { settings.sendTimeoutSeconds = sendTimeoutSeconds }
             if let concurrency { settings.concurrency = concurrency }
+            if let workersPerChannel { settings.workersPerChannel = workersPerChannel }
             if let retry {
                 if let value = retry.maxAttempts { settings.retry.maxAttempts = value }
                 if let value = retry.baseDelaySeconds { settings.retry.baseDelaySeconds = value }
