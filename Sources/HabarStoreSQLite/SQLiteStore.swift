@@ -115,9 +115,10 @@ public final class SQLiteStore: HabarStore {
                 if let existing {
                     try db.cachedStatement(
                         sql: """
-                            UPDATE citizens SET full_name = ?, language = ?, phone = ?, email = ?, country = ?, city = ?,
-                                lat = ?, lon = ?, group_id = ?, agency_id = ?, tags = ?, passport_number = ?, birth_date = ?,
-                                welfare_status = welfare_status, last_contact_at = last_contact_at, updated_at = ?
+                            UPDATE citizens SET full_name = ?, language = ?, phone = coalesce(?, phone), email = coalesce(?, email),
+                                country = ?, city = coalesce(?, city), lat = coalesce(?, lat), lon = coalesce(?, lon),
+                                group_id = coalesce(?, group_id), agency_id = coalesce(?, agency_id), tags = coalesce(nullif(?, ''), tags),
+                                passport_number = coalesce(?, passport_number), birth_date = coalesce(?, birth_date), updated_at = ?
                             WHERE id = ?
                             """
                     ).execute(arguments: StatementArguments(Self.citizenValues(citizen).dropLast(2) + [citizen.updatedAt.ms, existing]))
@@ -221,4 +222,11 @@ extension Date {
     /// Milliseconds since 1970, as stored.
     var ms: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
     init(ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
+}
+
+extension SQLiteStore {
+    /// Runs raw SQL; for tests that check what the schema itself refuses.
+    public func rawExecute(_ sql: String) async throws {
+        try await writer.write { db in try db.execute(sql: sql) }
+    }
 }

@@ -131,7 +131,8 @@ public protocol HabarStore: Sendable {
     func insertCitizen(_ citizen: Citizen) async throws -> Citizen
     func citizen(id: Int64) async throws -> Citizen?
     /// Creates or updates every citizen in one transaction (matching on phone, then
-    /// passport number).
+    /// passport number). An update keeps the stored value of every field the new record
+    /// leaves empty, and never touches welfare status.
     func upsertCitizens(_ citizens: [Citizen]) async throws -> CitizenImportResult
     func countCitizens() async throws -> Int
 
