@@ -136,42 +136,42 @@ extension SQLiteStore {
             """).execute(arguments: [owner, leaseUntil.ms, now.ms, json])
     }
 
-    /// Reads one due row into a claim, or closes it when it must not be sent.
+    /// Reads one due row into a claim, or closes it when it must not be sent. Columns are
+    /// read by position (the order of the claim query): this runs for every delivery.
     private static func claim(
         _ row: Row, db: Database, kind: MessageKind, address: AddressKind, installation: String, now: Date
     ) throws -> ClaimedDelivery? {
-        if row["advisory_status"] == "cancelled" {
+        if row[13] == "cancelled" {
             try transition(db, row: row, to: .cancelled, at: now, detail: "advisory cancelled")
             return nil
         }
-        let expiresAt = Date(ms: row["expires_at"])
+        let expiresAt = Date(ms: row[9])
         if expiresAt <= now {
             try transition(db, row: row, to: .expired, at: now, detail: "expired before it could be sent")
             return nil
         }
         let recipient: Address?
         switch address {
-        case .phone: recipient = (row["phone"] as String?).map { .phone(PhoneNumber(storedE164: $0)) }
-        case .email: recipient = (row["email"] as String?).map(Address.email)
+        case .phone: recipient = (row[10] as String?).map { .phone(PhoneNumber(storedE164: $0)) }
+        case .email: recipient = (row[11] as String?).map(Address.email)
         case .webhook:
-            recipient = (row["url"] as String?).flatMap { url in (row["secret"] as String?).map { .webhook(url: url, secret: $0) } }
+            recipient = (row[19] as String?).flatMap { url in (row[20] as String?).map { .webhook(url: url, secret: $0) } }
         }
-        let text: String? = row["text"]
-        guard let recipient, let text, let language = Language(rawValue: row["rendered_language"] ?? "") else {
+        let text: String? = row[17]
+        guard let recipient, let text, let language = Language(rawValue: row[15] ?? "") else {
             try transition(db, row: row, to: .failed, at: now, detail: "no \(address.rawValue) address or no \(kind.rawValue) text for this step")
             return nil
         }
-        let id: Int64 = row["id"]
-        let step: Int = row["step"]
+        let id: Int64 = row[0]
+        let step: Int = row[3]
         let message = OutboundMessage(
             deliveryId: id, step: step,
             idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step),
             address: recipient,
-            message: RenderedMessage(language: language, kind: kind, subject: row["subject"], text: text, html: row["html"]),
-            advisoryId: row["advisory_id"], advisoryVersion: row["advisory_version"],
-            severity: Severity(rawValue: row["severity"]) ?? .unknown, expiresAt: expiresAt)
-        let steps = (row["steps"] as String).split(separator: ",").map(String.init)
-        return ClaimedDelivery(message: message, steps: steps, attempts: row["attempts"], stepStartedAt: Date(ms: row["step_started_at"]))
+            message: RenderedMessage(language: language, kind: kind, subject: row[16], text: text, html: row[18]),
+            advisoryId: row[1], advisoryVersion: row[2], severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt)
+        let steps = (row[4] as String).split(separator: ",").map(String.init)
+        return ClaimedDelivery(message: message, steps: steps, attempts: row[7], stepStartedAt: Date(ms: row[8]))
     }
 
     // MARK: Recording outcomes

@@ -74,7 +74,7 @@ func dispatchBenchmark(_ count: Int) async throws {
         ChannelContext(logger: logger, receipts: receipts, dataDirectory: directory)
     }
     let settings = DispatcherSettings(instanceId: "bench", batchSize: Int(argument("--batch", default: "1000"))!, leaseSeconds: 60, pollMilliseconds: 5,
-                                      concurrency: 64, workersPerChannel: Int(argument("--workers", default: "2"))!)
+                                      concurrency: Int(argument("--concurrency", default: "64"))!, workersPerChannel: Int(argument("--workers", default: "2"))!)
     let dispatcher = Dispatcher(store: store, adapters: adapters, configurations: [configuration], receipts: receipts,
                                 settings: settings, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
     let publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: adapters.mapValues(\.capabilities))

@@ -124,6 +124,9 @@ struct CommandLineTests {
         #expect(result.status == 65)
         #expect(result.stdout.contains("\"created\" : 1"))
         #expect(result.stdout.contains("\"line\" : 3"))
+        let strict = try HabarProcess.run(["citizens", "import", csv.path, "--all-or-nothing", "--data-dir", directory.appendingPathComponent("strict").path])
+        #expect(strict.status == 65)
+        #expect(strict.stdout.contains("\"created\" : 0"), "all-or-nothing keeps nothing from a file with a bad row")
     }
 
     @Test("advisory send refuses bad input with a precise message and queues nothing")

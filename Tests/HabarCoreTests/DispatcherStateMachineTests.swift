@@ -16,12 +16,12 @@ struct DispatchRig {
     let publisher: AdvisoryPublisher
 
     init(_ channels: [ScriptedChannel], retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelaySeconds: 1, maxDelaySeconds: 10, maxStepAgeSeconds: 3600),
-         breaker: BreakerSettings = BreakerSettings(failureThreshold: 100, openSeconds: 30)) throws {
+         breaker: BreakerSettings = BreakerSettings(failureThreshold: 100, openSeconds: 30), rate: Double? = nil) throws {
         store = try SQLiteStore.inMemory()
         self.channels = Dictionary(uniqueKeysWithValues: channels.map { ($0.name, $0) })
         let settings = DispatcherSettings(instanceId: "test-worker", batchSize: 100, leaseSeconds: 30, pollMilliseconds: 10,
                                           sendTimeoutSeconds: 5, concurrency: 4, retry: retry)
-        let configurations = channels.map { ChannelConfiguration(name: $0.name, type: "scripted", breaker: breaker) }
+        let configurations = channels.map { ChannelConfiguration(name: $0.name, type: "scripted", ratePerSecond: rate, breaker: breaker) }
         let logger = Logger(label: "test")
         dispatcher = Dispatcher(
             store: store, adapters: self.channels, configurations: configurations,
@@ -253,12 +253,28 @@ struct DispatcherStateMachineTests {
         try await rig.dispatcher.dispatchOnce(channel: "sms")
         #expect(rig.dispatcher.pausedChannels() == ["sms"])
         let firstRound = sms.sent.count
-        #expect(firstRound <= 4, "no more than the sends already in flight (concurrency 4) go out once it opens")
+        // Before the breaker opens at the 2nd failure, each of the 4 senders may have started
+        // one send and the first to fail one more; none starts after.
+        #expect(firstRound <= 4 + 2 - 1, "no send starts once the breaker is open")
+        #expect(firstRound < 6)
         let attempts = try await (1...6).asyncMap { try await rig.delivery(Int64($0)).attempts }
         #expect(attempts.reduce(0, +) == firstRound, "deferred deliveries spend no attempt")
         rig.clock.advance(31)
         try await rig.dispatcher.dispatchOnce(channel: "sms")
         #expect(sms.sent.count == firstRound + 1, "after the pause exactly one probe goes out")
+    }
+
+    @Test("a channel's rate limit spaces its sends")
+    func rateLimit() async throws {
+        let sms = ScriptedChannel(name: "sms")
+        let rig = try DispatchRig([sms], rate: 20)
+        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 40)
+        let started = ContinuousClock.now
+        while sms.sent.count < 40 { try await rig.dispatcher.dispatchOnce(channel: "sms") }
+        let elapsed = ContinuousClock.now - started
+        // A burst of 20 goes at once, the next 20 at 20 a second.
+        #expect(elapsed >= .milliseconds(900), "40 sends at 20/s with a burst of 20 take about a second; took \(elapsed)")
+        #expect(elapsed < .seconds(3))
     }
 
     @Test("higher severity is sent first, then the oldest")

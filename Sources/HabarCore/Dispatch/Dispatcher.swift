@@ -122,17 +122,22 @@ public final class Dispatcher: Service {
             address: lane.adapter.capabilities.addressKind, limit: limit, owner: settings.instanceId,
             leaseUntil: start.addingTimeInterval(settings.leaseSeconds), now: start)
         guard !batch.isEmpty else { return 0 }
-        let outcomes = await withTaskGroup(of: DeliveryOutcome.self, returning: [DeliveryOutcome].self) { group in
+        // `concurrency` senders take the batch's deliveries in order: one task per sender,
+        // not per message.
+        let next = BatchCursor(count: batch.count)
+        let outcomes = await withTaskGroup(of: [DeliveryOutcome].self, returning: [DeliveryOutcome].self) { group in
+            for _ in 0..<min(lane.concurrency, batch.count) {
+                group.addTask {
+                    var mine: [DeliveryOutcome] = []
+                    while let index = next.take() {
+                        mine.append(await self.process(batch[index], on: lane))
+                    }
+                    return mine
+                }
+            }
             var outcomes: [DeliveryOutcome] = []
             outcomes.reserveCapacity(batch.count)
-            var next = batch.makeIterator()
-            for _ in 0..<min(lane.concurrency, batch.count) {
-                if let claimed = next.next() { group.addTask { await self.process(claimed, on: lane) } }
-            }
-            while let outcome = await group.next() {
-                outcomes.append(outcome)
-                if let claimed = next.next() { group.addTask { await self.process(claimed, on: lane) } }
-            }
+            for await part in group { outcomes += part }
             return outcomes
         }
         try await store.recordOutcomes(outcomes, owner: settings.instanceId, now: now())
@@ -235,6 +240,22 @@ public final class Dispatcher: Service {
                 logger.error("housekeeping failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
+
+/// Hands out the indices of a batch, each once, to the senders working on it.
+final class BatchCursor: Sendable {
+    private let next = Mutex(0)
+    private let count: Int
+
+    init(count: Int) { self.count = count }
+
+    func take() -> Int? {
+        next.withLock { index in
+            guard index < count else { return nil }
+            defer { index += 1 }
+            return index
         }
     }
 }
