@@ -179,22 +179,32 @@ extension SQLiteStore {
     public func recordOutcomes(_ outcomes: [DeliveryOutcome], owner: String, now: Date) async throws {
         try await writer.write { db in
             let hasEarlyReceipts = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM early_receipts)")) ?? false
-            let markSent = try db.cachedStatement(sql: """
-                UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = ?, last_error = NULL,
-                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-                WHERE id = ? AND state = 'sending' AND lease_owner = ? AND step = ?
-                RETURNING attempts
-                """)
-            for outcome in outcomes {
-                if case .sent(let provider) = outcome.result {
-                    // The common case in one statement; a lost lease updates nothing.
-                    guard let attempts = try Int.fetchOne(markSent, arguments: [provider, now.ms, outcome.deliveryId, owner, outcome.step])
-                    else { continue }
-                    try Self.appendEvent(db, id: outcome.deliveryId, at: now, step: outcome.step, channel: outcome.channel, from: "sending",
-                                         to: .sent, attempt: attempts, detail: nil, provider: provider)
-                    if hasEarlyReceipts { try Self.applyEarlyReceipt(db, id: outcome.deliveryId, step: outcome.step, now: now) }
-                    continue
+            // The common case, `sent`, for the whole batch in two statements; a lost lease
+            // updates nothing and records nothing. (`+` keeps the planner on the primary key:
+            // the partial index on `sending` rows would make this a scan per row.)
+            let sent = outcomes.compactMap { outcome -> SentRow? in
+                guard case .sent(let provider) = outcome.result else { return nil }
+                return SentRow(i: outcome.deliveryId, s: outcome.step, p: provider)
+            }
+            if !sent.isEmpty {
+                let updated = try Int64.fetchAll(
+                    db.cachedStatement(sql: """
+                        UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = j.value ->> '$.p',
+                            last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                        FROM json_each(?) AS j
+                        WHERE deliveries.id = j.value ->> '$.i' AND deliveries.step = j.value ->> '$.s'
+                            AND +deliveries.state = 'sending' AND +deliveries.lease_owner = ?
+                        RETURNING deliveries.id
+                        """),
+                    arguments: [now.ms, try Self.json(sent), owner])
+                try Self.appendEvents(db, ids: updated, at: now, from: "sending", to: .sent, detail: nil)
+                if hasEarlyReceipts {
+                    let steps = Dictionary(sent.map { ($0.i, $0.s) }, uniquingKeysWith: { first, _ in first })
+                    for id in updated { try Self.applyEarlyReceipt(db, id: id, step: steps[id] ?? 0, now: now) }
                 }
+            }
+            for outcome in outcomes {
+                if case .sent = outcome.result { continue }
                 guard let row = try Row.fetchOne(
                     db.cachedStatement(sql: """
                         SELECT id, step, steps, channel, state, attempts FROM deliveries
@@ -289,23 +299,70 @@ extension SQLiteStore {
 
     public func applyReceipts(_ receipts: [DeliveryReceipt], now: Date) async throws {
         try await writer.write { db in
-            let markDelivered = try db.cachedStatement(sql: """
-                UPDATE deliveries SET state = 'delivered', updated_at = ?
-                WHERE id = ? AND step = ? AND channel = ? AND state = 'sent'
-                RETURNING attempts
-                """)
+            // `delivered` for the whole batch in two statements; anything else (early,
+            // failed, intermediate, repeated) one by one.
+            var seen = Set<Int64>()
+            let delivered = receipts.compactMap { receipt -> ReceiptRow? in
+                guard receipt.status == .delivered, seen.insert(receipt.deliveryId).inserted else { return nil }
+                return ReceiptRow(i: receipt.deliveryId, s: receipt.step, c: receipt.channel, t: receipt.at.ms, p: receipt.providerMessageId)
+            }
+            var applied = Set<Int64>()
+            if !delivered.isEmpty {
+                let json = try Self.json(delivered)
+                let updated = try Int64.fetchAll(
+                    db.cachedStatement(sql: """
+                        UPDATE deliveries SET state = 'delivered', updated_at = j.value ->> '$.t'
+                        FROM json_each(?) AS j
+                        WHERE deliveries.id = j.value ->> '$.i' AND deliveries.step = j.value ->> '$.s'
+                            AND +deliveries.channel = j.value ->> '$.c' AND +deliveries.state = 'sent'
+                        RETURNING deliveries.id
+                        """),
+                    arguments: [json])
+                try Self.appendEvents(db, ids: updated, at: now, from: "sent", to: .delivered, detail: "delivery report")
+                applied = Set(updated)
+            }
+            var skipped = Set<Int64>()
             for receipt in receipts {
-                if receipt.status == .delivered,
-                    let attempts = try Int.fetchOne(markDelivered, arguments: [receipt.at.ms, receipt.deliveryId, receipt.step, receipt.channel])
-                {
-                    try Self.appendEvent(db, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel,
-                                         from: "sent", to: .delivered, attempt: attempts, detail: "delivery report",
-                                         provider: receipt.providerMessageId)
+                // The first `delivered` report of each updated row is done; repeats fall through and change nothing.
+                if receipt.status == .delivered, applied.contains(receipt.deliveryId), skipped.insert(receipt.deliveryId).inserted {
                     continue
                 }
                 try Self.apply(receipt, db: db, now: now)
             }
         }
+    }
+
+    /// One `sent` outcome as JSON for a set-based update.
+    struct SentRow: Encodable {
+        var i: Int64
+        var s: Int
+        var p: String?
+    }
+
+    /// One delivery report as JSON for a set-based update.
+    struct ReceiptRow: Encodable {
+        var i: Int64
+        var s: Int
+        var c: String
+        var t: Int64
+        var p: String?
+    }
+
+    static func json(_ rows: some Encodable) throws -> String {
+        String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+    }
+
+    static func idList(_ ids: [Int64]) -> String {
+        "[" + ids.map(String.init).joined(separator: ",") + "]"
+    }
+
+    /// The same transition's event for many rows, read from the rows as they now are.
+    static func appendEvents(_ db: Database, ids: [Int64], at: Date, from: String, to: DeliveryState, detail: String?) throws {
+        guard !ids.isEmpty else { return }
+        try db.cachedStatement(sql: """
+            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
+            SELECT id, ?, step, channel, ?, ?, attempts, ?, provider_message_id FROM deliveries WHERE id IN (SELECT value FROM json_each(?))
+            """).execute(arguments: [at.ms, from, to.rawValue, detail, idList(ids)])
     }
 
     private static func apply(_ receipt: DeliveryReceipt, db: Database, now: Date) throws {
