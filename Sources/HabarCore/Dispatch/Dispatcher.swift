@@ -62,8 +62,8 @@ public final class Dispatcher: Service {
         if recovered > 0 {
             logger.notice("took back deliveries leased before a restart", metadata: ["count": "\(recovered)"])
         }
-        try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { background in
+        await withGracefulShutdownHandler {
+            await withThrowingTaskGroup(of: Void.self) { background in
                 background.addTask { await self.receipts.run(now: self.now) }
                 for lane in self.channels {
                     background.addTask { try await lane.adapter.run() }

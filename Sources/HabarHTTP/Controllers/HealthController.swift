@@ -38,6 +38,11 @@ struct HealthController {
         return try JSONBody.response(Readiness(status: usable ? "ready" : "unavailable", reasons: reasons), status: usable ? .ok : .serviceUnavailable)
     }
 
+    static var deliveries: MetricNameDescriptor { MetricNameDescriptor(
+        metricName: "habar_deliveries", unitName: "", helpText: "Deliveries by the state of their current step and channel") }
+    static var queueDepth: MetricNameDescriptor { MetricNameDescriptor(
+        metricName: "habar_queue_depth", unitName: "", helpText: "Deliveries queued, retrying or being sent, by channel") }
+
     func metrics() async throws -> Response {
         let counts = try await gateway.store.deliveryCounts(advisoryId: nil)
         var byStateChannel: [String: [String: Int]] = [:]
@@ -47,11 +52,11 @@ struct HealthController {
             var depth = 0
             for state in DeliveryState.allCases {
                 let value = byStateChannel[state.rawValue]?[channel] ?? 0
-                gateway.metrics.makeGauge(name: "habar_deliveries", labels: [("state", state.rawValue), ("channel", channel)])
+                gateway.metrics.makeGauge(descriptor: Self.deliveries, labels: [("state", state.rawValue), ("channel", channel)])
                     .set(Double(value))
                 if DeliveryState.pending.contains(state) || state == .sending { depth += value }
             }
-            gateway.metrics.makeGauge(name: "habar_queue_depth", labels: [("channel", channel)]).set(Double(depth))
+            gateway.metrics.makeGauge(descriptor: Self.queueDepth, labels: [("channel", channel)]).set(Double(depth))
         }
         var buffer: [UInt8] = []
         gateway.metrics.emit(into: &buffer)
