@@ -149,6 +149,14 @@ struct ConfigurationTests {
         #expect(configuration.channels.map(\.name) == ["sms"] && configuration.channels[0].type == "sms-stub")
     }
 
+    @Test("the example configuration in deploy/ is valid")
+    func exampleConfiguration() throws {
+        let file = Fixtures.repositoryRoot.appendingPathComponent("deploy/habar.example.json").path
+        let configuration = try HabarConfiguration.load(file: file, environment: [:])
+        #expect(configuration.dataDir == "/var/lib/habar")
+        #expect(configuration.channels.first?.type == "sms-stub")
+    }
+
     @Test("a partial file keeps the other defaults; HABAR_* variables override the file")
     func layering() throws {
         let configuration = try load(#"{"http": {"port": 9000}, "dispatcher": {"retry": {"maxAttempts": 4}}}"#, environment: ["HABAR_PORT": "9100", "HABAR_DATA_DIR": "/var/lib/habar"])

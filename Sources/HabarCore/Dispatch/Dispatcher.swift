@@ -116,7 +116,9 @@ public final class Dispatcher: Service {
     @discardableResult
     func dispatchBatch(_ lane: ChannelLane) async throws -> Int {
         let start = now()
-        let limit = lane.claimLimit(batchSize: settings.batchSize)
+        // The channel's loops share one batch size, so at most `batchSize` deliveries of a
+        // channel are ever in flight: the most a crash can send twice.
+        let limit = lane.claimLimit(batchSize: max(1, settings.batchSize / settings.workersPerChannel))
         let batch = try await store.claimDeliveries(
             channel: lane.name, kind: lane.adapter.capabilities.messageKind,
             address: lane.adapter.capabilities.addressKind, limit: limit, owner: settings.instanceId,

@@ -5,7 +5,8 @@ public struct DispatcherSettings: Sendable, Hashable, Codable {
     /// Names this process's leases. Keep it stable across restarts of one instance (a
     /// restarted instance takes its own leases back at once) and unique among instances.
     public var instanceId: String
-    /// Deliveries claimed per transaction.
+    /// Deliveries in flight per channel at most, split among its loops: the most a crash
+    /// between a send and its record can send twice.
     public var batchSize: Int
     /// How long a claim is held; a crashed instance's claims return after this.
     public var leaseSeconds: Double
