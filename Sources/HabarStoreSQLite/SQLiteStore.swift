@@ -2,12 +2,15 @@ import Foundation
 import GRDB
 import HabarCore
 import HabarMessages
+import Synchronization
 
 /// Habar's storage on SQLite through GRDB: a WAL `DatabasePool` in its own directory in
 /// production, an in-memory queue in tests. Reads go through the reader, writes through
 /// the single writer, each call one transaction.
 public final class SQLiteStore: HabarStore {
     let writer: any DatabaseWriter
+    /// Set once by the first migration and never changed; read on every claim.
+    private let installation = Mutex<String?>(nil)
 
     /// Opens (and creates or upgrades) the database `habar.sqlite` in `directory`.
     public static func open(directory: URL) throws -> SQLiteStore {
@@ -61,9 +64,12 @@ public final class SQLiteStore: HabarStore {
     }
 
     public func installationId() async throws -> String {
-        try await writer.read { db in
+        if let known = installation.withLock({ $0 }) { return known }
+        let id = try await writer.read { db in
             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'installation_id'") ?? "habar"
         }
+        installation.withLock { $0 = id }
+        return id
     }
 
     // MARK: Citizens
