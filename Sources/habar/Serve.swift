@@ -20,6 +20,11 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write("habar: invalid configuration: \(error)\n")
             throw Exit.dataError
         }
+        let lock: DataDirectoryLock
+        do { lock = try DataDirectoryLock(directory: URL(fileURLWithPath: configuration.dataDir)) } catch {
+            FileHandle.standardError.write("habar: \(error)\n")
+            throw Exit.unavailable
+        }
         let gateway = try makeGateway(configuration)
         if let token = try await gateway.bootstrapAdminToken() {
             FileHandle.standardError.write("""
@@ -29,6 +34,7 @@ struct Serve: AsyncParsableCommand {
                 """)
         }
         try await buildApplication(gateway: gateway).runService()
+        withExtendedLifetime(lock) {}
     }
 }
 

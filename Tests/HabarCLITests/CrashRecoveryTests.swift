@@ -58,6 +58,10 @@ struct CrashRecoveryTests {
 
         // Then a restart finishes it
         server = try HabarProcess.start(["serve", "--config", config.path], log: log)
+        try await HabarProcess.waitForHealth(URL(string: "http://127.0.0.1:\(port)/health")!)
+        let second = try HabarProcess.run(["serve", "--config", config.path, "--port", "\(HabarProcess.freePort())"], timeout: 30)
+        #expect(second.status == 69, "a second gateway on the same data directory is refused")
+        #expect(second.stderr.contains("another habar serve is running"))
         let store = try SQLiteStore.open(directory: data)
         var final = false
         let finishBy = Date().addingTimeInterval(300)

@@ -17,8 +17,8 @@ struct HabarProcess {
         var stderr: String
     }
 
-    /// Runs a command to completion.
-    static func run(_ arguments: [String], in directory: URL = Fixtures.repositoryRoot) throws -> Output {
+    /// Runs a command to completion (killed after `timeout` seconds, so a test never hangs).
+    static func run(_ arguments: [String], in directory: URL = Fixtures.repositoryRoot, timeout: TimeInterval = 300) throws -> Output {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -27,6 +27,9 @@ struct HabarProcess {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
