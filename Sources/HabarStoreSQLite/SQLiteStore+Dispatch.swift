@@ -365,21 +365,12 @@ extension SQLiteStore {
     }
 
     static func json(_ rows: [SentRow]) -> String {
-        "[" + rows.map { "{\"i\":\($0.i),\"s\":\($0.s),\"p\":\(jsonString($0.p))}" }.joined(separator: ",") + "]"
+        "[" + rows.map { "{\"i\":\($0.i),\"s\":\($0.s),\"p\":\(JSONText.quote($0.p))}" }.joined(separator: ",") + "]"
     }
 
     static func json(_ rows: [ReceiptRow]) -> String {
-        "[" + rows.map { "{\"i\":\($0.i),\"s\":\($0.s),\"c\":\(jsonString($0.c)),\"t\":\($0.t),\"p\":\(jsonString($0.p))}" }
+        "[" + rows.map { "{\"i\":\($0.i),\"s\":\($0.s),\"c\":\(JSONText.quote($0.c)),\"t\":\($0.t),\"p\":\(JSONText.quote($0.p))}" }
             .joined(separator: ",") + "]"
-    }
-
-    /// A JSON string literal (or `null`); the generic encoder was a measurable share of a batch.
-    static func jsonString(_ text: String?) -> String {
-        guard let text else { return "null" }
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + text + "\""
-        }
-        return String(decoding: (try? JSONEncoder().encode(text)) ?? Data("null".utf8), as: UTF8.self)
     }
 
     static func idList(_ ids: [Int64]) -> String {

@@ -174,3 +174,13 @@ struct DispatchBuildingBlockTests {
         #expect(capture.text.contains("login with ***"))
     }
 }
+
+@Suite("Hand-written JSON")
+struct JSONTextTests {
+    @Test("quoted strings parse back to the same text", arguments: ["plain", "Сбор в 14:30", "quote \" and \\ back", "line\nbreak\ttab\u{1}", "emoji 👍", ""])
+    func roundTrip(_ text: String) throws {
+        let parsed = try JSONDecoder().decode([String].self, from: Data("[\(JSONText.quote(text))]".utf8))
+        #expect(parsed == [text])
+        #expect(JSONText.quote(nil as String?) == "null")
+    }
+}
