@@ -465,6 +465,8 @@ extension SQLiteStore {
                     """,
                 arguments: [now.ms])
             for row in rows { try Self.transition(db, row: row, to: .expired, at: now, detail: "expired before it could be sent") }
+            try db.cachedStatement(sql: "UPDATE advisories SET status = 'expired' WHERE status = 'published' AND expires_at <= ?")
+                .execute(arguments: [now.ms])
             return rows.count
         }
     }

@@ -158,9 +158,10 @@ struct DispatcherStateMachineTests {
     @Test("overdue deliveries are expired by housekeeping even if no channel claims them")
     func housekeepingExpires() async throws {
         let rig = try DispatchRig([ScriptedChannel(name: "sms")])
-        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(10)), citizens: 3)
+        let id = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(10)), citizens: 3)
         rig.clock.advance(11)
         #expect(try await rig.store.expireOverdue(now: rig.clock.now) == 3)
+        #expect(try await rig.store.advisory(id: id)?.status == .expired)
         #expect(try await rig.store.deliveryCounts(advisoryId: nil).map(\.state) == [.expired])
     }
 

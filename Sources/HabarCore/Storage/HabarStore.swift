@@ -168,7 +168,8 @@ public protocol HabarStore: Sendable {
     /// Takes back leases that expired, or every lease of `owner` (a restarted instance's
     /// own), to `retrying`; returns how many.
     func recoverLeases(now: Date, owner: String?) async throws -> Int
-    /// Expires pending deliveries past their advisory's expiry; returns how many.
+    /// Expires pending deliveries past their advisory's expiry, and marks such published
+    /// advisories `expired`; returns how many deliveries.
     func expireOverdue(now: Date) async throws -> Int
 
     // MARK: Reading deliveries
