@@ -93,6 +93,7 @@ extension SQLiteStore {
             var claimed: [ClaimedDelivery] = []
             var closing: [(row: Row, state: DeliveryState, detail: String)] = []
             var texts = RenderingCache(kind: kind)
+            var plans: [String: [String]] = [:]
             for priority in stride(from: Severity.extreme.priority, through: Severity.unknown.priority, by: -1) {
                 let wanted = limit - claimed.count
                 if wanted <= 0 { break }
@@ -137,7 +138,12 @@ extension SQLiteStore {
                         idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step),
                         address: recipient, message: text, advisoryId: advisoryId, advisoryVersion: version,
                         severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt)
-                    let steps = (row[4] as String).split(separator: ",").map(String.init)
+                    let stepsText: String = row[4]
+                    let steps = plans[stepsText] ?? {
+                        let split = stepsText.split(separator: ",").map(String.init)
+                        plans[stepsText] = split
+                        return split
+                    }()
                     claimed.append(ClaimedDelivery(message: message, steps: steps, attempts: row[7], stepStartedAt: Date(ms: row[8])))
                 }
             }
@@ -193,15 +199,17 @@ extension SQLiteStore {
     // MARK: Recording outcomes
 
     public func recordOutcomes(_ outcomes: [DeliveryOutcome], owner: String, now: Date) async throws {
+        // Prepared outside the transaction, so the writer is held only for SQL.
+        let sent = outcomes.compactMap { outcome -> SentRow? in
+            guard case .sent(let provider) = outcome.result else { return nil }
+            return SentRow(i: outcome.deliveryId, s: outcome.step, p: provider)
+        }
+        let sentJSON = Self.json(sent)
         try await writer.write { db in
             let hasEarlyReceipts = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM early_receipts)")) ?? false
             // The common case, `sent`, for the whole batch in two statements; a lost lease
             // updates nothing and records nothing. (`+` keeps the planner on the primary key:
             // the partial index on `sending` rows would make this a scan per row.)
-            let sent = outcomes.compactMap { outcome -> SentRow? in
-                guard case .sent(let provider) = outcome.result else { return nil }
-                return SentRow(i: outcome.deliveryId, s: outcome.step, p: provider)
-            }
             if !sent.isEmpty {
                 let updated = try Int64.fetchAll(
                     db.cachedStatement(sql: """
@@ -212,7 +220,7 @@ extension SQLiteStore {
                             AND +deliveries.state = 'sending' AND +deliveries.lease_owner = ?
                         RETURNING deliveries.id
                         """),
-                    arguments: [now.ms, Self.json(sent), owner])
+                    arguments: [now.ms, sentJSON, owner])
                 try Self.appendEvents(db, ids: updated, at: now, from: "sending", to: .sent, detail: nil)
                 if hasEarlyReceipts {
                     let steps = Dictionary(sent.map { ($0.i, $0.s) }, uniquingKeysWith: { first, _ in first })
@@ -314,17 +322,17 @@ extension SQLiteStore {
     // MARK: Receipts
 
     public func applyReceipts(_ receipts: [DeliveryReceipt], now: Date) async throws {
+        // `delivered` for the whole batch in two statements; anything else (early, failed,
+        // intermediate, repeated) one by one. Prepared outside the transaction.
+        var seen = Set<Int64>()
+        let delivered = receipts.compactMap { receipt -> ReceiptRow? in
+            guard receipt.status == .delivered, seen.insert(receipt.deliveryId).inserted else { return nil }
+            return ReceiptRow(i: receipt.deliveryId, s: receipt.step, c: receipt.channel, t: receipt.at.ms, p: receipt.providerMessageId)
+        }
+        let json = Self.json(delivered)
         try await writer.write { db in
-            // `delivered` for the whole batch in two statements; anything else (early,
-            // failed, intermediate, repeated) one by one.
-            var seen = Set<Int64>()
-            let delivered = receipts.compactMap { receipt -> ReceiptRow? in
-                guard receipt.status == .delivered, seen.insert(receipt.deliveryId).inserted else { return nil }
-                return ReceiptRow(i: receipt.deliveryId, s: receipt.step, c: receipt.channel, t: receipt.at.ms, p: receipt.providerMessageId)
-            }
             var applied = Set<Int64>()
             if !delivered.isEmpty {
-                let json = Self.json(delivered)
                 let updated = try Int64.fetchAll(
                     db.cachedStatement(sql: """
                         UPDATE deliveries SET state = 'delivered', updated_at = j.value ->> '$.t'
