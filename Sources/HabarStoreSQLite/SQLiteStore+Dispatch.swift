@@ -441,6 +441,16 @@ extension SQLiteStore {
 
     // MARK: Housekeeping
 
+    public func postponeDue(channel: String, until: Date, unlessStepStartedBefore: Date, now: Date) async throws -> Int {
+        try await writer.write { db in
+            try db.cachedStatement(sql: """
+                UPDATE deliveries SET next_attempt_at = ?
+                WHERE channel = ? AND state IN ('queued', 'retrying') AND next_attempt_at <= ? AND step_started_at >= ?
+                """).execute(arguments: [until.ms, channel, now.ms, unlessStepStartedBefore.ms])
+            return db.changesCount
+        }
+    }
+
     public func recoverLeases(now: Date, owner: String?) async throws -> Int {
         try await writer.write { db in
             let rows = try Row.fetchAll(

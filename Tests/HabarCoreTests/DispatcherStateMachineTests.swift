@@ -260,9 +260,30 @@ struct DispatcherStateMachineTests {
         #expect(firstRound < 6)
         let attempts = try await (1...6).asyncMap { try await rig.delivery(Int64($0)).attempts }
         #expect(attempts.reduce(0, +) == firstRound, "deferred deliveries spend no attempt")
-        rig.clock.advance(31)
+        let events = try await (1...6).asyncMap { try await rig.store.deliveryEvents(deliveryId: Int64($0)).count }.reduce(0, +)
+        rig.clock.advance(5)
+        #expect(try await rig.dispatcher.dispatchOnce(channel: "sms") == 0, "nothing is claimed while paused")
+        #expect(try await (1...6).asyncMap { try await rig.store.deliveryEvents(deliveryId: Int64($0)).count }.reduce(0, +) == events,
+                "waiting for the probe writes no history")
+        rig.clock.advance(26)
         try await rig.dispatcher.dispatchOnce(channel: "sms")
         #expect(sms.sent.count == firstRound + 1, "after the pause exactly one probe goes out")
+    }
+
+    @Test("while a channel is paused, deliveries whose step ran out of time fall back to the next channel")
+    func pausedChannelFallsBack() async throws {
+        let sms = ScriptedChannel(name: "sms", otherwise: .fail(.transient("connection refused")))
+        let email = ScriptedChannel(name: "email", address: .email, kind: .email)
+        let rig = try DispatchRig([sms, email], retry: RetryPolicy(maxAttempts: 100, baseDelaySeconds: 0, maxDelaySeconds: 0, maxStepAgeSeconds: 60),
+                                  breaker: BreakerSettings(failureThreshold: 1, openSeconds: 300))
+        _ = try await rig.publish(Fixtures.advisory(channels: ["sms", "email"], expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 3, email: true)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(rig.dispatcher.pausedChannels() == ["sms"])
+        rig.clock.advance(61)
+        try await rig.dispatcher.dispatchOnce(channel: "sms")
+        #expect(try await (1...3).asyncMap { try await rig.delivery(Int64($0)).channel } == ["email", "email", "email"])
+        try await rig.dispatcher.dispatchOnce(channel: "email")
+        #expect(email.sent.count == 3)
     }
 
     @Test("a channel's rate limit spaces its sends")

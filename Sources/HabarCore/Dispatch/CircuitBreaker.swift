@@ -39,6 +39,15 @@ public final class CircuitBreaker: Sendable {
         }
     }
 
+    /// When the breaker refuses sends until a later time, that time; nil when a send (or a
+    /// probe) may go now. Changes nothing.
+    public func pausedUntil(now: Date) -> Date? {
+        state.withLock { state in
+            if case .open(let until) = state, now < until { return until }
+            return nil
+        }
+    }
+
     public func recordSuccess() {
         state.withLock { $0 = .closed(failures: 0) }
     }

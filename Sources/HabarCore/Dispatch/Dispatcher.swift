@@ -116,6 +116,14 @@ public final class Dispatcher: Service {
     @discardableResult
     func dispatchBatch(_ lane: ChannelLane) async throws -> Int {
         let start = now()
+        if let until = lane.breaker.pausedUntil(now: start) {
+            // While the channel is paused its due deliveries wait for the probe without a
+            // claim (and without history noise); those whose step has run out of time stay
+            // due, are claimed below and fall back to their next channel.
+            _ = try await store.postponeDue(
+                channel: lane.name, until: until,
+                unlessStepStartedBefore: start.addingTimeInterval(-settings.retry.maxStepAgeSeconds), now: start)
+        }
         // The channel's loops share one batch size, so at most `batchSize` deliveries of a
         // channel are ever in flight: the most a crash can send twice.
         let limit = lane.claimLimit(batchSize: max(1, settings.batchSize / settings.workersPerChannel))

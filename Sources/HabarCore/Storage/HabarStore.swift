@@ -165,6 +165,10 @@ public protocol HabarStore: Sendable {
     /// Applies provider receipts; a receipt for a step whose send is not recorded yet is
     /// kept and applied when it is.
     func applyReceipts(_ receipts: [DeliveryReceipt], now: Date) async throws
+    /// Moves the next attempt of `channel`'s due deliveries to `until` without claiming them
+    /// (no state changes, so no event), except those whose current step started before
+    /// `unlessStepStartedBefore`; returns how many.
+    func postponeDue(channel: String, until: Date, unlessStepStartedBefore: Date, now: Date) async throws -> Int
     /// Takes back leases that expired, or every lease of `owner` (a restarted instance's
     /// own), to `retrying`; returns how many.
     func recoverLeases(now: Date, owner: String?) async throws -> Int
