@@ -88,69 +88,90 @@ extension SQLiteStore {
     public func claimDeliveries(
         channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String, leaseUntil: Date, now: Date
     ) async throws -> [ClaimedDelivery] {
+        try await recordAndClaim(
+            [], channel: channel, kind: kind, address: address, limit: limit, owner: owner, leaseUntil: leaseUntil, now: now)
+    }
+
+    /// Records the previous batch's outcomes and claims the next batch in one transaction:
+    /// the dispatcher's steady state costs one commit per batch.
+    public func recordAndClaim(
+        _ outcomes: [DeliveryOutcome], channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String,
+        leaseUntil: Date, now: Date
+    ) async throws -> [ClaimedDelivery] {
         let installation = try await installationId()
+        let recording = Recording(outcomes)
         return try await writer.write { db in
-            var claimed: [ClaimedDelivery] = []
-            var closing: [(row: Row, state: DeliveryState, detail: String)] = []
-            var texts = RenderingCache(kind: kind)
-            var plans: [String: [String]] = [:]
-            for priority in stride(from: Severity.extreme.priority, through: Severity.unknown.priority, by: -1) {
-                let wanted = limit - claimed.count
-                if wanted <= 0 { break }
-                // A cursor, read by column position: this runs for every delivery sent.
-                let rows = try Row.fetchCursor(
-                    db.cachedStatement(sql: """
-                        SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
-                            d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id
-                        FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
-                        WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
-                        ORDER BY d.next_attempt_at, d.id
-                        LIMIT ?
-                        """),
-                    arguments: [channel, priority, now.ms, wanted])
-                while let row = try rows.next() {
-                    if row[13] == "cancelled" {
-                        closing.append((row.copy(), .cancelled, "advisory cancelled"))
-                        continue
-                    }
-                    let expiresAt = Date(ms: row[9])
-                    if expiresAt <= now {
-                        closing.append((row.copy(), .expired, "expired before it could be sent"))
-                        continue
-                    }
-                    let recipient: Address?
-                    switch address {
-                    case .phone: recipient = (row[10] as String?).map { .phone(PhoneNumber(storedE164: $0)) }
-                    case .email: recipient = (row[11] as String?).map(Address.email)
-                    case .webhook: recipient = try (row[15] as Int64?).flatMap { try Self.subscriberAddress(db, id: $0) }
-                    }
-                    let language: String = row[12]
-                    let advisoryId: Int64 = row[1]
-                    let version: Int = row[2]
-                    guard let recipient, let text = try texts.rendering(db, advisoryId, version, language) else {
-                        closing.append((row.copy(), .failed, "no \(address.rawValue) address or no \(kind.rawValue) text for this step"))
-                        continue
-                    }
-                    let id: Int64 = row[0]
-                    let step: Int = row[3]
-                    let message = OutboundMessage(
-                        deliveryId: id, step: step,
-                        idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step),
-                        address: recipient, message: text, advisoryId: advisoryId, advisoryVersion: version,
-                        severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt)
-                    let stepsText: String = row[4]
-                    let steps = plans[stepsText] ?? {
-                        let split = stepsText.split(separator: ",").map(String.init)
-                        plans[stepsText] = split
-                        return split
-                    }()
-                    claimed.append(ClaimedDelivery(message: message, steps: steps, attempts: row[7], stepStartedAt: Date(ms: row[8])))
-                }
-            }
-            for item in closing { try Self.transition(db, row: item.row, to: item.state, at: now, detail: item.detail) }
-            try Self.lease(claimed.map(\.deliveryId), owner: owner, leaseUntil: leaseUntil, now: now, db: db)
-            return claimed
+            try Self.record(recording, owner: owner, now: now, db: db)
+            return try Self.claim(
+                channel: channel, kind: kind, address: address, limit: limit, owner: owner, leaseUntil: leaseUntil, now: now,
+                installation: installation, db: db)
         }
+    }
+
+    private static func claim(
+        channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String, leaseUntil: Date, now: Date,
+        installation: String, db: Database
+    ) throws -> [ClaimedDelivery] {
+        var claimed: [ClaimedDelivery] = []
+        var closing: [(row: Row, state: DeliveryState, detail: String)] = []
+        var texts = RenderingCache(kind: kind)
+        var plans: [String: [String]] = [:]
+        for priority in stride(from: Severity.extreme.priority, through: Severity.unknown.priority, by: -1) {
+            let wanted = limit - claimed.count
+            if wanted <= 0 { break }
+            // A cursor, read by column position: this runs for every delivery sent.
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: """
+                    SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
+                        d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id
+                    FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
+                    WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
+                    ORDER BY d.next_attempt_at, d.id
+                    LIMIT ?
+                    """),
+                arguments: [channel, priority, now.ms, wanted])
+            while let row = try rows.next() {
+                if row[13] == "cancelled" {
+                    closing.append((row.copy(), .cancelled, "advisory cancelled"))
+                    continue
+                }
+                let expiresAt = Date(ms: row[9])
+                if expiresAt <= now {
+                    closing.append((row.copy(), .expired, "expired before it could be sent"))
+                    continue
+                }
+                let recipient: Address?
+                switch address {
+                case .phone: recipient = (row[10] as String?).map { .phone(PhoneNumber(storedE164: $0)) }
+                case .email: recipient = (row[11] as String?).map(Address.email)
+                case .webhook: recipient = try (row[15] as Int64?).flatMap { try Self.subscriberAddress(db, id: $0) }
+                }
+                let language: String = row[12]
+                let advisoryId: Int64 = row[1]
+                let version: Int = row[2]
+                guard let recipient, let text = try texts.rendering(db, advisoryId, version, language) else {
+                    closing.append((row.copy(), .failed, "no \(address.rawValue) address or no \(kind.rawValue) text for this step"))
+                    continue
+                }
+                let id: Int64 = row[0]
+                let step: Int = row[3]
+                let message = OutboundMessage(
+                    deliveryId: id, step: step,
+                    idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step),
+                    address: recipient, message: text, advisoryId: advisoryId, advisoryVersion: version,
+                    severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt)
+                let stepsText: String = row[4]
+                let steps = plans[stepsText] ?? {
+                    let split = stepsText.split(separator: ",").map(String.init)
+                    plans[stepsText] = split
+                    return split
+                }()
+                claimed.append(ClaimedDelivery(message: message, steps: steps, attempts: row[7], stepStartedAt: Date(ms: row[8])))
+            }
+        }
+        for item in closing { try Self.transition(db, row: item.row, to: item.state, at: now, detail: item.detail) }
+        try Self.lease(claimed.map(\.deliveryId), owner: owner, leaseUntil: leaseUntil, now: now, db: db)
+        return claimed
     }
 
     /// The frozen texts of the advisories in one claim, read once each.
@@ -199,45 +220,63 @@ extension SQLiteStore {
     // MARK: Recording outcomes
 
     public func recordOutcomes(_ outcomes: [DeliveryOutcome], owner: String, now: Date) async throws {
-        // Prepared outside the transaction, so the writer is held only for SQL.
-        let sent = outcomes.compactMap { outcome -> SentRow? in
-            guard case .sent(let provider) = outcome.result else { return nil }
-            return SentRow(i: outcome.deliveryId, s: outcome.step, p: provider)
+        let recording = Recording(outcomes)
+        try await writer.write { db in try Self.record(recording, owner: owner, now: now, db: db) }
+    }
+
+    /// Outcomes with the `sent` ones prepared as JSON outside the transaction, so the writer
+    /// is held only for SQL.
+    struct Recording: Sendable {
+        var outcomes: [DeliveryOutcome]
+        var sent: [SentRow]
+        var sentJSON: String
+
+        init(_ outcomes: [DeliveryOutcome]) {
+            self.outcomes = outcomes
+            self.sent = outcomes.compactMap { outcome -> SentRow? in
+                guard case .sent(let provider) = outcome.result else { return nil }
+                return SentRow(i: outcome.deliveryId, s: outcome.step, p: provider)
+            }
+            self.sentJSON = SQLiteStore.json(sent)
         }
-        let sentJSON = Self.json(sent)
-        try await writer.write { db in
-            let hasEarlyReceipts = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM early_receipts)")) ?? false
-            // The common case, `sent`, for the whole batch in two statements; a lost lease
-            // updates nothing and records nothing. (`+` keeps the planner on the primary key:
-            // the partial index on `sending` rows would make this a scan per row.)
-            if !sent.isEmpty {
-                let updated = try Int64.fetchAll(
-                    db.cachedStatement(sql: """
-                        UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = j.value ->> '$.p',
-                            last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-                        FROM json_each(?) AS j
-                        WHERE deliveries.id = j.value ->> '$.i' AND deliveries.step = j.value ->> '$.s'
-                            AND +deliveries.state = 'sending' AND +deliveries.lease_owner = ?
-                        RETURNING deliveries.id
-                        """),
-                    arguments: [now.ms, sentJSON, owner])
-                try Self.appendEvents(db, ids: updated, at: now, from: "sending", to: .sent, detail: nil)
-                if hasEarlyReceipts {
-                    let steps = Dictionary(sent.map { ($0.i, $0.s) }, uniquingKeysWith: { first, _ in first })
-                    for id in updated { try Self.applyEarlyReceipt(db, id: id, step: steps[id] ?? 0, now: now) }
-                }
+    }
+
+    private static func record(_ recording: Recording, owner: String, now: Date, db: Database) throws {
+        guard !recording.outcomes.isEmpty else { return }
+        let outcomes = recording.outcomes
+        let sent = recording.sent
+        let sentJSON = recording.sentJSON
+        let hasEarlyReceipts = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM early_receipts)")) ?? false
+        // The common case, `sent`, for the whole batch in two statements; a lost lease
+        // updates nothing and records nothing. (`+` keeps the planner on the primary key:
+        // the partial index on `sending` rows would make this a scan per row.)
+        if !sent.isEmpty {
+            let updated = try Int64.fetchAll(
+                db.cachedStatement(sql: """
+                    UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = j.value ->> '$.p',
+                        last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                    FROM json_each(?) AS j
+                    WHERE deliveries.id = j.value ->> '$.i' AND deliveries.step = j.value ->> '$.s'
+                        AND +deliveries.state = 'sending' AND +deliveries.lease_owner = ?
+                    RETURNING deliveries.id
+                    """),
+                arguments: [now.ms, sentJSON, owner])
+            try Self.appendEvents(db, ids: updated, at: now, from: "sending", to: .sent, detail: nil)
+            if hasEarlyReceipts {
+                let steps = Dictionary(sent.map { ($0.i, $0.s) }, uniquingKeysWith: { first, _ in first })
+                for id in updated { try Self.applyEarlyReceipt(db, id: id, step: steps[id] ?? 0, now: now) }
             }
-            for outcome in outcomes {
-                if case .sent = outcome.result { continue }
-                guard let row = try Row.fetchOne(
-                    db.cachedStatement(sql: """
-                        SELECT id, step, steps, channel, state, attempts FROM deliveries
-                        WHERE id = ? AND state = 'sending' AND lease_owner = ? AND step = ?
-                        """),
-                    arguments: [outcome.deliveryId, owner, outcome.step])
-                else { continue }
-                try Self.apply(outcome.result, to: row, db: db, now: now)
-            }
+        }
+        for outcome in outcomes {
+            if case .sent = outcome.result { continue }
+            guard let row = try Row.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT id, step, steps, channel, state, attempts FROM deliveries
+                    WHERE id = ? AND state = 'sending' AND lease_owner = ? AND step = ?
+                    """),
+                arguments: [outcome.deliveryId, owner, outcome.step])
+            else { continue }
+            try Self.apply(outcome.result, to: row, db: db, now: now)
         }
     }
 
@@ -357,7 +396,7 @@ extension SQLiteStore {
     }
 
     /// One `sent` outcome as JSON for a set-based update.
-    struct SentRow: Encodable {
+    struct SentRow: Encodable, Sendable {
         var i: Int64
         var s: Int
         var p: String?

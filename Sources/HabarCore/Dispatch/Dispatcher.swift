@@ -91,15 +91,23 @@ public final class Dispatcher: Service {
 
     private func work(_ lane: ChannelLane) async {
         let poll = Duration.milliseconds(settings.pollMilliseconds)
+        // Each batch's outcomes are recorded in the transaction that claims the next batch.
+        var unrecorded: [DeliveryOutcome] = []
         while !isStopping && !Task.isCancelled {
             do {
-                let handled = try await dispatchBatch(lane)
-                if handled == 0 { try await Task.sleep(for: poll) }
+                let (claimed, outcomes) = try await dispatchBatch(lane, recording: unrecorded)
+                unrecorded = outcomes
+                if claimed == 0 { try await Task.sleep(for: poll) }
             } catch is CancellationError {
-                return
+                break
             } catch {
                 logger.error("dispatch failed; retrying", metadata: ["channel": "\(lane.name)", "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        if !unrecorded.isEmpty {
+            do { try await store.recordOutcomes(unrecorded, owner: settings.instanceId, now: now()) } catch {
+                logger.error("recording the last outcomes failed; their leases will expire", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -109,12 +117,14 @@ public final class Dispatcher: Service {
     @discardableResult
     public func dispatchOnce(channel: String) async throws -> Int {
         guard let lane = channels.first(where: { $0.name == channel }) else { return 0 }
-        return try await dispatchBatch(lane)
+        let (claimed, outcomes) = try await dispatchBatch(lane, recording: [])
+        try await store.recordOutcomes(outcomes, owner: settings.instanceId, now: now())
+        return claimed
     }
 
-    /// Claims one batch for `lane`, sends it and records the outcomes; returns the batch size.
-    @discardableResult
-    func dispatchBatch(_ lane: ChannelLane) async throws -> Int {
+    /// Records `previous` and claims one batch for `lane` in one transaction, then sends it;
+    /// returns how many were claimed and their outcomes, not yet recorded.
+    func dispatchBatch(_ lane: ChannelLane, recording previous: [DeliveryOutcome]) async throws -> (Int, [DeliveryOutcome]) {
         let start = now()
         if let until = lane.breaker.pausedUntil(now: start) {
             // While the channel is paused its due deliveries wait for the probe without a
@@ -127,11 +137,11 @@ public final class Dispatcher: Service {
         // The channel's loops share one batch size, so at most `batchSize` deliveries of a
         // channel are ever in flight: the most a crash can send twice.
         let limit = lane.claimLimit(batchSize: max(1, settings.batchSize / settings.workersPerChannel))
-        let batch = try await store.claimDeliveries(
-            channel: lane.name, kind: lane.adapter.capabilities.messageKind,
+        let batch = try await store.recordAndClaim(
+            previous, channel: lane.name, kind: lane.adapter.capabilities.messageKind,
             address: lane.adapter.capabilities.addressKind, limit: limit, owner: settings.instanceId,
             leaseUntil: start.addingTimeInterval(settings.leaseSeconds), now: start)
-        guard !batch.isEmpty else { return 0 }
+        guard !batch.isEmpty else { return (0, []) }
         // `concurrency` senders take the batch's deliveries in order: one task per sender,
         // not per message.
         let next = BatchCursor(count: batch.count)
@@ -150,9 +160,8 @@ public final class Dispatcher: Service {
             for await part in group { outcomes += part }
             return outcomes
         }
-        try await store.recordOutcomes(outcomes, owner: settings.instanceId, now: now())
         metrics.count(outcomes, channel: lane.name)
-        return batch.count
+        return (batch.count, outcomes)
     }
 
     /// Decides what happens to one claimed delivery, sending it when it should be sent.

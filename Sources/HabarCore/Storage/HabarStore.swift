@@ -162,6 +162,11 @@ public protocol HabarStore: Sendable {
     /// Records each outcome and its events in one transaction; outcomes for deliveries no
     /// longer leased to `owner` are ignored.
     func recordOutcomes(_ outcomes: [DeliveryOutcome], owner: String, now: Date) async throws
+    /// `recordOutcomes` then `claimDeliveries`, in one transaction where the store can.
+    func recordAndClaim(
+        _ outcomes: [DeliveryOutcome], channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String,
+        leaseUntil: Date, now: Date
+    ) async throws -> [ClaimedDelivery]
     /// Applies provider receipts; a receipt for a step whose send is not recorded yet is
     /// kept and applied when it is.
     func applyReceipts(_ receipts: [DeliveryReceipt], now: Date) async throws
@@ -181,4 +186,15 @@ public protocol HabarStore: Sendable {
     func deliveryEvents(deliveryId: Int64) async throws -> [DeliveryEvent]
     /// Counts by state × channel × language, for one advisory or all.
     func deliveryCounts(advisoryId: Int64?) async throws -> [DeliveryCount]
+}
+
+extension HabarStore {
+    public func recordAndClaim(
+        _ outcomes: [DeliveryOutcome], channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String,
+        leaseUntil: Date, now: Date
+    ) async throws -> [ClaimedDelivery] {
+        try await recordOutcomes(outcomes, owner: owner, now: now)
+        return try await claimDeliveries(
+            channel: channel, kind: kind, address: address, limit: limit, owner: owner, leaseUntil: leaseUntil, now: now)
+    }
 }
