@@ -11,26 +11,18 @@ struct DeliveriesController {
         group.get("{id}") { _, context in try await show(context) }
     }
 
+    /// A delivery as the domain has it, plus its current channel and its history.
     struct DeliveryBody: Encodable {
-        var id: Int64
-        var advisoryId: Int64
-        var advisoryVersion: Int
-        var citizenId: Int64?
-        var subscriberId: Int64?
-        var language: String
-        var steps: [String]
-        var step: Int
-        var channel: String
-        var state: DeliveryState
-        var attempts: Int
-        var nextAttemptAt: Date
-        var providerMessageId: String?
-        var lastError: String?
-        var idempotencyKey: String
-        var expiresAt: Date
-        var createdAt: Date
-        var updatedAt: Date
+        enum Extra: String, CodingKey { case channel, events }
+        var delivery: Delivery
         var events: [DeliveryEvent]
+
+        func encode(to encoder: any Encoder) throws {
+            try delivery.encode(to: encoder)
+            var container = encoder.container(keyedBy: Extra.self)
+            try container.encode(delivery.channel, forKey: .channel)
+            try container.encode(events, forKey: .events)
+        }
     }
 
     func show(_ context: HabarRequestContext) async throws -> Response {
@@ -42,12 +34,6 @@ struct DeliveriesController {
             throw Problem(.notFound, detail: "no delivery \(id)")
         }
         let events = try await gateway.store.deliveryEvents(deliveryId: id)
-        return try JSONBody.response(DeliveryBody(
-            id: delivery.id, advisoryId: delivery.advisoryId, advisoryVersion: delivery.advisoryVersion,
-            citizenId: delivery.citizenId, subscriberId: delivery.subscriberId, language: delivery.language.tag,
-            steps: delivery.steps, step: delivery.step, channel: delivery.channel, state: delivery.state,
-            attempts: delivery.attempts, nextAttemptAt: delivery.nextAttemptAt, providerMessageId: delivery.providerMessageId,
-            lastError: delivery.lastError, idempotencyKey: delivery.idempotencyKey, expiresAt: delivery.expiresAt,
-            createdAt: delivery.createdAt, updatedAt: delivery.updatedAt, events: events))
+        return try JSONBody.response(DeliveryBody(delivery: delivery, events: events))
     }
 }
