@@ -163,6 +163,76 @@ enum Migrations {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2: operator API") { db in
+            try db.execute(sql: """
+                -- Who may see an advisory outside HQ (CAP scope), when it goes out, and who
+                -- wrote and approved it (token ids make the two-person rule exact).
+                ALTER TABLE advisories ADD COLUMN scope TEXT NOT NULL DEFAULT 'restricted'
+                    CHECK (scope IN ('public', 'restricted'));
+                ALTER TABLE advisories ADD COLUMN publish_at INTEGER;
+                ALTER TABLE advisories ADD COLUMN author_token_id INTEGER;
+                ALTER TABLE advisories ADD COLUMN approver_token_id INTEGER;
+                -- A correction above the approval threshold waits here for a second person.
+                ALTER TABLE advisories ADD COLUMN pending_correction TEXT;
+                ALTER TABLE advisories ADD COLUMN pending_author TEXT;
+                ALTER TABLE advisories ADD COLUMN pending_author_token_id INTEGER;
+                -- The version whose deliveries carry the cancellation notice (sent although
+                -- the advisory is cancelled).
+                ALTER TABLE advisories ADD COLUMN cancel_notice_version INTEGER;
+
+                -- Every message an advisory has published (CAP Alert, Update, Cancel).
+                CREATE TABLE advisory_versions (
+                    advisory_id INTEGER NOT NULL REFERENCES advisories (id),
+                    version INTEGER NOT NULL,
+                    message_type TEXT NOT NULL CHECK (message_type IN ('alert', 'update', 'cancel')),
+                    sent_at INTEGER NOT NULL,
+                    approver TEXT NOT NULL,
+                    PRIMARY KEY (advisory_id, version)
+                ) WITHOUT ROWID;
+                INSERT INTO advisory_versions (advisory_id, version, message_type, sent_at, approver)
+                    SELECT id, version, 'alert', published_at, approver FROM advisories WHERE published_at IS NOT NULL;
+
+                -- When a delivery was first handed to a provider (stats: time to first send, to 95%).
+                ALTER TABLE deliveries ADD COLUMN first_sent_at INTEGER;
+                UPDATE deliveries SET first_sent_at = updated_at WHERE state IN ('sent', 'delivered');
+                -- Stats and corrections read one advisory's deliveries by state, channel, language.
+                CREATE INDEX deliveries_by_advisory ON deliveries (advisory_id, state, channel, language);
+                CREATE INDEX citizens_by_welfare ON citizens (welfare_status);
+
+                -- Every state-changing call, hash-chained: each entry's hash covers the previous one's.
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    actor_token_id INTEGER,
+                    role TEXT,
+                    action TEXT NOT NULL,
+                    target TEXT,
+                    status INTEGER NOT NULL,
+                    request_id TEXT NOT NULL,
+                    details TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL UNIQUE
+                );
+                CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+                    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+                    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+                -- Idempotency-Key: the first response to (caller, key), replayed on a repeat.
+                CREATE TABLE idempotency_keys (
+                    scope TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    status INTEGER,
+                    headers TEXT,
+                    body BLOB,
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (scope, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+                """)
+        }
         return migrator
     }
 }

@@ -3,86 +3,7 @@ import GRDB
 import HabarCore
 import HabarMessages
 
-// MARK: Publishing: audience → deliveries, in SQL
-
 extension SQLiteStore {
-    static func publish(_ publication: Publication, _ db: Database) throws -> PublicationResult {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM advisories WHERE id = ?", arguments: [publication.advisoryId]) else {
-            throw StoreError.notFound("advisory \(publication.advisoryId)")
-        }
-        let advisory = try advisory(row)
-        switch advisory.status {
-        case .draft: break
-        case .published where advisory.version == publication.version: break
-        case .published, .cancelled, .expired:
-            throw StoreError.conflict("advisory \(publication.advisoryId) is \(advisory.status.rawValue)")
-        }
-        let now = publication.now.ms
-        try db.execute(
-            sql: """
-                UPDATE advisories SET status = 'published', approver = ?, version = ?, published_at = coalesce(published_at, ?)
-                WHERE id = ?
-                """,
-            arguments: [publication.approver, publication.version, now, publication.advisoryId])
-        for (language, byKind) in publication.renderings {
-            for (kind, rendered) in byKind {
-                try db.execute(
-                    sql: """
-                        INSERT OR IGNORE INTO renderings (advisory_id, version, language, kind, rendered_language, subject, text, html)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        publication.advisoryId, publication.version, language.rawValue, kind.rawValue,
-                        rendered.language.rawValue, rendered.subject, rendered.text, rendered.html,
-                    ])
-            }
-        }
-
-        let audience = AudienceSQL(advisory.audience)
-        let plan = advisory.channelPlan
-        let citizenChannels = plan.channels.filter { publication.channels[$0]?.address != .webhook }
-        func reach(_ channel: String) -> String {
-            switch publication.channels[channel]?.address {
-            case .phone: "c.phone IS NOT NULL"
-            case .email: "c.email IS NOT NULL"
-            case .webhook, nil: "0"
-            }
-        }
-        let firstId = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM deliveries") ?? 0) + 1
-        let lanes: [(index: Int, channels: [String])] =
-            plan.mode == .fallback ? [(0, citizenChannels)] : citizenChannels.enumerated().map { ($0.offset, [$0.element]) }
-        for lane in lanes where !lane.channels.isEmpty {
-            let steps = lane.channels.map { "CASE WHEN \(reach($0)) THEN ? || ',' ELSE '' END" }.joined(separator: " || ")
-            let arguments: [(any DatabaseValueConvertible)?] =
-                [publication.advisoryId, publication.version, lane.index, advisory.severity.priority, now,
-                 advisory.expiresAt.ms, now, now, now]
-            try db.execute(
-                sql: """
-                    INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, email,
-                        steps, step, channel, state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
-                    SELECT ?, ?, ?, id, language, phone, email, steps, 0, substr(steps, 1, instr(steps || ',', ',') - 1),
-                        'queued', ?, ?, ?, ?, ?, ?
-                    FROM (SELECT c.id, c.language, c.phone, c.email, rtrim(\(steps), ',') AS steps
-                          FROM citizens c WHERE \(audience.condition))
-                    WHERE steps != ''
-                    ON CONFLICT (advisory_id, advisory_version, citizen_id, plan_index) DO NOTHING
-                    """,
-                arguments: StatementArguments(arguments) + StatementArguments(lane.channels) + audience.arguments)
-        }
-        try db.execute(
-            sql: """
-                INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
-                SELECT id, ?, 0, channel, NULL, 'queued', 0 FROM deliveries WHERE id >= ?
-                """,
-            arguments: [now, firstId])
-        let queued = db.changesCount
-        let anyReach = citizenChannels.isEmpty ? "0" : citizenChannels.map(reach).joined(separator: " OR ")
-        let unreachable = try Int.fetchOne(
-            db, sql: "SELECT COUNT(*) FROM citizens c WHERE (\(audience.condition)) AND NOT (\(anyReach))",
-            arguments: audience.arguments) ?? 0
-        return PublicationResult(queued: queued, unreachable: unreachable)
-    }
-
     // MARK: Claiming
 
     public func claimDeliveries(
@@ -123,7 +44,8 @@ extension SQLiteStore {
             let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: """
                     SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
-                        d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id
+                        d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id,
+                        a.cancel_notice_version
                     FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
                     WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
                     ORDER BY d.next_attempt_at, d.id
@@ -131,7 +53,7 @@ extension SQLiteStore {
                     """),
                 arguments: [channel, priority, now.ms, wanted])
             while let row = try rows.next() {
-                if row[13] == "cancelled" {
+                if row[13] == "cancelled", (row[16] as Int?) != (row[2] as Int) {
                     closing.append((row.copy(), .cancelled, "advisory cancelled"))
                     continue
                 }
@@ -254,13 +176,13 @@ extension SQLiteStore {
             let updated = try Int64.fetchAll(
                 db.cachedStatement(sql: """
                     UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = j.value ->> '$.p',
-                        last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                        first_sent_at = coalesce(first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
                     FROM json_each(?) AS j
                     WHERE deliveries.id = j.value ->> '$.i' AND deliveries.step = j.value ->> '$.s'
                         AND +deliveries.state = 'sending' AND +deliveries.lease_owner = ?
                     RETURNING deliveries.id
                     """),
-                arguments: [now.ms, sentJSON, owner])
+                arguments: [now.ms, now.ms, sentJSON, owner])
             try Self.appendEvents(db, ids: updated, at: now, from: "sending", to: .sent, detail: nil)
             if hasEarlyReceipts {
                 let steps = Dictionary(sent.map { ($0.i, $0.s) }, uniquingKeysWith: { first, _ in first })
@@ -287,8 +209,8 @@ extension SQLiteStore {
         case .sent(let provider):
             try db.cachedStatement(sql: """
                 UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = ?, last_error = NULL,
-                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
-                """).execute(arguments: [provider, now.ms, id])
+                    first_sent_at = coalesce(first_sent_at, ?), lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
+                """).execute(arguments: [provider, now.ms, now.ms, id])
             try appendEvent(db, id: id, at: now, step: row["step"], channel: row["channel"], from: "sending", to: .sent,
                             attempt: attempts + 1, detail: nil, provider: provider)
         case .retry(let at, let reason, let counts):
@@ -568,53 +490,4 @@ extension SQLiteStore {
     }
 }
 
-/// A failure of the store that callers can act on.
-public enum StoreError: Error, Sendable, CustomStringConvertible {
-    case notFound(String)
-    case conflict(String)
 
-    public var description: String {
-        switch self {
-        case .notFound(let what): "\(what) not found"
-        case .conflict(let why): why
-        }
-    }
-}
-
-/// An audience as a SQL condition on `citizens c`, with its arguments.
-struct AudienceSQL {
-    var condition: String
-    var arguments: StatementArguments
-
-    init(_ audience: Audience) {
-        var filters: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        func list(_ column: String, _ values: [String]?) {
-            guard let values, !values.isEmpty else { return }
-            filters.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
-            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
-        }
-        list("c.country", audience.countries)
-        list("c.city", audience.cities)
-        list("c.group_id", audience.groupIds)
-        list("c.agency_id", audience.agencyIds)
-        if let tags = audience.tags, !tags.isEmpty {
-            filters.append("(" + tags.map { _ in "instr(c.tags, '|' || ? || '|') > 0" }.joined(separator: " OR ") + ")")
-            arguments += tags.map { $0 as (any DatabaseValueConvertible)? }
-        }
-        if let circle = audience.circle {
-            filters.append("(c.lat IS NOT NULL AND habar_distance_km(c.lat, c.lon, ?, ?) <= ?)")
-            arguments += [circle.center.lat, circle.center.lon, circle.radiusKm]
-        }
-        if let polygon = audience.polygon {
-            let json = String(decoding: (try? JSONEncoder().encode(polygon)) ?? Data("[]".utf8), as: UTF8.self)
-            filters.append("(c.lat IS NOT NULL AND habar_in_polygon(c.lat, c.lon, ?))")
-            arguments.append(json)
-        }
-        let narrowed = audience.all == true ? "1" : (filters.isEmpty ? "0" : filters.joined(separator: " AND "))
-        let ids = audience.citizenIds ?? []
-        let idsJSON = "[" + ids.map(String.init).joined(separator: ",") + "]"
-        self.condition = "((\(narrowed)) OR c.id IN (SELECT value FROM json_each(?)))"
-        self.arguments = StatementArguments(arguments + [idsJSON])
-    }
-}

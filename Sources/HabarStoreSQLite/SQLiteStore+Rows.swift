@@ -20,6 +20,13 @@ extension SQLiteStore {
             createdAt: Date(ms: row["created_at"]), updatedAt: Date(ms: row["updated_at"]))
     }
 
+    static func token(_ row: Row) -> AccessToken {
+        AccessToken(
+            id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .viewer, agencyId: row["agency_id"],
+            tokenHash: row["token_hash"], createdAt: Date(ms: row["created_at"]),
+            revokedAt: (row["revoked_at"] as Int64?).map(Date.init(ms:)))
+    }
+
     static func advisory(_ row: Row) throws -> Advisory {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -34,7 +41,16 @@ extension SQLiteStore {
             expiresAt: Date(ms: row["expires_at"]), status: AdvisoryStatus(rawValue: row["status"]) ?? .draft,
             version: row["version"], author: row["author"], approver: row["approver"], createdAt: Date(ms: row["created_at"]),
             publishedAt: (row["published_at"] as Int64?).map(Date.init(ms:)),
-            cancelledAt: (row["cancelled_at"] as Int64?).map(Date.init(ms:)))
+            cancelledAt: (row["cancelled_at"] as Int64?).map(Date.init(ms:)),
+            scope: AdvisoryScope(rawValue: row["scope"]) ?? .restricted,
+            publishAt: (row["publish_at"] as Int64?).map(Date.init(ms:)),
+            authorTokenId: row["author_token_id"], approverTokenId: row["approver_token_id"],
+            pendingCorrection: try (row["pending_correction"] as String?).map { json in
+                PendingCorrection(
+                    correction: try decoder.decode(AdvisoryCorrection.self, from: Data(json.utf8)),
+                    author: row["pending_author"] ?? "", authorTokenId: row["pending_author_token_id"])
+            },
+            cancelNoticeVersion: row["cancel_notice_version"])
     }
 
     static func delivery(_ row: Row, installation: String) -> Delivery {

@@ -157,11 +157,7 @@ public final class SQLiteStore: HabarStore {
 
     public func token(hash: String) async throws -> AccessToken? {
         try await writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL", arguments: [hash]).map { row in
-                AccessToken(
-                    id: row["id"], name: row["name"], role: Role(rawValue: row["role"]) ?? .viewer, agencyId: row["agency_id"],
-                    tokenHash: row["token_hash"], createdAt: Date(ms: row["created_at"]), revokedAt: (row["revoked_at"] as Int64?).map(Date.init(ms:)))
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL", arguments: [hash]).map(Self.token)
         }
     }
 
@@ -172,22 +168,19 @@ public final class SQLiteStore: HabarStore {
     // MARK: Advisories
 
     public func insertAdvisory(_ advisory: Advisory) async throws -> Advisory {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        let audience = String(decoding: try encoder.encode(advisory.audience), as: UTF8.self)
-        let params = String(decoding: try encoder.encode(advisory.params), as: UTF8.self)
-        let plan = String(decoding: try encoder.encode(advisory.channelPlan), as: UTF8.self)
+        let encoded = try Self.encodeContent(advisory)
         return try await writer.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO advisories (kind, severity, audience, params, template, channel_plan, expires_at, status,
-                        version, author, approver, created_at, published_at, cancelled_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        version, author, approver, created_at, published_at, cancelled_at, scope, publish_at, author_token_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    advisory.kind.rawValue, advisory.severity.rawValue, audience, params, advisory.template, plan,
-                    advisory.expiresAt.ms, advisory.status.rawValue, advisory.version, advisory.author, advisory.approver,
-                    advisory.createdAt.ms, advisory.publishedAt?.ms, advisory.cancelledAt?.ms,
+                    advisory.kind.rawValue, advisory.severity.rawValue, encoded.audience, encoded.params, advisory.template,
+                    encoded.plan, advisory.expiresAt.ms, advisory.status.rawValue, advisory.version, advisory.author,
+                    advisory.approver, advisory.createdAt.ms, advisory.publishedAt?.ms, advisory.cancelledAt?.ms,
+                    advisory.scope.rawValue, advisory.publishAt?.ms, advisory.authorTokenId,
                 ])
             var stored = advisory
             stored.id = db.lastInsertedRowID
@@ -195,29 +188,21 @@ public final class SQLiteStore: HabarStore {
         }
     }
 
+    /// The JSON columns of an advisory.
+    static func encodeContent(_ advisory: Advisory) throws -> (audience: String, params: String, plan: String) {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = .sortedKeys
+        return (
+            String(decoding: try encoder.encode(advisory.audience), as: UTF8.self),
+            String(decoding: try encoder.encode(advisory.params), as: UTF8.self),
+            String(decoding: try encoder.encode(advisory.channelPlan), as: UTF8.self)
+        )
+    }
+
     public func advisory(id: Int64) async throws -> Advisory? {
         try await writer.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM advisories WHERE id = ?", arguments: [id]).map(Self.advisory)
-        }
-    }
-
-    public func publish(_ publication: Publication) async throws -> PublicationResult {
-        try await writer.write { db in try Self.publish(publication, db) }
-    }
-
-    public func cancelAdvisory(id: Int64, at: Date) async throws -> Int {
-        try await writer.write { db in
-            try db.execute(
-                sql: "UPDATE advisories SET status = 'cancelled', cancelled_at = ? WHERE id = ? AND status IN ('draft', 'published')",
-                arguments: [at.ms, id])
-            let pending = try Row.fetchAll(
-                db,
-                sql: "SELECT id, step, channel, state, attempts FROM deliveries WHERE advisory_id = ? AND state IN ('queued', 'retrying')",
-                arguments: [id])
-            for row in pending {
-                try Self.transition(db, row: row, to: .cancelled, at: at, detail: "advisory cancelled")
-            }
-            return pending.count
         }
     }
 }

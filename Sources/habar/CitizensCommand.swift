@@ -27,20 +27,16 @@ struct CitizensCommand: AsyncParsableCommand {
                 FileHandle.standardError.write("habar: cannot read \(file)\n")
                 throw Exit.dataError
             }
-            let parsed: CitizenCSV.Parsed
-            do { parsed = try CitizenCSV.parse(data) } catch {
-                FileHandle.standardError.write("habar: \(file) refused: \(error)\n")
-                throw Exit.dataError
-            }
             let gateway = try makeGateway(configuration)
-            var result = CitizenImportResult(created: 0, updated: 0)
-            if !(allOrNothing && !parsed.rejected.isEmpty) {
-                result = try await gateway.store.upsertCitizens(parsed.citizens)
+            let report = try await CitizenImport(store: gateway.store).run(data, allOrNothing: allOrNothing, now: Date())
+            if report.refused {
+                FileHandle.standardError.write("habar: \(file) refused: \(report.rejected.map(\.description).joined(separator: "; "))\n")
+                throw Exit.dataError
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(Report(created: result.created, updated: result.updated, rejected: parsed.rejected)), as: UTF8.self))
-            if !parsed.rejected.isEmpty { throw Exit.dataError }
+            print(String(decoding: try encoder.encode(Report(created: report.created, updated: report.updated, rejected: report.rejected)), as: UTF8.self))
+            if !report.rejected.isEmpty { throw Exit.dataError }
         }
     }
 }

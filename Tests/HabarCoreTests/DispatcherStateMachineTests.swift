@@ -169,7 +169,7 @@ struct DispatcherStateMachineTests {
     func cancelWhileQueued() async throws {
         let rig = try DispatchRig([ScriptedChannel(name: "sms")])
         let id = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 5)
-        #expect(try await rig.store.cancelAdvisory(id: id, at: rig.clock.now) == 5)
+        #expect(try await rig.store.cancelAdvisory(id: id, at: rig.clock.now, notice: nil).cancelled == 5)
         #expect(try await rig.dispatcher.dispatchOnce(channel: "sms") == 0)
         #expect(rig.channels["sms"]!.sent.isEmpty)
         #expect(try await rig.path() == ["0:queued", "0:cancelled"])
@@ -181,7 +181,7 @@ struct DispatcherStateMachineTests {
         let id = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)))
         try await rig.dispatcher.dispatchOnce(channel: "sms")
         #expect(try await rig.delivery().state == .retrying)
-        _ = try await rig.store.cancelAdvisory(id: id, at: rig.clock.now)
+        _ = try await rig.store.cancelAdvisory(id: id, at: rig.clock.now, notice: nil)
         rig.clock.advance(60)
         try await rig.dispatcher.dispatchOnce(channel: "sms")
         #expect(try await rig.delivery().state == .cancelled)

@@ -32,6 +32,65 @@ public enum AdvisoryStatus: String, Sendable, Codable, CaseIterable {
     case draft, published, cancelled, expired
 }
 
+/// Who may see an advisory outside HQ: `public` ones appear in the CAP feed (CAP `scope`).
+public enum AdvisoryScope: String, Sendable, Codable, CaseIterable {
+    case `public`, restricted
+}
+
+/// The CAP message type of one published version of an advisory.
+public enum AdvisoryMessageType: String, Sendable, Codable, CaseIterable {
+    /// The first publication.
+    case alert
+    /// A correction that replaces the earlier versions.
+    case update
+    /// The cancellation (with or without a notice to the people reached).
+    case cancel
+}
+
+/// One published version of an advisory.
+public struct AdvisoryVersion: Sendable, Hashable, Codable {
+    public var version: Int
+    public var messageType: AdvisoryMessageType
+    public var sentAt: Date
+    public var approver: String
+
+    public init(version: Int, messageType: AdvisoryMessageType, sentAt: Date, approver: String) {
+        self.version = version
+        self.messageType = messageType
+        self.sentAt = sentAt
+        self.approver = approver
+    }
+}
+
+/// What a correction changes; fields left out keep their value.
+public struct AdvisoryCorrection: Sendable, Hashable, Codable {
+    public var severity: Severity?
+    public var params: AdvisoryParameters?
+    public var template: String?
+    public var expiresAt: Date?
+
+    public init(severity: Severity? = nil, params: AdvisoryParameters? = nil, template: String? = nil, expiresAt: Date? = nil) {
+        self.severity = severity
+        self.params = params
+        self.template = template
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A correction written by `author`, waiting for a second person because its audience is
+/// above the approval threshold.
+public struct PendingCorrection: Sendable, Hashable, Codable {
+    public var correction: AdvisoryCorrection
+    public var author: String
+    public var authorTokenId: Int64?
+
+    public init(correction: AdvisoryCorrection, author: String, authorTokenId: Int64?) {
+        self.correction = correction
+        self.author = author
+        self.authorTokenId = authorTokenId
+    }
+}
+
 /// How the channels of an advisory are used for one citizen.
 public struct ChannelPlan: Sendable, Hashable, Codable {
     public enum Mode: String, Sendable, Codable {
@@ -91,22 +150,25 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
         self.text = text
     }
 
+    /// `date` as templates show it: `dd.MM HH:mm (UTC±h)` in the advisory's time zone.
+    public func format(_ date: Date) -> String {
+        let zone = timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
+        var style = Date.VerbatimFormatStyle(
+            format: "\(day: .twoDigits).\(month: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits)",
+            timeZone: zone, calendar: Calendar(identifier: .gregorian))
+        style.locale = Locale(identifier: "en_US_POSIX")
+        let offset = zone.secondsFromGMT(for: date)
+        let sign = offset < 0 ? "-" : "+"
+        let minutes = abs(offset) / 60
+        let suffix = minutes % 60 == 0 ? "\(minutes / 60)" : String(format: "%d:%02d", minutes / 60, minutes % 60)
+        return "\(date.formatted(style)) (UTC\(sign)\(suffix))"
+    }
+
     /// The values templates see, as text. Times are shown in the advisory's time zone with
     /// its UTC offset, so a reader anywhere knows exactly when.
     public func templateArguments() -> [String: String] {
         var arguments: [String: String] = [:]
-        let zone = timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
-        func time(_ date: Date) -> String {
-            var style = Date.VerbatimFormatStyle(
-                format: "\(day: .twoDigits).\(month: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits)",
-                timeZone: zone, calendar: Calendar(identifier: .gregorian))
-            style.locale = Locale(identifier: "en_US_POSIX")
-            let offset = zone.secondsFromGMT(for: date)
-            let sign = offset < 0 ? "-" : "+"
-            let minutes = abs(offset) / 60
-            let suffix = minutes % 60 == 0 ? "\(minutes / 60)" : String(format: "%d:%02d", minutes / 60, minutes % 60)
-            return "\(date.formatted(style)) (UTC\(sign)\(suffix))"
-        }
+        func time(_ date: Date) -> String { format(date) }
         if let route { arguments["route"] = route }
         if let borderCrossing { arguments["borderCrossing"] = borderCrossing }
         if let opensAt { arguments["opensAt"] = time(opensAt) }
@@ -141,12 +203,22 @@ public struct Advisory: Sendable, Hashable, Codable, Identifiable {
     public var createdAt: Date
     public var publishedAt: Date?
     public var cancelledAt: Date?
+    public var scope: AdvisoryScope
+    /// When an approved advisory goes out; nil: at approval.
+    public var publishAt: Date?
+    public var authorTokenId: Int64?
+    public var approverTokenId: Int64?
+    public var pendingCorrection: PendingCorrection?
+    /// The version whose deliveries carry the cancellation notice, if one was sent.
+    public var cancelNoticeVersion: Int?
 
     public init(
         id: Int64? = nil, kind: AdvisoryKind, severity: Severity, audience: Audience,
         params: AdvisoryParameters, template: String, channelPlan: ChannelPlan, expiresAt: Date,
         status: AdvisoryStatus = .draft, version: Int = 1, author: String, approver: String? = nil,
-        createdAt: Date = Date(), publishedAt: Date? = nil, cancelledAt: Date? = nil
+        createdAt: Date = Date(), publishedAt: Date? = nil, cancelledAt: Date? = nil, scope: AdvisoryScope = .restricted,
+        publishAt: Date? = nil, authorTokenId: Int64? = nil, approverTokenId: Int64? = nil,
+        pendingCorrection: PendingCorrection? = nil, cancelNoticeVersion: Int? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -163,5 +235,26 @@ public struct Advisory: Sendable, Hashable, Codable, Identifiable {
         self.createdAt = createdAt
         self.publishedAt = publishedAt
         self.cancelledAt = cancelledAt
+        self.scope = scope
+        self.publishAt = publishAt
+        self.authorTokenId = authorTokenId
+        self.approverTokenId = approverTokenId
+        self.pendingCorrection = pendingCorrection
+        self.cancelNoticeVersion = cancelNoticeVersion
+    }
+
+    /// Approved, waiting for `publishAt`.
+    public var isScheduled: Bool { status == .draft && approver != nil }
+
+    /// This advisory with `correction` applied, as its next version.
+    public func applying(_ correction: AdvisoryCorrection) -> Advisory {
+        var next = self
+        if let severity = correction.severity { next.severity = severity }
+        if let params = correction.params { next.params = params }
+        if let template = correction.template { next.template = template }
+        if let expiresAt = correction.expiresAt { next.expiresAt = expiresAt }
+        next.version = version + 1
+        next.pendingCorrection = nil
+        return next
     }
 }

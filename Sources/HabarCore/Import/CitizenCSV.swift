@@ -51,8 +51,17 @@ public struct CitizenCSV: Sendable {
             throw Refused(errors: [FieldError(line: 1, field: "phone", detail: "a phone or an email column is required")])
         }
 
+        if let broken = header.error {
+            throw Refused(errors: [FieldError(line: 1, detail: broken)])
+        }
         var parsed = Parsed(citizens: [], lines: [], rejected: [])
+        var phones: [String: Int] = [:]
+        var passports: [String: Int] = [:]
         for record in records.dropFirst() {
+            if let broken = record.error {
+                parsed.rejected.append(FieldError(line: record.line, detail: broken))
+                continue
+            }
             if record.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
             if record.fields.count != names.count {
                 parsed.rejected.append(FieldError(
@@ -66,6 +75,17 @@ public struct CitizenCSV: Sendable {
             }
             switch citizen(row, line: record.line, now: now) {
             case .success(let citizen):
+                // The same person twice in one file is a mistake in the file, not an update.
+                if let phone = citizen.phone?.e164, let first = phones[phone] {
+                    parsed.rejected.append(FieldError(line: record.line, field: "phone", detail: "\(phone) is already on line \(first) of this file"))
+                    continue
+                }
+                if let passport = citizen.passportNumber, let first = passports[passport] {
+                    parsed.rejected.append(FieldError(line: record.line, field: "passportNumber", detail: "\(passport) is already on line \(first) of this file"))
+                    continue
+                }
+                if let phone = citizen.phone?.e164 { phones[phone] = record.line }
+                if let passport = citizen.passportNumber { passports[passport] = record.line }
                 parsed.citizens.append(citizen)
                 parsed.lines.append(record.line)
             case .failure(let failure):
@@ -124,9 +144,14 @@ public struct CitizenCSV: Sendable {
     struct Record {
         var line: Int
         var fields: [String]
+        /// Why the record's quoting is broken; its fields are then not to be trusted.
+        var error: String? = nil
     }
 
     /// RFC 4180 records with the line each starts on; the separator is the header's `;` or `,`.
+    /// A quote inside an unquoted field, text after a closing quote, or a quote never
+    /// closed marks the record as broken (an unclosed quote swallows the rest of the file,
+    /// which is then reported as one broken record from the line the quote opened).
     static func records(of text: String) -> [Record] {
         let firstLine = text.prefix { $0 != "\n" && $0 != "\r\n" }
         let separator: Character = firstLine.filter { $0 == ";" }.count > firstLine.filter { $0 == "," }.count ? ";" : ","
@@ -134,8 +159,11 @@ public struct CitizenCSV: Sendable {
         var fields: [String] = []
         var field = ""
         var quoted = false
+        var afterQuote = false
+        var error: String? = nil
         var line = 1
         var recordLine = 1
+        var quoteLine = 1
         var iterator = Array(text).makeIterator()
         var pending: Character? = nil
         func next() -> Character? {
@@ -146,29 +174,71 @@ public struct CitizenCSV: Sendable {
             if quoted {
                 if character == "\"" {
                     if let after = next() {
-                        if after == "\"" { field.append("\"") } else { quoted = false; pending = after }
-                    } else { quoted = false }
+                        if after == "\"" { field.append("\"") } else { quoted = false; afterQuote = true; pending = after }
+                    } else { quoted = false; afterQuote = true }
                 } else {
-                    if character == "\n" || character == "\r\n" { line += 1 }
+                    if character == "\n" || character == "\r\n" || character == "\r" { line += 1 }
                     field.append(character == "\r\n" ? "\n" : character)
                 }
                 continue
             }
             switch character {
-            case "\"" where field.isEmpty: quoted = true
-            case separator: fields.append(field); field = ""
+            case separator:
+                fields.append(field); field = ""; afterQuote = false
             case "\n", "\r\n", "\r":
-                fields.append(field); field = ""
-                records.append(Record(line: recordLine, fields: fields)); fields = []
+                fields.append(field); field = ""; afterQuote = false
+                records.append(Record(line: recordLine, fields: fields, error: error)); fields = []; error = nil
                 line += 1
                 recordLine = line
-            default: field.append(character)
+            case "\"" where field.isEmpty && !afterQuote:
+                quoted = true
+                quoteLine = line
+            case "\"":
+                error = error ?? "a quote inside an unquoted field (quote the whole field and double the quote: \"\"\")"
+                field.append(character)
+            default:
+                if afterQuote, !character.isWhitespace {
+                    error = error ?? "text after a closing quote (a quoted field must end at the separator)"
+                }
+                field.append(character)
             }
         }
-        if !field.isEmpty || !fields.isEmpty {
+        if quoted {
+            error = "a quote opened on line \(quoteLine) is never closed"
+        }
+        if !field.isEmpty || !fields.isEmpty || quoted {
             fields.append(field)
-            records.append(Record(line: recordLine, fields: fields))
+            records.append(Record(line: recordLine, fields: fields, error: error))
         }
         return records
+    }
+}
+
+/// A CSV import as the HTTP API and the command line run it: parse, report every bad line,
+/// keep the good ones (or, all-or-nothing, none when any line is bad), in one transaction.
+public struct CitizenImport: Sendable {
+    public let store: any HabarStore
+
+    public init(store: any HabarStore) { self.store = store }
+
+    public struct Report: Sendable {
+        public var created: Int
+        public var updated: Int
+        /// Bad lines, each with its line number, field and reason.
+        public var rejected: [FieldError]
+        /// The whole file was refused (no header, unknown columns, not UTF-8).
+        public var refused: Bool
+    }
+
+    public func run(_ data: Data, allOrNothing: Bool, now: Date) async throws -> Report {
+        let parsed: CitizenCSV.Parsed
+        do { parsed = try CitizenCSV.parse(data, now: now) } catch {
+            return Report(created: 0, updated: 0, rejected: error.errors, refused: true)
+        }
+        if allOrNothing, !parsed.rejected.isEmpty {
+            return Report(created: 0, updated: 0, rejected: parsed.rejected, refused: false)
+        }
+        let result = try await store.upsertCitizens(parsed.citizens)
+        return Report(created: result.created, updated: result.updated, rejected: parsed.rejected, refused: false)
     }
 }

@@ -91,18 +91,217 @@ public struct AdvisoryPublisher: Sendable {
         return try await store.insertAdvisory(advisory)
     }
 
-    /// Publishes advisory `id`: renders it and queues its deliveries.
-    public func publish(id: Int64, approver: String, now: Date) async throws -> PublicationResult {
-        guard let advisory = try await store.advisory(id: id) else {
-            throw ValidationFailure(pointer: "/id", "no advisory \(id)")
+    /// What a channel plan needs per channel: the address and the message kind.
+    func channelMap(_ plan: ChannelPlan) -> [String: (address: AddressKind, kind: MessageKind)] {
+        var map: [String: (address: AddressKind, kind: MessageKind)] = [:]
+        for name in plan.channels {
+            if let capabilities = channels[name] { map[name] = (capabilities.addressKind, capabilities.messageKind) }
         }
+        return map
+    }
+
+    func existing(_ id: Int64) async throws -> Advisory {
+        guard let advisory = try await store.advisory(id: id) else { throw OperationError.notFound("advisory \(id)") }
+        return advisory
+    }
+
+    /// How many citizens `recipients` are.
+    public func recipientCount(_ recipients: Recipients) async throws -> Int {
+        try await store.audienceCells(recipients).reduce(0) { $0 + $1.count }
+    }
+
+    /// Refuses an approval by the author when more than `threshold` people would get it.
+    func checkTwoPersonRule(author: String, authorTokenId: Int64?, approver: Actor, recipients: Int, threshold: Int) throws {
+        if recipients > threshold, approver.isSamePerson(name: author, tokenId: authorTokenId) {
+            throw OperationError.forbidden(
+                "two-person rule: this goes to \(recipients) people, more than the threshold of \(threshold), so it must be approved by someone other than its author (\(author))")
+        }
+    }
+
+    /// What an approval did.
+    public enum Approval: Sendable {
+        /// Deliveries were queued; `recipients` people were in the audience.
+        case published(PublicationResult, recipients: Int)
+        /// Approved; it goes out at this time.
+        case scheduled(Date, recipients: Int)
+        /// A pending correction was approved and queued.
+        case correctionPublished(PublicationResult, recipients: Int, author: String)
+    }
+
+    /// Approves advisory `id`: a draft is published (or scheduled for `publishAt`); a
+    /// published advisory with a pending correction gets that correction published. Above
+    /// `threshold` recipients the approver must not be the author.
+    public func approve(id: Int64, by approver: Actor, threshold: Int, now: Date) async throws -> Approval {
+        let advisory = try await existing(id)
+        switch advisory.status {
+        case .draft:
+            if advisory.isScheduled { throw OperationError.conflict("advisory \(id) is already approved and scheduled for \(advisory.publishAt.map { "\($0)" } ?? "later")") }
+            let recipients = try await recipientCount(.audience(advisory.audience))
+            try checkTwoPersonRule(author: advisory.author, authorTokenId: advisory.authorTokenId, approver: approver, recipients: recipients, threshold: threshold)
+            try validate(advisory, now: now)
+            if let publishAt = advisory.publishAt, publishAt > now {
+                try await store.scheduleAdvisory(id: id, approver: approver.name, approverTokenId: approver.tokenId, publishAt: publishAt)
+                return .scheduled(publishAt, recipients: recipients)
+            }
+            let result = try await publish(advisory, approver: approver, now: now)
+            return .published(result, recipients: recipients)
+        case .published:
+            guard let pending = advisory.pendingCorrection else {
+                throw OperationError.conflict("advisory \(id) is already published and has no correction waiting for approval")
+            }
+            let recipients = try await recipientCount(.reachedBy(advisoryId: id, beforeVersion: advisory.version + 1))
+            try checkTwoPersonRule(author: pending.author, authorTokenId: pending.authorTokenId, approver: approver, recipients: recipients, threshold: threshold)
+            let result = try await publishCorrection(advisory, pending.correction, approver: approver, now: now)
+            return .correctionPublished(result, recipients: recipients, author: pending.author)
+        case .cancelled, .expired:
+            throw OperationError.conflict("advisory \(id) is \(advisory.status.rawValue)")
+        }
+    }
+
+    /// Publishes draft `id` now as `approver`, without the two-person rule: for drills and
+    /// tests that act as one trusted operator.
+    public func publish(id: Int64, approver: String, now: Date) async throws -> PublicationResult {
+        let advisory = try await existing(id)
         try validate(advisory, now: now)
-        let renderings = try render(advisory)
-        var plan: [String: (address: AddressKind, kind: MessageKind)] = [:]
-        for name in advisory.channelPlan.channels {
-            if let capabilities = channels[name] { plan[name] = (capabilities.addressKind, capabilities.messageKind) }
+        return try await publish(advisory, approver: Actor(name: approver), now: now)
+    }
+
+    /// Publishes a first version now.
+    func publish(_ advisory: Advisory, approver: Actor, now: Date) async throws -> PublicationResult {
+        try await store.publish(Publication(
+            advisory: advisory, messageType: .alert, approver: approver.name, approverTokenId: approver.tokenId,
+            recipients: .audience(advisory.audience), renderings: try render(advisory), channels: channelMap(advisory.channelPlan), now: now))
+    }
+
+    /// Publishes approved advisories whose time has come; returns how many.
+    @discardableResult
+    public func publishDue(now: Date) async throws -> Int {
+        var published = 0
+        for advisory in try await store.dueScheduledAdvisories(now: now) {
+            let approver = Actor(name: advisory.approver ?? advisory.author, tokenId: advisory.approverTokenId)
+            do {
+                try validate(advisory, now: now)
+                _ = try await publish(advisory, approver: approver, now: now)
+            } catch let failure as ValidationFailure where advisory.expiresAt <= now {
+                // Its time passed while it waited: it is never sent.
+                _ = failure
+                _ = try await store.cancelAdvisory(id: advisory.id!, at: now, notice: nil)
+            }
+            published += 1
+        }
+        return published
+    }
+
+    /// What a correction did.
+    public enum CorrectionOutcome: Sendable {
+        case published(PublicationResult, recipients: Int)
+        /// More than the threshold would get it: it waits for a second person's approval.
+        case awaitingApproval(recipients: Int)
+    }
+
+    /// A correction of published advisory `id`: at most `threshold` recipients, it goes out
+    /// now; above, it waits for an approver other than `author`.
+    public func correct(id: Int64, _ correction: AdvisoryCorrection, by author: Actor, threshold: Int, now: Date) async throws -> CorrectionOutcome {
+        let advisory = try await existing(id)
+        guard advisory.status == .published else {
+            throw OperationError.conflict("advisory \(id) is \(advisory.status.rawValue); only a published advisory can be corrected")
+        }
+        let next = advisory.applying(correction)
+        try validate(next, now: now)
+        _ = try render(next)
+        let recipients = try await recipientCount(.reachedBy(advisoryId: id, beforeVersion: next.version))
+        if recipients > threshold {
+            try await store.setPendingCorrection(id: id, PendingCorrection(correction: correction, author: author.name, authorTokenId: author.tokenId))
+            return .awaitingApproval(recipients: recipients)
+        }
+        return .published(try await publishCorrection(advisory, correction, approver: author, now: now), recipients: recipients)
+    }
+
+    func publishCorrection(_ advisory: Advisory, _ correction: AdvisoryCorrection, approver: Actor, now: Date) async throws -> PublicationResult {
+        let next = advisory.applying(correction)
+        let previousSentAt = try await store.advisoryVersions(id: next.id!).last?.sentAt ?? advisory.publishedAt ?? now
+        let body = try render(next)
+        let prefix = try render(template: Self.correctionTemplate, kinds: kinds(of: next), arguments: ["previousSentAt": next.params.format(previousSentAt)])
+        var combined: [Language: [MessageKind: RenderedMessage]] = [:]
+        for (language, byKind) in body {
+            for (kind, message) in byKind {
+                combined[language, default: [:]][kind] = prefix[language]?[kind].map { message.prefixed(by: $0) } ?? message
+            }
         }
         return try await store.publish(Publication(
-            advisoryId: id, version: advisory.version, approver: approver, renderings: renderings, channels: plan, now: now))
+            advisory: next, messageType: .update, approver: approver.name, approverTokenId: approver.tokenId,
+            recipients: .reachedBy(advisoryId: next.id!, beforeVersion: next.version), renderings: combined,
+            channels: channelMap(next.channelPlan), now: now))
+    }
+
+    /// Cancels advisory `id`: nothing not yet sent goes out; with `notice`, the people already
+    /// reached are told it no longer holds. Returns the cancelled deliveries and the notice's queue.
+    public func cancel(id: Int64, notice: Bool, by actor: Actor, now: Date) async throws -> (cancelled: Int, notice: PublicationResult?) {
+        let advisory = try await existing(id)
+        guard advisory.status == .draft || advisory.status == .published else {
+            throw OperationError.conflict("advisory \(id) is \(advisory.status.rawValue)")
+        }
+        guard notice, advisory.status == .published else {
+            return try await store.cancelAdvisory(id: id, at: now, notice: nil)
+        }
+        var next = advisory
+        next.version += 1
+        let previousSentAt = try await store.advisoryVersions(id: id).last?.sentAt ?? advisory.publishedAt ?? now
+        let headline = try render(advisory, kinds: [.webhook])
+        var renderings: [Language: [MessageKind: RenderedMessage]] = [:]
+        for language in Language.allCases {
+            for kind in kinds(of: advisory) {
+                guard let source = renderingLanguage(Self.cancellationTemplate, kind, language) else { continue }
+                let title = headline[language]?[.webhook]?.subject ?? ""
+                renderings[language, default: [:]][kind] = try catalog.render(
+                    template: Self.cancellationTemplate, kind: kind, language: source,
+                    arguments: ["previousSentAt": advisory.params.format(previousSentAt), "title": title])
+            }
+        }
+        let publication = Publication(
+            advisory: next, messageType: .cancel, approver: actor.name, approverTokenId: actor.tokenId,
+            recipients: .reachedBy(advisoryId: id, beforeVersion: next.version), renderings: renderings,
+            channels: channelMap(advisory.channelPlan), expiresAt: max(advisory.expiresAt, now.addingTimeInterval(6 * 3600)), now: now)
+        return try await store.cancelAdvisory(id: id, at: now, notice: publication)
+    }
+
+    /// Every language in `kinds`, whatever the plan's channels (exports such as CAP).
+    public func render(_ advisory: Advisory, kinds: Set<MessageKind>) throws -> [Language: [MessageKind: RenderedMessage]] {
+        try render(template: advisory.template, kinds: kinds, arguments: advisory.params.templateArguments())
+    }
+
+    /// The catalog template that leads a correction ("replaces the message of ...").
+    public static let correctionTemplate = "advisory.correction"
+    /// The catalog template of a cancellation notice.
+    public static let cancellationTemplate = "advisory.cancellation"
+
+    /// `template` rendered for every language and `kinds` with its fallbacks.
+    func render(template: String, kinds: Set<MessageKind>, arguments: [String: String]) throws -> [Language: [MessageKind: RenderedMessage]] {
+        var result: [Language: [MessageKind: RenderedMessage]] = [:]
+        for language in Language.allCases {
+            for kind in kinds {
+                guard let source = renderingLanguage(template, kind, language) else {
+                    throw OperationError.conflict("the catalogs have no \(kind.rawValue) text of '\(template)' for \(language.tag)")
+                }
+                result[language, default: [:]][kind] = try catalog.render(template: template, kind: kind, language: source, arguments: arguments)
+            }
+        }
+        return result
+    }
+}
+
+extension RenderedMessage {
+    /// This message led by `prefix` (same kind): subjects and texts joined, HTML as a paragraph before.
+    public func prefixed(by prefix: RenderedMessage) -> RenderedMessage {
+        var result = self
+        switch kind {
+        case .sms:
+            result.text = prefix.text + " " + text
+        case .email, .webhook:
+            result.subject = [prefix.subject, subject].compactMap { $0 }.joined(separator: " ")
+            result.text = prefix.text + "\n\n" + text
+            if let html, let lead = prefix.html { result.html = lead + html }
+        }
+        return result
     }
 }

@@ -61,28 +61,117 @@ public enum DeliveryPlan {
     }
 }
 
+/// Whom a publication goes to.
+public enum Recipients: Sendable, Hashable {
+    /// The citizens an audience selects (a first publication).
+    case audience(Audience)
+    /// The citizens earlier versions of the advisory reached or had queued (a correction or
+    /// a cancellation notice).
+    case reachedBy(advisoryId: Int64, beforeVersion: Int)
+}
+
 /// Everything `publish` needs: which advisory version, the texts frozen for it, and how
 /// channels reach people.
 public struct Publication: Sendable {
     public var advisoryId: Int64
     public var version: Int
+    public var messageType: AdvisoryMessageType
     public var approver: String
+    public var approverTokenId: Int64?
+    /// The advisory as this version publishes it (a correction's new content).
+    public var advisory: Advisory
+    public var recipients: Recipients
     /// Rendered texts by the citizen's language and the channel's message kind.
     public var renderings: [Language: [MessageKind: RenderedMessage]]
     /// For every channel in the plan: the address it needs and its message kind.
     public var channels: [String: (address: AddressKind, kind: MessageKind)]
+    /// When this version's deliveries stop being worth sending.
+    public var expiresAt: Date
     public var now: Date
 
     public init(
-        advisoryId: Int64, version: Int, approver: String, renderings: [Language: [MessageKind: RenderedMessage]],
-        channels: [String: (address: AddressKind, kind: MessageKind)], now: Date
+        advisory: Advisory, messageType: AdvisoryMessageType, approver: String, approverTokenId: Int64? = nil,
+        recipients: Recipients, renderings: [Language: [MessageKind: RenderedMessage]],
+        channels: [String: (address: AddressKind, kind: MessageKind)], expiresAt: Date? = nil, now: Date
     ) {
-        self.advisoryId = advisoryId
-        self.version = version
+        self.advisoryId = advisory.id ?? 0
+        self.version = advisory.version
+        self.messageType = messageType
         self.approver = approver
+        self.approverTokenId = approverTokenId
+        self.advisory = advisory
+        self.recipients = recipients
         self.renderings = renderings
         self.channels = channels
+        self.expiresAt = expiresAt ?? advisory.expiresAt
         self.now = now
+    }
+}
+
+/// How many citizens of an audience speak `language` and can be reached by phone / e-mail:
+/// enough to say how many each channel of any plan would get.
+public struct AudienceCell: Sendable, Hashable, Codable {
+    public var language: Language
+    public var hasPhone: Bool
+    public var hasEmail: Bool
+    public var count: Int
+
+    public init(language: Language, hasPhone: Bool, hasEmail: Bool, count: Int) {
+        self.language = language
+        self.hasPhone = hasPhone
+        self.hasEmail = hasEmail
+        self.count = count
+    }
+}
+
+/// How an advisory is doing: deliveries by state × channel × language, welfare of the
+/// citizens it was for, and how fast it went out.
+public struct AdvisoryStats: Sendable, Hashable, Codable {
+    public var deliveries: Int
+    public var counts: [DeliveryCount]
+    /// Citizens the advisory was queued for, by their welfare status.
+    public var checkins: [WelfareStatus: Int]
+    public var publishedAt: Date?
+    public var firstSentAt: Date?
+    /// When 95% of the deliveries had been handed to a provider; nil until then.
+    public var ninetyFivePercentSentAt: Date?
+
+    public init(
+        deliveries: Int, counts: [DeliveryCount], checkins: [WelfareStatus: Int], publishedAt: Date?, firstSentAt: Date?,
+        ninetyFivePercentSentAt: Date?
+    ) {
+        self.deliveries = deliveries
+        self.counts = counts
+        self.checkins = checkins
+        self.publishedAt = publishedAt
+        self.firstSentAt = firstSentAt
+        self.ninetyFivePercentSentAt = ninetyFivePercentSentAt
+    }
+}
+
+/// What the store knows of an `Idempotency-Key` when a call begins.
+public enum IdempotencyBegin: Sendable, Hashable {
+    /// First use: the call runs, then its response is kept.
+    case proceed
+    /// The same call was answered before: here is its response.
+    case replay(StoredResponse)
+    /// The key was used for a different call.
+    case mismatch
+    /// The first call with this key is still running.
+    case inProgress
+}
+
+/// A response kept for replay.
+public struct StoredResponse: Sendable, Hashable {
+    public var status: Int
+    /// Headers worth replaying (`Content-Type`, `Location`), as name → value.
+    public var headers: [String: String]
+    public var body: Data
+
+    public init(status: Int, headers: [String: String], body: Data) {
+        self.status = status
+        self.headers = headers
+        self.body = body
     }
 }
 
@@ -135,21 +224,50 @@ public protocol HabarStore: Sendable {
     /// leaves empty, and never touches welfare status.
     func upsertCitizens(_ citizens: [Citizen]) async throws -> CitizenImportResult
     func countCitizens() async throws -> Int
+    func citizens(_ filter: CitizenFilter, page: PageRequest) async throws -> Page<Citizen>
+    /// The id of the citizen with this phone number (E.164), if any.
+    func citizenId(phone: String) async throws -> Int64?
+    /// Replaces every field of stored citizen `citizen.id` except its welfare status and
+    /// creation time; nil when there is no such citizen.
+    func updateCitizen(_ citizen: Citizen) async throws -> Citizen?
+    /// Erases a citizen's personal data: the citizen row and the addresses copied onto their
+    /// deliveries; pending deliveries are cancelled. Delivery counts stay, anonymous.
+    func eraseCitizen(id: Int64, at: Date) async throws -> Bool
 
     // MARK: Tokens
     func insertToken(_ token: AccessToken) async throws -> AccessToken
     /// The unrevoked token with this hash.
     func token(hash: String) async throws -> AccessToken?
     func hasTokens() async throws -> Bool
+    /// Every token, revoked ones included (hashes are never shown).
+    func tokens(page: PageRequest) async throws -> Page<AccessToken>
+    /// Revokes a token; false when there is no such unrevoked token.
+    func revokeToken(id: Int64, at: Date) async throws -> Bool
 
     // MARK: Advisories
     func insertAdvisory(_ advisory: Advisory) async throws -> Advisory
     func advisory(id: Int64) async throws -> Advisory?
-    /// Marks the advisory published and queues one delivery per audience member and plan
-    /// entry, in one transaction; a second publish of the same version queues nothing new.
+    func advisories(_ filter: AdvisoryFilter, page: PageRequest) async throws -> Page<Advisory>
+    /// The published versions of an advisory, oldest first.
+    func advisoryVersions(id: Int64) async throws -> [AdvisoryVersion]
+    /// Records an approval whose publication waits for `publishAt` (the advisory stays a draft).
+    func scheduleAdvisory(id: Int64, approver: String, approverTokenId: Int64?, publishAt: Date) async throws
+    /// Approved drafts whose `publishAt` has come.
+    func dueScheduledAdvisories(now: Date) async throws -> [Advisory]
+    /// Keeps a correction for a second person's approval (nil clears it).
+    func setPendingCorrection(id: Int64, _ pending: PendingCorrection?) async throws
+    /// The recipients by language and reachable address, for previews and the two-person rule.
+    func audienceCells(_ recipients: Recipients) async throws -> [AudienceCell]
+    /// Publishes one version: a first publication marks the advisory published; a correction
+    /// stores its new content and cancels what earlier versions had not sent yet; a cancel
+    /// notice is queued although the advisory is cancelled. One delivery per recipient and plan
+    /// entry, all in one transaction; publishing the same version again queues nothing new.
     func publish(_ publication: Publication) async throws -> PublicationResult
-    /// Cancels the advisory and every delivery of it not yet sent; returns how many.
-    func cancelAdvisory(id: Int64, at: Date) async throws -> Int
+    /// Cancels the advisory and every delivery of it not yet sent; returns how many. A
+    /// `notice` publication (its version one above the advisory's) is queued in the same
+    /// transaction to those already reached.
+    func cancelAdvisory(id: Int64, at: Date, notice: Publication?) async throws -> (cancelled: Int, notice: PublicationResult?)
+    func advisoryStats(id: Int64) async throws -> AdvisoryStats?
 
     // MARK: Dispatching
     /// Leases up to `limit` due deliveries whose current step is on `channel`, highest
@@ -184,8 +302,22 @@ public protocol HabarStore: Sendable {
     // MARK: Reading deliveries
     func delivery(id: Int64) async throws -> Delivery?
     func deliveryEvents(deliveryId: Int64) async throws -> [DeliveryEvent]
+    func deliveries(_ filter: DeliveryFilter, page: PageRequest) async throws -> Page<Delivery>
     /// Counts by state × channel × language, for one advisory or all.
     func deliveryCounts(advisoryId: Int64?) async throws -> [DeliveryCount]
+
+    // MARK: Audit log
+    /// Appends `entry` to the hash chain (its hashes are computed here, in the transaction
+    /// that reads the last one) and returns it as stored.
+    func appendAudit(_ entry: AuditEntry) async throws -> AuditEntry
+    func auditEntries(page: PageRequest) async throws -> Page<AuditEntry>
+
+    // MARK: Idempotency keys
+    /// Claims `key` for a call with `fingerprint` (method, path and body hash) by `scope`
+    /// (the caller), or says how it was used before. Keys older than `forgetBefore` are forgotten.
+    func beginIdempotentCall(scope: String, key: String, fingerprint: String, now: Date, forgetBefore: Date) async throws -> IdempotencyBegin
+    /// Keeps the response for replay, or (nil) releases the key so the call may be retried.
+    func finishIdempotentCall(scope: String, key: String, response: StoredResponse?) async throws
 }
 
 extension HabarStore {

@@ -1,0 +1,88 @@
+import Foundation
+
+/// One page of a list: up to `limit` items after the item with id `after`, in id order.
+public struct PageRequest: Sendable, Hashable {
+    public static let defaultLimit = 50
+    public static let maxLimit = 500
+
+    public var limit: Int
+    public var after: Int64?
+
+    public init(limit: Int = PageRequest.defaultLimit, after: Int64? = nil) {
+        self.limit = limit
+        self.after = after
+    }
+}
+
+/// A page of items and the id to continue after, nil on the last page.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextAfter: Int64?
+
+    public init(items: [Item], nextAfter: Int64?) {
+        self.items = items
+        self.nextAfter = nextAfter
+    }
+
+    /// Builds a page from up to `limit + 1` fetched items: the extra one only says there is more.
+    public init(fetched: [Item], limit: Int, id: (Item) -> Int64?) {
+        if fetched.count > limit {
+            self.items = Array(fetched.prefix(limit))
+            self.nextAfter = items.last.flatMap(id)
+        } else {
+            self.items = fetched
+            self.nextAfter = nil
+        }
+    }
+}
+
+/// Which citizens a list shows; every set field must match.
+public struct CitizenFilter: Sendable, Hashable {
+    public var country: String?
+    public var city: String?
+    public var groupId: String?
+    public var agencyId: String?
+    public var tag: String?
+    public var checkinStatus: WelfareStatus?
+
+    public init(
+        country: String? = nil, city: String? = nil, groupId: String? = nil, agencyId: String? = nil, tag: String? = nil,
+        checkinStatus: WelfareStatus? = nil
+    ) {
+        self.country = country
+        self.city = city
+        self.groupId = groupId
+        self.agencyId = agencyId
+        self.tag = tag
+        self.checkinStatus = checkinStatus
+    }
+}
+
+/// Which deliveries a list shows; every set field must match.
+public struct DeliveryFilter: Sendable, Hashable {
+    public var advisoryId: Int64?
+    public var citizenId: Int64?
+    public var state: DeliveryState?
+    public var channel: String?
+
+    public init(advisoryId: Int64? = nil, citizenId: Int64? = nil, state: DeliveryState? = nil, channel: String? = nil) {
+        self.advisoryId = advisoryId
+        self.citizenId = citizenId
+        self.state = state
+        self.channel = channel
+    }
+}
+
+/// Which advisories a list shows.
+public struct AdvisoryFilter: Sendable, Hashable {
+    public var status: AdvisoryStatus?
+    public var kind: AdvisoryKind?
+    /// Only `public` ones that have been published (the CAP feed).
+    public var publishedPublicOnly: Bool
+
+    public init(status: AdvisoryStatus? = nil, kind: AdvisoryKind? = nil, publishedPublicOnly: Bool = false) {
+        self.status = status
+        self.kind = kind
+        self.publishedPublicOnly = publishedPublicOnly
+    }
+}

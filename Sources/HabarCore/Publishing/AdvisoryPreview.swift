@@ -1,0 +1,92 @@
+import Foundation
+import HabarMessages
+
+/// The "blast radius" of an advisory before anyone approves it: every language × channel
+/// rendering (with the language actually used after fallback, and exact SMS size), and how
+/// many citizens each language and channel reaches.
+public struct AdvisoryPreview: Sendable, Encodable {
+    public struct Rendering: Sendable, Encodable {
+        /// The citizens' language this rendering is for.
+        public var language: Language
+        public var channel: String
+        public var kind: MessageKind
+        /// The catalog language the text comes from (differs when the fallback chain was used).
+        public var renderedLanguage: Language
+        public var subject: String?
+        public var text: String
+        public var html: String?
+        /// SMS only: `gsm7` or `ucs2`, characters in that encoding's units, and segments.
+        public var encoding: SMSEncoding?
+        public var units: Int?
+        public var segments: Int?
+    }
+
+    public struct Part: Sendable, Encodable {
+        public var language: Language
+        /// The channel that reaches them first (fallback plans), or each channel (all-at-once plans).
+        public var channel: String
+        public var renderedLanguage: Language
+        public var count: Int
+    }
+
+    public struct Audience: Sendable, Encodable {
+        public var total: Int
+        /// Citizens no channel of the plan can reach (no phone for SMS, no e-mail for e-mail).
+        public var unreachable: Int
+        public var byLanguage: [String: Int]
+        public var byChannel: [String: Int]
+        public var parts: [Part]
+    }
+
+    public var advisoryId: Int64?
+    public var version: Int
+    public var renderings: [Rendering]
+    public var audience: Audience
+}
+
+extension AdvisoryPublisher {
+    /// The preview of `advisory` as it stands (a draft, or the current version).
+    public func preview(_ advisory: Advisory) async throws -> AdvisoryPreview {
+        let rendered = try render(advisory)
+        var renderings: [AdvisoryPreview.Rendering] = []
+        for language in Language.allCases {
+            for channel in advisory.channelPlan.channels {
+                guard let kind = channels[channel]?.messageKind, let message = rendered[language]?[kind] else { continue }
+                let sms = kind == .sms ? message.sms : nil
+                renderings.append(AdvisoryPreview.Rendering(
+                    language: language, channel: channel, kind: kind, renderedLanguage: message.language, subject: message.subject,
+                    text: message.text, html: message.html, encoding: sms?.encoding, units: sms?.units, segments: sms?.segments))
+            }
+        }
+        let cells = try await store.audienceCells(.audience(advisory.audience))
+        var parts: [String: AdvisoryPreview.Part] = [:]
+        var byLanguage: [String: Int] = [:]
+        var byChannel: [String: Int] = [:]
+        var unreachable = 0
+        var total = 0
+        for cell in cells {
+            total += cell.count
+            byLanguage[cell.language.tag, default: 0] += cell.count
+            let reaching = advisory.channelPlan.channels.filter { name in
+                switch channels[name]?.addressKind {
+                case .phone: cell.hasPhone
+                case .email: cell.hasEmail
+                case .webhook, nil: false
+                }
+            }
+            let counted = advisory.channelPlan.mode == .fallback ? Array(reaching.prefix(1)) : reaching
+            if counted.isEmpty { unreachable += cell.count }
+            for channel in counted {
+                byChannel[channel, default: 0] += cell.count
+                let key = "\(cell.language.tag)/\(channel)"
+                let renderedLanguage = channels[channel].flatMap { rendered[cell.language]?[$0.messageKind]?.language } ?? cell.language
+                parts[key, default: AdvisoryPreview.Part(language: cell.language, channel: channel, renderedLanguage: renderedLanguage, count: 0)].count += cell.count
+            }
+        }
+        return AdvisoryPreview(
+            advisoryId: advisory.id, version: advisory.version, renderings: renderings,
+            audience: AdvisoryPreview.Audience(
+                total: total, unreachable: unreachable, byLanguage: byLanguage, byChannel: byChannel,
+                parts: parts.values.sorted { ($0.language.tag, $0.channel) < ($1.language.tag, $1.channel) }))
+    }
+}

@@ -1,0 +1,313 @@
+import Foundation
+import GRDB
+import HabarCore
+import HabarMessages
+
+/// What HQ's API reads and changes besides publishing: lists, citizens, tokens, schedules,
+/// stats, the audit log and idempotency keys.
+extension SQLiteStore {
+    // MARK: Lists
+
+    /// `WHERE` clauses and their arguments, built one filter at a time.
+    struct Conditions {
+        var clauses: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+
+        mutating func add(_ clause: String, _ values: (any DatabaseValueConvertible)?...) {
+            clauses.append(clause)
+            arguments += values
+        }
+
+        mutating func equal(_ column: String, _ value: (any DatabaseValueConvertible)?) {
+            if let value { add("\(column) = ?", value) }
+        }
+
+        func sql(after: Int64?, idColumn: String, limit: Int) -> (String, StatementArguments) {
+            var all = clauses
+            var values = arguments
+            if let after {
+                all.append("\(idColumn) > ?")
+                values.append(after)
+            }
+            let whereClause = all.isEmpty ? "" : "WHERE " + all.joined(separator: " AND ")
+            values.append(limit + 1)
+            return ("\(whereClause) ORDER BY \(idColumn) LIMIT ?", StatementArguments(values))
+        }
+    }
+
+    public func citizens(_ filter: CitizenFilter, page: PageRequest) async throws -> Page<Citizen> {
+        var conditions = Conditions()
+        conditions.equal("country", filter.country)
+        conditions.equal("city", filter.city)
+        conditions.equal("group_id", filter.groupId)
+        conditions.equal("agency_id", filter.agencyId)
+        conditions.equal("welfare_status", filter.checkinStatus?.rawValue)
+        if let tag = filter.tag { conditions.add("instr(tags, '|' || ? || '|') > 0", tag) }
+        let (clause, arguments) = conditions.sql(after: page.after, idColumn: "id", limit: page.limit)
+        let fetched = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM citizens \(clause)", arguments: arguments).map(Self.citizen)
+        }
+        return Page(fetched: fetched, limit: page.limit, id: \.id)
+    }
+
+    public func deliveries(_ filter: DeliveryFilter, page: PageRequest) async throws -> Page<Delivery> {
+        var conditions = Conditions()
+        conditions.equal("advisory_id", filter.advisoryId)
+        conditions.equal("citizen_id", filter.citizenId)
+        conditions.equal("state", filter.state?.rawValue)
+        conditions.equal("channel", filter.channel)
+        let (clause, arguments) = conditions.sql(after: page.after, idColumn: "id", limit: page.limit)
+        let installation = try await installationId()
+        let fetched = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM deliveries \(clause)", arguments: arguments)
+                .map { Self.delivery($0, installation: installation) }
+        }
+        return Page(fetched: fetched, limit: page.limit, id: \.id)
+    }
+
+    public func advisories(_ filter: AdvisoryFilter, page: PageRequest) async throws -> Page<Advisory> {
+        var conditions = Conditions()
+        conditions.equal("status", filter.status?.rawValue)
+        conditions.equal("kind", filter.kind?.rawValue)
+        if filter.publishedPublicOnly { conditions.add("scope = 'public' AND published_at IS NOT NULL") }
+        let (clause, arguments) = conditions.sql(after: page.after, idColumn: "id", limit: page.limit)
+        let fetched = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM advisories \(clause)", arguments: arguments).map(Self.advisory)
+        }
+        return Page(fetched: fetched, limit: page.limit, id: \.id)
+    }
+
+    public func tokens(page: PageRequest) async throws -> Page<AccessToken> {
+        let (clause, arguments) = Conditions().sql(after: page.after, idColumn: "id", limit: page.limit)
+        let fetched = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tokens \(clause)", arguments: arguments).map(Self.token)
+        }
+        return Page(fetched: fetched, limit: page.limit, id: \.id)
+    }
+
+    // MARK: Citizens
+
+    public func citizenId(phone: String) async throws -> Int64? {
+        try await writer.read { db in
+            try Int64.fetchOne(db, sql: "SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1", arguments: [phone])
+        }
+    }
+
+    public func updateCitizen(_ citizen: Citizen) async throws -> Citizen? {
+        guard let id = citizen.id else { return nil }
+        return try await writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE citizens SET full_name = ?, language = ?, phone = ?, email = ?, country = ?, city = ?, lat = ?, lon = ?,
+                        group_id = ?, agency_id = ?, tags = ?, passport_number = ?, birth_date = ?, updated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: StatementArguments(Self.citizenValues(citizen).dropLast(2) + [citizen.updatedAt.ms, id]))
+            guard db.changesCount > 0 else { return nil }
+            return try Row.fetchOne(db, sql: "SELECT * FROM citizens WHERE id = ?", arguments: [id]).map(Self.citizen)
+        }
+    }
+
+    public func eraseCitizen(id: Int64, at: Date) async throws -> Bool {
+        try await writer.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM citizens WHERE id = ?)", arguments: [id]) == true else {
+                return false
+            }
+            let pending = try Row.fetchAll(
+                db,
+                sql: "SELECT id, step, channel, state, attempts FROM deliveries WHERE citizen_id = ? AND state IN ('queued', 'retrying')",
+                arguments: [id])
+            for row in pending { try Self.transition(db, row: row, to: .cancelled, at: at, detail: "citizen's data erased") }
+            // Counts stay (state, channel, language); the address and the link to the person go.
+            try db.execute(sql: "UPDATE deliveries SET phone = NULL, email = NULL WHERE citizen_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM citizens WHERE id = ?", arguments: [id])
+            return true
+        }
+    }
+
+    // MARK: Tokens
+
+    public func revokeToken(id: Int64, at: Date) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [at.ms, id])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: Advisories
+
+    public func advisoryVersions(id: Int64) async throws -> [AdvisoryVersion] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM advisory_versions WHERE advisory_id = ? ORDER BY version", arguments: [id]
+            ).map { row in
+                AdvisoryVersion(
+                    version: row["version"], messageType: AdvisoryMessageType(rawValue: row["message_type"]) ?? .alert,
+                    sentAt: Date(ms: row["sent_at"]), approver: row["approver"])
+            }
+        }
+    }
+
+    public func scheduleAdvisory(id: Int64, approver: String, approverTokenId: Int64?, publishAt: Date) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE advisories SET approver = ?, approver_token_id = ?, publish_at = ? WHERE id = ? AND status = 'draft'",
+                arguments: [approver, approverTokenId, publishAt.ms, id])
+            guard db.changesCount == 1 else { throw OperationError.conflict("advisory \(id) is not a draft") }
+        }
+    }
+
+    public func dueScheduledAdvisories(now: Date) async throws -> [Advisory] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM advisories WHERE status = 'draft' AND approver IS NOT NULL AND publish_at <= ? ORDER BY publish_at",
+                arguments: [now.ms]
+            ).map(Self.advisory)
+        }
+    }
+
+    public func setPendingCorrection(id: Int64, _ pending: PendingCorrection?) async throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let json = try pending.map { String(decoding: try encoder.encode($0.correction), as: UTF8.self) }
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE advisories SET pending_correction = ?, pending_author = ?, pending_author_token_id = ?
+                    WHERE id = ? AND status = 'published'
+                    """,
+                arguments: [json, pending?.author, pending?.authorTokenId, id])
+            guard db.changesCount == 1 else { throw OperationError.conflict("advisory \(id) is not published") }
+        }
+    }
+
+    public func advisoryStats(id: Int64) async throws -> AdvisoryStats? {
+        try await writer.read { db in
+            guard let publishedAt = try Row.fetchOne(db, sql: "SELECT published_at FROM advisories WHERE id = ?", arguments: [id])
+            else { return nil }
+            let counts = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT state, channel, language, COUNT(*) FROM deliveries WHERE advisory_id = ?
+                    GROUP BY state, channel, language ORDER BY state, channel, language
+                    """,
+                arguments: [id]
+            ).map { row in
+                DeliveryCount(state: DeliveryState(rawValue: row[0]) ?? .queued, channel: row[1], language: Language(rawValue: row[2]) ?? .russian, count: row[3])
+            }
+            var checkins: [WelfareStatus: Int] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.welfare_status, COUNT(*) FROM citizens c
+                    WHERE c.id IN (SELECT citizen_id FROM deliveries WHERE advisory_id = ? AND citizen_id IS NOT NULL)
+                    GROUP BY 1
+                    """,
+                arguments: [id])
+            {
+                if let status = WelfareStatus(rawValue: row[0]) { checkins[status] = row[1] }
+            }
+            // Time to 95% sent counts the deliveries that were meant to go: not the cancelled ones.
+            let total = counts.reduce(0) { $0 + $1.count }
+            let meant = counts.filter { $0.state != .cancelled }.reduce(0) { $0 + $1.count }
+            let firstSent = try Int64.fetchOne(
+                db, sql: "SELECT MIN(first_sent_at) FROM deliveries WHERE advisory_id = ?", arguments: [id])
+            var ninetyFive: Int64? = nil
+            if meant > 0 {
+                let rank = Int((Double(meant) * 0.95).rounded(.up))
+                ninetyFive = try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT first_sent_at FROM deliveries WHERE advisory_id = ? AND first_sent_at IS NOT NULL
+                        ORDER BY first_sent_at LIMIT 1 OFFSET ?
+                        """,
+                    arguments: [id, rank - 1])
+            }
+            return AdvisoryStats(
+                deliveries: total, counts: counts, checkins: checkins,
+                publishedAt: (publishedAt[0] as Int64?).map(Date.init(ms:)), firstSentAt: firstSent.map(Date.init(ms:)),
+                ninetyFivePercentSentAt: ninetyFive.map(Date.init(ms:)))
+        }
+    }
+
+    // MARK: Audit log
+
+    public func appendAudit(_ entry: AuditEntry) async throws -> AuditEntry {
+        try await writer.write { db in
+            let previous = try String.fetchOne(db, sql: "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1") ?? AuditEntry.genesisHash
+            var linked = entry.chained(after: previous)
+            let details = String(decoding: try JSONEncoder.sorted.encode(linked.details), as: UTF8.self)
+            try db.execute(
+                sql: """
+                    INSERT INTO audit_log (at, actor, actor_token_id, role, action, target, status, request_id, details, previous_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    linked.at.ms, linked.actor, linked.actorTokenId, linked.role?.rawValue, linked.action, linked.target,
+                    linked.status, linked.requestId, details, linked.previousHash, linked.hash,
+                ])
+            linked.id = db.lastInsertedRowID
+            return linked
+        }
+    }
+
+    public func auditEntries(page: PageRequest) async throws -> Page<AuditEntry> {
+        let (clause, arguments) = Conditions().sql(after: page.after, idColumn: "id", limit: page.limit)
+        let fetched = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit_log \(clause)", arguments: arguments).map { row in
+                AuditEntry(
+                    id: row["id"], at: Date(ms: row["at"]), actor: row["actor"], actorTokenId: row["actor_token_id"],
+                    role: (row["role"] as String?).flatMap(Role.init(rawValue:)), action: row["action"], target: row["target"],
+                    status: row["status"], requestId: row["request_id"],
+                    details: (try? JSONDecoder().decode([String: String].self, from: Data((row["details"] as String).utf8))) ?? [:],
+                    previousHash: row["previous_hash"], hash: row["hash"])
+            }
+        }
+        return Page(fetched: fetched, limit: page.limit, id: \.id)
+    }
+
+    // MARK: Idempotency keys
+
+    public func beginIdempotentCall(
+        scope: String, key: String, fingerprint: String, now: Date, forgetBefore: Date
+    ) async throws -> IdempotencyBegin {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM idempotency_keys WHERE created_at < ?", arguments: [forgetBefore.ms])
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: [scope, key])
+            else {
+                try db.execute(
+                    sql: "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: [scope, key, fingerprint, now.ms])
+                return .proceed
+            }
+            guard row["fingerprint"] == fingerprint else { return .mismatch }
+            guard let status: Int = row["status"] else { return .inProgress }
+            let headers = (try? JSONDecoder().decode([String: String].self, from: Data(((row["headers"] as String?) ?? "{}").utf8))) ?? [:]
+            return .replay(StoredResponse(status: status, headers: headers, body: row["body"] ?? Data()))
+        }
+    }
+
+    public func finishIdempotentCall(scope: String, key: String, response: StoredResponse?) async throws {
+        let headers = try response.map { String(decoding: try JSONEncoder.sorted.encode($0.headers), as: UTF8.self) }
+        try await writer.write { db in
+            if let response {
+                try db.execute(
+                    sql: "UPDATE idempotency_keys SET status = ?, headers = ?, body = ? WHERE scope = ? AND key = ?",
+                    arguments: [response.status, headers, response.body, scope, key])
+            } else {
+                try db.execute(sql: "DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: [scope, key])
+            }
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// Keys sorted, so equal values encode to equal text.
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }
+}

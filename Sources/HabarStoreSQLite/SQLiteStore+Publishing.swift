@@ -1,0 +1,257 @@
+import Foundation
+import GRDB
+import HabarCore
+import HabarMessages
+
+// MARK: Publishing: recipients → deliveries, in SQL
+
+extension SQLiteStore {
+    public func publish(_ publication: Publication) async throws -> PublicationResult {
+        try await writer.write { db in try Self.publish(publication, db) }
+    }
+
+    static func publish(_ publication: Publication, _ db: Database) throws -> PublicationResult {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM advisories WHERE id = ?", arguments: [publication.advisoryId]) else {
+            throw OperationError.notFound("advisory \(publication.advisoryId)")
+        }
+        let stored = try advisory(row)
+        let now = publication.now.ms
+        let next = publication.advisory
+        switch publication.messageType {
+        case .alert:
+            switch stored.status {
+            case .draft: break
+            case .published where stored.version == publication.version: break
+            case .published, .cancelled, .expired:
+                throw OperationError.conflict("advisory \(publication.advisoryId) is \(stored.status.rawValue)")
+            }
+            try db.execute(
+                sql: """
+                    UPDATE advisories SET status = 'published', approver = ?, approver_token_id = ?, version = ?,
+                        published_at = coalesce(published_at, ?)
+                    WHERE id = ?
+                    """,
+                arguments: [publication.approver, publication.approverTokenId, publication.version, now, publication.advisoryId])
+        case .update:
+            guard stored.status == .published else {
+                throw OperationError.conflict("advisory \(publication.advisoryId) is \(stored.status.rawValue); only a published advisory can be corrected")
+            }
+            if stored.version != publication.version {
+                guard publication.version == stored.version + 1 else {
+                    throw OperationError.conflict("advisory \(publication.advisoryId) is at version \(stored.version), not \(publication.version - 1)")
+                }
+                let encoded = try encodeContent(next)
+                try db.execute(
+                    sql: """
+                        UPDATE advisories SET severity = ?, params = ?, template = ?, expires_at = ?, version = ?,
+                            pending_correction = NULL, pending_author = NULL, pending_author_token_id = NULL
+                        WHERE id = ?
+                        """,
+                    arguments: [next.severity.rawValue, encoded.params, next.template, next.expiresAt.ms, publication.version, publication.advisoryId])
+            }
+        case .cancel:
+            guard stored.status == .cancelled, stored.version + 1 == publication.version || stored.version == publication.version else {
+                throw OperationError.conflict("a cancellation notice needs the advisory cancelled first")
+            }
+            try db.execute(
+                sql: "UPDATE advisories SET version = ?, cancel_notice_version = ? WHERE id = ?",
+                arguments: [publication.version, publication.version, publication.advisoryId])
+        }
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO advisory_versions (advisory_id, version, message_type, sent_at, approver)
+                VALUES (?, ?, ?, ?, ?)
+                """,
+            arguments: [publication.advisoryId, publication.version, publication.messageType.rawValue, now, publication.approver])
+        let result = try queue(publication, plan: next.channelPlan, severity: next.severity, db: db)
+        if publication.messageType == .update {
+            // What earlier versions had not sent yet is superseded: nobody gets stale orders.
+            let pending = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, step, channel, state, attempts FROM deliveries
+                    WHERE advisory_id = ? AND advisory_version < ? AND state IN ('queued', 'retrying')
+                    """,
+                arguments: [publication.advisoryId, publication.version])
+            for row in pending {
+                try transition(db, row: row, to: .cancelled, at: publication.now, detail: "superseded by version \(publication.version)")
+            }
+        }
+        return result
+    }
+
+    /// Freezes the publication's texts and queues one delivery per recipient and plan lane.
+    private static func queue(_ publication: Publication, plan: ChannelPlan, severity: Severity, db: Database) throws -> PublicationResult {
+        let now = publication.now.ms
+        for (language, byKind) in publication.renderings {
+            for (kind, rendered) in byKind {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO renderings (advisory_id, version, language, kind, rendered_language, subject, text, html)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        publication.advisoryId, publication.version, language.rawValue, kind.rawValue,
+                        rendered.language.rawValue, rendered.subject, rendered.text, rendered.html,
+                    ])
+            }
+        }
+        let recipients = RecipientsSQL(publication.recipients)
+        let citizenChannels = plan.channels.filter { publication.channels[$0]?.address != .webhook }
+        func reach(_ channel: String) -> String {
+            switch publication.channels[channel]?.address {
+            case .phone: "c.phone IS NOT NULL"
+            case .email: "c.email IS NOT NULL"
+            case .webhook, nil: "0"
+            }
+        }
+        let firstId = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM deliveries") ?? 0) + 1
+        let lanes: [(index: Int, channels: [String])] =
+            plan.mode == .fallback ? [(0, citizenChannels)] : citizenChannels.enumerated().map { ($0.offset, [$0.element]) }
+        for lane in lanes where !lane.channels.isEmpty {
+            let steps = lane.channels.map { "CASE WHEN \(reach($0)) THEN ? || ',' ELSE '' END" }.joined(separator: " || ")
+            let arguments: [(any DatabaseValueConvertible)?] =
+                [publication.advisoryId, publication.version, lane.index, severity.priority, now,
+                 publication.expiresAt.ms, now, now, now]
+            try db.execute(
+                sql: """
+                    INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, email,
+                        steps, step, channel, state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
+                    SELECT ?, ?, ?, id, language, phone, email, steps, 0, substr(steps, 1, instr(steps || ',', ',') - 1),
+                        'queued', ?, ?, ?, ?, ?, ?
+                    FROM (SELECT c.id, c.language, c.phone, c.email, rtrim(\(steps), ',') AS steps
+                          FROM citizens c WHERE \(recipients.condition))
+                    WHERE steps != ''
+                    ON CONFLICT (advisory_id, advisory_version, citizen_id, plan_index) DO NOTHING
+                    """,
+                arguments: StatementArguments(arguments) + StatementArguments(lane.channels) + recipients.arguments)
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
+                SELECT id, ?, 0, channel, NULL, 'queued', 0, ? FROM deliveries WHERE id >= ?
+                """,
+            arguments: [now, publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)", firstId])
+        let queued = db.changesCount
+        let anyReach = citizenChannels.isEmpty ? "0" : citizenChannels.map(reach).joined(separator: " OR ")
+        let unreachable = try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM citizens c WHERE (\(recipients.condition)) AND NOT (\(anyReach))",
+            arguments: recipients.arguments) ?? 0
+        return PublicationResult(queued: queued, unreachable: unreachable)
+    }
+
+    public func cancelAdvisory(id: Int64, at: Date, notice: Publication?) async throws -> (cancelled: Int, notice: PublicationResult?) {
+        try await writer.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM advisories WHERE id = ?", arguments: [id]) else {
+                throw OperationError.notFound("advisory \(id)")
+            }
+            let stored = try Self.advisory(row)
+            guard stored.status == .draft || stored.status == .published else {
+                throw OperationError.conflict("advisory \(id) is \(stored.status.rawValue)")
+            }
+            try db.execute(
+                sql: "UPDATE advisories SET status = 'cancelled', cancelled_at = ?, pending_correction = NULL WHERE id = ?",
+                arguments: [at.ms, id])
+            let pending = try Row.fetchAll(
+                db,
+                sql: "SELECT id, step, channel, state, attempts FROM deliveries WHERE advisory_id = ? AND state IN ('queued', 'retrying')",
+                arguments: [id])
+            for row in pending {
+                try Self.transition(db, row: row, to: .cancelled, at: at, detail: "advisory cancelled")
+            }
+            var queued: PublicationResult? = nil
+            if stored.status == .published {
+                if let notice {
+                    queued = try Self.publish(notice, db)
+                } else {
+                    try db.execute(
+                        sql: "UPDATE advisories SET version = version + 1 WHERE id = ?", arguments: [id])
+                    try db.execute(
+                        sql: """
+                            INSERT INTO advisory_versions (advisory_id, version, message_type, sent_at, approver)
+                            SELECT id, version, 'cancel', ?, ? FROM advisories WHERE id = ?
+                            """,
+                        arguments: [at.ms, stored.approver ?? stored.author, id])
+                }
+            }
+            return (pending.count, queued)
+        }
+    }
+
+    public func audienceCells(_ recipients: Recipients) async throws -> [AudienceCell] {
+        let sql = RecipientsSQL(recipients)
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.language, c.phone IS NOT NULL, c.email IS NOT NULL, COUNT(*) FROM citizens c
+                    WHERE \(sql.condition) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+                    """,
+                arguments: sql.arguments
+            ).map { row in
+                AudienceCell(language: Language(rawValue: row[0]) ?? .russian, hasPhone: row[1], hasEmail: row[2], count: row[3])
+            }
+        }
+    }
+}
+
+/// Recipients as a SQL condition on `citizens c`, with its arguments.
+struct RecipientsSQL {
+    var condition: String
+    var arguments: StatementArguments
+
+    init(_ recipients: Recipients) {
+        switch recipients {
+        case .audience(let audience):
+            let sql = AudienceSQL(audience)
+            self.condition = sql.condition
+            self.arguments = sql.arguments
+        case .reachedBy(let advisoryId, let beforeVersion):
+            // Reached (sending, sent, delivered) or still queued for it; not failed, expired or cancelled.
+            self.condition = """
+                c.id IN (SELECT citizen_id FROM deliveries WHERE advisory_id = ? AND advisory_version < ?
+                    AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered') AND citizen_id IS NOT NULL)
+                """
+            self.arguments = [advisoryId, beforeVersion]
+        }
+    }
+}
+
+
+/// An audience as a SQL condition on `citizens c`, with its arguments.
+struct AudienceSQL {
+    var condition: String
+    var arguments: StatementArguments
+
+    init(_ audience: Audience) {
+        var filters: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        func list(_ column: String, _ values: [String]?) {
+            guard let values, !values.isEmpty else { return }
+            filters.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
+            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
+        }
+        list("c.country", audience.countries)
+        list("c.city", audience.cities)
+        list("c.group_id", audience.groupIds)
+        list("c.agency_id", audience.agencyIds)
+        if let tags = audience.tags, !tags.isEmpty {
+            filters.append("(" + tags.map { _ in "instr(c.tags, '|' || ? || '|') > 0" }.joined(separator: " OR ") + ")")
+            arguments += tags.map { $0 as (any DatabaseValueConvertible)? }
+        }
+        if let circle = audience.circle {
+            filters.append("(c.lat IS NOT NULL AND habar_distance_km(c.lat, c.lon, ?, ?) <= ?)")
+            arguments += [circle.center.lat, circle.center.lon, circle.radiusKm]
+        }
+        if let polygon = audience.polygon {
+            let json = String(decoding: (try? JSONEncoder().encode(polygon)) ?? Data("[]".utf8), as: UTF8.self)
+            filters.append("(c.lat IS NOT NULL AND habar_in_polygon(c.lat, c.lon, ?))")
+            arguments.append(json)
+        }
+        let narrowed = audience.all == true ? "1" : (filters.isEmpty ? "0" : filters.joined(separator: " AND "))
+        let ids = audience.citizenIds ?? []
+        let idsJSON = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        self.condition = "((\(narrowed)) OR c.id IN (SELECT value FROM json_each(?)))"
+        self.arguments = StatementArguments(arguments + [idsJSON])
+    }
+}
