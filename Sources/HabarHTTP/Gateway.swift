@@ -37,6 +37,8 @@ public struct Gateway: Sendable {
     public let publisher: AdvisoryPublisher
     public let metrics: PrometheusCollectorRegistry
     public let logger: Logger
+    /// The clock every handler reads (tests set their own).
+    public let now: @Sendable () -> Date
 
     /// Opens the store, loads the catalogs and builds the channels; a problem is an error
     /// naming the configuration key or the file.
@@ -72,7 +74,7 @@ public struct Gateway: Sendable {
         let publisher = AdvisoryPublisher(store: store, catalog: catalog, channels: adapters.mapValues(\.capabilities))
         return Gateway(
             configuration: configuration, store: store, catalog: catalog, adapters: adapters, receipts: receipts,
-            dispatcher: dispatcher, publisher: publisher, metrics: registryMetrics, logger: logger)
+            dispatcher: dispatcher, publisher: publisher, metrics: registryMetrics, logger: logger, now: now)
     }
 
     /// On a database with no token at all, makes the first admin token (shown once).
@@ -91,15 +93,24 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let router = Router(context: HabarRequestContext.self)
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: BodyLimitMiddleware(
-        maxBodyBytes: gateway.configuration.http.maxBodyBytes, maxImportBytes: gateway.configuration.http.maxImportBytes))
+    let limits = BodyLimitMiddleware<HabarRequestContext>(
+        maxBodyBytes: gateway.configuration.http.maxBodyBytes, maxImportBytes: gateway.configuration.http.maxImportBytes)
+    router.add(middleware: limits)
     router.add(middleware: AuthenticationMiddleware(store: gateway.store))
+    router.add(middleware: AuditMiddleware(store: gateway.store, now: gateway.now))
+    router.add(middleware: IdempotencyMiddleware(store: gateway.store, limits: limits, now: gateway.now))
     HealthController(gateway: gateway).addRoutes(to: router)
+    OpenAPIController().addRoutes(to: router)
+    CitizensController(gateway: gateway).addRoutes(to: router.group("v1/citizens"))
+    AdvisoriesController(gateway: gateway).addRoutes(to: router.group("v1/advisories"))
     DeliveriesController(gateway: gateway).addRoutes(to: router.group("v1/deliveries"))
+    TokensController(gateway: gateway).addRoutes(to: router.group("v1/tokens"))
+    AuditController(gateway: gateway).addRoutes(to: router.group("v1/audit"))
+    FeedController(gateway: gateway).addRoutes(to: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(gateway.configuration.http.host, port: gateway.configuration.http.port), serverName: "habar"),
-        services: [gateway.dispatcher],
+        services: [gateway.dispatcher, AdvisoryScheduler(publisher: gateway.publisher, logger: gateway.logger, now: gateway.now)],
         onServerRunning: onServerRunning,
         logger: gateway.logger)
 }

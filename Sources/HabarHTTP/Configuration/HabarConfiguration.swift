@@ -21,6 +21,17 @@ public struct HabarConfiguration: Sendable, Codable {
         public init() {}
     }
 
+    /// CAP 1.2 export: who the alerts are from, and whether the feed needs a token.
+    public struct CAP: Sendable, Codable {
+        /// CAP `sender`: the originator's unique id, e.g. an e-mail address of the HQ.
+        public var sender: String = "habar@localhost"
+        /// CAP `senderName`, shown by receivers.
+        public var senderName: String = "Habar"
+        /// When true, `GET /v1/feed/cap` needs a viewer token; otherwise it is open.
+        public var feedRequiresToken: Bool = false
+        public init() {}
+    }
+
     /// SQLite database, message catalogs and stub files live under it.
     public var dataDir: String = "./data"
     public var messagesDir: String = "./messages"
@@ -28,6 +39,10 @@ public struct HabarConfiguration: Sendable, Codable {
     public var logLevel: String = "info"
     public var http = HTTP()
     public var approval = Approval()
+    public var cap = CAP()
+    /// How citizens and partners reach this gateway from outside (links in the CAP feed,
+    /// check-in links); no trailing slash.
+    public var publicBaseURL: String = "http://127.0.0.1:8080"
     public var dispatcher = DispatcherSettings(instanceId: ProcessInfo.processInfo.hostName)
     public var channels: [ChannelConfiguration] = [ChannelConfiguration(name: "sms", type: "sms-stub")]
 
@@ -38,7 +53,8 @@ public struct HabarConfiguration: Sendable, Codable {
     /// The keys the file may contain; anything else is refused, so a typo never goes
     /// unnoticed. Channel `options` belong to each adapter, which checks them itself.
     static let knownKeys: [String: Set<String>] = [
-        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "dispatcher", "channels"],
+        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "cap", "publicBaseURL", "dispatcher", "channels"],
+        "cap": ["sender", "senderName", "feedRequiresToken"],
         "http": ["host", "port", "maxBodyBytes", "maxImportBytes"],
         "approval": ["threshold"],
         "dispatcher": ["instanceId", "batchSize", "leaseSeconds", "pollMilliseconds", "sendTimeoutSeconds", "concurrency", "workersPerChannel", "retry"],
@@ -101,7 +117,7 @@ public struct HabarConfiguration: Sendable, Codable {
     public static let environmentKeys: [String] = [
         "HABAR_DATA_DIR", "HABAR_MESSAGES_DIR", "HABAR_LOG_LEVEL", "HABAR_HOST", "HABAR_PORT", "HABAR_MAX_BODY_BYTES",
         "HABAR_MAX_IMPORT_BYTES", "HABAR_APPROVAL_THRESHOLD", "HABAR_INSTANCE_ID", "HABAR_BATCH_SIZE", "HABAR_LEASE_SECONDS",
-        "HABAR_CONCURRENCY",
+        "HABAR_CONCURRENCY", "HABAR_PUBLIC_BASE_URL", "HABAR_CAP_SENDER",
     ]
 
     mutating func applyEnvironment(_ environment: [String: String]) throws(ConfigurationError) {
@@ -122,6 +138,8 @@ public struct HabarConfiguration: Sendable, Codable {
         if let value = try int("HABAR_BATCH_SIZE") { dispatcher.batchSize = value }
         if let value = try int("HABAR_LEASE_SECONDS") { dispatcher.leaseSeconds = Double(value) }
         if let value = try int("HABAR_CONCURRENCY") { dispatcher.concurrency = value }
+        if let value = environment["HABAR_PUBLIC_BASE_URL"] { publicBaseURL = value }
+        if let value = environment["HABAR_CAP_SENDER"] { cap.sender = value }
     }
 
     public func validate() throws(ConfigurationError) {
@@ -129,6 +147,12 @@ public struct HabarConfiguration: Sendable, Codable {
         if http.host.isEmpty { throw ConfigurationError(keyPath: "http.host", reason: "must not be empty") }
         if http.maxBodyBytes < 1024 { throw ConfigurationError(keyPath: "http.maxBodyBytes", reason: "must be at least 1024") }
         if http.maxImportBytes < 1024 { throw ConfigurationError(keyPath: "http.maxImportBytes", reason: "must be at least 1024") }
+        if URL(string: publicBaseURL)?.scheme.map({ ["http", "https"].contains($0) }) != true || publicBaseURL.hasSuffix("/") {
+            throw ConfigurationError(keyPath: "publicBaseURL", reason: "must be an http(s) URL without a trailing slash")
+        }
+        if cap.sender.isEmpty || cap.sender.contains(where: { $0 == " " || $0 == "," || $0 == "<" || $0 == "&" }) {
+            throw ConfigurationError(keyPath: "cap.sender", reason: "must be non-empty without spaces, commas, < or & (CAP 1.2)")
+        }
         if approval.threshold < 0 { throw ConfigurationError(keyPath: "approval.threshold", reason: "must not be negative") }
         if logLevelValue == nil {
             throw ConfigurationError(keyPath: "logLevel", reason: "'\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
@@ -156,6 +180,8 @@ extension HabarConfiguration {
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
         http = try container.decodeIfPresent(HTTP.self, forKey: .http) ?? http
         approval = try container.decodeIfPresent(Approval.self, forKey: .approval) ?? approval
+        cap = try container.decodeIfPresent(CAP.self, forKey: .cap) ?? cap
+        publicBaseURL = try container.decodeIfPresent(String.self, forKey: .publicBaseURL) ?? publicBaseURL
         if container.contains(.dispatcher) {
             let nested = try container.decode(PartialDispatcher.self, forKey: .dispatcher)
             nested.apply(to: &dispatcher)
@@ -215,5 +241,15 @@ extension HabarConfiguration.Approval {
         self.init()
         let container = try decoder.container(keyedBy: CodingKeys.self)
         threshold = try container.decodeIfPresent(Int.self, forKey: .threshold) ?? threshold
+    }
+}
+
+extension HabarConfiguration.CAP {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        sender = try container.decodeIfPresent(String.self, forKey: .sender) ?? sender
+        senderName = try container.decodeIfPresent(String.self, forKey: .senderName) ?? senderName
+        feedRequiresToken = try container.decodeIfPresent(Bool.self, forKey: .feedRequiresToken) ?? feedRequiresToken
     }
 }

@@ -8,6 +8,7 @@ struct DeliveriesController {
     let gateway: Gateway
 
     func addRoutes(to group: RouterGroup<HabarRequestContext>) {
+        group.get { request, context in try await list(request, context) }
         group.get("{id}") { _, context in try await show(context) }
     }
 
@@ -23,6 +24,26 @@ struct DeliveriesController {
             try container.encode(delivery.channel, forKey: .channel)
             try container.encode(events, forKey: .events)
         }
+    }
+
+    /// A delivery in a list: the domain type plus its current channel.
+    struct ListedBody: Encodable {
+        enum Extra: String, CodingKey { case channel }
+        var delivery: Delivery
+
+        func encode(to encoder: any Encoder) throws {
+            try delivery.encode(to: encoder)
+            var container = encoder.container(keyedBy: Extra.self)
+            try container.encode(delivery.channel, forKey: .channel)
+        }
+    }
+
+    func list(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        try context.require(.viewer)
+        let filter = DeliveryFilter(
+            advisoryId: try Listing.int(request, "advisoryId"), citizenId: try Listing.int(request, "citizenId"),
+            state: try Listing.value(request, "state", as: DeliveryState.self), channel: Listing.string(request, "channel"))
+        return try Listing.response(try await gateway.store.deliveries(filter, page: try Listing.page(request)), ListedBody.init)
     }
 
     func show(_ context: HabarRequestContext) async throws -> Response {

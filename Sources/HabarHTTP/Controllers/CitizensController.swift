@@ -1,0 +1,247 @@
+import Foundation
+import HabarCore
+import HabarMessages
+import Hummingbird
+
+/// `/v1/citizens`: create, read, list, partial update, erase, and CSV import.
+struct CitizensController {
+    let gateway: Gateway
+
+    func addRoutes(to group: RouterGroup<HabarRequestContext>) {
+        group.post { request, context in try await create(request, context) }
+        group.get { request, context in try await list(request, context) }
+        group.post("import") { request, context in try await importCSV(request, context) }
+        group.get("{id}") { _, context in try await show(context) }
+        group.patch("{id}") { request, context in try await update(request, context) }
+        group.delete("{id}") { _, context in try await erase(context) }
+    }
+
+    /// A citizen as the API writes and reads it; the field names are the CSV columns'.
+    struct Input: Codable {
+        var fullName: String
+        var language: Language?
+        var phone: String?
+        var email: String?
+        var country: String
+        var city: String?
+        var groupId: String?
+        var agencyId: String?
+        var tags: [String]?
+        var passportNumber: String?
+        var birthDate: String?
+        var lat: Double?
+        var lon: Double?
+
+        init(_ citizen: Citizen) {
+            fullName = citizen.fullName
+            language = citizen.language
+            phone = citizen.phone?.e164
+            email = citizen.email
+            country = citizen.country
+            city = citizen.city
+            groupId = citizen.groupId
+            agencyId = citizen.agencyId
+            tags = citizen.tags
+            passportNumber = citizen.passportNumber
+            birthDate = citizen.birthDate
+            lat = citizen.position?.lat
+            lon = citizen.position?.lon
+        }
+
+        /// The citizen it describes, checked completely.
+        func citizen(id: Int64? = nil, createdAt: Date, now: Date) throws -> Citizen {
+            var v = Validator()
+            var phoneNumber: PhoneNumber? = nil
+            if let phone {
+                phoneNumber = PhoneNumber(phone)
+                v.check(phoneNumber != nil, "/phone", "'\(phone)' is not a phone number (E.164, e.g. +77011234567, or 8 701 123 45 67)")
+            }
+            var position: GeoPoint? = nil
+            switch (lat, lon) {
+            case (nil, nil): break
+            case (let lat?, let lon?): position = GeoPoint(lat: lat, lon: lon)
+            case (nil, _): v.add("/lat", "lat and lon go together")
+            case (_, nil): v.add("/lon", "lat and lon go together")
+            }
+            let citizen = Citizen(
+                id: id, fullName: fullName.trimmingCharacters(in: .whitespaces), language: language ?? .russian, phone: phoneNumber,
+                email: email, country: country, city: city, position: position, groupId: groupId, agencyId: agencyId,
+                tags: tags ?? [], passportNumber: passportNumber, birthDate: birthDate, createdAt: createdAt, updatedAt: now)
+            do { try citizen.validate() } catch {
+                for e in error.errors where !(e.pointer == "/phone" && phone != nil && phoneNumber == nil) {
+                    v.add(e.pointer ?? "", e.detail)
+                }
+            }
+            try v.throwIfAny()
+            return citizen
+        }
+    }
+
+    /// A citizen as the API shows it.
+    struct Body: Encodable {
+        var id: Int64
+        var fullName: String
+        var language: Language
+        var phone: String?
+        var email: String?
+        var country: String
+        var city: String?
+        var groupId: String?
+        var agencyId: String?
+        var tags: [String]
+        var passportNumber: String?
+        var birthDate: String?
+        var lat: Double?
+        var lon: Double?
+        var checkinStatus: WelfareStatus
+        var lastContactAt: Date?
+        var createdAt: Date
+        var updatedAt: Date
+
+        init(_ c: Citizen) {
+            id = c.id ?? 0
+            fullName = c.fullName
+            language = c.language
+            phone = c.phone?.e164
+            email = c.email
+            country = c.country
+            city = c.city
+            groupId = c.groupId
+            agencyId = c.agencyId
+            tags = c.tags
+            passportNumber = c.passportNumber
+            birthDate = c.birthDate
+            lat = c.position?.lat
+            lon = c.position?.lon
+            checkinStatus = c.welfareStatus
+            lastContactAt = c.lastContactAt
+            createdAt = c.createdAt
+            updatedAt = c.updatedAt
+        }
+    }
+
+    var limit: Int { gateway.configuration.http.maxBodyBytes }
+
+    func create(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        try context.require(.operator)
+        let input = try await RequestJSON.decode(Input.self, from: request, limit: limit)
+        let now = gateway.now()
+        let citizen = try input.citizen(createdAt: now, now: now)
+        if let phone = citizen.phone, let existing = try await gateway.store.citizenId(phone: phone.e164) {
+            throw Problem(.conflict, detail: "citizen \(existing) already has the phone number \(phone.e164); update that record instead")
+        }
+        let stored = try await gateway.store.insertCitizen(citizen)
+        context.audit.target("citizen/\(stored.id ?? 0)")
+        var response = try JSONBody.response(Body(stored), status: .created)
+        response.headers[.location] = "/v1/citizens/\(stored.id ?? 0)"
+        return response
+    }
+
+    func list(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        let identity = try context.require(.viewer, .agency)
+        var filter = CitizenFilter(
+            country: Listing.string(request, "country"), city: Listing.string(request, "city"),
+            groupId: Listing.string(request, "groupId"), agencyId: Listing.string(request, "agencyId"),
+            tag: Listing.string(request, "tag"), checkinStatus: try Listing.value(request, "checkinStatus", as: WelfareStatus.self))
+        if identity.role == .agency {
+            if let asked = filter.agencyId, asked != identity.agencyId {
+                throw Problem(.forbidden, detail: "an agency token reads only its own agency's citizens")
+            }
+            filter.agencyId = identity.agencyId
+        }
+        return try Listing.response(try await gateway.store.citizens(filter, page: try Listing.page(request)), Body.init)
+    }
+
+    /// The citizen, if this caller may see it: an agency only its own.
+    func visible(_ context: HabarRequestContext, _ identity: AccessToken) async throws -> Citizen {
+        let id = try context.id("citizen")
+        guard let citizen = try await gateway.store.citizen(id: id) else { throw Problem(.notFound, detail: "no citizen \(id)") }
+        if identity.role == .agency, citizen.agencyId != identity.agencyId {
+            throw Problem(.forbidden, detail: "citizen \(id) is not one of this agency's")
+        }
+        return citizen
+    }
+
+    func show(_ context: HabarRequestContext) async throws -> Response {
+        let identity = try context.require(.viewer, .agency)
+        return try JSONBody.response(Body(try await visible(context, identity)))
+    }
+
+    /// JSON Merge Patch (RFC 7396): the fields sent replace the stored ones, `null` clears one.
+    func update(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        let identity = try context.require(.operator)
+        let patch = try RequestJSON.object(try await RequestJSON.body(request, limit: limit))
+        let existing = try await visible(context, identity)
+        context.audit.target("citizen/\(existing.id ?? 0)")
+        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Input(existing))) as? [String: Any] ?? [:]
+        for (key, value) in patch {
+            if value is NSNull { merged.removeValue(forKey: key) } else { merged[key] = value }
+        }
+        let input = try RequestJSON.decode(Input.self, from: merged)
+        let citizen = try input.citizen(id: existing.id, createdAt: existing.createdAt, now: gateway.now())
+        if let phone = citizen.phone, phone != existing.phone, let other = try await gateway.store.citizenId(phone: phone.e164), other != existing.id {
+            throw Problem(.conflict, detail: "citizen \(other) already has the phone number \(phone.e164)")
+        }
+        context.audit.detail("fields", patch.keys.sorted().joined(separator: ","))
+        guard let stored = try await gateway.store.updateCitizen(citizen) else {
+            throw Problem(.notFound, detail: "no citizen \(existing.id ?? 0)")
+        }
+        return try JSONBody.response(Body(stored))
+    }
+
+    func erase(_ context: HabarRequestContext) async throws -> Response {
+        try context.require(.operator)
+        let id = try context.id("citizen")
+        context.audit.target("citizen/\(id)")
+        guard try await gateway.store.eraseCitizen(id: id, at: gateway.now()) else {
+            throw Problem(.notFound, detail: "no citizen \(id)")
+        }
+        return Response(status: .noContent)
+    }
+
+    /// The import report, as the contract has it.
+    struct ImportBody: Encodable {
+        struct Reject: Encodable {
+            var line: Int
+            var field: String?
+            var detail: String
+        }
+        var created: Int
+        var updated: Int
+        var rejected: [Reject]
+    }
+
+    func importCSV(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        try context.require(.operator)
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        guard contentType.hasPrefix("text/csv") else {
+            throw Problem(.unsupportedMediaType, detail: "the import body must be text/csv (a header row naming the columns)")
+        }
+        let allOrNothing: Bool
+        switch Listing.string(request, "mode") {
+        case nil: allOrNothing = false
+        case "all-or-nothing": allOrNothing = true
+        case let other?: throw Problem(.badRequest, detail: "mode must be all-or-nothing (or absent), not '\(other)'")
+        }
+        let body = try await RequestJSON.body(request, limit: gateway.configuration.http.maxImportBytes)
+        let report = try await CitizenImport(store: gateway.store).run(Data(body.readableBytesView), allOrNothing: allOrNothing, now: gateway.now())
+        context.audit.target("citizens")
+        context.audit.detail("created", String(report.created))
+        context.audit.detail("updated", String(report.updated))
+        context.audit.detail("rejected", String(report.rejected.count))
+        if report.refused {
+            throw Problem(
+                .unprocessableContent, type: "urn:habar:problem:validation", title: "Invalid request",
+                detail: "the file was refused: \(report.rejected.map(\.detail).joined(separator: "; "))", errors: report.rejected)
+        }
+        if allOrNothing, !report.rejected.isEmpty {
+            throw Problem(
+                .unprocessableContent, type: "urn:habar:problem:validation", title: "Invalid request",
+                detail: "\(report.rejected.count) problem(s) in the file; nothing was imported (mode=all-or-nothing)",
+                errors: report.rejected)
+        }
+        return try JSONBody.response(ImportBody(
+            created: report.created, updated: report.updated,
+            rejected: report.rejected.map { ImportBody.Reject(line: $0.line ?? 0, field: $0.field, detail: $0.detail) }))
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import HabarCore
+import Hummingbird
+
+/// `/v1/tokens` (admin): issue (the token is in the answer once, only its hash is kept),
+/// list, revoke.
+struct TokensController {
+    let gateway: Gateway
+
+    func addRoutes(to group: RouterGroup<HabarRequestContext>) {
+        group.post { request, context in try await create(request, context) }
+        group.get { request, context in try await list(request, context) }
+        group.delete("{id}") { _, context in try await revoke(context) }
+    }
+
+    struct Input: Codable {
+        var role: Role
+        var name: String
+        /// Required for `agency` tokens, refused for the others.
+        var agencyId: String?
+    }
+
+    struct Body: Encodable {
+        var id: Int64
+        var name: String
+        var role: Role
+        var agencyId: String?
+        var createdAt: Date
+        var revokedAt: Date?
+        /// Only in the answer to `POST`: the bearer token itself, shown once.
+        var token: String?
+
+        init(_ token: AccessToken, secret: String? = nil) {
+            id = token.id ?? 0
+            name = token.name
+            role = token.role
+            agencyId = token.agencyId
+            createdAt = token.createdAt
+            revokedAt = token.revokedAt
+            self.token = secret
+        }
+    }
+
+    func create(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        try context.require(.admin)
+        let input = try await RequestJSON.decode(Input.self, from: request, limit: gateway.configuration.http.maxBodyBytes)
+        var v = Validator()
+        let name = input.name.trimmingCharacters(in: .whitespaces)
+        v.check(!name.isEmpty && name.count <= 100, "/name", "must be 1 to 100 characters")
+        if input.role == .agency {
+            v.check(!(input.agencyId ?? "").isEmpty, "/agencyId", "is required for an agency token")
+        } else {
+            v.check(input.agencyId == nil, "/agencyId", "only agency tokens are bound to an agency")
+        }
+        try v.throwIfAny()
+        let (secret, hash) = AccessToken.generate()
+        let stored = try await gateway.store.insertToken(AccessToken(
+            name: name, role: input.role, agencyId: input.agencyId, tokenHash: hash, createdAt: gateway.now()))
+        context.audit.target("token/\(stored.id ?? 0)")
+        context.audit.detail("role", stored.role.rawValue)
+        context.audit.detail("name", stored.name)
+        var response = try JSONBody.response(Body(stored, secret: secret), status: .created)
+        response.headers[.location] = "/v1/tokens/\(stored.id ?? 0)"
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    func list(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        try context.require(.admin)
+        return try Listing.response(try await gateway.store.tokens(page: try Listing.page(request))) { Body($0) }
+    }
+
+    func revoke(_ context: HabarRequestContext) async throws -> Response {
+        try context.require(.admin)
+        let id = try context.id("token")
+        context.audit.target("token/\(id)")
+        guard try await gateway.store.revokeToken(id: id, at: gateway.now()) else {
+            throw Problem(.notFound, detail: "no unrevoked token \(id)")
+        }
+        return Response(status: .noContent)
+    }
+}
+
+/// `GET /v1/audit` (admin): the audit log, oldest first, with each entry's hashes.
+struct AuditController {
+    let gateway: Gateway
+
+    func addRoutes(to group: RouterGroup<HabarRequestContext>) {
+        group.get { request, context in
+            try context.require(.admin)
+            return try Listing.response(try await gateway.store.auditEntries(page: try Listing.page(request))) { $0 }
+        }
+    }
+}
