@@ -86,11 +86,21 @@ public struct Gateway: Sendable {
     }
 }
 
-/// The HTTP application with the dispatcher as its service; tests call this with their
-/// own gateway.
+/// The HTTP application with the dispatcher and the scheduler as its services; tests call
+/// this with their own gateway.
 public func buildApplication(
     gateway: Gateway, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(gateway: gateway),
+        configuration: .init(address: .hostname(gateway.configuration.http.host, port: gateway.configuration.http.port), serverName: "habar"),
+        services: [gateway.dispatcher, AdvisoryScheduler(publisher: gateway.publisher, logger: gateway.logger, now: gateway.now)],
+        onServerRunning: onServerRunning,
+        logger: gateway.logger)
+}
+
+/// Every route and middleware of the API.
+public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
     let router = Router(context: HabarRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     let limits = BodyLimitMiddleware<HabarRequestContext>(
@@ -107,10 +117,5 @@ public func buildApplication(
     TokensController(gateway: gateway).addRoutes(to: router.group("v1/tokens"))
     AuditController(gateway: gateway).addRoutes(to: router.group("v1/audit"))
     FeedController(gateway: gateway).addRoutes(to: router)
-    return Application(
-        router: router,
-        configuration: .init(address: .hostname(gateway.configuration.http.host, port: gateway.configuration.http.port), serverName: "habar"),
-        services: [gateway.dispatcher, AdvisoryScheduler(publisher: gateway.publisher, logger: gateway.logger, now: gateway.now)],
-        onServerRunning: onServerRunning,
-        logger: gateway.logger)
+    return router
 }

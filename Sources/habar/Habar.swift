@@ -10,7 +10,7 @@ struct Habar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "habar",
         abstract: "Citizen notification and hotline gateway.",
-        subcommands: [Serve.self, Migrate.self, TokenCommand.self, CitizensCommand.self, AdvisoryCommand.self, MessagesCommand.self])
+        subcommands: [Serve.self, Migrate.self, TokenCommand.self, CitizensCommand.self, AdvisoryCommand.self, MessagesCommand.self, AuditCommand.self])
 }
 
 /// Options every command that touches the database shares.

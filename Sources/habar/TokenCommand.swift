@@ -26,7 +26,10 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             let gateway = try makeGateway(try common.load())
             let (token, hash) = AccessToken.generate()
-            _ = try await gateway.store.insertToken(AccessToken(name: name, role: Role(rawValue: role)!, agencyId: agency, tokenHash: hash))
+            let stored = try await gateway.store.insertToken(AccessToken(name: name, role: Role(rawValue: role)!, agencyId: agency, tokenHash: hash))
+            _ = try await gateway.store.appendAudit(AuditEntry(
+                at: Date(), actor: "cli:\(ProcessInfo.processInfo.userName)", actorTokenId: nil, role: nil, action: "token create",
+                target: "token/\(stored.id ?? 0)", status: 0, requestId: UUID().uuidString, details: ["role": role, "name": name]))
             print(token)
         }
     }

@@ -34,7 +34,7 @@ public struct AuditMiddleware: RouterMiddleware {
             response.headers[.requestId] = requestId
             return response
         } catch {
-            let status = (error as? any HTTPResponseError)?.status.code ?? (error is ValidationFailure ? 422 : 500)
+            let status = Problem.status(of: error)
             try await record(request, context, status: status, requestId: requestId)
             throw error
         }

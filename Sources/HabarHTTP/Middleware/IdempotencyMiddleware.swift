@@ -71,13 +71,9 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            let status = (error as? any HTTPResponseError)?.status.code ?? (error is ValidationFailure ? 422 : 500)
-            if status < 500, let problem = error as? Problem {
-                let kept = try problem.response(from: request, context: context)
-                try await keep(kept, scope: scope, key: key)
-            } else if error is ValidationFailure {
-                let kept = try Problem.validation(error as! ValidationFailure).response(from: request, context: context)
-                try await keep(kept, scope: scope, key: key)
+            // A refusal is an answer too (kept); a failure inside is not, so the key is released.
+            if let problem = Problem.from(error), problem.status.code < 500 {
+                try await keep(try problem.response(from: request, context: context), scope: scope, key: key)
             } else {
                 try await store.finishIdempotentCall(scope: scope, key: key, response: nil)
             }

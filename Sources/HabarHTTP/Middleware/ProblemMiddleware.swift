@@ -12,17 +12,32 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let problem as Problem {
-            throw problem
-        } catch let failure as ValidationFailure {
-            throw Problem.validation(failure)
-        } catch let error as HTTPError {
-            throw Problem(error.status, detail: error.body ?? error.status.reasonPhrase)
-        } catch let error as any HTTPResponseError {
-            throw Problem(error.status, detail: error.status.reasonPhrase)
         } catch {
-            context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            throw Problem(.internalServerError, detail: "an internal error occurred; it has been logged")
+            guard let problem = Problem.from(error) else {
+                context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+                throw Problem(.internalServerError, detail: "an internal error occurred; it has been logged")
+            }
+            throw problem
         }
     }
+}
+
+extension Problem {
+    /// The problem an error is answered with, or nil for an unexpected error (a 500 whose
+    /// cause is logged, not shown).
+    static func from(_ error: any Error) -> Problem? {
+        switch error {
+        case let problem as Problem: problem
+        case let failure as ValidationFailure: .validation(failure)
+        case OperationError.notFound(let what): Problem(.notFound, detail: "\(what) not found")
+        case OperationError.conflict(let why): Problem(.conflict, detail: why)
+        case OperationError.forbidden(let why): Problem(.forbidden, detail: why)
+        case let error as HTTPError: Problem(error.status, detail: error.body ?? error.status.reasonPhrase)
+        case let error as any HTTPResponseError: Problem(error.status, detail: error.status.reasonPhrase)
+        default: nil
+        }
+    }
+
+    /// The status an error is answered with.
+    static func status(of error: any Error) -> Int { from(error)?.status.code ?? 500 }
 }

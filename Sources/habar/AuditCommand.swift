@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import HabarCore
+import HabarHTTP
+
+/// `habar audit verify`: walks the audit log's hash chain and reports the first entry that
+/// was changed, removed, inserted or reordered.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check the audit log.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify the audit log's hash chain; exit 65 naming the first broken entry.")
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            let gateway = try makeGateway(try common.load())
+            var verifier = AuditChainVerifier()
+            var page = PageRequest(limit: PageRequest.maxLimit)
+            repeat {
+                let entries = try await gateway.store.auditEntries(page: page)
+                for entry in entries.items {
+                    if let problem = verifier.check(entry) {
+                        FileHandle.standardError.write("habar: audit log tampered: \(problem)\n")
+                        throw Exit.dataError
+                    }
+                }
+                page.after = entries.nextAfter
+            } while page.after != nil
+            print("audit log intact: \(verifier.checked) entries, last hash \(verifier.lastHash)")
+        }
+    }
+}
