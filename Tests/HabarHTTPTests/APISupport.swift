@@ -75,10 +75,11 @@ struct OpenAPIDocument: @unchecked Sendable {  // an immutable parsed JSON tree
     /// The path template matching a concrete path (`/v1/citizens/12` → `/v1/citizens/{id}`).
     func template(for path: String) -> String? {
         let parts = path.split(separator: "/")
-        return paths.keys.first { template in
+        // A literal segment wins over a capture (`/v1/citizens/import` is not `/v1/citizens/{id}`).
+        return paths.keys.filter { template in
             let t = template.split(separator: "/")
             return t.count == parts.count && zip(t, parts).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
-        }
+        }.min { $0.filter { $0 == "{" }.count < $1.filter { $0 == "{" }.count }
     }
 
     /// Problems of `answer` against what the document says `method path` answers.

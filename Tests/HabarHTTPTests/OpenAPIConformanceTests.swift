@@ -1,0 +1,124 @@
+import Foundation
+import HabarCore
+import HabarHTTP
+import HabarMessages
+import HabarTesting
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import Testing
+
+@Suite("OpenAPI conformance")
+struct OpenAPIConformanceTests {
+    /// Calls the API and checks each answer against openapi.json: the status is documented
+    /// for the operation, the content type too, and a JSON body matches its schema.
+    final class Checker: Sendable {
+        let document: OpenAPIDocument
+        let api: API
+        let seen = Mutex<Set<String>>([])
+        let problems = Mutex<[String]>([])
+
+        init(document: OpenAPIDocument, api: API) {
+            self.document = document
+            self.api = api
+        }
+
+        @discardableResult
+        func call(
+            _ method: HTTPRequest.Method, _ path: String, json: String? = nil, body: Data? = nil, contentType: String? = nil,
+            headers: HTTPFields = [:], as token: String??
+        ) async throws -> Answer {
+            let answer = try await api.call(method, path, json: json, body: body, contentType: contentType, headers: headers, as: token)
+            let bare = String(path.split(separator: "?").first ?? "")
+            let found = document.check(method.rawValue, bare, answer)
+            problems.withLock { $0 += found }
+            if let template = document.template(for: bare) {
+                seen.withLock { _ = $0.insert("\(method.rawValue) \(template) \(answer.status)") }
+            }
+            return answer
+        }
+    }
+
+    @Test("every operation answers as the document says, with bodies matching their schemas; every documented success is produced")
+    func scenario() async throws {
+        let rig = try await APIRig(threshold: 1) { $0.http.maxBodyBytes = 4096 }
+        let document = try OpenAPIDocument.load()
+        let reviewer = try await rig.person("Second Person", .approver)
+        _ = try await rig.gateway.store.upsertCitizens([Fixtures.citizen(100), Fixtures.citizen(101, language: .kazakh)])
+        let checker = try await withRouter(rig) { api in
+            let c = Checker(document: document, api: api)
+            let admin = rig.tokens[.admin], op = rig.tokens[.operator], viewer = rig.tokens[.viewer], approver = rig.tokens[.approver]
+            for path in ["/health", "/ready", "/metrics", "/openapi.json", "/v1/feed/cap"] { try await c.call(.get, path, as: nil) }
+
+            let citizen = try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR", "language": "kk", "lat": 35.7, "lon": 51.4}"#, as: op)
+            try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR"}"#, as: op)  // 409
+            try await c.call(.post, "/v1/citizens", json: #"{"fullName": "A", "country": "IR", "x": 1}"#, as: op)  // 400
+            try await c.call(.post, "/v1/citizens", json: #"{"fullName": "A", "country": "XX", "phone": "1"}"#, as: op)  // 422
+            try await c.call(.post, "/v1/citizens", json: "{" + String(repeating: " ", count: 5000) + "}", as: op)  // 413
+            try await c.call(.post, "/v1/citizens", json: "{}", as: .some(nil))  // 401
+            try await c.call(.post, "/v1/citizens", json: "{}", as: viewer)  // 403
+            try await c.call(.get, "/v1/citizens?country=IR&limit=1", as: viewer)
+            try await c.call(.get, "/v1/citizens?limit=0", as: viewer)  // 400
+            try await c.call(.get, "/v1/citizens/\(id(citizen))", as: viewer)
+            try await c.call(.get, "/v1/citizens/999", as: viewer)  // 404
+            try await c.call(.patch, "/v1/citizens/\(id(citizen))", json: #"{"city": "Tehran"}"#, as: op)
+            try await c.call(.post, "/v1/citizens/import", body: Data("fullName,phone,country\nB,+77011234568,IR\nC,1,IR\n".utf8), contentType: "text/csv", as: op)
+            try await c.call(.post, "/v1/citizens/import?mode=all-or-nothing", body: Data("fullName,phone,country\nC,1,IR\n".utf8), contentType: "text/csv", as: op)
+            try await c.call(.post, "/v1/citizens/import", json: "{}", as: op)  // 415
+
+            let draft = try await c.call(.post, "/v1/advisories", json: APIRig.advisoryJSON, as: op)
+            let advisory = id(draft)
+            try await c.call(.get, "/v1/advisories?status=draft", as: viewer)
+            try await c.call(.get, "/v1/advisories/\(advisory)", as: viewer)
+            try await c.call(.get, "/v1/advisories/\(advisory)/preview", as: viewer)
+            try await c.call(.get, "/v1/advisories/\(advisory)/cap", as: viewer)  // 409: not published
+            try await c.call(.post, "/v1/advisories/\(advisory)/approve", as: rig.person("operator", .approver))  // 403: two-person rule
+            try await c.call(.post, "/v1/advisories/\(advisory)/approve", as: approver)
+            try await c.call(.post, "/v1/advisories/\(advisory)/approve", as: approver)  // 409
+            try await c.call(.get, "/v1/advisories/\(advisory)/stats", as: viewer)
+            try await c.call(.get, "/v1/advisories/\(advisory)/cap", as: viewer)
+            try await c.call(.post, "/v1/advisories/\(advisory)/update", json: #"{"severity": "extreme"}"#, as: op)  // 202
+            try await c.call(.post, "/v1/advisories/\(advisory)/approve", as: reviewer)
+            try await c.call(.post, "/v1/advisories/\(advisory)/update", json: #"{}"#, as: op)  // 422
+            let small = try await c.call(.post, "/v1/advisories", json: APIRig.advisoryJSON.replacingOccurrences(of: #""countries": ["IR"]"#, with: #""citizenIds": [\#(id(citizen))]"#), as: op)
+            try await c.call(.post, "/v1/advisories/\(id(small))/approve", as: approver)
+            try await c.call(.post, "/v1/advisories/\(id(small))/update", json: #"{"severity": "extreme"}"#, as: op)  // 200: one recipient
+            try await c.call(.post, "/v1/advisories/\(id(small))/cancel", json: #"{"notice": true}"#, as: approver)
+            try await c.call(.get, "/v1/feed/cap", as: nil)
+
+            try await c.call(.get, "/v1/deliveries?advisoryId=\(advisory)&state=queued", as: viewer)
+            try await c.call(.get, "/v1/deliveries/1", as: viewer)
+            try await c.call(.get, "/v1/deliveries/99999", as: viewer)  // 404
+
+            let token = try await c.call(.post, "/v1/tokens", json: #"{"role": "agency", "name": "Kazakh Tourism LLP", "agencyId": "agency-9"}"#, as: admin)
+            try await c.call(.post, "/v1/tokens", json: #"{"role": "viewer", "name": "x", "agencyId": "agency-9"}"#, as: admin)  // 422
+            try await c.call(.get, "/v1/tokens", as: admin)
+            try await c.call(.delete, "/v1/tokens/\(id(token))", as: admin)
+            try await c.call(.delete, "/v1/tokens/\(id(token))", as: admin)  // 404
+            try await c.call(.delete, "/v1/citizens/\(id(citizen))", as: op)
+            try await c.call(.get, "/v1/audit?limit=500", as: admin)
+            return c
+        }
+        let problems = checker.problems.withLock { $0 }
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        let seen = checker.seen.withLock { $0 }
+        // Every documented operation was answered with one of its documented 2xx at least once.
+        for (method, path, operation) in document.operations {
+            let successes = (operation["responses"] as? [String: Any] ?? [:]).keys.filter { $0.hasPrefix("2") }
+            #expect(successes.contains { seen.contains("\(method) \(path) \($0)") }, "\(method) \(path) never answered \(successes.sorted())")
+        }
+        for expected in ["POST /v1/citizens 409", "POST /v1/citizens 400", "POST /v1/citizens 413", "POST /v1/citizens/import 415",
+                         "POST /v1/advisories/{id}/approve 403", "POST /v1/advisories/{id}/update 202", "GET /v1/advisories/{id}/cap 409"] {
+            #expect(seen.contains(expected), "\(expected) was not exercised")
+        }
+    }
+
+    func withRouter<T: Sendable>(_ rig: APIRig, _ body: @escaping @Sendable (API) async throws -> T) async throws -> T {
+        let result = Mutex<T?>(nil)
+        try await rig.run { api in
+            let value = try await body(api)
+            result.withLock { $0 = value }
+        }
+        return result.withLock { $0! }
+    }
+}
