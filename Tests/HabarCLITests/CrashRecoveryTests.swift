@@ -119,6 +119,25 @@ struct CommandLineTests {
         #expect(bad.status == 64)
     }
 
+    @Test("audit verify passes on an intact log and names the entry someone edited behind the triggers (exit 65)")
+    func auditVerify() async throws {
+        let data = try Fixtures.temporaryDirectory("cli")
+        for name in ["first", "second", "third"] {
+            #expect(try HabarProcess.run(["token", "create", "--role", "viewer", "--name", name, "--data-dir", data.path]).status == 0)
+        }
+        let intact = try HabarProcess.run(["audit", "verify", "--data-dir", data.path])
+        #expect(intact.status == 0 && intact.stdout.contains("3 entries"), "\(intact.stdout)\(intact.stderr)")
+        // Someone with the database file drops the append-only trigger and rewrites history.
+        let store = try SQLiteStore.open(directory: data)
+        try await store.rawExecute("""
+            DROP TRIGGER audit_log_append_only_update;
+            UPDATE audit_log SET details = '{"name":"innocent","role":"viewer"}' WHERE id = 2;
+            """)
+        let tampered = try HabarProcess.run(["audit", "verify", "--data-dir", data.path])
+        #expect(tampered.status == 65)
+        #expect(tampered.stderr.contains("entry 2") && tampered.stderr.contains("changed"), "\(tampered.stderr)")
+    }
+
     @Test("citizens import reports each bad line, keeps the good ones, and exits 65")
     func importReport() throws {
         let directory = try Fixtures.temporaryDirectory("cli")

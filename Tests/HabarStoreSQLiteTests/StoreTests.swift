@@ -104,6 +104,48 @@ struct StoreTests {
         #expect(kazakh.message.message.text.hasPrefix("ҚР СІМ"))
     }
 
+    @Test("audience: city, group, agency, tag, explicit ids; a citizen matching several selectors is queued once", arguments: stores)
+    func audienceSelectors(_ name: String) async throws {
+        let store = try store(name)
+        var a = Fixtures.citizen(1); a.city = "Tehran"; a.groupId = "g-1"; a.agencyId = "ag-1"; a.tags = ["pilgrims", "students"]
+        var b = Fixtures.citizen(2); b.city = "Tabriz"; b.groupId = "g-2"; b.agencyId = "ag-1"
+        var c = Fixtures.citizen(3, country: "AE"); c.tags = ["students"]
+        _ = try await store.upsertCitizens([a, b, c])
+        func count(_ audience: Audience) async throws -> Int {
+            try await store.audienceCells(.audience(audience)).reduce(0) { $0 + $1.count }
+        }
+        #expect(try await count(Audience(cities: ["Tabriz"])) == 1)
+        #expect(try await count(Audience(groupIds: ["g-1", "g-2"])) == 2)
+        #expect(try await count(Audience(agencyIds: ["ag-1"], tags: ["students"])) == 1)
+        #expect(try await count(Audience(tags: ["students", "pilgrims"])) == 2)
+        #expect(try await count(Audience(citizenIds: [3])) == 1)
+        // Citizen 1 matches the country, the tag and the explicit list: still one delivery.
+        let overlapping = Audience(countries: ["IR"], tags: ["pilgrims", "students"], citizenIds: [1, 1, 3])
+        #expect(try await count(overlapping) == 2)
+        let publisher = AdvisoryPublisher(
+            store: store, catalog: try Fixtures.catalog(),
+            channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
+        var advisory = Fixtures.advisory()
+        advisory.audience = overlapping
+        let draft = try await publisher.draft(advisory, now: Date())
+        #expect(try await publisher.publish(id: draft.id!, approver: "a", now: Date()).queued == 2)
+        #expect(try await publisher.publish(id: draft.id!, approver: "a", now: Date()).queued == 0, "publishing again queues nothing new")
+        let citizens = try await store.deliveries(DeliveryFilter(advisoryId: draft.id!), page: PageRequest()).items.compactMap(\.citizenId)
+        #expect(citizens.sorted() == [1, 3])
+    }
+
+    @Test("the audit log refuses changes and deletions in the database itself", arguments: stores)
+    func appendOnlyAudit(_ name: String) async throws {
+        let store = try store(name)
+        let first = try await store.appendAudit(AuditEntry(at: Date(), actor: "a", actorTokenId: 1, role: .admin, action: "POST /v1/tokens", target: "token/2", status: 201, requestId: "r1"))
+        let second = try await store.appendAudit(AuditEntry(at: Date(), actor: "b", actorTokenId: 2, role: .operator, action: "POST /v1/citizens", target: "citizen/1", status: 201, requestId: "r2"))
+        #expect(first.previousHash == AuditEntry.genesisHash && second.previousHash == first.hash)
+        await #expect(throws: (any Error).self) { try await store.rawExecute("UPDATE audit_log SET actor = 'c'") }
+        await #expect(throws: (any Error).self) { try await store.rawExecute("DELETE FROM audit_log") }
+        var verifier = AuditChainVerifier()
+        #expect(try await store.auditEntries(page: PageRequest()).items.allSatisfy { verifier.check($0) == nil })
+    }
+
     @Test("the event history is append-only", arguments: stores)
     func appendOnlyEvents(_ name: String) async throws {
         let store = try store(name)
