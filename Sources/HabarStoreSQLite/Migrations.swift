@@ -195,8 +195,8 @@ enum Migrations {
                 -- When a delivery was first handed to a provider (stats: time to first send, to 95%).
                 ALTER TABLE deliveries ADD COLUMN first_sent_at INTEGER;
                 UPDATE deliveries SET first_sent_at = updated_at WHERE state IN ('sent', 'delivered');
-                -- Stats and corrections read one advisory's deliveries by state, channel, language.
-                CREATE INDEX deliveries_by_advisory ON deliveries (advisory_id, state, channel, language);
+                -- (Stats and corrections find one advisory's deliveries through the UNIQUE index,
+                -- which starts with advisory_id; an index on state would cost every transition.)
                 CREATE INDEX citizens_by_welfare ON citizens (welfare_status);
 
                 -- Every state-changing call, hash-chained: each entry's hash covers the previous one's.

@@ -182,53 +182,55 @@ extension SQLiteStore {
         }
     }
 
+    /// Three independent reads, run at once on the pool's readers: counts (with the first
+    /// send), the send times for the 95th percentile, and the welfare of the distinct citizens.
     public func advisoryStats(id: Int64) async throws -> AdvisoryStats? {
-        try await writer.read { db in
-            guard let publishedAt = try Row.fetchOne(db, sql: "SELECT published_at FROM advisories WHERE id = ?", arguments: [id])
-            else { return nil }
-            let counts = try Row.fetchAll(
+        guard let published = try await writer.read({ db in
+            try Row.fetchOne(db, sql: "SELECT published_at FROM advisories WHERE id = ?", arguments: [id])
+        }) else { return nil }
+        async let grouped = writer.read { db in
+            try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT state, channel, language, COUNT(*) FROM deliveries WHERE advisory_id = ?
+                    SELECT state, channel, language, COUNT(*), MIN(first_sent_at) FROM deliveries WHERE advisory_id = ?
                     GROUP BY state, channel, language ORDER BY state, channel, language
                     """,
                 arguments: [id]
             ).map { row in
-                DeliveryCount(state: DeliveryState(rawValue: row[0]) ?? .queued, channel: row[1], language: Language(rawValue: row[2]) ?? .russian, count: row[3])
+                (DeliveryCount(
+                    state: DeliveryState(rawValue: row[0]) ?? .queued, channel: row[1], language: Language(rawValue: row[2]) ?? .russian,
+                    count: row[3]), row[4] as Int64?)
             }
-            var checkins: [WelfareStatus: Int] = [:]
-            for row in try Row.fetchAll(
+        }
+        // Time to 95% sent counts the deliveries that were meant to go: not the cancelled ones.
+        async let sendTimes = writer.read { db in
+            try Int64?.fetchAll(
                 db,
                 sql: """
-                    SELECT c.welfare_status, COUNT(*) FROM citizens c
-                    WHERE c.id IN (SELECT citizen_id FROM deliveries WHERE advisory_id = ? AND citizen_id IS NOT NULL)
-                    GROUP BY 1
+                    SELECT first_sent_at FROM deliveries WHERE advisory_id = ? AND state != 'cancelled'
+                    ORDER BY first_sent_at IS NULL, first_sent_at
                     """,
                 arguments: [id])
-            {
-                if let status = WelfareStatus(rawValue: row[0]) { checkins[status] = row[1] }
-            }
-            // Time to 95% sent counts the deliveries that were meant to go: not the cancelled ones.
-            let total = counts.reduce(0) { $0 + $1.count }
-            let meant = counts.filter { $0.state != .cancelled }.reduce(0) { $0 + $1.count }
-            let firstSent = try Int64.fetchOne(
-                db, sql: "SELECT MIN(first_sent_at) FROM deliveries WHERE advisory_id = ?", arguments: [id])
-            var ninetyFive: Int64? = nil
-            if meant > 0 {
-                let rank = Int((Double(meant) * 0.95).rounded(.up))
-                ninetyFive = try Int64.fetchOne(
-                    db,
-                    sql: """
-                        SELECT first_sent_at FROM deliveries WHERE advisory_id = ? AND first_sent_at IS NOT NULL
-                        ORDER BY first_sent_at LIMIT 1 OFFSET ?
-                        """,
-                    arguments: [id, rank - 1])
-            }
-            return AdvisoryStats(
-                deliveries: total, counts: counts, checkins: checkins,
-                publishedAt: (publishedAt[0] as Int64?).map(Date.init(ms:)), firstSentAt: firstSent.map(Date.init(ms:)),
-                ninetyFivePercentSentAt: ninetyFive.map(Date.init(ms:)))
         }
+        async let welfare = writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.welfare_status, COUNT(*) FROM (SELECT DISTINCT citizen_id FROM deliveries WHERE advisory_id = ?) d
+                    JOIN citizens c ON c.id = d.citizen_id GROUP BY 1
+                    """,
+                arguments: [id]
+            ).compactMap { row in WelfareStatus(rawValue: row[0]).map { ($0, row[1] as Int) } }
+        }
+        let counts = try await grouped
+        let times = try await sendTimes
+        let rank = Int((Double(times.count) * 0.95).rounded(.up))
+        return AdvisoryStats(
+            deliveries: counts.reduce(0) { $0 + $1.0.count }, counts: counts.map(\.0),
+            checkins: Dictionary(try await welfare, uniquingKeysWith: +),
+            publishedAt: (published[0] as Int64?).map(Date.init(ms:)),
+            firstSentAt: counts.compactMap(\.1).min().map(Date.init(ms:)),
+            ninetyFivePercentSentAt: rank > 0 ? times[rank - 1].map(Date.init(ms:)) : nil)
     }
 
     // MARK: Audit log

@@ -1,14 +1,20 @@
 import ChannelSMSStub
 import Foundation
 import HabarCore
+import HabarHTTP
+import Hummingbird
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import HabarMessages
 import HabarStoreSQLite
 import HabarTesting
 import Logging
 import Metrics
+import ServiceLifecycle
 
-// habar-bench: queueing and dispatch figures on this machine. Build with -c release.
-//   swift run -c release habar-bench [--queue 100000,1000000] [--dispatch 200000]
+// habar-bench: queueing, dispatch and API figures on this machine. Build with -c release.
+//   swift run -c release habar-bench [--only queue|dispatch|api] [--queue 100000,1000000] [--dispatch 200000] [--api 100000]
 
 func argument(_ name: String, default value: String) -> String {
     let arguments = CommandLine.arguments
@@ -101,12 +107,107 @@ func dispatchBenchmark(_ count: Int) async throws {
                  count, sentAt ?? elapsed, Double(count) / (sentAt ?? elapsed), elapsed, Double(count) / elapsed, peakRSSMegabytes()))
 }
 
+/// One HTTP call to the live server: status, body and wall time.
+func call(_ method: String, _ url: String, token: String, body: Data? = nil, contentType: String? = nil) async throws -> (Int, Data, Double) {
+    var request = URLRequest(url: URL(string: url)!)
+    request.httpMethod = method
+    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+    if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+    request.httpBody = body
+    request.timeoutInterval = 120
+    let started = ContinuousClock.now
+    let (data, response) = try await URLSession.shared.data(for: request)
+    return ((response as? HTTPURLResponse)?.statusCode ?? 0, data, seconds(ContinuousClock.now - started) * 1000)
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+/// The operator API end to end on a live server (loopback HTTP, the real router): a CSV
+/// import of `count` citizens, then `preview` and `stats` of an advisory to all of them
+/// while the dispatcher sends it.
+func apiBenchmark(_ count: Int) async throws {
+    var configuration = HabarConfiguration()
+    configuration.dataDir = try Fixtures.temporaryDirectory("bench-api").path
+    configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+    configuration.http.port = Int(argument("--port", default: "18481"))!
+    configuration.logLevel = "warning"
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    let gateway = try Gateway.make(configuration: configuration, logger: logger)
+    func issue(_ name: String, _ role: Role) async throws -> String {
+        let (token, hash) = AccessToken.generate()
+        _ = try await gateway.store.insertToken(AccessToken(name: name, role: role, tokenHash: hash))
+        return token
+    }
+    let operatorToken = try await issue("bench operator", .operator)
+    let approverToken = try await issue("bench approver", .approver)
+    let base = "http://127.0.0.1:\(configuration.http.port)"
+
+    var csv = "fullName;phone;email;country;city;language;tags;passportNumber\r\n"
+    for index in 1...count {
+        let phone = index % 3 == 0 ? "8 701 \(String(format: "%03d %02d %02d", index / 10000 % 1000, index / 100 % 100, index % 100))" : String(format: "+7702%07d", index)
+        csv += "\"Азамат \(index)\";\(phone);;IR;Tehran;\(index % 2 == 0 ? "kk" : "ru");pilgrims|group-\(index % 50);N\(index)\r\n"
+    }
+    let body = Data(csv.utf8)
+    let ready = AsyncStream<Void>.makeStream()
+    let app = buildApplication(gateway: gateway) { _ in ready.continuation.yield() }
+    let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+    let server = Task { try await group.run() }
+    for await _ in ready.stream { break }
+
+    let (status, data, importMs) = try await call("POST", "\(base)/v1/citizens/import", token: operatorToken, body: body, contentType: "text/csv")
+    let report = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    print(String(format: "api import: %d citizens (%.1f MB CSV) → HTTP %d, created %@, rejected %d, in %.2f s = %.0f citizens/s",
+                 count, Double(body.count) / 1_048_576, status, "\(report["created"] ?? "?")", (report["rejected"] as? [Any])?.count ?? -1,
+                 importMs / 1000, Double(count) / (importMs / 1000)))
+    let (_, again, reimportMs) = try await call("POST", "\(base)/v1/citizens/import", token: operatorToken, body: body, contentType: "text/csv")
+    let second = (try? JSONSerialization.jsonObject(with: again)) as? [String: Any] ?? [:]
+    print(String(format: "api re-import of the same file: updated %@ in %.2f s", "\(second["updated"] ?? "?")", reimportMs / 1000))
+
+    let advisory = Data(#"""
+        {"kind": "green_corridor", "severity": "severe", "audience": {"countries": ["IR"]},
+         "params": {"route": "Тегеран — Астара", "borderCrossing": "Астара", "closesAt": "2026-03-12T11:00:00Z",
+                    "meetingPoint": "Посольство РК", "contactPhone": "+982100000000", "timeZone": "Asia/Tehran"},
+         "channelPlan": {"mode": "fallback", "channels": ["sms"]}, "expiresAt": "2099-01-01T00:00:00Z"}
+        """#.utf8)
+    let (_, created, _) = try await call("POST", "\(base)/v1/advisories", token: operatorToken, body: advisory, contentType: "application/json")
+    let id = ((try? JSONSerialization.jsonObject(with: created)) as? [String: Any])?["id"] as? Int ?? 0
+    var previews: [Double] = []
+    for _ in 1...5 { previews.append(try await call("GET", "\(base)/v1/advisories/\(id)/preview", token: operatorToken).2) }
+    print(String(format: "api preview of an advisory to %d recipients: median %.0f ms (5 runs, min %.0f, max %.0f)",
+                 count, median(previews), previews.min()!, previews.max()!))
+    let (_, _, approveMs) = try await call("POST", "\(base)/v1/advisories/\(id)/approve", token: approverToken)
+    print(String(format: "api approve (counts the audience, queues %d deliveries): %.0f ms", count, approveMs))
+    var stats: [Double] = []
+    for _ in 1...5 {
+        stats.append(try await call("GET", "\(base)/v1/advisories/\(id)/stats", token: operatorToken).2)
+        try await Task.sleep(for: .milliseconds(300))
+    }
+    print(String(format: "api stats of that advisory while the dispatcher sends it: median %.0f ms (5 runs, min %.0f, max %.0f)",
+                 median(stats), stats.min()!, stats.max()!))
+    while true {
+        let (_, body, _) = try await call("GET", "\(base)/v1/advisories/\(id)/stats", token: operatorToken)
+        let counts = ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any])?["counts"] as? [[String: Any]] ?? []
+        if counts.allSatisfy({ ["delivered", "failed"].contains($0["state"] as? String ?? "") }) { break }
+        try await Task.sleep(for: .milliseconds(500))
+    }
+    stats = []
+    for _ in 1...5 { stats.append(try await call("GET", "\(base)/v1/advisories/\(id)/stats", token: operatorToken).2) }
+    print(String(format: "api stats once every delivery is final: median %.0f ms (5 runs, min %.0f, max %.0f)",
+                 median(stats), stats.min()!, stats.max()!))
+    await group.triggerGracefulShutdown()
+    _ = await server.result
+}
+
 print("habar-bench on \(machine()); SQLite WAL, synchronous=NORMAL")
 let mode = argument("--only", default: "all")
 if mode == "all" || mode == "queue" {
     for size in argument("--queue", default: "100000,1000000").split(separator: ",").compactMap({ Int($0) }) {
         try await queueBenchmark(size)
     }
+}
+if mode == "all" || mode == "api" {
+    try await apiBenchmark(Int(argument("--api", default: "100000"))!)
 }
 if mode == "all" || mode == "dispatch" {
     try await dispatchBenchmark(Int(argument("--dispatch", default: "200000"))!)

@@ -46,12 +46,22 @@ struct AdvisoryCommand: AsyncParsableCommand {
                 throw Exit.dataError
             }
             let stored: Advisory
+            do { stored = try await gateway.publisher.draft(advisory, now: now) } catch let failure as ValidationFailure {
+                report(failure)
+                throw Exit.dataError
+            }
+            // The command line is one person: the two-person rule applies to it as to anyone.
             let result: PublicationResult
             do {
-                stored = try await gateway.publisher.draft(advisory, now: now)
-                result = try await gateway.publisher.publish(id: stored.id!, approver: "cli", now: now)
-            } catch let failure as ValidationFailure {
-                report(failure)
+                switch try await gateway.publisher.approve(
+                    id: stored.id!, by: Actor(name: "cli"), threshold: configuration.approval.threshold, now: now)
+                {
+                case .published(let published, _), .correctionPublished(let published, _, _): result = published
+                case .scheduled: result = PublicationResult(queued: 0, unreachable: 0)
+                }
+            } catch OperationError.forbidden(let why) {
+                FileHandle.standardError.write(
+                    "habar: \(why)\nhabar: draft \(stored.id!) is kept; an approver publishes it with POST /v1/advisories/\(stored.id!)/approve\n")
                 throw Exit.dataError
             }
             print(stored.id!)
