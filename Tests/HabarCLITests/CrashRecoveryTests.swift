@@ -39,12 +39,22 @@ struct CrashRecoveryTests {
         let log = directory.appendingPathComponent("serve.log")
         var server = try HabarProcess.start(["serve", "--config", config.path], log: log)
         try await HabarProcess.waitForHealth(URL(string: "http://127.0.0.1:\(port)/health")!)
-        let sent = try HabarProcess.run([
-            "advisory", "send", "--config", config.path, "--template", "green_corridor.opened", "--country", "IR",
-            "--param", "route=Тегеран — Астара", "--param", "borderCrossing=Астара", "--param", "meetingPoint=Посольство РК",
-            "--param", "closesAt=2026-03-12T18:00:00Z", "--param", "timeZone=Asia/Tehran", "--param", "contactPhone=+982100000000",
-        ])
-        #expect(sent.status == 0, "\(sent.stderr)")
+        // An operator drafts it and a second person approves it, over HTTP as HQ does.
+        func token(_ role: String, _ name: String) throws -> String {
+            try HabarProcess.run(["token", "create", "--role", role, "--name", name, "--config", config.path]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let base = "http://127.0.0.1:\(port)/v1/advisories"
+        let (created, draft) = try await HabarProcess.post(URL(string: base)!, token: try token("operator", "duty officer"), json: """
+            {"kind": "green_corridor", "severity": "severe", "audience": {"countries": ["IR"]},
+             "params": {"route": "Тегеран — Астара", "borderCrossing": "Астара", "meetingPoint": "Посольство РК",
+                        "closesAt": "2026-03-12T18:00:00Z", "timeZone": "Asia/Tehran", "contactPhone": "+982100000000"},
+             "channelPlan": {"mode": "fallback", "channels": ["sms"]}, "expiresAt": "2099-01-01T00:00:00Z"}
+            """)
+        #expect(created == 201, "\(draft)")
+        let (approved, outcome) = try await HabarProcess.post(
+            URL(string: "\(base)/\(draft["id"] ?? 0)/approve")!, token: try token("approver", "head of shift"), json: "{}")
+        #expect(approved == 200 && outcome["queued"] as? Int == count, "\(outcome)")
         let stubFile = data.appendingPathComponent("sms-stub.jsonl")
         let deadline = Date().addingTimeInterval(120)
         while lineCount(stubFile) < count / 4 {
@@ -161,6 +171,22 @@ struct CommandLineTests {
         let unknown = try HabarProcess.run(["advisory", "send", "--data-dir", data, "--template", "volcano.erupted", "--all", "--kind", "general"])
         #expect(unknown.status == 65)
         #expect(unknown.stderr.contains("unknown template"))
+    }
+
+    @Test("advisory send keeps the two-person rule: above the threshold it leaves a draft for an approver (exit 65)")
+    func advisoryTwoPersonRule() throws {
+        let directory = try Fixtures.temporaryDirectory("cli")
+        let config = directory.appendingPathComponent("habar.json")
+        try Data(#"{"dataDir": "\#(directory.path)/data", "approval": {"threshold": 2}}"#.utf8).write(to: config)
+        let csv = directory.appendingPathComponent("c.csv")
+        try Data("fullName,phone,country\nA,+77010000001,IR\nB,+77010000002,IR\nC,+77010000003,IR\n".utf8).write(to: csv)
+        #expect(try HabarProcess.run(["citizens", "import", csv.path, "--config", config.path]).status == 0)
+        let send = ["advisory", "send", "--config", config.path, "--template", "general.notice", "--param", "text=Проверка связи", "--param", "contactPhone=+77172000000"]
+        let refused = try HabarProcess.run(send + ["--country", "IR"])
+        #expect(refused.status == 65)
+        #expect(refused.stderr.contains("two-person rule") && refused.stderr.contains("POST /v1/advisories/1/approve"), "\(refused.stderr)")
+        let small = try HabarProcess.run(send + ["--city", "nowhere", "--country", "IR"])
+        #expect(small.status == 0, "\(small.stderr)")
     }
 
     @Test("messages check passes on the shipped catalogs and fails on a broken one")

@@ -61,6 +61,17 @@ struct HabarProcess {
         throw ConformanceFailure("serve", "\(url) did not answer within \(timeout) s")
     }
 
+    /// A JSON POST to the running server as `token`: the status and the decoded body.
+    static func post(_ url: URL, token: String, json: String) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(json.utf8)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+
     /// A free TCP port on 127.0.0.1.
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
