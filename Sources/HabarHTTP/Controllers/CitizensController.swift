@@ -77,46 +77,21 @@ struct CitizensController {
         }
     }
 
-    /// A citizen as the API shows it.
+    /// A citizen as the API shows it: the fields it is written with, plus what Habar keeps.
     struct Body: Encodable {
-        var id: Int64
-        var fullName: String
-        var language: Language
-        var phone: String?
-        var email: String?
-        var country: String
-        var city: String?
-        var groupId: String?
-        var agencyId: String?
-        var tags: [String]
-        var passportNumber: String?
-        var birthDate: String?
-        var lat: Double?
-        var lon: Double?
-        var checkinStatus: WelfareStatus
-        var lastContactAt: Date?
-        var createdAt: Date
-        var updatedAt: Date
+        enum Extra: String, CodingKey { case id, checkinStatus, lastContactAt, createdAt, updatedAt }
+        var citizen: Citizen
 
-        init(_ c: Citizen) {
-            id = c.id ?? 0
-            fullName = c.fullName
-            language = c.language
-            phone = c.phone?.e164
-            email = c.email
-            country = c.country
-            city = c.city
-            groupId = c.groupId
-            agencyId = c.agencyId
-            tags = c.tags
-            passportNumber = c.passportNumber
-            birthDate = c.birthDate
-            lat = c.position?.lat
-            lon = c.position?.lon
-            checkinStatus = c.welfareStatus
-            lastContactAt = c.lastContactAt
-            createdAt = c.createdAt
-            updatedAt = c.updatedAt
+        init(_ citizen: Citizen) { self.citizen = citizen }
+
+        func encode(to encoder: any Encoder) throws {
+            try Input(citizen).encode(to: encoder)
+            var container = encoder.container(keyedBy: Extra.self)
+            try container.encode(citizen.id ?? 0, forKey: .id)
+            try container.encode(citizen.welfareStatus, forKey: .checkinStatus)
+            try container.encodeIfPresent(citizen.lastContactAt, forKey: .lastContactAt)
+            try container.encode(citizen.createdAt, forKey: .createdAt)
+            try container.encode(citizen.updatedAt, forKey: .updatedAt)
         }
     }
 
