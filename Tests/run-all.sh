@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 # GRDB links the system SQLite.
 [ -f /usr/include/sqlite3.h ] || need_apt+=(libsqlite3-dev)
+# CAP 1.2 output is validated against the OASIS schema with xmllint.
+command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "run-all: installing ${need_apt[*]}"
   apt-get update -qq
