@@ -70,6 +70,7 @@ extension SQLiteStore {
         conditions.equal("status", filter.status?.rawValue)
         conditions.equal("kind", filter.kind?.rawValue)
         if filter.publishedPublicOnly { conditions.add("scope = 'public' AND published_at IS NOT NULL") }
+        if let at = filter.inForceAt { conditions.add("expires_at > ?", at.ms) }
         let (clause, arguments) = conditions.sql(after: page.after, idColumn: "id", limit: page.limit)
         let fetched = try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM advisories \(clause)", arguments: arguments).map(Self.advisory)

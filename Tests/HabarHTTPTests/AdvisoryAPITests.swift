@@ -230,12 +230,21 @@ struct AdvisoryAPITests {
             let approved = try await api.call(.post, "/v1/advisories/\(advisory)/approve", as: .some(rig.tokens[.approver]))
             #expect(approved.json["outcome"] as? String == "scheduled")
             #expect((approved.json["advisory"] as? [String: Any])?["status"] as? String == "scheduled")
-            #expect(try await rig.gateway.publisher.publishDue(now: Date()) == 0)
+            #expect(try await rig.gateway.publisher.publishDue(now: Date()).published == 0)
             #expect(try await rig.gateway.store.deliveryCounts(advisoryId: advisory).isEmpty)
-            #expect(try await rig.gateway.publisher.publishDue(now: at.addingTimeInterval(1)) == 1)
+            #expect(try await rig.gateway.publisher.publishDue(now: at.addingTimeInterval(1)).published == 1)
             let read = try await api.call(.get, "/v1/advisories/\(advisory)", as: .some(rig.tokens[.viewer]))
             #expect(read.json["status"] as? String == "published" && read.json["approver"] as? String == "approver")
             #expect(try await rig.gateway.store.deliveryCounts(advisoryId: advisory).reduce(0) { $0 + $1.count } == 2)
+
+            // One whose expiry passes while it waits (the gateway was down) is never sent.
+            let late = body.replacingOccurrences(of: "2099-01-01T00:00:00Z", with: at.addingTimeInterval(600).formatted(.iso8601))
+            let stale = id(try await api.call(.post, "/v1/advisories", json: late, as: .some(rig.tokens[.operator])))
+            _ = try await api.call(.post, "/v1/advisories/\(stale)/approve", as: .some(rig.tokens[.approver]))
+            let due = try await rig.gateway.publisher.publishDue(now: at.addingTimeInterval(3600))
+            #expect(due.published == 0 && due.failures.map(\.id) == [stale])
+            #expect(try await rig.gateway.store.advisory(id: stale)?.status == .cancelled)
+            #expect(try await rig.gateway.store.deliveryCounts(advisoryId: stale).isEmpty)
         }
     }
 

@@ -79,10 +79,13 @@ public struct AdvisoryFilter: Sendable, Hashable {
     public var kind: AdvisoryKind?
     /// Only `public` ones that have been published (the CAP feed).
     public var publishedPublicOnly: Bool
+    /// Only those whose expiry is after this time.
+    public var inForceAt: Date?
 
-    public init(status: AdvisoryStatus? = nil, kind: AdvisoryKind? = nil, publishedPublicOnly: Bool = false) {
+    public init(status: AdvisoryStatus? = nil, kind: AdvisoryKind? = nil, publishedPublicOnly: Bool = false, inForceAt: Date? = nil) {
         self.status = status
         self.kind = kind
         self.publishedPublicOnly = publishedPublicOnly
+        self.inForceAt = inForceAt
     }
 }

@@ -173,23 +173,29 @@ public struct AdvisoryPublisher: Sendable {
             recipients: .audience(advisory.audience), renderings: try render(advisory), channels: channelMap(advisory.channelPlan), now: now))
     }
 
-    /// Publishes approved advisories whose time has come; returns how many.
+    /// Publishes approved advisories whose time has come. One that cannot be published
+    /// (its time passed while it waited, or a channel it names is gone) does not hold up the
+    /// others: an expired one is cancelled, the others are reported and tried again later.
     @discardableResult
-    public func publishDue(now: Date) async throws -> Int {
+    public func publishDue(now: Date) async throws -> (published: Int, failures: [(id: Int64, error: any Error)]) {
         var published = 0
+        var failures: [(id: Int64, error: any Error)] = []
         for advisory in try await store.dueScheduledAdvisories(now: now) {
-            let approver = Actor(name: advisory.approver ?? advisory.author, tokenId: advisory.approverTokenId)
+            guard let id = advisory.id else { continue }
+            if advisory.expiresAt <= now {
+                _ = try await store.cancelAdvisory(id: id, at: now, notice: nil)
+                failures.append((id, OperationError.conflict("advisory \(id) expired before its publishing time came; cancelled")))
+                continue
+            }
             do {
                 try validate(advisory, now: now)
-                _ = try await publish(advisory, approver: approver, now: now)
-            } catch let failure as ValidationFailure where advisory.expiresAt <= now {
-                // Its time passed while it waited: it is never sent.
-                _ = failure
-                _ = try await store.cancelAdvisory(id: advisory.id!, at: now, notice: nil)
+                _ = try await publish(advisory, approver: Actor(name: advisory.approver ?? advisory.author, tokenId: advisory.approverTokenId), now: now)
+                published += 1
+            } catch {
+                failures.append((id, error))
             }
-            published += 1
         }
-        return published
+        return (published, failures)
     }
 
     /// What a correction did.

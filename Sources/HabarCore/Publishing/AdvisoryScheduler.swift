@@ -22,8 +22,11 @@ public struct AdvisoryScheduler: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let published = try await publisher.publishDue(now: now())
-                    if published > 0 { logger.info("published scheduled advisories", metadata: ["count": "\(published)"]) }
+                    let result = try await publisher.publishDue(now: now())
+                    if result.published > 0 { logger.info("published scheduled advisories", metadata: ["count": "\(result.published)"]) }
+                    for failure in result.failures {
+                        logger.error("a scheduled advisory was not published", metadata: ["advisory": "\(failure.id)", "error": "\(failure.error)"])
+                    }
                 } catch {
                     logger.error("scheduled publishing failed; will retry", metadata: ["error": "\(error)"])
                 }

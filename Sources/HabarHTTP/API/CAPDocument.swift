@@ -124,8 +124,9 @@ enum CAPDocument {
     ]
 }
 
-/// `GET /v1/feed/cap`: an Atom feed of published public advisories, each entry carrying its
-/// CAP alert inline (`application/cap+xml` content), newest first.
+/// `GET /v1/feed/cap`: an Atom feed of the published public advisories still in force
+/// (cancelled ones stay, as CAP Cancel messages, until they would have expired), each entry
+/// carrying its CAP alert inline (`application/cap+xml` content), newest first.
 struct FeedController {
     let gateway: Gateway
 
@@ -138,7 +139,7 @@ struct FeedController {
         var advisories: [Advisory] = []
         var page = PageRequest(limit: PageRequest.maxLimit)
         repeat {
-            let next = try await gateway.store.advisories(AdvisoryFilter(publishedPublicOnly: true), page: page)
+            let next = try await gateway.store.advisories(AdvisoryFilter(publishedPublicOnly: true, inForceAt: gateway.now()), page: page)
             advisories += next.items
             page.after = next.nextAfter
         } while page.after != nil && advisories.count < 1000
