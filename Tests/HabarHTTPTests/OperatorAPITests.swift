@@ -29,9 +29,11 @@ struct APIRig {
         return token
     }
 
-    func run(_ body: @escaping @Sendable (API) async throws -> Void) async throws {
+    /// Drives the real router in process, or (`live`) a real HTTP server on 127.0.0.1.
+    func run(live: Bool = false, _ body: @escaping @Sendable (API) async throws -> Void) async throws {
         let router = buildRouter(gateway: gateway)
-        try await Application(router: router).test(.router) { client in
+        let application = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await application.test(live ? .live : .router) { client in
             try await body(API(client: client, token: nil))
         }
     }
@@ -172,6 +174,28 @@ struct OperatorAPITests {
         }
         #expect(try await rig.gateway.store.countCitizens() == 0)
         #expect(try await rig.gateway.store.advisories(AdvisoryFilter(), page: PageRequest()).items.isEmpty)
+    }
+
+    @Test("tokens: issued once in the answer, stored only as a hash, listed without it, revoked ones stop working at once")
+    func tokens() async throws {
+        let rig = try await APIRig()
+        try await rig.run { api in
+            let admin = API(client: api.client, token: rig.tokens[.admin])
+            let issued = try await admin.call(.post, "/v1/tokens", json: #"{"role": "agency", "name": "Silk Way Travel", "agencyId": "agency-7"}"#)
+            #expect(issued.status == 201 && issued.headers[.cacheControl] == "no-store")
+            let secret = try #require(issued.json["token"] as? String)
+            #expect(secret.hasPrefix("hb_") && secret.count >= 40)
+            let stored = try #require(try await rig.gateway.store.token(hash: AccessToken.hash(secret)))
+            #expect(stored.tokenHash != secret && stored.agencyId == "agency-7" && stored.role == .agency)
+            let list = try await admin.call(.get, "/v1/tokens")
+            #expect(!list.text.contains(secret) && !list.text.contains(stored.tokenHash))
+            #expect(try await api.call(.get, "/v1/citizens", as: .some(secret)).status == 200)
+            #expect(try await admin.call(.delete, "/v1/tokens/\(id(issued))").status == 204)
+            #expect(try await api.call(.get, "/v1/citizens", as: .some(secret)).status == 401)
+            let missingAgency = try await admin.call(.post, "/v1/tokens", json: #"{"role": "agency", "name": "x"}"#)
+            #expect(missingAgency.status == 422 && missingAgency.errorPointers == ["/agencyId"])
+            #expect(try await admin.call(.post, "/v1/tokens", json: #"{"role": "king", "name": "x"}"#).errorPointers == ["/role"])
+        }
     }
 
     @Test("lists page with limit and an opaque cursor; bad limits and cursors are 400")
