@@ -1,97 +1,174 @@
 import Foundation
 
-/// A problem in a catalog or in rendering from it, with where it is.
+/// A problem in a catalog or in rendering from it, with where it is: file, key, and the
+/// line and column in the file (1-based) when known.
 public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
     public var file: String?
     public var key: String?
+    public var line: Int?
+    public var column: Int?
     public var detail: String
 
-    public init(file: String? = nil, key: String? = nil, detail: String) {
+    public init(file: String? = nil, key: String? = nil, line: Int? = nil, column: Int? = nil, detail: String) {
         self.file = file
         self.key = key
+        self.line = line
+        self.column = column
         self.detail = detail
     }
 
+    /// `messages/ru.json:12:40: key 'green_corridor.opened.sms': …`, the way compilers write it.
     public var description: String {
-        [file, key.map { "key '\($0)'" }, detail].compactMap { $0 }.joined(separator: ": ")
+        var location = file ?? ""
+        if let line { location += ":\(line)" + (column.map { ":\($0)" } ?? "") }
+        return [location.isEmpty ? nil : location, key.map { "key '\($0)'" }, detail].compactMap { $0 }.joined(separator: ": ")
     }
 }
 
-/// The message catalogs: one flat JSON object per language (`messages/kk.json`, ...), keys
-/// `template.variant` (e.g. `green_corridor.opened.sms`), values with `{name}` placeholders.
-///
-/// This is the minimal format the gateway core needs; ICU plural/select arrive with the
-/// messages work and extend `MessageTemplate`, not this type's interface.
-public struct MessageCatalog: Sendable {
-    /// Templates by language, then by full key.
-    public private(set) var templates: [Language: [String: MessageTemplate]]
+/// One catalog string: its parsed message and where its value starts in the file.
+public struct CatalogEntry: Sendable, Hashable {
+    public var message: MessageFormat
+    /// Maps an offset in the message to a line and column of the file.
+    var position: JSONStringPosition?
 
-    public init(templates: [Language: [String: MessageTemplate]]) {
-        self.templates = templates
+    public init(_ message: MessageFormat) {
+        self.message = message
+        self.position = nil
     }
 
-    /// Loads every `<language>.json` in `directory`; a file that does not parse is an error
-    /// naming the file and the key.
+    public init(_ source: String) throws(MessageFormat.Failure) {
+        self.init(try MessageFormat(source))
+    }
+}
+
+/// The message catalogs: one flat JSON object per language (`messages/kk.json`, …) whose
+/// values are ICU MessageFormat strings. Keys are `<template>.<variant>` (variants per
+/// message kind: `sms`, `email.subject`, `email.text`, `email.html`, `webhook.title`,
+/// `webhook.text`) and `zone.<IANA id>` (a time zone's place name as the templates use it:
+/// Russian genitive, "по времени Тегерана").
+public struct MessageCatalog: Sendable {
+    /// Entries by language, then by full key.
+    public private(set) var entries: [Language: [String: CatalogEntry]]
+    /// The files they were read from, by language.
+    public private(set) var files: [Language: String] = [:]
+
+    public init(entries: [Language: [String: CatalogEntry]]) {
+        self.entries = entries
+    }
+
+    /// Loads every `<language>.json` in `directory`; the first problem is an error naming
+    /// the file, key, line and column (`check(directory:)` lists them all).
     public static func load(directory: URL) throws(CatalogError) -> MessageCatalog {
-        var templates: [Language: [String: MessageTemplate]] = [:]
+        let (catalog, problems) = read(directory: directory)
+        if let first = problems.first { throw first }
+        return catalog
+    }
+
+    /// Reads what can be read and lists every problem on the way.
+    static func read(directory: URL) -> (MessageCatalog, [CatalogError]) {
+        var entries: [Language: [String: CatalogEntry]] = [:]
+        var files: [Language: String] = [:]
+        var problems: [CatalogError] = []
         for language in Language.allCases {
             let url = directory.appendingPathComponent("\(language.tag).json")
-            guard FileManager.default.fileExists(atPath: url.path) else { continue }
-            let data: Data
-            do { data = try Data(contentsOf: url) } catch {
-                throw CatalogError(file: url.path, detail: "cannot read: \(error.localizedDescription)")
+            let file = url.path
+            guard let data = FileManager.default.contents(atPath: file) else { continue }
+            files[language] = file
+            guard let text = String(data: data, encoding: .utf8) else {
+                problems.append(CatalogError(file: file, detail: "not UTF-8"))
+                continue
             }
-            let object: [String: String]
-            do { object = try JSONDecoder().decode([String: String].self, from: data) } catch {
-                throw CatalogError(file: url.path, detail: "not a flat JSON object of strings: \(error)")
+            let object: [(key: String, value: String, position: JSONStringPosition)]
+            do { object = try FlatJSON.parse(text) } catch {
+                problems.append(CatalogError(file: file, line: error.line, column: error.column, detail: error.detail))
+                continue
             }
-            var parsed: [String: MessageTemplate] = [:]
-            for (key, source) in object {
-                do { parsed[key] = try MessageTemplate(source) } catch {
-                    throw CatalogError(file: url.path, key: key, detail: error.detail)
+            var parsed: [String: CatalogEntry] = [:]
+            for (key, value, position) in object {
+                if parsed[key] != nil {
+                    let (line, column) = position.location(ofCharacter: 0)
+                    problems.append(CatalogError(file: file, key: key, line: line, column: column, detail: "appears twice"))
+                    continue
+                }
+                do {
+                    var entry = try CatalogEntry(value)
+                    entry.position = position
+                    parsed[key] = entry
+                } catch {
+                    let (line, column) = position.location(ofCharacter: error.offset)
+                    problems.append(CatalogError(file: file, key: key, line: line, column: column, detail: error.detail))
                 }
             }
-            templates[language] = parsed
+            entries[language] = parsed
         }
-        if templates.isEmpty {
-            throw CatalogError(file: directory.path, detail: "no catalog (kk.json, ru.json or en.json) found")
+        if entries.isEmpty {
+            problems.append(CatalogError(file: directory.path, detail: "no catalog (kk.json, ru.json or en.json) found"))
         }
-        return MessageCatalog(templates: templates)
+        var catalog = MessageCatalog(entries: entries)
+        catalog.files = files
+        return (catalog, problems)
     }
 
     /// The languages that have a catalog.
-    public var languages: [Language] { templates.keys.sorted() }
+    public var languages: [Language] { entries.keys.sorted() }
 
     /// Whether `template` exists for every variant of `kind` in `language`.
     public func has(template: String, kind: MessageKind, language: Language) -> Bool {
-        kind.variants.allSatisfy { templates[language]?["\(template).\($0)"] != nil }
+        kind.variants.allSatisfy { entries[language]?["\(template).\($0)"] != nil }
     }
 
-    /// The placeholders `template` uses in any language and variant.
-    public func placeholders(of template: String) -> Set<String> {
+    /// Every template name (keys without their variant), across languages.
+    public var templateNames: Set<String> {
         var names: Set<String> = []
-        for (_, byKey) in templates {
-            for (key, value) in byKey where key.hasPrefix(template + ".") {
-                names.formUnion(value.placeholders)
+        for byKey in entries.values {
+            for key in byKey.keys where !key.hasPrefix("zone.") {
+                if let variant = MessageKind.allVariants.first(where: { key.hasSuffix(".\($0)") }) {
+                    names.insert(String(key.dropLast(variant.count + 1)))
+                }
             }
         }
         return names
     }
 
-    /// Renders `template` for `language` and `kind` with `arguments`; missing arguments or a
-    /// missing variant are errors naming them.
+    /// The parameters `template` uses in any language and variant (`localZone` is the
+    /// catalog's own).
+    public func placeholders(of template: String) -> Set<String> {
+        var names: Set<String> = []
+        for (_, byKey) in entries {
+            for (key, entry) in byKey where key.hasPrefix(template + ".") {
+                names.formUnion(entry.message.arguments)
+            }
+        }
+        return names.subtracting(Self.catalogArguments)
+    }
+
+    /// Arguments the catalog fills itself.
+    public static let catalogArguments: Set<String> = ["localZone"]
+
+    /// The place name of `zone` as `language`'s templates use it, else its UTC offset.
+    public func zoneName(_ zone: TimeZone, _ language: Language) -> String {
+        if let entry = entries[language]?["zone.\(zone.identifier)"], let name = try? entry.message.format([:], language: language, zones: MessageZones()) {
+            return name
+        }
+        let offset = zone.secondsFromGMT()
+        let minutes = abs(offset) / 60
+        return "UTC\(offset < 0 ? "-" : "+")\(minutes / 60)" + (minutes % 60 == 0 ? "" : String(format: ":%02d", minutes % 60))
+    }
+
+    /// Renders `template` for `language` and `kind`. A missing argument, a missing variant or
+    /// an argument of the wrong type is an error naming it; argument values are text, never
+    /// message syntax, and are escaped in HTML.
     public func render(
-        template: String,
-        kind: MessageKind,
-        language: Language,
-        arguments: [String: String]
+        template: String, kind: MessageKind, language: Language, arguments: [String: MessageArgument], zones: MessageZones = MessageZones()
     ) throws(CatalogError) -> RenderedMessage {
+        var arguments = arguments
+        arguments["localZone"] = .text(zoneName(zones.local, language))
         func variant(_ suffix: String, escapeHTML: Bool = false) throws(CatalogError) -> String {
             let key = "\(template).\(suffix)"
-            guard let compiled = templates[language]?[key] else {
+            guard let entry = entries[language]?[key] else {
                 throw CatalogError(file: "\(language.tag).json", key: key, detail: "missing")
             }
-            do { return try compiled.render(arguments, escapeHTML: escapeHTML) } catch {
+            do { return try entry.message.format(arguments, language: language, zones: zones, escapeHTML: escapeHTML) } catch {
                 throw CatalogError(file: "\(language.tag).json", key: key, detail: error.detail)
             }
         }
@@ -100,118 +177,25 @@ public struct MessageCatalog: Sendable {
             return RenderedMessage(language: language, kind: kind, text: try variant("sms"))
         case .email:
             return RenderedMessage(
-                language: language, kind: kind,
-                subject: try variant("email.subject"),
-                text: try variant("email.text"),
-                html: try variant("email.html", escapeHTML: true)
-            )
+                language: language, kind: kind, subject: try variant("email.subject"), text: try variant("email.text"),
+                html: try variant("email.html", escapeHTML: true))
         case .webhook:
-            return RenderedMessage(
-                language: language, kind: kind,
-                subject: try variant("webhook.title"),
-                text: try variant("webhook.text")
-            )
+            return RenderedMessage(language: language, kind: kind, subject: try variant("webhook.title"), text: try variant("webhook.text"))
         }
     }
 }
 
-/// One catalog string compiled into literal text and `{name}` placeholders.
-public struct MessageTemplate: Sendable, Hashable {
-    enum Part: Sendable, Hashable {
-        case literal(String)
-        case placeholder(String)
-    }
-
-    /// Where and why a catalog string does not compile.
-    public struct SyntaxError: Error, CustomStringConvertible {
-        public var detail: String
-        public var description: String { detail }
-    }
-
-    let parts: [Part]
-
-    /// The placeholder names, in order of first use.
-    public var placeholders: [String] {
-        var seen: [String] = []
-        for case .placeholder(let name) in parts where !seen.contains(name) { seen.append(name) }
-        return seen
-    }
-
-    /// Compiles `source`; `{` must open a placeholder made of letters, digits and `_`, and
-    /// ICU quoting (`'{'`, `''`) writes literal braces and apostrophes.
-    public init(_ source: String) throws(SyntaxError) {
-        var parts: [Part] = []
-        var literal = ""
-        var index = source.startIndex
-        var column = 1
-        while index < source.endIndex {
-            let character = source[index]
-            if character == "'" {
-                let next = source.index(after: index)
-                if next < source.endIndex, source[next] == "'" {
-                    literal.append("'")
-                    index = source.index(after: next)
-                    column += 2
-                    continue
-                }
-                if next < source.endIndex, source[next] == "{" || source[next] == "}" {
-                    guard let close = source[next...].firstIndex(of: "'") else {
-                        throw SyntaxError(detail: "column \(column): unterminated quote")
-                    }
-                    literal += source[next..<close]
-                    column += source.distance(from: index, to: close) + 1
-                    index = source.index(after: close)
-                    continue
-                }
-                literal.append(character)
-            } else if character == "{" {
-                guard let close = source[index...].firstIndex(of: "}") else {
-                    throw SyntaxError(detail: "column \(column): '{' without a closing '}'")
-                }
-                let name = String(source[source.index(after: index)..<close])
-                guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                    throw SyntaxError(detail: "column \(column): '{\(name)}' is not a placeholder name")
-                }
-                if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
-                parts.append(.placeholder(name))
-                column += source.distance(from: index, to: close) + 1
-                index = source.index(after: close)
-                continue
-            } else if character == "}" {
-                throw SyntaxError(detail: "column \(column): '}' without an opening '{'")
-            } else {
-                literal.append(character)
-            }
-            column += 1
-            index = source.index(after: index)
-        }
-        if !literal.isEmpty { parts.append(.literal(literal)) }
-        self.parts = parts
-    }
-
-    func render(_ arguments: [String: String], escapeHTML: Bool) throws(SyntaxError) -> String {
-        let missing = placeholders.filter { arguments[$0] == nil }
-        guard missing.isEmpty else {
-            throw SyntaxError(detail: "missing parameter(s): \(missing.joined(separator: ", "))")
-        }
-        var result = ""
-        for part in parts {
-            switch part {
-            case .literal(let text): result += text
-            case .placeholder(let name):
-                let value = arguments[name]!
-                result += escapeHTML ? HTML.escape(value) : value
-            }
-        }
-        return result
-    }
+extension MessageKind {
+    /// Every variant suffix of every kind.
+    public static let allVariants: [String] = allCases.flatMap(\.variants)
 }
 
 /// HTML text escaping for parameters placed into HTML variants.
 public enum HTML {
     public static func escape(_ text: String) -> String {
+        guard text.contains(where: { "&<>\"'".contains($0) }) else { return text }
         var result = ""
-        result.reserveCapacity(text.utf8.count)
+        result.reserveCapacity(text.utf8.count + 16)
         for character in text {
             switch character {
             case "&": result += "&amp;"
@@ -223,34 +207,5 @@ public enum HTML {
             }
         }
         return result
-    }
-}
-
-extension MessageCatalog {
-    /// Cross-language consistency: every language has every key, and each key uses the same
-    /// placeholders in every language.
-    public func check() -> [CatalogError] {
-        var problems: [CatalogError] = []
-        let allKeys = Set(templates.values.flatMap(\.keys))
-        for language in Language.allCases {
-            guard let byKey = templates[language] else {
-                problems.append(CatalogError(file: "\(language.tag).json", detail: "missing catalog"))
-                continue
-            }
-            for key in allKeys.subtracting(byKey.keys).sorted() {
-                problems.append(CatalogError(file: "\(language.tag).json", key: key, detail: "missing (other languages have it)"))
-            }
-        }
-        for key in allKeys.sorted() {
-            var placeholders: [Language: Set<String>] = [:]
-            for language in Language.allCases { if let template = templates[language]?[key] { placeholders[language] = Set(template.placeholders) } }
-            let union = placeholders.values.reduce(Set<String>()) { $0.union($1) }
-            for (language, names) in placeholders.sorted(by: { $0.key < $1.key }) where names != union {
-                problems.append(CatalogError(
-                    file: "\(language.tag).json", key: key,
-                    detail: "placeholders differ from other languages: missing \(union.subtracting(names).sorted().joined(separator: ", "))"))
-            }
-        }
-        return problems
     }
 }

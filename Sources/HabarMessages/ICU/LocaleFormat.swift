@@ -1,0 +1,89 @@
+import Foundation
+
+/// Numbers, dates, times and phone numbers written the way each language writes them.
+/// Done by hand, not with Foundation's locale data, so the texts are exactly the ones the
+/// catalogs were reviewed with, on every platform.
+public enum LocaleFormat {
+    /// `1 234 567` (ru, kk: no-break space, decimal comma `1,5`) or `1,234,567` (en, `1.5`).
+    public static func number(_ value: Double, _ language: Language) -> String {
+        let negative = value < 0
+        let magnitude = abs(value)
+        let digits = PluralRules.fractionDigits(magnitude)
+        let integer = Int(magnitude.rounded(.towardZero))
+        let separator = language == .english ? "," : "\u{00A0}"
+        var grouped = ""
+        let text = String(integer)
+        for (offset, character) in text.enumerated() {
+            if offset > 0 && (text.count - offset) % 3 == 0 { grouped += separator }
+            grouped.append(character)
+        }
+        if digits > 0 {
+            let fraction = String(format: "%.\(digits)f", magnitude).split(separator: ".").last.map(String.init) ?? ""
+            grouped += (language == .english ? "." : ",") + fraction
+        }
+        return (negative ? "-" : "") + grouped
+    }
+
+    /// Month names as they stand after a day number: Russian genitive (`12 марта`), Kazakh
+    /// (`12 наурыз`), English (`12 March`).
+    static let months: [Language: [String]] = [
+        .russian: ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября", "ноября", "декабря"],
+        .kazakh: ["қаңтар", "ақпан", "наурыз", "сәуір", "мамыр", "маусым", "шілде", "тамыз", "қыркүйек", "қазан", "қараша", "желтоқсан"],
+        .english: ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
+    ]
+
+    static func components(_ date: Date, _ zone: TimeZone) -> DateComponents {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        return calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+    }
+
+    /// `12 марта`, `12 наурыз`, `12 March` in `zone`.
+    public static func date(_ date: Date, _ zone: TimeZone, _ language: Language) -> String {
+        let c = components(date, zone)
+        return "\(c.day!) \(months[language]![c.month! - 1])"
+    }
+
+    /// `14:30` (24-hour) in `zone`.
+    public static func time(_ date: Date, _ zone: TimeZone) -> String {
+        let c = components(date, zone)
+        return String(format: "%02d:%02d", c.hour!, c.minute!)
+    }
+
+    /// An E.164 number grouped for reading: `+7 701 123 45 67`, `+98 21 1234 5678`, else
+    /// the country code then groups of three or four.
+    public static func phone(_ e164: String) -> String {
+        guard e164.hasPrefix("+"), e164.dropFirst().allSatisfy(\.isNumber) else { return e164 }
+        let digits = String(e164.dropFirst())
+        if digits.hasPrefix("7"), digits.count == 11 {
+            let d = Array(digits)
+            return "+7 \(String(d[1...3])) \(String(d[4...6])) \(String(d[7...8])) \(String(d[9...10]))"
+        }
+        let code = countryCodes.first { digits.hasPrefix($0) } ?? String(digits.prefix(digits.count > 10 ? 3 : 2))
+        let rest = Array(digits.dropFirst(code.count))
+        // Iranian landlines have a two-digit area code (21 Tehran), mobiles a three-digit prefix.
+        let sizes: [Int]
+        switch rest.count {
+        case 10 where code == "98" && rest.first != "9": sizes = [2, 4, 4]
+        case 10: sizes = [3, 3, 4]
+        case 9: sizes = [2, 3, 2, 2]
+        case 8: sizes = [2, 3, 3]
+        default: sizes = [rest.count]
+        }
+        var groups: [String] = []
+        var start = 0
+        for size in sizes where start < rest.count {
+            groups.append(String(rest[start..<min(rest.count, start + size)]))
+            start += size
+        }
+        return "+\(code) " + groups.joined(separator: " ")
+    }
+
+    /// Calling codes of the region's countries, longest first where they share a prefix.
+    static let countryCodes = ["994", "993", "992", "996", "998", "374", "995", "971", "972", "973", "974", "961", "962", "963", "964", "965", "966", "967", "968", "90", "98", "20", "44", "49", "86", "1"]
+
+    /// A map link for a point, short enough for an SMS.
+    public static func mapLink(lat: Double, lon: Double) -> String {
+        "https://maps.google.com/?q=\(String(format: "%.5f", lat)),\(String(format: "%.5f", lon))"
+    }
+}
