@@ -71,7 +71,11 @@ public struct Gateway: Sendable {
             store: store, adapters: adapters, configurations: configuration.channels, receipts: receipts,
             settings: configuration.dispatcher, metricsFactory: PrometheusMetricsFactory(registry: registryMetrics),
             logger: logger, now: now)
-        let publisher = AdvisoryPublisher(store: store, catalog: catalog, channels: adapters.mapValues(\.capabilities))
+        var budgets: [String: Int] = [:]
+        for channel in configuration.channels { if let budget = channel.segmentBudget { budgets[channel.name] = budget } }
+        let publisher = AdvisoryPublisher(
+            store: store, catalog: catalog, channels: adapters.mapValues(\.capabilities), fallback: configuration.fallback,
+            smsSegmentBudgets: budgets, checkinBaseURL: configuration.publicBaseURL + "/c")
         return Gateway(
             configuration: configuration, store: store, catalog: catalog, adapters: adapters, receipts: receipts,
             dispatcher: dispatcher, publisher: publisher, metrics: registryMetrics, logger: logger, now: now)

@@ -21,7 +21,8 @@ public enum Fixtures {
         Advisory(
             kind: .greenCorridor, severity: severity, audience: Audience(countries: [country]),
             params: AdvisoryParameters(
-                route: "Тегеран — Астара", borderCrossing: "Астара", closesAt: Date(timeIntervalSince1970: 1_773_338_400),
+                route: "Тегеран — Астара", borderCrossing: "Астара", opensAt: Date(timeIntervalSince1970: 1_773_300_600),
+                closesAt: Date(timeIntervalSince1970: 1_773_338_400),
                 meetingPoint: "Посольство РК", contactPhone: "+982100000000", timeZone: "Asia/Tehran"),
             template: template, channelPlan: ChannelPlan(mode: mode, channels: channels), expiresAt: expiresAt, author: "operator-1")
     }

@@ -166,7 +166,7 @@ func apiBenchmark(_ count: Int) async throws {
 
     let advisory = Data(#"""
         {"kind": "green_corridor", "severity": "severe", "audience": {"countries": ["IR"]},
-         "params": {"route": "Тегеран — Астара", "borderCrossing": "Астара", "closesAt": "2026-03-12T11:00:00Z",
+         "params": {"route": "Тегеран — Астара", "borderCrossing": "Астара", "opensAt": "2026-03-12T04:30:00Z", "closesAt": "2026-03-12T11:00:00Z",
                     "meetingPoint": "Посольство РК", "contactPhone": "+982100000000", "timeZone": "Asia/Tehran"},
          "channelPlan": {"mode": "fallback", "channels": ["sms"]}, "expiresAt": "2099-01-01T00:00:00Z"}
         """#.utf8)

@@ -132,7 +132,7 @@ struct AdvisoryAPITests {
             // One of three is sent; then a fourth citizen arrives in Iran; they were never told, so get no correction.
             try await rig.gateway.store.rawReachFirst(advisory: advisory, count: 1)
             _ = try await rig.gateway.store.upsertCitizens([Fixtures.citizen(50)])
-            let correction = #"{"params": {"route": "Тегеран — Джульфа", "borderCrossing": "Джульфа", "closesAt": "2026-03-12T13:00:00Z", "meetingPoint": "Консульство РК в Тебризе", "contactPhone": "+982100000000", "timeZone": "Asia/Tehran"}}"#
+            let correction = #"{"params": {"route": "Тегеран — Джульфа", "borderCrossing": "Джульфа", "opensAt": "2026-03-12T04:30:00Z", "closesAt": "2026-03-12T13:00:00Z", "meetingPoint": "Консульство РК в Тебризе", "contactPhone": "+982100000000", "timeZone": "Asia/Tehran"}}"#
             let updated = try await api.call(.post, "/v1/advisories/\(advisory)/update", json: correction, as: .some(op))
             #expect(updated.status == 200, "\(updated.text)")
             #expect(updated.json["queued"] as? Int == 3 && updated.json["recipients"] as? Int == 3)
@@ -292,6 +292,24 @@ struct AdvisoryAPITests {
             let anonymous = try await api.call(.get, "/v1/feed/cap", as: .some(nil))
             let viewer = try await api.call(.get, "/v1/feed/cap", as: .some(closed.tokens[.viewer]))
             #expect(anonymous.status == 401 && viewer.status == 200)
+        }
+    }
+
+    @Test("an SMS over the channel's segment budget is flagged in the preview and refused at approval")
+    func segmentBudget() async throws {
+        let rig = try await APIRig { $0.channels = [ChannelConfiguration(name: "sms", type: "sms-stub", segmentBudget: 2)] }
+        try await citizens(rig, 2)
+        try await rig.run { api in
+            let created = try await api.call(.post, "/v1/advisories", json: APIRig.advisoryJSON, as: .some(rig.tokens[.operator]))
+            let advisory = id(created)
+            let preview = try await api.call(.get, "/v1/advisories/\(advisory)/preview", as: .some(rig.tokens[.viewer]))
+            let renderings = preview.json["renderings"] as? [[String: Any]] ?? []
+            #expect(renderings.allSatisfy { $0["segmentBudget"] as? Int == 2 })
+            #expect(renderings.contains { $0["overBudget"] as? Bool == true }, "\(preview.text)")
+            let refused = try await api.call(.post, "/v1/advisories/\(advisory)/approve", as: .some(rig.tokens[.approver]))
+            #expect(refused.status == 422 && refused.errorPointers.first == "/template", "\(refused.text)")
+            #expect(refused.text.contains("budget is 2"))
+            #expect(try await rig.gateway.store.deliveryCounts(advisoryId: advisory).isEmpty)
         }
     }
 

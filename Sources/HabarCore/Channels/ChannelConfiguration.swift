@@ -68,18 +68,22 @@ public struct ChannelConfiguration: Sendable, Hashable, Codable {
     /// Token-bucket rate, messages per second (nil: the adapter's default, or unlimited).
     public var ratePerSecond: Double?
     public var breaker: BreakerSettings?
+    /// SMS channels: the most segments one message may take (default 3); approval refuses
+    /// an advisory whose text would take more.
+    public var segmentBudget: Int?
     /// Adapter-specific options; each adapter documents its own.
     public var options: JSONValue?
 
     public init(
         name: String, type: String, concurrency: Int? = nil, ratePerSecond: Double? = nil,
-        breaker: BreakerSettings? = nil, options: JSONValue? = nil
+        breaker: BreakerSettings? = nil, segmentBudget: Int? = nil, options: JSONValue? = nil
     ) {
         self.name = name
         self.type = type
         self.concurrency = concurrency
         self.ratePerSecond = ratePerSecond
         self.breaker = breaker
+        self.segmentBudget = segmentBudget
         self.options = options
     }
 

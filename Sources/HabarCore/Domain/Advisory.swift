@@ -115,7 +115,7 @@ public struct ChannelPlan: Sendable, Hashable, Codable {
 public struct AdvisoryParameters: Sendable, Hashable, Codable {
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case route, borderCrossing, opensAt, closesAt, meetingPoint, meetingPointAddress, meetingPointLocation
-        case previousMeetingPoint, contactPhone, timeZone, text
+        case previousMeetingPoint, contactPhone, timeZone, text, checkinDeadline
     }
 
     public var route: String?
@@ -131,11 +131,14 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
     public var timeZone: String?
     /// Free text for general advisories.
     public var text: String?
+    /// When answers to a check-in request are due.
+    public var checkinDeadline: Date?
 
     public init(
         route: String? = nil, borderCrossing: String? = nil, opensAt: Date? = nil, closesAt: Date? = nil,
         meetingPoint: String? = nil, meetingPointAddress: String? = nil, meetingPointLocation: GeoPoint? = nil,
-        previousMeetingPoint: String? = nil, contactPhone: String? = nil, timeZone: String? = nil, text: String? = nil
+        previousMeetingPoint: String? = nil, contactPhone: String? = nil, timeZone: String? = nil, text: String? = nil,
+        checkinDeadline: Date? = nil
     ) {
         self.route = route
         self.borderCrossing = borderCrossing
@@ -148,6 +151,7 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
         self.contactPhone = contactPhone
         self.timeZone = timeZone
         self.text = text
+        self.checkinDeadline = checkinDeadline
     }
 
     /// `date` as templates show it: `dd.MM HH:mm (UTC±h)` in the advisory's time zone.
@@ -164,24 +168,38 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
         return "\(date.formatted(style)) (UTC\(sign)\(suffix))"
     }
 
-    /// The values templates see, as text. Times are shown in the advisory's time zone with
-    /// its UTC offset, so a reader anywhere knows exactly when.
-    public func templateArguments() -> [String: String] {
-        var arguments: [String: String] = [:]
-        func time(_ date: Date) -> String { format(date) }
-        if let route { arguments["route"] = route }
-        if let borderCrossing { arguments["borderCrossing"] = borderCrossing }
-        if let opensAt { arguments["opensAt"] = time(opensAt) }
-        if let closesAt { arguments["closesAt"] = time(closesAt) }
-        if let meetingPoint { arguments["meetingPoint"] = meetingPoint }
-        if let meetingPointAddress { arguments["meetingPointAddress"] = meetingPointAddress }
+    /// The typed values templates are rendered with at `now`: texts, times (the catalog
+    /// formats them in the advisory's zone and Astana's), the consular phone grouped for
+    /// reading, the meeting point as a map link, and how long is left to a check-in deadline.
+    public func templateArguments(now: Date) -> [String: MessageArgument] {
+        var arguments: [String: MessageArgument] = [:]
+        if let route { arguments["route"] = .text(route) }
+        if let borderCrossing { arguments["borderCrossing"] = .text(borderCrossing) }
+        if let opensAt { arguments["opensAt"] = .date(opensAt) }
+        if let closesAt { arguments["closesAt"] = .date(closesAt) }
+        if let meetingPoint { arguments["meetingPoint"] = .text(meetingPoint) }
+        if let meetingPointAddress { arguments["meetingPointAddress"] = .text(meetingPointAddress) }
         if let meetingPointLocation {
-            arguments["meetingPointLocation"] = String(format: "%.5f,%.5f", meetingPointLocation.lat, meetingPointLocation.lon)
+            arguments["meetingPointLocation"] = .text(LocaleFormat.mapLink(lat: meetingPointLocation.lat, lon: meetingPointLocation.lon))
         }
-        if let previousMeetingPoint { arguments["previousMeetingPoint"] = previousMeetingPoint }
-        if let contactPhone { arguments["contactPhone"] = contactPhone }
-        if let text { arguments["text"] = text }
+        if let previousMeetingPoint { arguments["previousMeetingPoint"] = .text(previousMeetingPoint) }
+        if let contactPhone { arguments["contactPhone"] = .text(LocaleFormat.phone(PhoneNumber(contactPhone)?.e164 ?? contactPhone)) }
+        if let text { arguments["text"] = .text(text) }
+        if let checkinDeadline {
+            arguments["deadline"] = .date(checkinDeadline)
+            let seconds = max(0, checkinDeadline.timeIntervalSince(now))
+            arguments["hoursLeft"] = .number(max(1, (seconds / 3600).rounded(.down)))
+            arguments["minutesLeft"] = .number(max(1, (seconds / 60).rounded(.down)))
+        }
         return arguments
+    }
+
+    /// The parameter a template argument comes from (`hoursLeft` from `checkinDeadline`).
+    public static func source(of argument: String) -> String {
+        switch argument {
+        case "deadline", "hoursLeft", "minutesLeft": "checkinDeadline"
+        default: argument
+        }
     }
 }
 

@@ -19,6 +19,10 @@ public struct AdvisoryPreview: Sendable, Encodable {
         public var encoding: SMSEncoding?
         public var units: Int?
         public var segments: Int?
+        /// SMS only: the channel's segment budget, and whether this text exceeds it (approval
+        /// refuses an advisory with such a text).
+        public var segmentBudget: Int?
+        public var overBudget: Bool?
     }
 
     public struct Part: Sendable, Encodable {
@@ -46,16 +50,18 @@ public struct AdvisoryPreview: Sendable, Encodable {
 
 extension AdvisoryPublisher {
     /// The preview of `advisory` as it stands (a draft, or the current version).
-    public func preview(_ advisory: Advisory) async throws -> AdvisoryPreview {
-        let rendered = try render(advisory)
+    public func preview(_ advisory: Advisory, now: Date) async throws -> AdvisoryPreview {
+        let rendered = try render(advisory, now: now)
         var renderings: [AdvisoryPreview.Rendering] = []
         for language in Language.allCases {
             for channel in advisory.channelPlan.channels {
                 guard let kind = channels[channel]?.messageKind, let message = rendered[language]?[kind] else { continue }
                 let sms = kind == .sms ? message.sms : nil
+                let budget = segmentBudget(channel)
                 renderings.append(AdvisoryPreview.Rendering(
                     language: language, channel: channel, kind: kind, renderedLanguage: message.language, subject: message.subject,
-                    text: message.text, html: message.html, encoding: sms?.encoding, units: sms?.units, segments: sms?.segments))
+                    text: message.text, html: message.html, encoding: sms?.encoding, units: sms?.units, segments: sms?.segments,
+                    segmentBudget: budget, overBudget: sms.flatMap { measured in budget.map { measured.segments > $0 } }))
             }
         }
         let cells = try await store.audienceCells(.audience(advisory.audience))

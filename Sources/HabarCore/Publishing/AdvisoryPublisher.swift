@@ -21,12 +21,41 @@ public struct AdvisoryPublisher: Sendable {
     public let catalog: MessageCatalog
     public let channels: [String: ChannelCapabilities]
     public let fallback: LanguageFallback
+    /// The most SMS segments a message may take, by channel (default 3 for SMS channels).
+    public let smsSegmentBudgets: [String: Int]
+    /// Where citizens answer check-ins (`<publicBaseURL>/c`), for `{checkinUrl}`.
+    public let checkinBaseURL: String
 
-    public init(store: any HabarStore, catalog: MessageCatalog, channels: [String: ChannelCapabilities], fallback: LanguageFallback = LanguageFallback()) {
+    public static let defaultSMSSegmentBudget = 3
+
+    public init(
+        store: any HabarStore, catalog: MessageCatalog, channels: [String: ChannelCapabilities], fallback: LanguageFallback = LanguageFallback(),
+        smsSegmentBudgets: [String: Int] = [:], checkinBaseURL: String = "http://127.0.0.1:8080/c"
+    ) {
         self.store = store
         self.catalog = catalog
         self.channels = channels
         self.fallback = fallback
+        self.smsSegmentBudgets = smsSegmentBudgets
+        self.checkinBaseURL = checkinBaseURL
+    }
+
+    /// The segment budget of an SMS channel.
+    public func segmentBudget(_ channel: String) -> Int? {
+        guard channels[channel]?.messageKind == .sms else { return nil }
+        return smsSegmentBudgets[channel] ?? Self.defaultSMSSegmentBudget
+    }
+
+    /// The typed values `advisory`'s templates are rendered with at `now`.
+    public func arguments(_ advisory: Advisory, now: Date) -> [String: MessageArgument] {
+        var arguments = advisory.params.templateArguments(now: now)
+        arguments["checkinUrl"] = .text("\(checkinBaseURL)/\(advisory.id.map(String.init) ?? "new")")
+        return arguments
+    }
+
+    /// Where the advisory's times are shown: its own zone, and Astana.
+    public func zones(_ advisory: Advisory) -> MessageZones {
+        MessageZones(local: advisory.params.timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!)
     }
 
     /// Checks a draft completely; every problem is reported with its JSON Pointer.
@@ -42,13 +71,14 @@ public struct AdvisoryPublisher: Sendable {
         if let zone = advisory.params.timeZone, TimeZone(identifier: zone) == nil {
             v.add("/params/timeZone", "'\(zone)' is not an IANA time zone")
         }
-        let known = catalog.languages.contains { language in catalog.templates[language]?.keys.contains { $0.hasPrefix(advisory.template + ".") } ?? false }
-        if !known {
-            v.add("/template", "unknown template '\(advisory.template)'")
+        if !catalog.templateNames.contains(advisory.template) {
+            v.add("/template", "unknown template '\(advisory.template)' (known: \(catalog.templateNames.sorted().joined(separator: ", ")))")
         } else {
-            let arguments = advisory.params.templateArguments()
-            let missing = catalog.placeholders(of: advisory.template).filter { arguments[$0] == nil }.sorted()
-            for name in missing { v.add("/params/\(name)", "is required by template '\(advisory.template)'") }
+            let arguments = self.arguments(advisory, now: now)
+            let missing = catalog.placeholders(of: advisory.template).filter { arguments[$0] == nil }
+            for name in Set(missing.map { AdvisoryParameters.source(of: $0) }).sorted() {
+                v.add("/params/\(name)", "is required by template '\(advisory.template)'")
+            }
             if missing.isEmpty {
                 for kind in kinds(of: advisory) {
                     for language in Language.allCases where renderingLanguage(advisory.template, kind, language) == nil {
@@ -70,19 +100,23 @@ public struct AdvisoryPublisher: Sendable {
     }
 
     /// Every language × kind the advisory needs, rendered once.
-    public func render(_ advisory: Advisory) throws -> [Language: [MessageKind: RenderedMessage]] {
-        var result: [Language: [MessageKind: RenderedMessage]] = [:]
-        let arguments = advisory.params.templateArguments()
-        for language in Language.allCases {
-            for kind in kinds(of: advisory) {
-                guard let source = renderingLanguage(advisory.template, kind, language) else {
-                    throw ValidationFailure(pointer: "/template", "no \(kind.rawValue) text for \(language.tag)")
-                }
-                result[language, default: [:]][kind] = try catalog.render(
-                    template: advisory.template, kind: kind, language: source, arguments: arguments)
+    public func render(_ advisory: Advisory, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
+        try render(advisory, kinds: kinds(of: advisory), now: now)
+    }
+
+    /// Refuses renderings whose SMS would take more segments than a plan channel allows.
+    public func checkBudgets(_ advisory: Advisory, _ renderings: [Language: [MessageKind: RenderedMessage]]) throws(ValidationFailure) {
+        var v = Validator()
+        for channel in advisory.channelPlan.channels {
+            guard let budget = segmentBudget(channel) else { continue }
+            for language in Language.allCases {
+                guard let sms = renderings[language]?[.sms] else { continue }
+                let measured = sms.sms
+                v.check(measured.segments <= budget, "/template",
+                        "the \(language.tag) SMS on channel '\(channel)' is \(measured.segments) segments (\(measured.units) \(measured.encoding == .gsm7 ? "GSM-7" : "UCS-2") units); its budget is \(budget): shorten the parameters")
             }
         }
-        return result
+        try v.throwIfAny()
     }
 
     /// Validates and stores a new draft.
@@ -168,9 +202,11 @@ public struct AdvisoryPublisher: Sendable {
 
     /// Publishes a first version now.
     func publish(_ advisory: Advisory, approver: Actor, now: Date) async throws -> PublicationResult {
-        try await store.publish(Publication(
+        let renderings = try render(advisory, now: now)
+        try checkBudgets(advisory, renderings)
+        return try await store.publish(Publication(
             advisory: advisory, messageType: .alert, approver: approver.name, approverTokenId: approver.tokenId,
-            recipients: .audience(advisory.audience), renderings: try render(advisory), channels: channelMap(advisory.channelPlan), now: now))
+            recipients: .audience(advisory.audience), renderings: renderings, channels: channelMap(advisory.channelPlan), now: now))
     }
 
     /// Publishes approved advisories whose time has come. One that cannot be published
@@ -214,7 +250,7 @@ public struct AdvisoryPublisher: Sendable {
         }
         let next = advisory.applying(correction)
         try validate(next, now: now)
-        _ = try render(next)
+        try checkBudgets(next, try render(next, now: now))
         let recipients = try await recipientCount(.reachedBy(advisoryId: id, beforeVersion: next.version))
         if recipients > threshold {
             try await store.setPendingCorrection(id: id, PendingCorrection(correction: correction, author: author.name, authorTokenId: author.tokenId))
@@ -226,8 +262,8 @@ public struct AdvisoryPublisher: Sendable {
     func publishCorrection(_ advisory: Advisory, _ correction: AdvisoryCorrection, approver: Actor, now: Date) async throws -> PublicationResult {
         let next = advisory.applying(correction)
         let previousSentAt = try await store.advisoryVersions(id: next.id!).last?.sentAt ?? advisory.publishedAt ?? now
-        let body = try render(next)
-        let prefix = try render(template: Self.correctionTemplate, kinds: kinds(of: next), arguments: ["previousSentAt": next.params.format(previousSentAt)])
+        let body = try render(next, now: now)
+        let prefix = try render(template: Self.correctionTemplate, kinds: kinds(of: next), arguments: ["previousSentAt": .date(previousSentAt)], zones: zones(next))
         var combined: [Language: [MessageKind: RenderedMessage]] = [:]
         for (language, byKind) in body {
             for (kind, message) in byKind {
@@ -253,7 +289,7 @@ public struct AdvisoryPublisher: Sendable {
         var next = advisory
         next.version += 1
         let previousSentAt = try await store.advisoryVersions(id: id).last?.sentAt ?? advisory.publishedAt ?? now
-        let headline = try render(advisory, kinds: [.webhook])
+        let headline = try render(advisory, kinds: [.webhook], now: now)
         var renderings: [Language: [MessageKind: RenderedMessage]] = [:]
         for language in Language.allCases {
             for kind in kinds(of: advisory) {
@@ -261,7 +297,7 @@ public struct AdvisoryPublisher: Sendable {
                 let title = headline[language]?[.webhook]?.subject ?? ""
                 renderings[language, default: [:]][kind] = try catalog.render(
                     template: Self.cancellationTemplate, kind: kind, language: source,
-                    arguments: ["previousSentAt": advisory.params.format(previousSentAt), "title": title])
+                    arguments: ["previousSentAt": .date(previousSentAt), "title": .text(title)], zones: zones(advisory))
             }
         }
         let publication = Publication(
@@ -272,8 +308,8 @@ public struct AdvisoryPublisher: Sendable {
     }
 
     /// Every language in `kinds`, whatever the plan's channels (exports such as CAP).
-    public func render(_ advisory: Advisory, kinds: Set<MessageKind>) throws -> [Language: [MessageKind: RenderedMessage]] {
-        try render(template: advisory.template, kinds: kinds, arguments: advisory.params.templateArguments())
+    public func render(_ advisory: Advisory, kinds: Set<MessageKind>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
+        try render(template: advisory.template, kinds: kinds, arguments: arguments(advisory, now: now), zones: zones(advisory))
     }
 
     /// The catalog template that leads a correction ("replaces the message of ...").
@@ -282,14 +318,14 @@ public struct AdvisoryPublisher: Sendable {
     public static let cancellationTemplate = "advisory.cancellation"
 
     /// `template` rendered for every language and `kinds` with its fallbacks.
-    func render(template: String, kinds: Set<MessageKind>, arguments: [String: String]) throws -> [Language: [MessageKind: RenderedMessage]] {
+    func render(template: String, kinds: Set<MessageKind>, arguments: [String: MessageArgument], zones: MessageZones) throws -> [Language: [MessageKind: RenderedMessage]] {
         var result: [Language: [MessageKind: RenderedMessage]] = [:]
         for language in Language.allCases {
             for kind in kinds {
                 guard let source = renderingLanguage(template, kind, language) else {
                     throw OperationError.conflict("the catalogs have no \(kind.rawValue) text of '\(template)' for \(language.tag)")
                 }
-                result[language, default: [:]][kind] = try catalog.render(template: template, kind: kind, language: source, arguments: arguments)
+                result[language, default: [:]][kind] = try catalog.render(template: template, kind: kind, language: source, arguments: arguments, zones: zones)
             }
         }
         return result

@@ -58,7 +58,8 @@ enum CAPDocument {
             let references = earlier.map { "\(sender),\(identifier(installation, id, $0.version)),\(time($0.sentAt))" }
             xml += "  <references>\(escape(references.joined(separator: " ")))</references>\n"
         }
-        let texts = try gateway.publisher.render(advisory, kinds: [.webhook, .sms])
+        // Rendered as of the version's publication, as the citizens received it.
+        let texts = try gateway.publisher.render(advisory, kinds: [.webhook, .sms], now: current?.sentAt ?? gateway.now())
         for language in Language.allCases {
             guard let webhook = texts[language]?[.webhook] else { continue }
             xml += "  <info>\n"
@@ -148,7 +149,7 @@ struct FeedController {
         var entries: [(updated: Date, xml: String)] = []
         for advisory in advisories {
             let sent = try await gateway.store.advisoryVersions(id: advisory.id!).last?.sentAt ?? advisory.publishedAt ?? Date()
-            let texts = try gateway.publisher.render(advisory, kinds: [.webhook])
+            let texts = try gateway.publisher.render(advisory, kinds: [.webhook], now: sent)
             let title = texts[.russian]?[.webhook]?.subject ?? texts[.kazakh]?[.webhook]?.subject ?? advisory.kind.rawValue
             let summary = texts[.russian]?[.webhook]?.text ?? ""
             var entry = "  <entry>\n"

@@ -43,6 +43,10 @@ public struct HabarConfiguration: Sendable, Codable {
     /// How citizens and partners reach this gateway from outside (links in the CAP feed,
     /// check-in links); no trailing slash.
     public var publicBaseURL: String = "http://127.0.0.1:8080"
+    /// Which languages a citizen gets, in order, when their own has no catalog
+    /// (`{"kk": ["kk", "ru", "en"], ...}`); a missing key is a catalog error the checker
+    /// catches, so this applies only to a language without any catalog file.
+    public var languageFallback: [String: [String]] = ["kk": ["kk", "ru", "en"], "ru": ["ru", "kk", "en"], "en": ["en", "ru"]]
     public var dispatcher = DispatcherSettings(instanceId: ProcessInfo.processInfo.hostName)
     public var channels: [ChannelConfiguration] = [ChannelConfiguration(name: "sms", type: "sms-stub")]
 
@@ -53,13 +57,13 @@ public struct HabarConfiguration: Sendable, Codable {
     /// The keys the file may contain; anything else is refused, so a typo never goes
     /// unnoticed. Channel `options` belong to each adapter, which checks them itself.
     static let knownKeys: [String: Set<String>] = [
-        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "cap", "publicBaseURL", "dispatcher", "channels"],
+        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "cap", "publicBaseURL", "languageFallback", "dispatcher", "channels"],
         "cap": ["sender", "senderName", "feedRequiresToken"],
         "http": ["host", "port", "maxBodyBytes", "maxImportBytes"],
         "approval": ["threshold"],
         "dispatcher": ["instanceId", "batchSize", "leaseSeconds", "pollMilliseconds", "sendTimeoutSeconds", "concurrency", "workersPerChannel", "retry"],
         "dispatcher.retry": ["maxAttempts", "baseDelaySeconds", "maxDelaySeconds", "maxStepAgeSeconds"],
-        "channels[]": ["name", "type", "concurrency", "ratePerSecond", "breaker", "options"],
+        "channels[]": ["name", "type", "concurrency", "ratePerSecond", "breaker", "segmentBudget", "options"],
         "channels[].breaker": ["failureThreshold", "openSeconds"],
     ]
 
@@ -153,6 +157,17 @@ public struct HabarConfiguration: Sendable, Codable {
         if cap.sender.isEmpty || cap.sender.contains(where: { $0 == " " || $0 == "," || $0 == "<" || $0 == "&" }) {
             throw ConfigurationError(keyPath: "cap.sender", reason: "must be non-empty without spaces, commas, < or & (CAP 1.2)")
         }
+        for (language, chain) in languageFallback.sorted(by: { $0.key < $1.key }) {
+            guard let first = Language(rawValue: language) else {
+                throw ConfigurationError(keyPath: "languageFallback.\(language)", reason: "not one of kk, ru, en")
+            }
+            for (index, item) in chain.enumerated() where Language(rawValue: item) == nil {
+                throw ConfigurationError(keyPath: "languageFallback.\(language)[\(index)]", reason: "'\(item)' is not one of kk, ru, en")
+            }
+            if chain.first != first.rawValue {
+                throw ConfigurationError(keyPath: "languageFallback.\(language)", reason: "must start with \(language) itself")
+            }
+        }
         if approval.threshold < 0 { throw ConfigurationError(keyPath: "approval.threshold", reason: "must not be negative") }
         if logLevelValue == nil {
             throw ConfigurationError(keyPath: "logLevel", reason: "'\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
@@ -161,6 +176,9 @@ public struct HabarConfiguration: Sendable, Codable {
         for (index, channel) in channels.enumerated() {
             if let concurrency = channel.concurrency, concurrency < 1 {
                 throw ConfigurationError(keyPath: "channels[\(index)].concurrency", reason: "must be at least 1")
+            }
+            if let budget = channel.segmentBudget, !(1...10).contains(budget) {
+                throw ConfigurationError(keyPath: "channels[\(index)].segmentBudget", reason: "must be 1...10")
             }
             if let rate = channel.ratePerSecond, rate <= 0 {
                 throw ConfigurationError(keyPath: "channels[\(index)].ratePerSecond", reason: "must be more than 0")
@@ -182,6 +200,7 @@ extension HabarConfiguration {
         approval = try container.decodeIfPresent(Approval.self, forKey: .approval) ?? approval
         cap = try container.decodeIfPresent(CAP.self, forKey: .cap) ?? cap
         publicBaseURL = try container.decodeIfPresent(String.self, forKey: .publicBaseURL) ?? publicBaseURL
+        languageFallback = try container.decodeIfPresent([String: [String]].self, forKey: .languageFallback) ?? languageFallback
         if container.contains(.dispatcher) {
             let nested = try container.decode(PartialDispatcher.self, forKey: .dispatcher)
             nested.apply(to: &dispatcher)
@@ -251,5 +270,16 @@ extension HabarConfiguration.CAP {
         sender = try container.decodeIfPresent(String.self, forKey: .sender) ?? sender
         senderName = try container.decodeIfPresent(String.self, forKey: .senderName) ?? senderName
         feedRequiresToken = try container.decodeIfPresent(Bool.self, forKey: .feedRequiresToken) ?? feedRequiresToken
+    }
+}
+
+extension HabarConfiguration {
+    /// The configured fallback chains as the publisher uses them.
+    public var fallback: LanguageFallback {
+        var chains: [Language: [Language]] = [:]
+        for (language, chain) in languageFallback {
+            if let language = Language(rawValue: language) { chains[language] = chain.compactMap(Language.init(rawValue:)) }
+        }
+        return LanguageFallback(chains: LanguageFallback().chains.merging(chains) { _, configured in configured })
     }
 }

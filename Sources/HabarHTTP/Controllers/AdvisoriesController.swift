@@ -137,7 +137,7 @@ struct AdvisoriesController {
 
     func preview(_ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
-        return try JSONBody.response(try await gateway.publisher.preview(try await existing(context)))
+        return try JSONBody.response(try await gateway.publisher.preview(try await existing(context), now: gateway.now()))
     }
 
     /// What approve, update and cancel answer: the advisory as it now is, and what happened.
