@@ -52,8 +52,18 @@ public struct MessageCatalog: Sendable {
     /// The files they were read from, by language.
     public private(set) var files: [Language: String] = [:]
 
+    /// `zone.*` names by language and zone id, read once.
+    private var zoneNames: [Language: [String: String]] = [:]
+
     public init(entries: [Language: [String: CatalogEntry]]) {
         self.entries = entries
+        for (language, byKey) in entries {
+            for (key, entry) in byKey where key.hasPrefix("zone.") {
+                if let name = try? entry.message.format([:], language: language, zones: MessageZones()) {
+                    zoneNames[language, default: [:]][String(key.dropFirst(5))] = name
+                }
+            }
+        }
     }
 
     /// Loads every `<language>.json` in `directory`; the first problem is an error naming
@@ -147,9 +157,7 @@ public struct MessageCatalog: Sendable {
 
     /// The place name of `zone` as `language`'s templates use it, else its UTC offset.
     public func zoneName(_ zone: TimeZone, _ language: Language) -> String {
-        if let entry = entries[language]?["zone.\(zone.identifier)"], let name = try? entry.message.format([:], language: language, zones: MessageZones()) {
-            return name
-        }
+        if let name = zoneNames[language]?[zone.identifier] { return name }
         let offset = zone.secondsFromGMT()
         let minutes = abs(offset) / 60
         return "UTC\(offset < 0 ? "-" : "+")\(minutes / 60)" + (minutes % 60 == 0 ? "" : String(format: ":%02d", minutes % 60))
@@ -193,17 +201,18 @@ extension MessageKind {
 /// HTML text escaping for parameters placed into HTML variants.
 public enum HTML {
     public static func escape(_ text: String) -> String {
-        guard text.contains(where: { "&<>\"'".contains($0) }) else { return text }
+        // Scanning bytes: this runs for every parameter of every HTML variant rendered.
+        guard text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) else { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count + 16)
-        for character in text {
-            switch character {
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "&": result += "&amp;"
             case "<": result += "&lt;"
             case ">": result += "&gt;"
             case "\"": result += "&quot;"
             case "'": result += "&#39;"
-            default: result.append(character)
+            default: result.unicodeScalars.append(scalar)
             }
         }
         return result

@@ -199,8 +199,38 @@ func apiBenchmark(_ count: Int) async throws {
     _ = await server.result
 }
 
+/// Catalog rendering: every template × language × message kind with the sample parameters,
+/// as the publisher renders at queue time.
+func renderBenchmark(_ rounds: Int) throws {
+    let directory = Fixtures.repositoryRoot.appendingPathComponent("messages")
+    let catalog = try MessageCatalog.load(directory: directory)
+    let samples = try CatalogSamples.load(directory.appendingPathComponent("samples.json"))
+    let zones = MessageZones(local: samples.timeZone)
+    var renders = 0
+    var bytes = 0
+    let started = ContinuousClock.now
+    for _ in 0..<rounds {
+        for template in MessageCatalog.requiredTemplates {
+            let arguments = samples.templates[template] ?? [:]
+            for language in Language.allCases {
+                for kind in MessageKind.allCases {
+                    let rendered = try catalog.render(template: template, kind: kind, language: language, arguments: arguments, zones: zones)
+                    bytes &+= rendered.text.utf8.count
+                    renders += 1
+                }
+            }
+        }
+    }
+    let elapsed = seconds(ContinuousClock.now - started)
+    print(String(format: "render: %d renders (template × language × kind: sms 1 string, email 3, webhook 2) in %.2f s = %.0f renders/s (%.1f µs each; %d bytes of text)",
+                 renders, elapsed, Double(renders) / elapsed, elapsed / Double(renders) * 1e6, bytes))
+}
+
 print("habar-bench on \(machine()); SQLite WAL, synchronous=NORMAL")
 let mode = argument("--only", default: "all")
+if mode == "all" || mode == "render" {
+    try renderBenchmark(Int(argument("--rounds", default: "2000"))!)
+}
 if mode == "all" || mode == "queue" {
     for size in argument("--queue", default: "100000,1000000").split(separator: ",").compactMap({ Int($0) }) {
         try await queueBenchmark(size)

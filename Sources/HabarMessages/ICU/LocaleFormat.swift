@@ -32,22 +32,36 @@ public enum LocaleFormat {
         .english: ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
     ]
 
-    static func components(_ date: Date, _ zone: TimeZone) -> DateComponents {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        return calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+    /// Year, month, day, hour and minute of `date` in `zone`: the zone's offset at that
+    /// instant, then the proleptic Gregorian calendar by arithmetic (no Calendar object per
+    /// call: this runs for every rendered time).
+    static func components(_ date: Date, _ zone: TimeZone) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int) {
+        let seconds = Int((date.timeIntervalSince1970).rounded(.down)) + zone.secondsFromGMT(for: date)
+        let days = Int((Double(seconds) / 86_400).rounded(.down))
+        let secondOfDay = seconds - days * 86_400
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (year, month, day, secondOfDay / 3600, secondOfDay % 3600 / 60)
     }
 
     /// `12 марта`, `12 наурыз`, `12 March` in `zone`.
     public static func date(_ date: Date, _ zone: TimeZone, _ language: Language) -> String {
         let c = components(date, zone)
-        return "\(c.day!) \(months[language]![c.month! - 1])"
+        return "\(c.day) \(months[language]![c.month - 1])"
     }
 
     /// `14:30` (24-hour) in `zone`.
     public static func time(_ date: Date, _ zone: TimeZone) -> String {
         let c = components(date, zone)
-        return String(format: "%02d:%02d", c.hour!, c.minute!)
+        return (c.hour < 10 ? "0" : "") + String(c.hour) + (c.minute < 10 ? ":0" : ":") + String(c.minute)
     }
 
     /// An E.164 number grouped for reading: `+7 701 123 45 67`, `+98 21 1234 5678`, else
