@@ -65,7 +65,10 @@ public struct ChannelConformance {
         case .failure(let error):
             let elapsed = ContinuousClock.now - started
             guard error.isRetryable else { throw ConformanceFailure("timeout", "a timeout must be transient, got \(error)") }
-            guard elapsed < harness.timeout * 3 + .seconds(1) else {
+            // Bounded, not exact: in a full parallel test run on two cores a timer can fire
+            // seconds late. What this catches is an adapter that waits for a peer that never
+            // answers (its own default or forever) instead of its configured timeout.
+            guard elapsed < harness.timeout * 3 + .seconds(5) else {
                 throw ConformanceFailure("timeout", "took \(elapsed), the configured timeout is \(harness.timeout)")
             }
         }

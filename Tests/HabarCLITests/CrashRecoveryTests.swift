@@ -31,7 +31,7 @@ struct CrashRecoveryTests {
         for index in 1...count { csv += "Citizen \(index),\(index % 2 == 0 ? "kk" : "ru"),+7701\(String(format: "%07d", index)),IR\n" }
         let csvFile = directory.appendingPathComponent("citizens.csv")
         try Data(csv.utf8).write(to: csvFile)
-        let imported = try HabarProcess.run(["citizens", "import", csvFile.path, "--config", config.path])
+        let imported = try await HabarProcess.run(["citizens", "import", csvFile.path, "--config", config.path])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("\"created\" : \(count)"))
 
@@ -40,12 +40,12 @@ struct CrashRecoveryTests {
         var server = try HabarProcess.start(["serve", "--config", config.path], log: log)
         try await HabarProcess.waitForHealth(URL(string: "http://127.0.0.1:\(port)/health")!)
         // An operator drafts it and a second person approves it, over HTTP as HQ does.
-        func token(_ role: String, _ name: String) throws -> String {
-            try HabarProcess.run(["token", "create", "--role", role, "--name", name, "--config", config.path]).stdout
+        func token(_ role: String, _ name: String) async throws -> String {
+            try await HabarProcess.run(["token", "create", "--role", role, "--name", name, "--config", config.path]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let base = "http://127.0.0.1:\(port)/v1/advisories"
-        let (created, draft) = try await HabarProcess.post(URL(string: base)!, token: try token("operator", "duty officer"), json: """
+        let (created, draft) = try await HabarProcess.post(URL(string: base)!, token: try await token("operator", "duty officer"), json: """
             {"kind": "green_corridor", "severity": "severe", "audience": {"countries": ["IR"]},
              "params": {"route": "Тегеран — Астара", "borderCrossing": "Астара", "meetingPoint": "Посольство РК", "opensAt": "2026-03-12T04:30:00Z",
                         "closesAt": "2026-03-12T18:00:00Z", "timeZone": "Asia/Tehran", "contactPhone": "+982100000000"},
@@ -53,7 +53,7 @@ struct CrashRecoveryTests {
             """)
         #expect(created == 201, "\(draft)")
         let (approved, outcome) = try await HabarProcess.post(
-            URL(string: "\(base)/\(draft["id"] ?? 0)/approve")!, token: try token("approver", "head of shift"), json: "{}")
+            URL(string: "\(base)/\(draft["id"] ?? 0)/approve")!, token: try await token("approver", "head of shift"), json: "{}")
         #expect(approved == 200 && outcome["queued"] as? Int == count, "\(outcome)")
         let stubFile = data.appendingPathComponent("sms-stub.jsonl")
         let deadline = Date().addingTimeInterval(120)
@@ -69,7 +69,7 @@ struct CrashRecoveryTests {
         // Then a restart finishes it
         server = try HabarProcess.start(["serve", "--config", config.path], log: log)
         try await HabarProcess.waitForHealth(URL(string: "http://127.0.0.1:\(port)/health")!)
-        let second = try HabarProcess.run(["serve", "--config", config.path, "--port", "\(HabarProcess.freePort())"], timeout: 30)
+        let second = try await HabarProcess.run(["serve", "--config", config.path, "--port", "\(HabarProcess.freePort())"], timeout: 30)
         #expect(second.status == 69, "a second gateway on the same data directory is refused")
         #expect(second.stderr.contains("another habar serve is running"))
         let store = try SQLiteStore.open(directory: data)
@@ -109,23 +109,23 @@ struct CrashRecoveryTests {
 @Suite("Command line")
 struct CommandLineTests {
     @Test("an invalid configuration file fails at start with exit 65, the key path and the reason")
-    func badConfiguration() throws {
+    func badConfiguration() async throws {
         let file = try Fixtures.temporaryDirectory("cli").appendingPathComponent("bad.json")
         try Data(#"{"http": {"port": "eighty"}}"#.utf8).write(to: file)
-        let result = try HabarProcess.run(["serve", "--config", file.path])
+        let result = try await HabarProcess.run(["serve", "--config", file.path])
         #expect(result.status == 65)
         #expect(result.stderr.contains("http.port"))
     }
 
     @Test("token create prints the token and nothing else; migrate says the database is up to date")
-    func tokenCreate() throws {
+    func tokenCreate() async throws {
         let data = try Fixtures.temporaryDirectory("cli").path
-        let migrated = try HabarProcess.run(["migrate", "--data-dir", data])
+        let migrated = try await HabarProcess.run(["migrate", "--data-dir", data])
         #expect(migrated.status == 0 && migrated.stdout.isEmpty)
-        let result = try HabarProcess.run(["token", "create", "--role", "operator", "--name", "duty officer", "--data-dir", data])
+        let result = try await HabarProcess.run(["token", "create", "--role", "operator", "--name", "duty officer", "--data-dir", data])
         #expect(result.status == 0)
         #expect(result.stdout.range(of: #"^hb_[A-Za-z0-9_-]{43}\n$"#, options: .regularExpression) != nil)
-        let bad = try HabarProcess.run(["token", "create", "--role", "king", "--name", "x", "--data-dir", data])
+        let bad = try await HabarProcess.run(["token", "create", "--role", "king", "--name", "x", "--data-dir", data])
         #expect(bad.status == 64)
     }
 
@@ -133,9 +133,9 @@ struct CommandLineTests {
     func auditVerify() async throws {
         let data = try Fixtures.temporaryDirectory("cli")
         for name in ["first", "second", "third"] {
-            #expect(try HabarProcess.run(["token", "create", "--role", "viewer", "--name", name, "--data-dir", data.path]).status == 0)
+            #expect(try await HabarProcess.run(["token", "create", "--role", "viewer", "--name", name, "--data-dir", data.path]).status == 0)
         }
-        let intact = try HabarProcess.run(["audit", "verify", "--data-dir", data.path])
+        let intact = try await HabarProcess.run(["audit", "verify", "--data-dir", data.path])
         #expect(intact.status == 0 && intact.stdout.contains("3 entries"), "\(intact.stdout)\(intact.stderr)")
         // Someone with the database file drops the append-only trigger and rewrites history.
         let store = try SQLiteStore.open(directory: data)
@@ -143,59 +143,59 @@ struct CommandLineTests {
             DROP TRIGGER audit_log_append_only_update;
             UPDATE audit_log SET details = '{"name":"innocent","role":"viewer"}' WHERE id = 2;
             """)
-        let tampered = try HabarProcess.run(["audit", "verify", "--data-dir", data.path])
+        let tampered = try await HabarProcess.run(["audit", "verify", "--data-dir", data.path])
         #expect(tampered.status == 65)
         #expect(tampered.stderr.contains("entry 2") && tampered.stderr.contains("changed"), "\(tampered.stderr)")
     }
 
     @Test("citizens import reports each bad line, keeps the good ones, and exits 65")
-    func importReport() throws {
+    func importReport() async throws {
         let directory = try Fixtures.temporaryDirectory("cli")
         let csv = directory.appendingPathComponent("c.csv")
         try Data("fullName;phone;country\nА;+77011234567;KZ\nБ;12;KZ\n".utf8).write(to: csv)
-        let result = try HabarProcess.run(["citizens", "import", csv.path, "--data-dir", directory.appendingPathComponent("data").path])
+        let result = try await HabarProcess.run(["citizens", "import", csv.path, "--data-dir", directory.appendingPathComponent("data").path])
         #expect(result.status == 65)
         #expect(result.stdout.contains("\"created\" : 1"))
         #expect(result.stdout.contains("\"line\" : 3"))
-        let strict = try HabarProcess.run(["citizens", "import", csv.path, "--all-or-nothing", "--data-dir", directory.appendingPathComponent("strict").path])
+        let strict = try await HabarProcess.run(["citizens", "import", csv.path, "--all-or-nothing", "--data-dir", directory.appendingPathComponent("strict").path])
         #expect(strict.status == 65)
         #expect(strict.stdout.contains("\"created\" : 0"), "all-or-nothing keeps nothing from a file with a bad row")
     }
 
     @Test("advisory send refuses bad input with a precise message and queues nothing")
-    func advisoryBadInput() throws {
+    func advisoryBadInput() async throws {
         let data = try Fixtures.temporaryDirectory("cli").path
-        let result = try HabarProcess.run(["advisory", "send", "--data-dir", data, "--template", "green_corridor.opened", "--country", "IR", "--param", "route=X"])
+        let result = try await HabarProcess.run(["advisory", "send", "--data-dir", data, "--template", "green_corridor.opened", "--country", "IR", "--param", "route=X"])
         #expect(result.status == 65)
         #expect(result.stderr.contains("/params/borderCrossing"))
-        let unknown = try HabarProcess.run(["advisory", "send", "--data-dir", data, "--template", "volcano.erupted", "--all", "--kind", "general"])
+        let unknown = try await HabarProcess.run(["advisory", "send", "--data-dir", data, "--template", "volcano.erupted", "--all", "--kind", "general"])
         #expect(unknown.status == 65)
         #expect(unknown.stderr.contains("unknown template"))
     }
 
     @Test("advisory send keeps the two-person rule: above the threshold it leaves a draft for an approver (exit 65)")
-    func advisoryTwoPersonRule() throws {
+    func advisoryTwoPersonRule() async throws {
         let directory = try Fixtures.temporaryDirectory("cli")
         let config = directory.appendingPathComponent("habar.json")
         try Data(#"{"dataDir": "\#(directory.path)/data", "approval": {"threshold": 2}}"#.utf8).write(to: config)
         let csv = directory.appendingPathComponent("c.csv")
         try Data("fullName,phone,country\nA,+77010000001,IR\nB,+77010000002,IR\nC,+77010000003,IR\n".utf8).write(to: csv)
-        #expect(try HabarProcess.run(["citizens", "import", csv.path, "--config", config.path]).status == 0)
+        #expect(try await HabarProcess.run(["citizens", "import", csv.path, "--config", config.path]).status == 0)
         let send = ["advisory", "send", "--config", config.path, "--template", "general.notice", "--param", "text=Проверка связи", "--param", "contactPhone=+77172000000"]
-        let refused = try HabarProcess.run(send + ["--country", "IR"])
+        let refused = try await HabarProcess.run(send + ["--country", "IR"])
         #expect(refused.status == 65)
         #expect(refused.stderr.contains("two-person rule") && refused.stderr.contains("POST /v1/advisories/1/approve"), "\(refused.stderr)")
-        let small = try HabarProcess.run(send + ["--city", "nowhere", "--country", "IR"])
+        let small = try await HabarProcess.run(send + ["--city", "nowhere", "--country", "IR"])
         #expect(small.status == 0, "\(small.stderr)")
     }
 
     @Test("messages check passes on the shipped catalogs and fails on a broken one")
-    func messagesCheck() throws {
-        #expect(try HabarProcess.run(["messages", "check"]).status == 0)
+    func messagesCheck() async throws {
+        #expect(try await HabarProcess.run(["messages", "check"]).status == 0)
         let directory = try Fixtures.temporaryDirectory("catalog")
         try Data(#"{"t.sms": "{a}"}"#.utf8).write(to: directory.appendingPathComponent("ru.json"))
         try Data(#"{"t.sms": "{b"}"#.utf8).write(to: directory.appendingPathComponent("kk.json"))
-        let result = try HabarProcess.run(["messages", "check", directory.path])
+        let result = try await HabarProcess.run(["messages", "check", directory.path])
         #expect(result.status == 65)
         #expect(result.stderr.contains("kk.json"))
     }

@@ -17,8 +17,18 @@ struct HabarProcess {
         var stderr: String
     }
 
-    /// Runs a command to completion (killed after `timeout` seconds, so a test never hangs).
-    static func run(_ arguments: [String], in directory: URL = Fixtures.repositoryRoot, timeout: TimeInterval = 300) throws -> Output {
+    /// Runs a command to completion (killed after `timeout` seconds, so a test never hangs),
+    /// waiting on a Dispatch thread: blocking a thread of Swift's cooperative pool (two on this
+    /// machine) would stall every other test's timers meanwhile.
+    static func run(_ arguments: [String], in directory: URL = Fixtures.repositoryRoot, timeout: TimeInterval = 300) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(arguments, in: directory, timeout: timeout) })
+            }
+        }
+    }
+
+    static func runBlocking(_ arguments: [String], in directory: URL, timeout: TimeInterval) throws -> Output {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments

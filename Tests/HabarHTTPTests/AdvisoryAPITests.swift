@@ -9,7 +9,7 @@ import Testing
 
 /// Runs Debian's `xmllint` (libxml2-utils) on `xml`; nil when it is not installed. Under
 /// `CI=true` a missing xmllint is a failure, locally a loud skip.
-func xmllint(_ arguments: [String], _ xml: String) throws -> (status: Int32, output: String)? {
+func xmllint(_ arguments: [String], _ xml: String) async throws -> (status: Int32, output: String)? {
     guard FileManager.default.isExecutableFile(atPath: "/usr/bin/xmllint") else {
         if ProcessInfo.processInfo.environment["CI"] == "true" {
             Issue.record("xmllint is missing (apt-get install libxml2-utils; Tests/run-all.sh installs it)")
@@ -20,22 +20,29 @@ func xmllint(_ arguments: [String], _ xml: String) throws -> (status: Int32, out
     }
     let file = try Fixtures.temporaryDirectory("xml").appendingPathComponent("document.xml")
     try Data(xml.utf8).write(to: file)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
-    process.arguments = arguments + [file.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    // Waited for on a Dispatch thread, not one of the cooperative pool's.
+    return try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
+                process.arguments = arguments + [file.path]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                process.standardError = pipe
+                try process.run()
+                let output = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+            })
+        }
+    }
 }
 
 /// Validates a CAP document against the OASIS CAP 1.2 schema shipped as a fixture.
-func expectValidCAP(_ xml: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectValidCAP(_ xml: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let schema = Fixtures.repositoryRoot.appendingPathComponent("Tests/HabarHTTPTests/Fixtures/CAP-v1.2.xsd").path
-    guard let result = try xmllint(["--noout", "--schema", schema], xml) else { return }
+    guard let result = try await xmllint(["--noout", "--schema", schema], xml) else { return }
     #expect(result.status == 0, "CAP 1.2 schema: \(result.output)\n\(xml)", sourceLocation: sourceLocation)
 }
 
@@ -148,7 +155,7 @@ struct AdvisoryAPITests {
             #expect(cap.status == 200 && cap.contentType.hasPrefix("application/cap+xml"))
             #expect(cap.text.contains("<msgType>Update</msgType>") && cap.text.contains("<references>habar@localhost,habar-"))
             #expect(cap.text.contains("-advisory-\(advisory)-v1,"))
-            try expectValidCAP(cap.text)
+            try await expectValidCAP(cap.text)
         }
     }
 
@@ -194,7 +201,7 @@ struct AdvisoryAPITests {
             #expect(try await api.call(.post, "/v1/advisories/\(advisory)/approve", as: .some(rig.tokens[.approver])).status == 409)
             let cap = try await api.call(.get, "/v1/advisories/\(advisory)/cap", as: .some(rig.tokens[.viewer]))
             #expect(cap.text.contains("<msgType>Cancel</msgType>"))
-            try expectValidCAP(cap.text)
+            try await expectValidCAP(cap.text)
         }
     }
 
@@ -270,7 +277,7 @@ struct AdvisoryAPITests {
             }
             for advisory in ids {
                 let cap = try await api.call(.get, "/v1/advisories/\(advisory)/cap", as: .some(rig.tokens[.viewer]))
-                try expectValidCAP(cap.text)
+                try await expectValidCAP(cap.text)
                 #expect(cap.text.components(separatedBy: "<info>").count == 4, "one info per language")
                 #expect(cap.text.contains("<language>kk</language>") && cap.text.contains("<event>Жасыл дәліз</event>"))
             }
@@ -282,7 +289,7 @@ struct AdvisoryAPITests {
             #expect(feed.status == 200 && feed.contentType.hasPrefix("application/atom+xml"))
             #expect(feed.text.components(separatedBy: "<entry>").count == 2, "only the public advisory")
             #expect(feed.text.contains("-advisory-\(ids[0])-v1") && !feed.text.contains("-advisory-\(ids[1])-v1"))
-            if let parsed = try xmllint(["--noout"], feed.text) { #expect(parsed.status == 0, "\(parsed.output)") }
+            if let parsed = try await xmllint(["--noout"], feed.text) { #expect(parsed.status == 0, "\(parsed.output)") }
             // A draft has no CAP yet.
             let draft = try await api.call(.post, "/v1/advisories", json: APIRig.advisoryJSON, as: .some(rig.tokens[.operator]))
             #expect(try await api.call(.get, "/v1/advisories/\(id(draft))/cap", as: .some(rig.tokens[.viewer])).status == 409)
