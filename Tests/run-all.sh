@@ -16,4 +16,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 swift build --build-tests
+# The catalogs are checked like code: every key, variant, plural form, SMS budget, HTML.
+.build/debug/habar messages check messages
 swift test --skip-build "$@"
