@@ -192,11 +192,28 @@ struct CommandLineTests {
     @Test("messages check passes on the shipped catalogs and fails on a broken one")
     func messagesCheck() async throws {
         #expect(try await HabarProcess.run(["messages", "check"]).status == 0)
+        // A copy of the shipped catalogs with four mistakes in ru.json.
         let directory = try Fixtures.temporaryDirectory("catalog")
-        try Data(#"{"t.sms": "{a}"}"#.utf8).write(to: directory.appendingPathComponent("ru.json"))
-        try Data(#"{"t.sms": "{b"}"#.utf8).write(to: directory.appendingPathComponent("kk.json"))
+        for file in ["kk.json", "ru.json", "en.json", "samples.json"] {
+            try FileManager.default.copyItem(
+                at: Fixtures.repositoryRoot.appendingPathComponent("messages/\(file)"), to: directory.appendingPathComponent(file))
+        }
+        let ru = directory.appendingPathComponent("ru.json")
+        var object = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: ru))
+        object.removeValue(forKey: "reply.help.sms")
+        object["reply.safe.sms"] = "МИД РК: спасибо. Консул: {consulPhone}"
+        object["checkin_request.ask.webhook.text"] = "В течение {hoursLeft, plural, one {# часа} other {# часов}}: {checkinUrl} {contactPhone}"
+        object["general.notice.sms"] = "МИД РК: {text} " + String(repeating: "Сохраняйте спокойствие. ", count: 6) + "{contactPhone}"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(object).write(to: ru)
         let result = try await HabarProcess.run(["messages", "check", directory.path])
         #expect(result.status == 65)
-        #expect(result.stderr.contains("kk.json"))
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 5, "\(result.stderr)")  // four problems and the count
+        #expect(lines.contains { $0.contains("ru.json: key 'reply.help.sms': missing (kk.json, en.json have it)") })
+        #expect(lines.contains { $0.range(of: #"ru\.json:\d+:\d+: key 'reply\.safe\.sms': parameters differ from kk, en"#, options: .regularExpression) != nil })
+        #expect(lines.contains { $0.range(of: #"ru\.json:\d+:\d+: key 'checkin_request\.ask\.webhook\.text': plural 'hoursLeft' lacks few, many"#, options: .regularExpression) != nil })
+        #expect(lines.contains { $0.range(of: #"ru\.json:\d+:\d+: key 'general\.notice\.sms': renders to \d segments"#, options: .regularExpression) != nil } || lines.contains { $0.contains("general.notice.sms") && $0.contains("segments") })
     }
 }

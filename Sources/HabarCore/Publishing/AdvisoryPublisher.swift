@@ -105,10 +105,11 @@ public struct AdvisoryPublisher: Sendable {
     }
 
     /// Refuses renderings whose SMS would take more segments than a plan channel allows.
-    public func checkBudgets(_ advisory: Advisory, _ renderings: [Language: [MessageKind: RenderedMessage]]) throws(ValidationFailure) {
+    /// `extra` segments are allowed on top of each budget (a correction's lead-in).
+    public func checkBudgets(_ advisory: Advisory, _ renderings: [Language: [MessageKind: RenderedMessage]], extra: Int = 0) throws(ValidationFailure) {
         var v = Validator()
         for channel in advisory.channelPlan.channels {
-            guard let budget = segmentBudget(channel) else { continue }
+            guard let budget = segmentBudget(channel).map({ $0 + extra }) else { continue }
             for language in Language.allCases {
                 guard let sms = renderings[language]?[.sms] else { continue }
                 let measured = sms.sms
@@ -250,7 +251,7 @@ public struct AdvisoryPublisher: Sendable {
         }
         let next = advisory.applying(correction)
         try validate(next, now: now)
-        try checkBudgets(next, try render(next, now: now))
+        try checkBudgets(next, try await correctionRenderings(advisory, next, now: now), extra: Self.correctionExtraSegments)
         let recipients = try await recipientCount(.reachedBy(advisoryId: id, beforeVersion: next.version))
         if recipients > threshold {
             try await store.setPendingCorrection(id: id, PendingCorrection(correction: correction, author: author.name, authorTokenId: author.tokenId))
@@ -259,8 +260,12 @@ public struct AdvisoryPublisher: Sendable {
         return .published(try await publishCorrection(advisory, correction, approver: author, now: now), recipients: recipients)
     }
 
-    func publishCorrection(_ advisory: Advisory, _ correction: AdvisoryCorrection, approver: Actor, now: Date) async throws -> PublicationResult {
-        let next = advisory.applying(correction)
+    /// A correction may take one segment more than its channel's budget: its lead-in
+    /// ("Исправление сообщения от 12 марта 08:15:") is about 40 characters that cannot go.
+    public static let correctionExtraSegments = 1
+
+    /// The corrected texts, each led by the catalog's `advisory.correction` in its language.
+    func correctionRenderings(_ advisory: Advisory, _ next: Advisory, now: Date) async throws -> [Language: [MessageKind: RenderedMessage]] {
         let previousSentAt = try await store.advisoryVersions(id: next.id!).last?.sentAt ?? advisory.publishedAt ?? now
         let body = try render(next, now: now)
         let prefix = try render(template: Self.correctionTemplate, kinds: kinds(of: next), arguments: ["previousSentAt": .date(previousSentAt)], zones: zones(next))
@@ -270,6 +275,13 @@ public struct AdvisoryPublisher: Sendable {
                 combined[language, default: [:]][kind] = prefix[language]?[kind].map { message.prefixed(by: $0) } ?? message
             }
         }
+        return combined
+    }
+
+    func publishCorrection(_ advisory: Advisory, _ correction: AdvisoryCorrection, approver: Actor, now: Date) async throws -> PublicationResult {
+        let next = advisory.applying(correction)
+        let combined = try await correctionRenderings(advisory, next, now: now)
+        try checkBudgets(next, combined, extra: Self.correctionExtraSegments)
         return try await store.publish(Publication(
             advisory: next, messageType: .update, approver: approver.name, approverTokenId: approver.tokenId,
             recipients: .reachedBy(advisoryId: next.id!, beforeVersion: next.version), renderings: combined,
