@@ -15,6 +15,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# Signatures are checked against the Standard Webhooks reference library.
+python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install -q standardwebhooks
+
 swift build --build-tests
 # The catalogs are checked like code: every key, variant, plural form, SMS budget, HTML.
 .build/debug/habar messages check messages
