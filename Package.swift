@@ -102,7 +102,8 @@ let package = Package(
         ),
 
         // MARK: Tests (one target per source target)
-        .testTarget(name: "HabarMessagesTests", dependencies: ["HabarMessages"], swiftSettings: swiftSettings),
+        // Fixtures are read from the source tree by path, not bundled.
+        .testTarget(name: "HabarMessagesTests", dependencies: ["HabarMessages"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "HabarCoreTests", dependencies: ["HabarCore", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "HabarStoreSQLiteTests", dependencies: ["HabarStoreSQLite", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ChannelSMSStubTests", dependencies: ["ChannelSMSStub", "HabarTesting"], swiftSettings: swiftSettings),
@@ -112,6 +113,7 @@ let package = Package(
                 "HabarHTTP", "HabarTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

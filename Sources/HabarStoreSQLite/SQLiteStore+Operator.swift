@@ -186,9 +186,10 @@ extension SQLiteStore {
     /// Three independent reads, run at once on the pool's readers: counts (with the first
     /// send), the send times for the 95th percentile, and the welfare of the distinct citizens.
     public func advisoryStats(id: Int64) async throws -> AdvisoryStats? {
-        guard let published = try await writer.read({ db in
+        let advisory = try await writer.read { db in
             try Row.fetchOne(db, sql: "SELECT published_at FROM advisories WHERE id = ?", arguments: [id])
-        }) else { return nil }
+        }
+        guard let published = advisory else { return nil }
         async let grouped = writer.read { db in
             try Row.fetchAll(
                 db,
