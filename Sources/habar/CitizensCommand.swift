@@ -33,6 +33,8 @@ struct CitizensCommand: AsyncParsableCommand {
                 FileHandle.standardError.write("habar: \(file) refused: \(report.rejected.map(\.description).joined(separator: "; "))\n")
                 throw Exit.dataError
             }
+            try await audit(gateway, "citizens import", target: "citizens", details: [
+                "created": String(report.created), "updated": String(report.updated), "rejected": String(report.rejected.count)])
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(Report(created: report.created, updated: report.updated, rejected: report.rejected)), as: UTF8.self))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HabarCore
 import HabarHTTP
 import Logging
 
@@ -50,6 +51,14 @@ func makeGateway(_ configuration: HabarConfiguration) throws -> Gateway {
         FileHandle.standardError.write("habar: \(error)\n")
         throw error.kind == .unavailable ? Exit.unavailable : Exit.dataError
     }
+}
+
+/// Writes a command-line change to the audit log, as the API writes its calls: the actor is
+/// `cli:<user>`, there is no token.
+func audit(_ gateway: Gateway, _ action: String, target: String?, status: Int = 0, details: [String: String] = [:]) async throws {
+    _ = try await gateway.store.appendAudit(AuditEntry(
+        at: Date(), actor: "cli:\(ProcessInfo.processInfo.userName)", actorTokenId: nil, role: nil, action: action,
+        target: target, status: status, requestId: UUID().uuidString, details: details))
 }
 
 /// Logs go to standard error as text lines; standard output carries only results.

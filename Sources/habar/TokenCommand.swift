@@ -27,9 +27,7 @@ struct TokenCommand: AsyncParsableCommand {
             let gateway = try makeGateway(try common.load())
             let (token, hash) = AccessToken.generate()
             let stored = try await gateway.store.insertToken(AccessToken(name: name, role: Role(rawValue: role)!, agencyId: agency, tokenHash: hash))
-            _ = try await gateway.store.appendAudit(AuditEntry(
-                at: Date(), actor: "cli:\(ProcessInfo.processInfo.userName)", actorTokenId: nil, role: nil, action: "token create",
-                target: "token/\(stored.id ?? 0)", status: 0, requestId: UUID().uuidString, details: ["role": role, "name": name]))
+            try await audit(gateway, "token create", target: "token/\(stored.id ?? 0)", details: ["role": role, "name": name])
             print(token)
         }
     }
