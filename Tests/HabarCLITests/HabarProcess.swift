@@ -17,33 +17,10 @@ struct HabarProcess {
         var stderr: String
     }
 
-    /// Runs a command to completion (killed after `timeout` seconds, so a test never hangs),
-    /// waiting on a Dispatch thread: blocking a thread of Swift's cooperative pool (two on this
-    /// machine) would stall every other test's timers meanwhile.
+    /// Runs a command to completion (see `ExternalProcess.run`).
     static func run(_ arguments: [String], in directory: URL = Fixtures.repositoryRoot, timeout: TimeInterval = 300) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(arguments, in: directory, timeout: timeout) })
-            }
-        }
-    }
-
-    static func runBlocking(_ arguments: [String], in directory: URL, timeout: TimeInterval) throws -> Output {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        defer { watchdog.cancel() }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        let output = try await ExternalProcess.run(binary.path, arguments, in: directory, timeout: timeout)
+        return Output(status: output.status, stdout: output.stdout, stderr: output.stderr)
     }
 
     /// Starts a long-running command (serve); its output goes to `log`.

@@ -1,5 +1,6 @@
 import Foundation
 import HabarCore
+import HabarTesting
 import Testing
 
 @Suite("Standard Webhooks signatures")
@@ -41,39 +42,18 @@ struct StandardWebhooksTests {
         #expect(!"\(Self.secret)".contains("MfKQ9r8G"))
     }
 
-    /// Runs Python with the `standardwebhooks` reference library, if installed (waiting on a
-    /// Dispatch thread, not a cooperative one).
+    /// Runs Python with the `standardwebhooks` reference library, if installed.
     func python(_ script: String) async throws -> (status: Int32, output: String)? {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try pythonBlocking(script) }) }
-        }
-    }
-
-    func pythonBlocking(_ script: String) throws -> (status: Int32, output: String)? {
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", "import standardwebhooks"]
-        check.standardError = FileHandle.nullDevice
-        try check.run()
-        check.waitUntilExit()
-        guard check.terminationStatus == 0 else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
+        guard try await ExternalProcess.run("python3", ["-c", "import standardwebhooks"], timeout: 60).status == 0 else {
+            if ExternalProcess.underCI {
                 Issue.record("the standardwebhooks reference library is missing (pip install standardwebhooks; Tests/run-all.sh installs it)")
             } else {
                 print("⚠️  SKIPPED: python3 -m pip install standardwebhooks to check signatures against the reference library")
             }
             return nil
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let result = try await ExternalProcess.run("python3", ["-c", script], timeout: 60)
+        return (result.status, result.stdout + result.stderr)
     }
 
     @Test("the standardwebhooks reference library verifies what Habar signs, and Habar verifies what it signs")

@@ -10,8 +10,8 @@ import Testing
 /// Runs Debian's `xmllint` (libxml2-utils) on `xml`; nil when it is not installed. Under
 /// `CI=true` a missing xmllint is a failure, locally a loud skip.
 func xmllint(_ arguments: [String], _ xml: String) async throws -> (status: Int32, output: String)? {
-    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/xmllint") else {
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
+    guard ExternalProcess.exists("/usr/bin/xmllint") else {
+        if ExternalProcess.underCI {
             Issue.record("xmllint is missing (apt-get install libxml2-utils; Tests/run-all.sh installs it)")
         } else {
             print("⚠️  SKIPPED: xmllint is not installed; CAP schema validation did not run (Tests/run-all.sh installs libxml2-utils)")
@@ -20,23 +20,8 @@ func xmllint(_ arguments: [String], _ xml: String) async throws -> (status: Int3
     }
     let file = try Fixtures.temporaryDirectory("xml").appendingPathComponent("document.xml")
     try Data(xml.utf8).write(to: file)
-    // Waited for on a Dispatch thread, not one of the cooperative pool's.
-    return try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
-                process.arguments = arguments + [file.path]
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = pipe
-                try process.run()
-                let output = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-            })
-        }
-    }
+    let result = try await ExternalProcess.run("/usr/bin/xmllint", arguments + [file.path], timeout: 60)
+    return (result.status, result.stdout + result.stderr)
 }
 
 /// Validates a CAP document against the OASIS CAP 1.2 schema shipped as a fixture.
