@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // The webhook channel's HTTP client (pooled connections, TLS, timeouts).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Already under Hummingbird; named so HabarHTTP can import the header types it uses.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
@@ -60,6 +62,17 @@ let package = Package(
             dependencies: ["HabarCore"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ChannelWebhook",
+            dependencies: [
+                "HabarCore", "HabarMessages",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: HTTP, application wiring, CLI
         .target(
@@ -69,6 +82,7 @@ let package = Package(
                 "HabarMessages",
                 "HabarStoreSQLite",
                 "ChannelSMSStub",
+                "ChannelWebhook",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -107,6 +121,10 @@ let package = Package(
         .testTarget(name: "HabarCoreTests", dependencies: ["HabarCore", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "HabarStoreSQLiteTests", dependencies: ["HabarStoreSQLite", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ChannelSMSStubTests", dependencies: ["ChannelSMSStub", "HabarTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ChannelWebhookTests",
+            dependencies: ["ChannelWebhook", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HabarHTTPTests",
             dependencies: [

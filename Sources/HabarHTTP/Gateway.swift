@@ -1,4 +1,5 @@
 import ChannelSMSStub
+import ChannelWebhook
 import Foundation
 import HabarCore
 import HabarMessages
@@ -12,6 +13,7 @@ extension ChannelRegistry {
     /// Every adapter type Habar ships; adding one is one line here.
     public static let standard = ChannelRegistry([
         SMSStubFactory(),
+        WebhookFactory(),
     ])
 }
 

@@ -45,7 +45,7 @@ extension SQLiteStore {
                 db.cachedStatement(sql: """
                     SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
                         d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id,
-                        a.cancel_notice_version
+                        a.cancel_notice_version, a.kind, a.params
                     FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
                     WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
                     ORDER BY d.next_attempt_at, d.id
@@ -81,7 +81,9 @@ extension SQLiteStore {
                     deliveryId: id, step: step,
                     idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step),
                     address: recipient, message: text, advisoryId: advisoryId, advisoryVersion: version,
-                    severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt)
+                    severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt,
+                    kind: AdvisoryKind(rawValue: row[17]), paramsJSON: address == .webhook ? row[18] : nil,
+                    messageType: version == 1 ? .alert : ((row[16] as Int?) == version ? .cancel : .update))
                 let stepsText: String = row[4]
                 let steps = plans[stepsText] ?? {
                     let split = stepsText.split(separator: ",").map(String.init)

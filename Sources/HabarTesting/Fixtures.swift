@@ -48,3 +48,10 @@ public enum Fixtures {
         [("in-memory queue", try SQLiteStore.inMemory()), ("file pool", try SQLiteStore.open(directory: temporaryDirectory("store")))]
     }
 }
+
+extension JSONValue {
+    /// An adapter's typed options as the configuration's JSON value.
+    public init(encoding value: some Encodable) throws {
+        self = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+    }
+}

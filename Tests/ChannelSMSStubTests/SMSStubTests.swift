@@ -43,12 +43,6 @@ struct SMSStubHarness: ChannelConformanceHarness {
     }
 }
 
-extension JSONValue {
-    init(encoding value: some Encodable) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
-    }
-}
-
 @Suite("sms-stub passes the channel conformance suite")
 struct SMSStubConformanceTests {
     @Test(arguments: ChannelConformance.cases)

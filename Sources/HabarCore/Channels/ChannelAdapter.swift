@@ -37,10 +37,16 @@ public struct OutboundMessage: Sendable, Hashable {
     public var advisoryVersion: Int
     public var severity: Severity
     public var expiresAt: Date
+    /// What the advisory is, for structured channels (webhooks): its kind, its parameters as
+    /// JSON, and which message of it this is (first publication, correction, cancellation).
+    public var kind: AdvisoryKind?
+    public var paramsJSON: String?
+    public var messageType: AdvisoryMessageType?
 
     public init(
         deliveryId: Int64, step: Int, idempotencyKey: String, address: Address, message: RenderedMessage,
-        advisoryId: Int64, advisoryVersion: Int, severity: Severity, expiresAt: Date
+        advisoryId: Int64, advisoryVersion: Int, severity: Severity, expiresAt: Date,
+        kind: AdvisoryKind? = nil, paramsJSON: String? = nil, messageType: AdvisoryMessageType? = nil
     ) {
         self.deliveryId = deliveryId
         self.step = step
@@ -51,6 +57,9 @@ public struct OutboundMessage: Sendable, Hashable {
         self.advisoryVersion = advisoryVersion
         self.severity = severity
         self.expiresAt = expiresAt
+        self.kind = kind
+        self.paramsJSON = paramsJSON
+        self.messageType = messageType
     }
 }
 
