@@ -11,16 +11,11 @@ struct HabarProcess {
         return Fixtures.repositoryRoot.appendingPathComponent(".build/debug/habar")
     }
 
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Output = ExternalProcess.Output
 
     /// Runs a command to completion (see `ExternalProcess.run`).
     static func run(_ arguments: [String], in directory: URL = Fixtures.repositoryRoot, timeout: TimeInterval = 300) async throws -> Output {
-        let output = try await ExternalProcess.run(binary.path, arguments, in: directory, timeout: timeout)
-        return Output(status: output.status, stdout: output.stdout, stderr: output.stderr)
+        try await ExternalProcess.run(binary.path, arguments, in: directory, timeout: timeout)
     }
 
     /// Starts a long-running command (serve); its output goes to `log`.

@@ -154,20 +154,6 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
         self.checkinDeadline = checkinDeadline
     }
 
-    /// `date` as templates show it: `dd.MM HH:mm (UTC±h)` in the advisory's time zone.
-    public func format(_ date: Date) -> String {
-        let zone = timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
-        var style = Date.VerbatimFormatStyle(
-            format: "\(day: .twoDigits).\(month: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits)",
-            timeZone: zone, calendar: Calendar(identifier: .gregorian))
-        style.locale = Locale(identifier: "en_US_POSIX")
-        let offset = zone.secondsFromGMT(for: date)
-        let sign = offset < 0 ? "-" : "+"
-        let minutes = abs(offset) / 60
-        let suffix = minutes % 60 == 0 ? "\(minutes / 60)" : String(format: "%d:%02d", minutes / 60, minutes % 60)
-        return "\(date.formatted(style)) (UTC\(sign)\(suffix))"
-    }
-
     /// The typed values templates are rendered with at `now`: texts, times (the catalog
     /// formats them in the advisory's zone and Astana's), the consular phone grouped for
     /// reading, the meeting point as a map link, and how long is left to a check-in deadline.
