@@ -63,12 +63,33 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "ChannelWebhook",
+            name: "ChannelHTTP",
             dependencies: [
-                "HabarCore", "HabarMessages",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ChannelWebhook",
+            dependencies: [
+                "HabarCore", "HabarMessages", "ChannelHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "ChannelKannel",
+            dependencies: [
+                "HabarCore", "HabarMessages", "ChannelHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -83,6 +104,7 @@ let package = Package(
                 "HabarStoreSQLite",
                 "ChannelSMSStub",
                 "ChannelWebhook",
+                "ChannelKannel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -123,12 +145,20 @@ let package = Package(
         .testTarget(name: "ChannelSMSStubTests", dependencies: ["ChannelSMSStub", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ChannelWebhookTests",
-            dependencies: ["ChannelWebhook", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ChannelWebhook", "HabarHTTP", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ChannelKannelTests",
+            dependencies: [
+                "ChannelKannel", "HabarHTTP", "HabarTesting", "HabarCore", "HabarMessages", "HabarStoreSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HabarHTTPTests",
             dependencies: [
-                "HabarHTTP", "HabarTesting",
+                "HabarHTTP", "HabarTesting", "ChannelKannel",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             exclude: ["Fixtures"],

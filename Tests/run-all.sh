@@ -9,6 +9,9 @@ need_apt=()
 [ -f /usr/include/sqlite3.h ] || need_apt+=(libsqlite3-dev)
 # CAP 1.2 output is validated against the OASIS schema with xmllint.
 command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
+# The kannel channel is tested against a real bearerbox + smsbox + fakesmsc.
+[ -x /usr/sbin/bearerbox ] || need_apt+=(kannel)
+[ -x /usr/lib/kannel/test/fakesmsc ] || need_apt+=(kannel-extras)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "run-all: installing ${need_apt[*]}"
   apt-get update -qq

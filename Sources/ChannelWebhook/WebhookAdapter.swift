@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ChannelHTTP
 import Foundation
 import HabarCore
 import HabarMessages
@@ -27,16 +28,6 @@ public final class WebhookAdapter: ChannelAdapter {
         self.now = now
     }
 
-    /// One client (one connection pool) for every webhook channel of the process, living as
-    /// long as it: redirects are never followed, connections are reused for a minute, and
-    /// each request has its channel's own deadline.
-    static let client: HTTPClient = {
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
-        configuration.httpVersion = .http1Only
-        configuration.connectionPool = .init(idleTimeout: .seconds(60))
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
-
     /// The JSON body: `{"type", "timestamp", "data": {advisoryId, kind, severity, language,
     /// title, text, params, expiresAt}}`.
     func body(_ message: OutboundMessage, at time: Date) -> Data {
@@ -58,7 +49,7 @@ public final class WebhookAdapter: ChannelAdapter {
 
     // Receiver answers, as the contract maps them:
     //   2xx                      → sent (webhooks have no delivery reports: final)
-    //   410 Gone                 → permanent: the subscriber unsubscribed
+    //   410 Gone                 → permanent, and the subscriber is disabled (it unsubscribed)
     //   408, 425, 429, 5xx       → transient, honouring Retry-After (seconds or an HTTP date)
     //   3xx                      → permanent: redirects are not followed (a subscriber's URL is exact)
     //   other 4xx                → permanent
@@ -87,55 +78,27 @@ public final class WebhookAdapter: ChannelAdapter {
         }
         request.body = .bytes(ByteBuffer(bytes: body))
         logger.debug("webhook POST", metadata: ["delivery": "\(message.deliveryId)", "host": "\(host)", "webhook-id": "\(message.idempotencyKey)"])
-        let response: HTTPClientResponse
+        let answer: ProviderHTTP.Answer
         do {
-            response = try await Self.client.execute(request, timeout: .milliseconds(Int64(options.timeout)), logger: logger)
+            answer = try await ProviderHTTP.execute(
+                request, timeoutMilliseconds: options.timeout, responseLimit: options.responseLimit, logger: logger)
         } catch {
-            throw .transient("no answer from \(host): \(Self.describe(error))")
+            throw .transient("no answer from \(host): \(ProviderHTTP.describe(error))")
         }
-        // Read at most the configured bytes of the answer; a receiver cannot flood the gateway.
-        var answer = ""
-        do {
-            var collected = 0
-            for try await var chunk in response.body {
-                if collected < 512, let text = chunk.readString(length: min(chunk.readableBytes, 512 - collected)) { answer += text }
-                collected += chunk.readableBytes
-                if collected > options.responseLimit { break }
-            }
-        } catch {
-            // The status is what counts; a broken body after it changes nothing.
-        }
-        let status = Int(response.status.code)
-        let summary = "\(status) \(response.status.reasonPhrase)" + (answer.isEmpty ? "" : ": \(answer.prefix(200))")
+        let status = answer.status
+        let summary = answer.summary
         switch status {
         case 200..<300:
             return SendReceipt(providerMessageId: nil)
         case 410:
-            throw .permanent("410 Gone: the subscriber at \(host) unsubscribed")
+            throw .gone("410 Gone: the subscriber at \(host) unsubscribed; it is disabled")
         case 408, 425, 429, 500..<600:
-            throw .transient("\(summary)", retryAfter: Self.retryAfter(response.headers.first(name: "retry-after"), now: time))
+            throw .transient("\(summary)", retryAfter: answer.retryAfter(now: time))
         case 300..<400:
             throw .permanent("\(summary) (redirects are not followed)")
         default:
             throw .permanent(summary)
         }
-    }
-
-    /// `Retry-After` as seconds or an HTTP date.
-    static func retryAfter(_ value: String?, now: Date) -> Duration? {
-        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return .seconds(max(0, Int(date.timeIntervalSince(now).rounded(.up))))
-    }
-
-    static func describe(_ error: any Error) -> String {
-        let text = String(describing: error)
-        return text.count > 200 ? String(text.prefix(200)) + "…" : text
     }
 }
 

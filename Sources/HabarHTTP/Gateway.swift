@@ -1,3 +1,4 @@
+import ChannelKannel
 import ChannelSMSStub
 import ChannelWebhook
 import Foundation
@@ -14,6 +15,7 @@ extension ChannelRegistry {
     public static let standard = ChannelRegistry([
         SMSStubFactory(),
         WebhookFactory(),
+        KannelFactory(),
     ])
 }
 
@@ -123,5 +125,6 @@ public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
     TokensController(gateway: gateway).addRoutes(to: router.group("v1/tokens"))
     AuditController(gateway: gateway).addRoutes(to: router.group("v1/audit"))
     FeedController(gateway: gateway).addRoutes(to: router)
+    ProviderCallbacksController(gateway: gateway).addRoutes(to: router)
     return router
 }

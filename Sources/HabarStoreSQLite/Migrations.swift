@@ -233,6 +233,35 @@ enum Migrations {
                 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
                 """)
         }
+        migrator.registerMigration("v3: channels") { db in
+            try db.execute(sql: """
+                -- A subscriber answering 410 Gone is disabled, with when and why.
+                ALTER TABLE subscribers ADD COLUMN disabled_at INTEGER;
+                ALTER TABLE subscribers ADD COLUMN disabled_reason TEXT;
+                CREATE UNIQUE INDEX subscribers_by_name ON subscribers (name);
+                -- Subscriber deliveries have no citizen: each subscriber at most once per version and plan entry.
+                CREATE UNIQUE INDEX deliveries_once_per_subscriber
+                    ON deliveries (advisory_id, advisory_version, subscriber_id, plan_index) WHERE subscriber_id IS NOT NULL;
+
+                -- Incoming SMS from the SMS gateways, once each (their retries carry the same key).
+                CREATE TABLE inbound_sms (
+                    id INTEGER PRIMARY KEY,
+                    channel TEXT NOT NULL,
+                    dedupe_key TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    receiver TEXT,
+                    text TEXT NOT NULL,
+                    citizen_id INTEGER REFERENCES citizens (id) ON DELETE CASCADE,
+                    provider_message_id TEXT,
+                    sent_at INTEGER,
+                    received_at INTEGER NOT NULL,
+                    processed_at INTEGER,
+                    UNIQUE (channel, dedupe_key)
+                );
+                CREATE INDEX inbound_sms_unprocessed ON inbound_sms (received_at) WHERE processed_at IS NULL;
+                CREATE INDEX inbound_sms_by_citizen ON inbound_sms (citizen_id) WHERE citizen_id IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

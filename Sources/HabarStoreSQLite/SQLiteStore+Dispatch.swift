@@ -71,6 +71,10 @@ extension SQLiteStore {
                 let language: String = row[12]
                 let advisoryId: Int64 = row[1]
                 let version: Int = row[2]
+                if address == .webhook, recipient == nil {
+                    closing.append((row.copy(), .cancelled, "the subscriber is disabled"))
+                    continue
+                }
                 guard let recipient, let text = try texts.rendering(db, advisoryId, version, language) else {
                     closing.append((row.copy(), .failed, "no \(address.rawValue) address or no \(kind.rawValue) text for this step"))
                     continue
@@ -226,6 +230,12 @@ extension SQLiteStore {
             try failStep(db, row: row, from: "sending", reason: reason, next: next, now: now)
         case .failed(let reason):
             try failStep(db, row: row, from: "sending", reason: reason, next: nil, now: now)
+        case .addressGone(let next, let reason):
+            try db.cachedStatement(sql: """
+                UPDATE subscribers SET active = 0, disabled_at = ?, disabled_reason = ?
+                WHERE active = 1 AND id = (SELECT subscriber_id FROM deliveries WHERE id = ?)
+                """).execute(arguments: [now.ms, reason, id])
+            try failStep(db, row: row, from: "sending", reason: reason, next: next, now: now)
         case .expired:
             try transition(db, row: row, to: .expired, at: now, detail: "expired before it could be sent")
         case .released:

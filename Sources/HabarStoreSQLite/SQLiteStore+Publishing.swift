@@ -126,6 +126,21 @@ extension SQLiteStore {
                     """,
                 arguments: StatementArguments(arguments) + StatementArguments(lane.channels) + recipients.arguments)
         }
+        // Webhook channels of the plan reach subscribers, not citizens: every active general
+        // subscriber for a first publication, those earlier versions reached for the rest.
+        let subscribers = SubscribersSQL(publication.recipients)
+        for (index, channel) in plan.channels.enumerated() where publication.channels[channel]?.address == .webhook {
+            try db.execute(
+                sql: """
+                    INSERT INTO deliveries (advisory_id, advisory_version, plan_index, subscriber_id, language, steps, step, channel,
+                        state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
+                    SELECT ?, ?, ?, s.id, s.language, ?, 0, ?, 'queued', ?, ?, ?, ?, ?, ?
+                    FROM subscribers s WHERE s.active = 1 AND \(subscribers.condition)
+                    ON CONFLICT DO NOTHING
+                    """,
+                arguments: [publication.advisoryId, publication.version, index, channel, channel, severity.priority, now,
+                            publication.expiresAt.ms, now, now, now] + subscribers.arguments)
+        }
         try db.execute(
             sql: """
                 INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
@@ -217,6 +232,26 @@ struct RecipientsSQL {
     }
 }
 
+/// Which webhook subscribers (`subscribers s`) a publication reaches.
+struct SubscribersSQL {
+    var condition: String
+    var arguments: StatementArguments
+
+    init(_ recipients: Recipients) {
+        switch recipients {
+        case .audience:
+            // Agencies' subscribers get their groups' advisories (`group.advisory`), not every one.
+            self.condition = "s.agency_id IS NULL"
+            self.arguments = []
+        case .reachedBy(let advisoryId, let beforeVersion):
+            self.condition = """
+                s.id IN (SELECT subscriber_id FROM deliveries WHERE advisory_id = ? AND advisory_version < ?
+                    AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered') AND subscriber_id IS NOT NULL)
+                """
+            self.arguments = [advisoryId, beforeVersion]
+        }
+    }
+}
 
 /// An audience as a SQL condition on `citizens c`, with its arguments.
 struct AudienceSQL {

@@ -1,3 +1,4 @@
+import ChannelKannel
 import Foundation
 import HabarCore
 import HabarHTTP
@@ -41,7 +42,16 @@ struct OpenAPIConformanceTests {
 
     @Test("a live server answers every operation as the document says, with bodies matching their schemas; every documented success is produced")
     func scenario() async throws {
-        let rig = try await APIRig(threshold: 1) { $0.http.maxBodyBytes = 4096 }
+        let rig = try await APIRig(threshold: 1) {
+            $0.http.maxBodyBytes = 4096
+            // A Kannel route that is never sent through here: it answers the provider callbacks.
+            $0.channels.append(ChannelConfiguration(name: "sms-kannel", type: "kannel", options: try! JSONValue(encoding: KannelConfiguration(
+                sendsmsURL: "http://127.0.0.1:9/cgi-bin/sendsms", username: "habar", password: "pw", from: "1444",
+                callbackBaseURL: "http://127.0.0.1:8080", callbackSecret: "inbound-key"))))
+        }
+        // The router runs alone here; delivery reports are stored by the dispatcher's collector.
+        let collector = Task { await rig.gateway.receipts.run(now: { Date() }) }
+        defer { collector.cancel() }
         let document = try OpenAPIDocument.load()
         let reviewer = try await rig.person("Second Person", .approver)
         _ = try await rig.gateway.store.upsertCitizens([Fixtures.citizen(100), Fixtures.citizen(101, language: .kazakh)])
@@ -49,6 +59,19 @@ struct OpenAPIConformanceTests {
             let c = Checker(document: document, api: api)
             let admin = rig.tokens[.admin], op = rig.tokens[.operator], viewer = rig.tokens[.viewer], approver = rig.tokens[.approver]
             for path in ["/health", "/ready", "/metrics", "/openapi.json", "/v1/feed/cap"] { try await c.call(.get, path, as: nil) }
+
+            // Provider callbacks: a signed delivery report, a forged one, incoming SMS by GET and POST.
+            let kannel = try #require(rig.gateway.adapters["sms-kannel"] as? KannelAdapter)
+            let report = try #require(kannel.reportURL(delivery: 1, step: 0)).replacingOccurrences(of: "http://127.0.0.1:8080", with: "")
+            try await c.call(.get, report.replacingOccurrences(of: "%d", with: "8").replacingOccurrences(of: "%T", with: "1795617860").replacingOccurrences(of: "%A", with: "ACK"), as: nil)
+            try await c.call(.get, "/callbacks/sms/sms-kannel/dlr?delivery=1&step=0&status=1&sig=forged", as: nil)  // 403
+            try await c.call(.get, "/callbacks/sms/sms-kannel/dlr?delivery=1&step=0&status=1", as: nil)  // 403
+            try await c.call(.get, "/inbound/sms/sms-kannel?key=inbound-key&from=%2B77011234567&to=1444&text=%D0%B0%D0%BC%D0%B0%D0%BD&id=m1", as: nil)
+            try await c.call(.post, "/inbound/sms/sms-kannel?key=inbound-key&from=%2B77011234567&id=m2", body: Data("Аманмын".utf8), contentType: "text/plain", as: nil)
+            try await c.call(.get, "/inbound/sms/sms-kannel?key=inbound-key&text=x", as: nil)  // 400
+            try await c.call(.get, "/inbound/sms/sms-kannel?from=1&text=x", as: nil)  // 403
+            try await c.call(.get, "/inbound/sms/nosuch?from=1&text=x", as: nil)  // 404
+            #expect(try await rig.gateway.store.inboundSMS(page: PageRequest()).items.map(\.text) == ["аман", "Аманмын"])
 
             let citizen = try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR", "language": "kk", "lat": 35.7, "lon": 51.4}"#, as: op)
             try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR"}"#, as: op)  // 409
@@ -107,7 +130,8 @@ struct OpenAPIConformanceTests {
             let successes = (operation["responses"] as? [String: Any] ?? [:]).keys.filter { $0.hasPrefix("2") }
             #expect(successes.contains { seen.contains("\(method) \(path) \($0)") }, "\(method) \(path) never answered \(successes.sorted())")
         }
-        for expected in ["POST /v1/citizens 409", "POST /v1/citizens 400", "POST /v1/citizens 413", "POST /v1/citizens/import 415",
+        for expected in ["GET /callbacks/sms/{channelName}/dlr 403", "GET /inbound/sms/{channelName} 403", "GET /inbound/sms/{channelName} 400",
+                         "POST /v1/citizens 409", "POST /v1/citizens 400", "POST /v1/citizens 413", "POST /v1/citizens/import 415",
                          "POST /v1/advisories/{id}/approve 403", "POST /v1/advisories/{id}/update 202", "GET /v1/advisories/{id}/cap 409"] {
             #expect(seen.contains(expected), "\(expected) was not exercised")
         }

@@ -83,10 +83,14 @@ public struct ChannelError: Error, Sendable, Hashable, CustomStringConvertible {
     public var kind: Kind
     /// A short reason for the event history, never containing a secret.
     public var reason: String
+    /// The address said it is gone for good (a webhook subscriber's 410): besides failing
+    /// this step, nothing more is sent to it.
+    public var addressGone: Bool
 
-    public init(_ kind: Kind, _ reason: String) {
+    public init(_ kind: Kind, _ reason: String, addressGone: Bool = false) {
         self.kind = kind
         self.reason = reason
+        self.addressGone = addressGone
     }
 
     public static func transient(_ reason: String, retryAfter: Duration? = nil) -> ChannelError {
@@ -95,6 +99,11 @@ public struct ChannelError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public static func permanent(_ reason: String) -> ChannelError {
         ChannelError(.permanent, reason)
+    }
+
+    /// Permanent, and the address is to be disabled (an unsubscribed webhook receiver).
+    public static func gone(_ reason: String) -> ChannelError {
+        ChannelError(.permanent, reason, addressGone: true)
     }
 
     public var isRetryable: Bool {

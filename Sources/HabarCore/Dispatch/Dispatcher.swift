@@ -205,6 +205,9 @@ public final class Dispatcher: Service {
             switch error.kind {
             case .permanent:
                 if probing { lane.breaker.recordSuccess() }
+                if error.addressGone {
+                    return outcome(.addressGone(nextStep: DeliveryPlan.nextStep(after: claimed.step, of: claimed.steps), reason: error.reason))
+                }
                 return stepFailed(error.reason)
             case .transient(let retryAfter):
                 if lane.breaker.recordFailure(now: now()) {
@@ -320,6 +323,7 @@ struct DispatcherMetrics: Sendable {
             case .retry: result = "retry"
             case .fallback: result = "fallback"
             case .failed: result = "failed"
+            case .addressGone: result = "address_gone"
             case .expired: result = "expired"
             case .released: result = "released"
             }

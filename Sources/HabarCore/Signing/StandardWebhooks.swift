@@ -96,16 +96,21 @@ public enum StandardWebhooks {
         var matched = false
         for secret in secrets {
             let expected = Data(base64Encoded: String(secret.signature(id: id, timestamp: seconds, body: body).dropFirst(3)))!
-            for candidate in offered where constantTimeEqual(candidate, expected) { matched = true }
+            for candidate in offered where ConstantTime.equal(candidate, expected) { matched = true }
         }
         if !matched { throw .noMatchingSignature }
     }
+}
 
+/// Comparisons of secrets and signatures that take the same time wherever they differ.
+public enum ConstantTime {
     /// Equal length and equal bytes, looking at every byte whatever differs first.
-    public static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+    public static func equal(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
         for (x, y) in zip(a, b) { difference |= x ^ y }
         return difference == 0
     }
+
+    public static func equal(_ a: String, _ b: String) -> Bool { equal(a.utf8, b.utf8) }
 }

@@ -34,6 +34,9 @@ public struct DeliveryOutcome: Sendable, Hashable {
         case fallback(toStep: Int, reason: String)
         /// This step failed and no step is left.
         case failed(reason: String)
+        /// The address is gone for good (a webhook subscriber answered 410): the step fails
+        /// (falling back when the plan has a next step) and the subscriber is disabled.
+        case addressGone(nextStep: Int?, reason: String)
         /// Past the advisory's expiry: never sent.
         case expired
         /// Not attempted (shutdown): back to where it was, nothing counted.
@@ -311,6 +314,22 @@ public protocol HabarStore: Sendable {
     /// that reads the last one) and returns it as stored.
     func appendAudit(_ entry: AuditEntry) async throws -> AuditEntry
     func auditEntries(page: PageRequest) async throws -> Page<AuditEntry>
+
+    // MARK: Webhook subscribers
+    /// Stores a new subscriber; a name in use is a conflict.
+    func insertSubscriber(_ subscriber: Subscriber) async throws -> Subscriber
+    func subscribers() async throws -> [Subscriber]
+    /// Enables or disables a subscriber by name; nil when there is none.
+    func setSubscriberActive(name: String, active: Bool, reason: String?, at: Date) async throws -> Subscriber?
+    /// Replaces a subscriber's secret list (rotation); nil when there is none by that name.
+    func setSubscriberSecret(name: String, secret: String) async throws -> Subscriber?
+
+    // MARK: Incoming SMS
+    /// Stores an incoming SMS unless the same message (by `dedupeKey`) is stored already,
+    /// linking it to the citizen with the sender's number.
+    func recordInboundSMS(_ message: InboundSMS) async throws -> InboundRecord
+    /// Incoming SMS, oldest first.
+    func inboundSMS(page: PageRequest) async throws -> Page<InboundSMS>
 
     // MARK: Idempotency keys
     /// Claims `key` for a call with `fingerprint` (method, path and body hash) by `scope`

@@ -1,0 +1,234 @@
+import Foundation
+import HabarTesting
+import Synchronization
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A real Kannel on 127.0.0.1: bearerbox, smsbox, a fakesmsc that receives what Kannel
+/// sends (MT) and one that injects incoming SMS (MO), on free ports, with the configuration
+/// in `Fixtures/kannel.conf`. Each test starts its own and stops it.
+final class KannelPeer: Sendable {
+    let directory: URL
+    let sendsmsPort: Int
+    let adminPort: Int
+    let password = "pw-\(UInt32.random(in: 0...UInt32.max))"
+    let adminPassword = "admin-\(UInt32.random(in: 0...UInt32.max))"
+    private let processes = Mutex<[Process]>([])
+    private let moInput = Mutex<FileHandle?>(nil)
+
+    static let bearerbox = "/usr/sbin/bearerbox"
+    static let smsbox = "/usr/sbin/smsbox"
+    static let fakesmsc = "/usr/lib/kannel/test/fakesmsc"
+
+    /// Starts Kannel whose incoming SMS go to `habarURL`'s `/inbound/sms/{channel}?key={key}`;
+    /// nil (a loud skip locally, a failure under CI) when Kannel is not installed.
+    static func start(habarURL: String = "http://127.0.0.1:9", channel: String = "sms", key: String = "k") async throws -> KannelPeer? {
+        guard [bearerbox, smsbox, fakesmsc].allSatisfy(ExternalProcess.exists) else {
+            if ExternalProcess.underCI {
+                Issue.record("Kannel is missing (apt-get install kannel kannel-extras; Tests/run-all.sh installs it)")
+            } else {
+                print("⚠️  SKIPPED: Kannel tests need bearerbox, smsbox and fakesmsc (apt-get install kannel kannel-extras)")
+            }
+            return nil
+        }
+        let peer = try KannelPeer()
+        try await peer.launch(habarURL: habarURL, channel: channel, key: key)
+        return peer
+    }
+
+    private let ports: (box: Int, mt: Int, mo: Int)
+
+    private init() throws {
+        directory = try Fixtures.temporaryDirectory("kannel")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("log"), withIntermediateDirectories: true)
+        var chosen = Set<Int>()
+        func port() -> Int {
+            while true {
+                let candidate = Fixtures.freePort()
+                if chosen.insert(candidate).inserted { return candidate }
+            }
+        }
+        sendsmsPort = port()
+        adminPort = port()
+        ports = (port(), port(), port())
+    }
+
+    var sendsmsURL: String { "http://127.0.0.1:\(sendsmsPort)/cgi-bin/sendsms" }
+
+    private func launch(habarURL: String, channel: String, key: String) async throws {
+        let template = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/kannel.conf"), encoding: .utf8)
+        let values = [
+            "@ADMIN_PORT@": "\(adminPort)", "@ADMIN_PASSWORD@": adminPassword, "@BOX_PORT@": "\(ports.box)", "@MT_PORT@": "\(ports.mt)",
+            "@MO_PORT@": "\(ports.mo)", "@SENDSMS_PORT@": "\(sendsmsPort)", "@PASSWORD@": password, "@HABAR_URL@": habarURL,
+            "@CHANNEL@": channel, "@KEY@": key,
+        ]
+        var configuration = template
+        for (name, value) in values { configuration = configuration.replacingOccurrences(of: name, with: value) }
+        let file = directory.appendingPathComponent("kannel.conf")
+        try Data(configuration.utf8).write(to: file)
+
+        try spawn(Self.bearerbox, [file.path], log: "bearerbox.out")
+        try await waitUntil("bearerbox answers") { try await self.status() != nil }
+        // fakesmsc and smsbox exit on "connection refused": the SMSC ports must be open first.
+        try await waitUntil("bearerbox opens the fake SMSC ports") { Self.accepts(self.ports.mt) && Self.accepts(self.ports.mo) && Self.accepts(self.ports.box) }
+        try spawn(Self.fakesmsc, ["-H", "127.0.0.1", "-r", "\(ports.mt)", "-i", "0", "-m", "0", "1 2 text x"], log: "mt.out")
+        let input = Pipe()
+        try spawn(Self.fakesmsc, ["-H", "127.0.0.1", "-r", "\(ports.mo)"], log: "mo.out", input: input)
+        moInput.withLock { $0 = input.fileHandleForWriting }
+        try spawn(Self.smsbox, [file.path], log: "smsbox.out")
+        try await waitUntil("both SMSC links online and smsbox connected") {
+            guard let status = try await self.status() else { return false }
+            return status.components(separatedBy: "(online").count - 1 >= 2 && status.contains("smsbox:") && Self.accepts(self.sendsmsPort)
+        }
+    }
+
+    private func spawn(_ executable: String, _ arguments: [String], log: String, input: Pipe? = nil) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let output = directory.appendingPathComponent(log)
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        // Their own files, not the test's: an inherited stderr would keep `swift test` waiting.
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: output)
+        process.standardInput = input ?? FileHandle.nullDevice
+        try process.run()
+        processes.withLock { $0.append(process) }
+    }
+
+    /// bearerbox's status page, or nil while it does not answer.
+    func status() async throws -> String? {
+        guard let url = URL(string: "http://127.0.0.1:\(adminPort)/status.txt?password=\(adminPassword)"),
+            let (data, response) = try? await URLSession.shared.data(from: url), (response as? HTTPURLResponse)?.statusCode == 200
+        else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func waitUntil(_ what: String, timeout: TimeInterval = 20, _ condition: @Sendable () async throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw KannelPeerError(description: "Kannel did not come up: \(what) (logs in \(directory.path))")
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// One message as the MT fakesmsc got it, its parts joined.
+    struct MTMessage: Sendable, Hashable {
+        var from: String
+        var to: String
+        /// `text` (7-bit), `ucs-2`, or `udh` (a concatenated message, reassembled here).
+        var coding: String
+        var text: String
+        var parts: Int
+    }
+
+    /// What the SMSC received, in order: `Got message N: <from to type data>` lines, the data
+    /// URL-encoded (UCS-2 as UTF-16BE bytes, `+` a 0x20 byte); a long message arrives as
+    /// `udh <header> data <part>` lines, joined here by its concatenation reference. Only
+    /// UCS-2 texts are long enough to be split in these tests, so parts are read as UTF-16BE.
+    func mtMessages() -> [MTMessage] {
+        let log = (try? String(contentsOf: directory.appendingPathComponent("mt.out"), encoding: .utf8)) ?? ""
+        var messages: [MTMessage] = []
+        var partial: [String: (index: Int, parts: [Int: [UInt8]], total: Int)] = [:]
+        func utf16(_ bytes: [UInt8]) -> String {
+            String(decoding: stride(from: 0, to: bytes.count - 1, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }, as: UTF16.self)
+        }
+        for line in log.split(separator: "\n") {
+            guard line.contains("Got message"), let start = line.range(of: ": <"), line.hasSuffix(">") else { continue }
+            let fields = line[start.upperBound..<line.index(before: line.endIndex)].split(separator: " ", maxSplits: 3).map(String.init)
+            guard fields.count == 4 else { continue }
+            if fields[2] == "udh" {
+                let rest = fields[3].split(separator: " ").map(String.init)
+                guard rest.count == 3, rest[1] == "data" else { continue }
+                let header = Self.percentDecodedBytes(rest[0])
+                // 8-bit reference concatenation: 05 00 03 ref total sequence.
+                guard header.count == 6, header[1] == 0 else { continue }
+                let key = "\(fields[1])/\(header[3])"
+                if partial[key] == nil {
+                    partial[key] = (messages.count, [:], Int(header[4]))
+                    messages.append(MTMessage(from: fields[0], to: fields[1], coding: "udh", text: "", parts: 0))
+                }
+                partial[key]!.parts[Int(header[5])] = Self.percentDecodedBytes(rest[2])
+                let entry = partial[key]!
+                messages[entry.index].parts = entry.parts.count
+                messages[entry.index].text = utf16(entry.parts.keys.sorted().flatMap { entry.parts[$0]! })
+            } else {
+                let bytes = Self.percentDecodedBytes(fields[3])
+                let text = fields[2] == "ucs-2" ? utf16(bytes) : String(decoding: bytes, as: UTF8.self)
+                messages.append(MTMessage(from: fields[0], to: fields[1], coding: fields[2], text: text, parts: 1))
+            }
+        }
+        return messages
+    }
+
+    static func percentDecodedBytes(_ text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "+"): bytes.append(0x20)
+            case UInt8(ascii: "%"):
+                let high = iterator.next().flatMap { UInt8(String(UnicodeScalar($0)), radix: 16) } ?? 0
+                let low = iterator.next().flatMap { UInt8(String(UnicodeScalar($0)), radix: 16) } ?? 0
+                bytes.append(high << 4 | low)
+            default: bytes.append(byte)
+            }
+        }
+        return bytes
+    }
+
+    /// bearerbox's access log: one `Sent SMS` line per message taken by the SMSC link.
+    func accessLog() -> String {
+        (try? String(contentsOf: directory.appendingPathComponent("log/access.log"), encoding: .utf8)) ?? ""
+    }
+
+    /// smsbox's access log: each incoming SMS with the URL it was sent to.
+    func smsboxAccessLog() -> String {
+        (try? String(contentsOf: directory.appendingPathComponent("log/smsbox-access.log"), encoding: .utf8)) ?? ""
+    }
+
+    /// Injects an incoming SMS through the MO fakesmsc, as UCS-2 (any script). One line per
+    /// call; fakesmsc reads lines of at most 255 bytes.
+    func inject(from: String, to: String, text: String) throws {
+        let utf16 = text.utf16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        let encoded = utf16.map { byte -> String in
+            let scalar = Unicode.Scalar(byte)
+            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) { return String(scalar) }
+            return String(format: "%%%02X", byte)
+        }.joined()
+        let line = "\(from) \(to) ucs2 \(encoded)\n"
+        guard line.utf8.count <= 255 else { throw KannelPeerError(description: "an injected line must be at most 255 bytes") }
+        try moInput.withLock { handle in try handle?.write(contentsOf: Data(line.utf8)) }
+    }
+
+    func stop() {
+        processes.withLock { list in
+            for process in list where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            list.removeAll()
+        }
+    }
+
+    deinit { stop() }
+}
+
+struct KannelPeerError: Error, CustomStringConvertible {
+    var description: String
+}
