@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Already under Hummingbird; named so HabarHTTP can import the header types it uses.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // TLS for the SMTP client (STARTTLS and implicit TLS).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // MARK: Domain, messages, storage
@@ -85,6 +87,17 @@ let package = Package(
         ),
 
         .target(
+            name: "ChannelSMTP",
+            dependencies: [
+                "HabarCore", "HabarMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ChannelKannel",
             dependencies: [
                 "HabarCore", "HabarMessages", "ChannelHTTP",
@@ -105,6 +118,7 @@ let package = Package(
                 "ChannelSMSStub",
                 "ChannelWebhook",
                 "ChannelKannel",
+                "ChannelSMTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -152,6 +166,13 @@ let package = Package(
             dependencies: [
                 "ChannelKannel", "HabarHTTP", "HabarTesting", "HabarCore", "HabarMessages", "HabarStoreSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ChannelSMTPTests",
+            dependencies: [
+                "ChannelSMTP", "HabarTesting", "HabarCore", "HabarMessages",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"], swiftSettings: swiftSettings),

@@ -20,6 +20,8 @@ fi
 
 # Signatures are checked against the Standard Webhooks reference library.
 python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install -q standardwebhooks
+# The smtp channel is tested against aiosmtpd (and Postfix, above).
+python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install -q aiosmtpd
 
 swift build --build-tests
 # The catalogs are checked like code: every key, variant, plural form, SMS budget, HTML.

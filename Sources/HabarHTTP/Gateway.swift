@@ -1,5 +1,6 @@
 import ChannelKannel
 import ChannelSMSStub
+import ChannelSMTP
 import ChannelWebhook
 import Foundation
 import HabarCore
@@ -16,6 +17,7 @@ extension ChannelRegistry {
         SMSStubFactory(),
         WebhookFactory(),
         KannelFactory(),
+        SMTPFactory(),
     ])
 }
 

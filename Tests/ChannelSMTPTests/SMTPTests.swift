@@ -1,0 +1,277 @@
+@testable import ChannelSMTP
+import Foundation
+import HabarCore
+import HabarMessages
+import HabarTesting
+import Logging
+import Synchronization
+import Testing
+
+/// A self-signed certificate for 127.0.0.1 made by `openssl` for this test run.
+struct TestCertificate: Sendable {
+    let cert: URL
+    let key: URL
+
+    static func make() async throws -> TestCertificate {
+        let directory = try Fixtures.temporaryDirectory("smtp-cert")
+        let cert = directory.appendingPathComponent("cert.pem"), key = directory.appendingPathComponent("key.pem")
+        let made = try await ExternalProcess.run("openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.path, "-out", cert.path,
+        ], timeout: 60)
+        guard made.status == 0 else { throw ConformanceFailure("certificate", made.stderr) }
+        return TestCertificate(cert: cert, key: key)
+    }
+}
+
+/// The aiosmtpd server of `Fixtures/smtp_server.py` on a free port of 127.0.0.1.
+final class SMTPServer: Sendable {
+    let port: Int
+    let directory: URL
+    let certificate: TestCertificate
+    let user = "habar-mailer"
+    let password = "pw-\(UInt32.random(in: 0...UInt32.max))"
+    private let process: Process
+
+    /// nil (a loud skip locally, a failure under CI) without Python's aiosmtpd.
+    static func start(mode: String = "starttls") async throws -> SMTPServer? {
+        guard try await ExternalProcess.run("python3", ["-c", "import aiosmtpd"], timeout: 60).status == 0 else {
+            if ExternalProcess.underCI {
+                Issue.record("python3 with aiosmtpd is missing (Tests/run-all.sh installs it)")
+            } else {
+                print("⚠️  SKIPPED: SMTP tests need python3 -m pip install aiosmtpd")
+            }
+            return nil
+        }
+        return try await SMTPServer(mode: mode, certificate: try await TestCertificate.make())
+    }
+
+    private init(mode: String, certificate: TestCertificate) async throws {
+        self.certificate = certificate
+        port = Fixtures.freePort()
+        directory = try Fixtures.temporaryDirectory("smtp-mail")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/smtp_server.py")
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, String(port), directory.path, certificate.cert.path, certificate.key.path, mode]
+        process.environment = ProcessInfo.processInfo.environment.merging(["SMTP_USER": user, "SMTP_PASSWORD": password]) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        let log = directory.deletingLastPathComponent().appendingPathComponent("smtp-\(port).stderr")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        let ready = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).contains("ready"))
+            }
+        }
+        if !ready { throw ConformanceFailure("smtp server", "aiosmtpd did not start (see \(log.path))") }
+    }
+
+    func stop() { kill(process.processIdentifier, SIGKILL) }
+    deinit { stop() }
+
+    /// The messages received so far, oldest first: their files and envelope facts.
+    func messages() -> [(eml: URL, envelope: [String: Any])] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasSuffix(".eml") }.compactMap { Int($0.dropLast(4)) }.sorted()
+        return names.map { number in
+            let json = directory.appendingPathComponent("\(number).json")
+            let envelope = (try? JSONSerialization.jsonObject(with: Data(contentsOf: json))) as? [String: Any] ?? [:]
+            return (directory.appendingPathComponent("\(number).eml"), envelope)
+        }
+    }
+
+    func options(security: SMTPConfiguration.Security = .starttls, password: String? = nil, poolSize: Int? = nil, timeout: Int = 5000) -> SMTPConfiguration {
+        SMTPConfiguration(
+            host: "127.0.0.1", port: port, security: security, username: user, password: password ?? self.password,
+            fromAddress: "alerts@mfa.habar.test", fromName: "ҚР СІМ Дағдарыс орталығы", heloName: "habar.test",
+            caFile: certificate.cert.path, poolSize: poolSize, timeoutMilliseconds: timeout)
+    }
+}
+
+/// What Python's email package reads in a message file.
+func parseMail(_ file: URL) async throws -> [String: Any] {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/parse_mail.py")
+    let result = try await ExternalProcess.run("python3", [script.path, file.path], timeout: 60)
+    guard result.status == 0, let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
+        throw ConformanceFailure("parse", result.stderr)
+    }
+    return object
+}
+
+func smtpAdapter(_ options: SMTPConfiguration, logger: Logger = Logger(label: "t")) throws -> SMTPAdapter {
+    let adapter = try SMTPFactory().makeAdapter(
+        configuration: ChannelConfiguration(name: "email", type: "smtp", options: try JSONValue(encoding: options)),
+        keyPath: "channels[0].options",
+        context: ChannelContext(logger: logger, receipts: DiscardingReceiptSink(), dataDirectory: try Fixtures.temporaryDirectory("smtp")))
+    return try #require(adapter as? SMTPAdapter)
+}
+
+let advisorySubject = "ҚР СІМ: Тегеран — Астара жасыл дәлізі ашық / МИД РК: зелёный коридор Тегеран — Астара открыт"
+let advisoryText = "Жасыл дәліз 12 наурыз 11:00-де ашылады.\n.Нүктеден басталатын жол.\nЗелёный коридор открыт с 11:00 12 марта."
+let advisoryHTML = "<p>Жасыл дәліз <b>ашық</b>.</p><p>Зелёный коридор <b>открыт</b> — «Астара».</p>"
+
+func emailMessage(_ key: String, to address: String) -> OutboundMessage {
+    OutboundMessage(
+        deliveryId: 21, step: 0, idempotencyKey: key, address: .email(address),
+        message: RenderedMessage(language: .kazakh, kind: .email, subject: advisorySubject, text: advisoryText, html: advisoryHTML),
+        advisoryId: 3, advisoryVersion: 1, severity: .severe, expiresAt: Date().addingTimeInterval(3600))
+}
+
+/// The conformance suite against aiosmtpd: recipients steer its answers.
+struct SMTPHarness: ChannelConformanceHarness {
+    let server: SMTPServer
+    let silent: SilentListener
+    let timeout: Duration = .milliseconds(500)
+    final class Target: Sendable { let recipient = Mutex("ok@citizen.test") }
+    let target = Target()
+
+    func makeAdapter(_ scenario: ConformanceScenario, logger: Logger) async throws -> any ChannelAdapter {
+        target.recipient.withLock {
+            $0 = ["success": "ok@citizen.test", "permanent": "reject@citizen.test", "transient": "temp@citizen.test", "unresponsive": "ok@citizen.test"][scenario.key]!
+        }
+        var options = server.options(timeout: 500)
+        if scenario == .unresponsive { options.port = silent.port }
+        return try smtpAdapter(options, logger: logger)
+    }
+
+    func message(key: String) -> OutboundMessage { emailMessage(key, to: target.recipient.withLock { $0 }) }
+
+    func received() async throws -> [String] {
+        server.messages().compactMap { try? String(contentsOf: $0.eml, encoding: .utf8) }
+    }
+}
+
+extension ConformanceScenario {
+    var key: String {
+        switch self {
+        case .success: "success"
+        case .permanentFailure: "permanent"
+        case .transientFailure: "transient"
+        case .unresponsive: "unresponsive"
+        }
+    }
+}
+
+@Suite("smtp channel against aiosmtpd", .serialized)
+struct SMTPTests {
+    @Test("passes the channel conformance suite", arguments: ChannelConformance.cases)
+    func conformance(_ name: String) async throws {
+        guard let server = try await SMTPServer.start() else { return }
+        defer { server.stop() }
+        try await ChannelConformance(harness: SMTPHarness(server: server, silent: try SilentListener())).run(name)
+    }
+
+    @Test("the message an independent MIME parser reads: exact Cyrillic subject and From name, text and HTML in UTF-8, Message-ID from the idempotency key, Date; STARTTLS and AUTH were used")
+    func messageAsParsed() async throws {
+        guard let server = try await SMTPServer.start() else { return }
+        defer { server.stop() }
+        let adapter = try smtpAdapter(server.options())
+        let receipt = try await adapter.send(emailMessage("inst42-7-0", to: "aigul@citizen.test"))
+        #expect(receipt.providerMessageId == "inst42-7-0@mfa.habar.test")
+        let stored = try #require(server.messages().first)
+        #expect(stored.envelope["authenticated"] as? Bool == true && stored.envelope["tls"] as? Bool == true)
+        #expect(stored.envelope["mailFrom"] as? String == "alerts@mfa.habar.test")
+        #expect(stored.envelope["rcptTos"] as? [String] == ["aigul@citizen.test"])
+        let mail = try await parseMail(stored.eml)
+        #expect(mail["subject"] as? String == advisorySubject)
+        #expect(mail["fromName"] as? String == "ҚР СІМ Дағдарыс орталығы" && mail["fromAddress"] as? String == "alerts@mfa.habar.test")
+        #expect(mail["to"] as? String == "aigul@citizen.test")
+        #expect(mail["messageId"] as? String == "<inst42-7-0@mfa.habar.test>")
+        #expect(mail["dateValid"] as? Bool == true && mail["autoSubmitted"] as? String == "auto-generated")
+        #expect(mail["contentType"] as? String == "multipart/alternative")
+        #expect(mail["parts"] as? [String] == ["text/plain", "text/html"])
+        #expect((mail["text"] as? String)?.replacingOccurrences(of: "\r\n", with: "\n") == advisoryText + "\n" || (mail["text"] as? String) == advisoryText, "\(mail["text"] ?? "")")
+        #expect((mail["html"] as? String)?.hasPrefix(advisoryHTML) == true, "\(mail["html"] ?? "")")
+        #expect(mail["charsets"] as? [String] == ["utf-8"])
+        #expect((mail["longestLine"] as? Int ?? 999) <= 998 && mail["bareLF"] as? Bool == false)
+        #expect((mail["defects"] as? [String])?.isEmpty == true, "\(mail["defects"] ?? "")")
+        // The long subject is folded into encoded words of at most 75 characters.
+        let raw = try #require(mail["rawSubject"] as? String)
+        #expect(raw.components(separatedBy: "\r\n ").allSatisfy { $0.count <= 75 && $0.hasPrefix("=?UTF-8?B?") }, "\(raw)")
+    }
+
+    @Test("4xx at RCPT is retryable, 5xx permanent, a wrong password permanent, an untrusted certificate refused (verification is on by default)")
+    func answersMapped() async throws {
+        guard let server = try await SMTPServer.start() else { return }
+        defer { server.stop() }
+        let adapter = try smtpAdapter(server.options())
+        func outcome(_ adapter: SMTPAdapter, _ to: String) async -> HabarCore.ChannelError? {
+            do { _ = try await adapter.send(emailMessage("k-\(UUID().uuidString.prefix(8))-0", to: to)); return nil } catch { return error }
+        }
+        let temporary = await outcome(adapter, "temp@citizen.test")
+        #expect(temporary?.isRetryable == true && temporary?.reason.contains("451") == true, "\(String(describing: temporary))")
+        let rejected = await outcome(adapter, "reject@citizen.test")
+        #expect(rejected?.isRetryable == false && rejected?.reason.contains("550") == true, "\(String(describing: rejected))")
+        #expect(await outcome(adapter, "ok@citizen.test") == nil)  // the session survives both refusals
+        let badPassword = await outcome(try smtpAdapter(server.options(password: "wrong")), "ok@citizen.test")
+        #expect(badPassword?.isRetryable == false && badPassword?.reason.contains("AUTH") == true, "\(String(describing: badPassword))")
+        var untrusted = server.options()
+        untrusted.caFile = nil
+        let refused = await outcome(try smtpAdapter(untrusted), "ok@citizen.test")
+        #expect(refused != nil && refused?.isRetryable == true, "\(String(describing: refused))")
+        var optOut = untrusted
+        optOut.verifyCertificate = false
+        #expect(await outcome(try smtpAdapter(optOut), "ok@citizen.test") == nil)
+        #expect(server.messages().count == 2)
+    }
+
+    @Test("a connection dropped after the message's data is retried on a fresh session; the message arrives once, with the same Message-ID")
+    func droppedConnection() async throws {
+        guard let server = try await SMTPServer.start() else { return }
+        defer { server.stop() }
+        let adapter = try smtpAdapter(server.options())
+        let message = emailMessage("inst-9-0", to: "drop@citizen.test")
+        do {
+            _ = try await adapter.send(message)
+            Issue.record("the first attempt should have lost its connection")
+        } catch {
+            #expect(error.isRetryable, "\(error)")
+        }
+        _ = try await adapter.send(message)  // what the dispatcher's retry does
+        let stored = server.messages()
+        #expect(stored.count == 1)
+        #expect(try await parseMail(try #require(stored.first?.eml))["messageId"] as? String == "<inst-9-0@mfa.habar.test>")
+    }
+
+    @Test("implicit TLS (SMTPS) works; a pool of two sessions carries 30 concurrent messages, each arriving once")
+    func implicitTLSAndPool() async throws {
+        guard let server = try await SMTPServer.start(mode: "tls") else { return }
+        defer { server.stop() }
+        let adapter = try smtpAdapter(server.options(security: .tls, poolSize: 2))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<30 {
+                group.addTask { _ = try await adapter.send(emailMessage("inst-\(index)-0", to: "person\(index)@citizen.test")) }
+            }
+            try await group.waitForAll()
+        }
+        let stored = server.messages()
+        #expect(stored.count == 30)
+        #expect(Set(stored.compactMap { ($0.envelope["rcptTos"] as? [String])?.first }).count == 30)
+        #expect(Set(stored.compactMap { $0.envelope["peerPort"] as? Int }).count <= 2, "sessions are reused")
+        #expect(stored.allSatisfy { $0.envelope["tls"] as? Bool == true })
+    }
+}
+
+@Suite("MIME message building")
+struct MIMEMessageTests {
+    @Test("dot-stuffing doubles a leading dot on every line and ends with the lone dot")
+    func dotStuffing() {
+        #expect(MIMEMessage.dataPayload("a\r\n.b\r\n..c\r\n\r\n") == "a\r\n..b\r\n...c\r\n\r\n.\r\n")
+    }
+
+    @Test("encoded words never split a character and stay within 75 characters; ASCII names with specials are quoted")
+    func encodedWords() {
+        let words = MIMEMessage.encodedWords(String(repeating: "Қазақстан 🇰🇿 ", count: 8)).components(separatedBy: "\r\n ")
+        #expect(words.count > 1 && words.allSatisfy { $0.count <= 75 })
+        let decoded = words.map { word -> String in
+            let base64 = word.dropFirst("=?UTF-8?B?".count).dropLast(2)
+            return String(decoding: Data(base64Encoded: String(base64))!, as: UTF8.self)
+        }.joined()
+        #expect(decoded == String(repeating: "Қазақстан 🇰🇿 ", count: 8))
+        #expect(MIMEMessage.mailbox("MFA, Crisis Centre", "a@b.kz") == "\"MFA, Crisis Centre\" <a@b.kz>")
+        #expect(MIMEMessage.mailbox(nil, "a@b.kz") == "<a@b.kz>")
+    }
+}
