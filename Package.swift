@@ -145,6 +145,8 @@ let package = Package(
             name: "habar-bench",
             dependencies: [
                 "HabarHTTP", "HabarCore", "HabarMessages", "HabarStoreSQLite", "ChannelSMSStub", "HabarTesting",
+                "ChannelHTTP", "ChannelWebhook", "ChannelKannel", "ChannelSMTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

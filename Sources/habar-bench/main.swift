@@ -13,8 +13,9 @@ import Logging
 import Metrics
 import ServiceLifecycle
 
-// habar-bench: queueing, dispatch and API figures on this machine. Build with -c release.
-//   swift run -c release habar-bench [--only queue|dispatch|api] [--queue 100000,1000000] [--dispatch 200000] [--api 100000]
+// habar-bench: queueing, dispatch, API and channel figures on this machine. Build with -c release.
+//   swift run -c release habar-bench [--only render|queue|api|dispatch|webhook|kannel|smtp]
+//       [--queue 100000,1000000] [--dispatch 200000] [--api 100000] [--webhook 20000] [--kannel 5000] [--smtp 2000]
 
 func argument(_ name: String, default value: String) -> String {
     let arguments = CommandLine.arguments
@@ -241,4 +242,13 @@ if mode == "all" || mode == "api" {
 }
 if mode == "all" || mode == "dispatch" {
     try await dispatchBenchmark(Int(argument("--dispatch", default: "200000"))!)
+}
+if mode == "all" || mode == "webhook" {
+    try await webhookBenchmark(Int(argument("--webhook", default: "20000"))!)
+}
+if mode == "all" || mode == "kannel" {
+    try await kannelBenchmark(Int(argument("--kannel", default: "5000"))!)
+}
+if mode == "all" || mode == "smtp" {
+    try await smtpBenchmark(Int(argument("--smtp", default: "2000"))!)
 }

@@ -7,35 +7,10 @@ import Logging
 import Synchronization
 import Testing
 
-/// A self-signed certificate for 127.0.0.1 made by `openssl` for this test run.
-struct TestCertificate: Sendable {
-    let cert: URL
-    let key: URL
-
-    static func make() async throws -> TestCertificate {
-        let directory = try Fixtures.temporaryDirectory("smtp-cert")
-        let cert = directory.appendingPathComponent("cert.pem"), key = directory.appendingPathComponent("key.pem")
-        let made = try await ExternalProcess.run("openssl", [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.path, "-out", cert.path,
-        ], timeout: 60)
-        guard made.status == 0 else { throw ConformanceFailure("certificate", made.stderr) }
-        return TestCertificate(cert: cert, key: key)
-    }
-}
-
-/// The aiosmtpd server of `Fixtures/smtp_server.py` on a free port of 127.0.0.1.
-final class SMTPServer: Sendable {
-    let port: Int
-    let directory: URL
-    let certificate: TestCertificate
-    let user = "habar-mailer"
-    let password = "pw-\(UInt32.random(in: 0...UInt32.max))"
-    private let process: Process
-
-    /// nil (a loud skip locally, a failure under CI) without Python's aiosmtpd.
-    static func start(mode: String = "starttls") async throws -> SMTPServer? {
-        guard try await ExternalProcess.run("python3", ["-c", "import aiosmtpd"], timeout: 60).status == 0 else {
+extension SMTPServer {
+    /// A running aiosmtpd, or nil (a loud skip locally, a failure under CI) without it.
+    static func startForTest(mode: String = "starttls") async throws -> SMTPServer? {
+        guard try await isInstalled() else {
             if ExternalProcess.underCI {
                 Issue.record("python3 with aiosmtpd is missing (Tests/run-all.sh installs it)")
             } else {
@@ -43,44 +18,7 @@ final class SMTPServer: Sendable {
             }
             return nil
         }
-        return try await SMTPServer(mode: mode, certificate: try await TestCertificate.make())
-    }
-
-    private init(mode: String, certificate: TestCertificate) async throws {
-        self.certificate = certificate
-        port = Fixtures.freePort()
-        directory = try Fixtures.temporaryDirectory("smtp-mail")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/smtp_server.py")
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, String(port), directory.path, certificate.cert.path, certificate.key.path, mode]
-        process.environment = ProcessInfo.processInfo.environment.merging(["SMTP_USER": user, "SMTP_PASSWORD": password]) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        let log = directory.deletingLastPathComponent().appendingPathComponent("smtp-\(port).stderr")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        let ready = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).contains("ready"))
-            }
-        }
-        if !ready { throw ConformanceFailure("smtp server", "aiosmtpd did not start (see \(log.path))") }
-    }
-
-    func stop() { kill(process.processIdentifier, SIGKILL) }
-    deinit { stop() }
-
-    /// The messages received so far, oldest first: their files and envelope facts.
-    func messages() -> [(eml: URL, envelope: [String: Any])] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
-            .filter { $0.hasSuffix(".eml") }.compactMap { Int($0.dropLast(4)) }.sorted()
-        return names.map { number in
-            let json = directory.appendingPathComponent("\(number).json")
-            let envelope = (try? JSONSerialization.jsonObject(with: Data(contentsOf: json))) as? [String: Any] ?? [:]
-            return (directory.appendingPathComponent("\(number).eml"), envelope)
-        }
+        return try await start(mode: mode)
     }
 
     func options(security: SMTPConfiguration.Security = .starttls, password: String? = nil, poolSize: Int? = nil, timeout: Int = 5000) -> SMTPConfiguration {
@@ -159,14 +97,14 @@ extension ConformanceScenario {
 struct SMTPTests {
     @Test("passes the channel conformance suite", arguments: ChannelConformance.cases)
     func conformance(_ name: String) async throws {
-        guard let server = try await SMTPServer.start() else { return }
+        guard let server = try await SMTPServer.startForTest() else { return }
         defer { server.stop() }
         try await ChannelConformance(harness: SMTPHarness(server: server, silent: try SilentListener())).run(name)
     }
 
     @Test("the message an independent MIME parser reads: exact Cyrillic subject and From name, text and HTML in UTF-8, Message-ID from the idempotency key, Date; STARTTLS and AUTH were used")
     func messageAsParsed() async throws {
-        guard let server = try await SMTPServer.start() else { return }
+        guard let server = try await SMTPServer.startForTest() else { return }
         defer { server.stop() }
         let adapter = try smtpAdapter(server.options())
         let receipt = try await adapter.send(emailMessage("inst42-7-0", to: "aigul@citizen.test"))
@@ -195,7 +133,7 @@ struct SMTPTests {
 
     @Test("4xx at RCPT is retryable, 5xx permanent, a wrong password permanent, an untrusted certificate refused (verification is on by default)")
     func answersMapped() async throws {
-        guard let server = try await SMTPServer.start() else { return }
+        guard let server = try await SMTPServer.startForTest() else { return }
         defer { server.stop() }
         let adapter = try smtpAdapter(server.options())
         func outcome(_ adapter: SMTPAdapter, _ to: String) async -> HabarCore.ChannelError? {
@@ -220,7 +158,7 @@ struct SMTPTests {
 
     @Test("a connection dropped after the message's data is retried on a fresh session; the message arrives once, with the same Message-ID")
     func droppedConnection() async throws {
-        guard let server = try await SMTPServer.start() else { return }
+        guard let server = try await SMTPServer.startForTest() else { return }
         defer { server.stop() }
         let adapter = try smtpAdapter(server.options())
         let message = emailMessage("inst-9-0", to: "drop@citizen.test")
@@ -238,7 +176,7 @@ struct SMTPTests {
 
     @Test("implicit TLS (SMTPS) works; a pool of two sessions carries 30 concurrent messages, each arriving once")
     func implicitTLSAndPool() async throws {
-        guard let server = try await SMTPServer.start(mode: "tls") else { return }
+        guard let server = try await SMTPServer.startForTest(mode: "tls") else { return }
         defer { server.stop() }
         let adapter = try smtpAdapter(server.options(security: .tls, poolSize: 2))
         try await withThrowingTaskGroup(of: Void.self) { group in

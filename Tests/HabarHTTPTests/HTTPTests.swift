@@ -157,6 +157,18 @@ struct ConfigurationTests {
         #expect(configuration.channels.first?.type == "sms-stub")
     }
 
+    @Test("the production example in deploy/ builds every channel it names: two Kannel routes, SMTP and webhooks")
+    func productionExample() throws {
+        let file = Fixtures.repositoryRoot.appendingPathComponent("deploy/habar.production.example.json").path
+        var configuration = try HabarConfiguration.load(file: file, environment: [:])
+        #expect(configuration.channels.map(\.type) == ["kannel", "kannel", "smtp", "webhook"])
+        configuration.dataDir = try Fixtures.temporaryDirectory("production-example").path
+        configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "test"))
+        #expect(gateway.adapters.keys.sorted() == ["email", "partners", "sms", "sms-backup"])
+        #expect(gateway.adapters["sms"]?.capabilities.deliveryReceipts == true)
+    }
+
     @Test("a partial file keeps the other defaults; HABAR_* variables override the file")
     func layering() throws {
         let configuration = try load(#"{"http": {"port": 9000}, "dispatcher": {"retry": {"maxAttempts": 4}}}"#, environment: ["HABAR_PORT": "9100", "HABAR_DATA_DIR": "/var/lib/habar"])

@@ -1,7 +1,5 @@
 import Foundation
-import HabarTesting
 import Synchronization
-import Testing
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -9,13 +7,14 @@ import FoundationNetworking
 
 /// A real Kannel on 127.0.0.1: bearerbox, smsbox, a fakesmsc that receives what Kannel
 /// sends (MT) and one that injects incoming SMS (MO), on free ports, with the configuration
-/// in `Fixtures/kannel.conf`. Each test starts its own and stops it.
-final class KannelPeer: Sendable {
-    let directory: URL
-    let sendsmsPort: Int
-    let adminPort: Int
-    let password = "pw-\(UInt32.random(in: 0...UInt32.max))"
-    let adminPassword = "admin-\(UInt32.random(in: 0...UInt32.max))"
+/// in `Tests/ChannelKannelTests/Fixtures/kannel.conf`. Each test (or benchmark) starts its
+/// own and stops it.
+public final class KannelPeer: Sendable {
+    public let directory: URL
+    public let sendsmsPort: Int
+    public let adminPort: Int
+    public let password = "pw-\(UInt32.random(in: 0...UInt32.max))"
+    public let adminPassword = "admin-\(UInt32.random(in: 0...UInt32.max))"
     private let processes = Mutex<[Process]>([])
     private let moInput = Mutex<FileHandle?>(nil)
 
@@ -23,17 +22,10 @@ final class KannelPeer: Sendable {
     static let smsbox = "/usr/sbin/smsbox"
     static let fakesmsc = "/usr/lib/kannel/test/fakesmsc"
 
-    /// Starts Kannel whose incoming SMS go to `habarURL`'s `/inbound/sms/{channel}?key={key}`;
-    /// nil (a loud skip locally, a failure under CI) when Kannel is not installed.
-    static func start(habarURL: String = "http://127.0.0.1:9", channel: String = "sms", key: String = "k") async throws -> KannelPeer? {
-        guard [bearerbox, smsbox, fakesmsc].allSatisfy(ExternalProcess.exists) else {
-            if ExternalProcess.underCI {
-                Issue.record("Kannel is missing (apt-get install kannel kannel-extras; Tests/run-all.sh installs it)")
-            } else {
-                print("⚠️  SKIPPED: Kannel tests need bearerbox, smsbox and fakesmsc (apt-get install kannel kannel-extras)")
-            }
-            return nil
-        }
+    /// Starts Kannel whose incoming SMS go to `habarURL`'s `/inbound/sms/{channel}?key={key}`.
+    public static var isInstalled: Bool { [bearerbox, smsbox, fakesmsc].allSatisfy(ExternalProcess.exists) }
+
+    public static func start(habarURL: String = "http://127.0.0.1:9", channel: String = "sms", key: String = "k") async throws -> KannelPeer {
         let peer = try KannelPeer()
         try await peer.launch(habarURL: habarURL, channel: channel, key: key)
         return peer
@@ -56,10 +48,10 @@ final class KannelPeer: Sendable {
         ports = (port(), port(), port())
     }
 
-    var sendsmsURL: String { "http://127.0.0.1:\(sendsmsPort)/cgi-bin/sendsms" }
+    public var sendsmsURL: String { "http://127.0.0.1:\(sendsmsPort)/cgi-bin/sendsms" }
 
     private func launch(habarURL: String, channel: String, key: String) async throws {
-        let template = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/kannel.conf"), encoding: .utf8)
+        let template = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("Tests/ChannelKannelTests/Fixtures/kannel.conf"), encoding: .utf8)
         let values = [
             "@ADMIN_PORT@": "\(adminPort)", "@ADMIN_PASSWORD@": adminPassword, "@BOX_PORT@": "\(ports.box)", "@MT_PORT@": "\(ports.mt)",
             "@MO_PORT@": "\(ports.mo)", "@SENDSMS_PORT@": "\(sendsmsPort)", "@PASSWORD@": password, "@HABAR_URL@": habarURL,
@@ -101,7 +93,7 @@ final class KannelPeer: Sendable {
     }
 
     /// bearerbox's status page, or nil while it does not answer.
-    func status() async throws -> String? {
+    public func status() async throws -> String? {
         guard let url = URL(string: "http://127.0.0.1:\(adminPort)/status.txt?password=\(adminPassword)"),
             let (data, response) = try? await URLSession.shared.data(from: url), (response as? HTTPURLResponse)?.statusCode == 200
         else { return nil }
@@ -131,20 +123,20 @@ final class KannelPeer: Sendable {
     }
 
     /// One message as the MT fakesmsc got it, its parts joined.
-    struct MTMessage: Sendable, Hashable {
-        var from: String
-        var to: String
+    public struct MTMessage: Sendable, Hashable {
+        public var from: String
+        public var to: String
         /// `text` (7-bit), `ucs-2`, or `udh` (a concatenated message, reassembled here).
-        var coding: String
-        var text: String
-        var parts: Int
+        public var coding: String
+        public var text: String
+        public var parts: Int
     }
 
     /// What the SMSC received, in order: `Got message N: <from to type data>` lines, the data
     /// URL-encoded (UCS-2 as UTF-16BE bytes, `+` a 0x20 byte); a long message arrives as
     /// `udh <header> data <part>` lines, joined here by its concatenation reference. Only
     /// UCS-2 texts are long enough to be split in these tests, so parts are read as UTF-16BE.
-    func mtMessages() -> [MTMessage] {
+    public func mtMessages() -> [MTMessage] {
         let log = (try? String(contentsOf: directory.appendingPathComponent("mt.out"), encoding: .utf8)) ?? ""
         var messages: [MTMessage] = []
         var partial: [String: (index: Int, parts: [Int: [UInt8]], total: Int)] = [:]
@@ -196,18 +188,18 @@ final class KannelPeer: Sendable {
     }
 
     /// bearerbox's access log: one `Sent SMS` line per message taken by the SMSC link.
-    func accessLog() -> String {
+    public func accessLog() -> String {
         (try? String(contentsOf: directory.appendingPathComponent("log/access.log"), encoding: .utf8)) ?? ""
     }
 
     /// smsbox's access log: each incoming SMS with the URL it was sent to.
-    func smsboxAccessLog() -> String {
+    public func smsboxAccessLog() -> String {
         (try? String(contentsOf: directory.appendingPathComponent("log/smsbox-access.log"), encoding: .utf8)) ?? ""
     }
 
     /// Injects an incoming SMS through the MO fakesmsc, as UCS-2 (any script). One line per
     /// call; fakesmsc reads lines of at most 255 bytes.
-    func inject(from: String, to: String, text: String) throws {
+    public func inject(from: String, to: String, text: String) throws {
         let utf16 = text.utf16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
         let encoded = utf16.map { byte -> String in
             let scalar = Unicode.Scalar(byte)
@@ -219,7 +211,7 @@ final class KannelPeer: Sendable {
         try moInput.withLock { handle in try handle?.write(contentsOf: Data(line.utf8)) }
     }
 
-    func stop() {
+    public func stop() {
         processes.withLock { list in
             for process in list where process.isRunning { kill(process.processIdentifier, SIGKILL) }
             list.removeAll()
@@ -229,6 +221,7 @@ final class KannelPeer: Sendable {
     deinit { stop() }
 }
 
-struct KannelPeerError: Error, CustomStringConvertible {
-    var description: String
+public struct KannelPeerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }
