@@ -112,6 +112,8 @@ struct SMTPTests {
         let stored = try #require(server.messages().first)
         #expect(stored.envelope["authenticated"] as? Bool == true && stored.envelope["tls"] as? Bool == true)
         #expect(stored.envelope["mailFrom"] as? String == "alerts@mfa.habar.test")
+        // aiosmtpd offers 8BITMIME, so the body is declared as such.
+        #expect(stored.envelope["mailOptions"] as? [String] == ["BODY=8BITMIME"], "\(stored.envelope)")
         #expect(stored.envelope["rcptTos"] as? [String] == ["aigul@citizen.test"])
         let mail = try await parseMail(stored.eml)
         #expect(mail["subject"] as? String == advisorySubject)
@@ -172,6 +174,17 @@ struct SMTPTests {
         let stored = server.messages()
         #expect(stored.count == 1)
         #expect(try await parseMail(try #require(stored.first?.eml))["messageId"] as? String == "<inst-9-0@mfa.habar.test>")
+    }
+
+    @Test("a server offering only AUTH LOGIN gets LOGIN")
+    func authLogin() async throws {
+        guard let server = try await SMTPServer.startForTest(mode: "login") else { return }
+        defer { server.stop() }
+        _ = try await smtpAdapter(server.options()).send(emailMessage("inst-login-0", to: "ok@citizen.test"))
+        #expect(server.messages().first?.envelope["authenticated"] as? Bool == true)
+        let wrong = try smtpAdapter(server.options(password: "nope"))
+        await #expect(throws: HabarCore.ChannelError.self) { _ = try await wrong.send(emailMessage("inst-login-1", to: "ok@citizen.test")) }
+        #expect(server.messages().count == 1)
     }
 
     @Test("implicit TLS (SMTPS) works; a pool of two sessions carries 30 concurrent messages, each arriving once")

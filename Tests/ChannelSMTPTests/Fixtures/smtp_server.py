@@ -1,6 +1,7 @@
 """An aiosmtpd server for Habar's SMTP tests, on 127.0.0.1 only.
 
-argv: port, output directory, cert.pem, key.pem, mode ("starttls" or "tls").
+argv: port, output directory, cert.pem, key.pem, mode ("starttls", "tls", or "login":
+STARTTLS offering AUTH LOGIN only).
 Requires TLS (STARTTLS, or TLS from the first byte) and AUTH with SMTP_USER/SMTP_PASSWORD.
 Each accepted message is written as N.eml plus N.json (envelope and session facts).
 Recipients steer the answers: temp* → 451 at RCPT, reject* → 550 at RCPT, drop* → the
@@ -56,6 +57,8 @@ context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(cert, key)
 options = dict(hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True, auth_require_tls=True,
                enable_SMTPUTF8=True)
+if mode == "login":
+    options["auth_exclude_mechanism"] = ["PLAIN"]
 if mode == "tls":
     # aiosmtpd does not count TLS from the first byte as TLS for auth_require_tls; the
     # whole session is encrypted here anyway.
