@@ -124,6 +124,16 @@ public enum ConformanceScenario: Sendable {
     case transientFailure
     /// The peer accepts the connection (or the call) and never answers.
     case unresponsive
+
+    /// A short name, for harnesses that look up their peer's setting per scenario.
+    public var name: String {
+        switch self {
+        case .success: "success"
+        case .permanentFailure: "permanent"
+        case .transientFailure: "transient"
+        case .unresponsive: "unresponsive"
+        }
+    }
 }
 
 /// What each adapter's tests provide to the conformance suite.

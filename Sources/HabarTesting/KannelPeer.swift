@@ -65,7 +65,7 @@ public final class KannelPeer: Sendable {
         try spawn(Self.bearerbox, [file.path], log: "bearerbox.out")
         try await waitUntil("bearerbox answers") { try await self.status() != nil }
         // fakesmsc and smsbox exit on "connection refused": the SMSC ports must be open first.
-        try await waitUntil("bearerbox opens the fake SMSC ports") { Self.accepts(self.ports.mt) && Self.accepts(self.ports.mo) && Self.accepts(self.ports.box) }
+        try await waitUntil("bearerbox opens the fake SMSC ports") { Fixtures.accepts(self.ports.mt) && Fixtures.accepts(self.ports.mo) && Fixtures.accepts(self.ports.box) }
         try spawn(Self.fakesmsc, ["-H", "127.0.0.1", "-r", "\(ports.mt)", "-i", "0", "-m", "0", "1 2 text x"], log: "mt.out")
         let input = Pipe()
         try spawn(Self.fakesmsc, ["-H", "127.0.0.1", "-r", "\(ports.mo)"], log: "mo.out", input: input)
@@ -73,7 +73,7 @@ public final class KannelPeer: Sendable {
         try spawn(Self.smsbox, [file.path], log: "smsbox.out")
         try await waitUntil("both SMSC links online and smsbox connected") {
             guard let status = try await self.status() else { return false }
-            return status.components(separatedBy: "(online").count - 1 >= 2 && status.contains("smsbox:") && Self.accepts(self.sendsmsPort)
+            return status.components(separatedBy: "(online").count - 1 >= 2 && status.contains("smsbox:") && Fixtures.accepts(self.sendsmsPort)
         }
     }
 
@@ -107,19 +107,6 @@ public final class KannelPeer: Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw KannelPeerError(description: "Kannel did not come up: \(what) (logs in \(directory.path))")
-    }
-
-    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-    static func accepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 
     /// One message as the MT fakesmsc got it, its parts joined.

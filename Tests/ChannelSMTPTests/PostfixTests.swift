@@ -78,7 +78,7 @@ final class PostfixServer: Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         for _ in 0..<200 {
-            if Self.accepts(port) { return }
+            if Fixtures.accepts(port) { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw ConformanceFailure("postfix", "smtpd did not listen on \(port): \(log())")
@@ -90,18 +90,6 @@ final class PostfixServer: Sendable {
         _ = try? await ExternalProcess.run("/usr/sbin/postfix", ["stop"], timeout: 60)
         try? savedMain.write(to: URL(fileURLWithPath: "/etc/postfix/main.cf"))
         try? savedMaster.write(to: URL(fileURLWithPath: "/etc/postfix/master.cf"))
-    }
-
-    static func accepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 
     func delivered() -> [URL] {

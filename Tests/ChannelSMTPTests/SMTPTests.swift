@@ -68,7 +68,7 @@ struct SMTPHarness: ChannelConformanceHarness {
 
     func makeAdapter(_ scenario: ConformanceScenario, logger: Logger) async throws -> any ChannelAdapter {
         target.recipient.withLock {
-            $0 = ["success": "ok@citizen.test", "permanent": "reject@citizen.test", "transient": "temp@citizen.test", "unresponsive": "ok@citizen.test"][scenario.key]!
+            $0 = ["success": "ok@citizen.test", "permanent": "reject@citizen.test", "transient": "temp@citizen.test", "unresponsive": "ok@citizen.test"][scenario.name]!
         }
         var options = server.options(timeout: 500)
         if scenario == .unresponsive { options.port = silent.port }
@@ -79,17 +79,6 @@ struct SMTPHarness: ChannelConformanceHarness {
 
     func received() async throws -> [String] {
         server.messages().compactMap { try? String(contentsOf: $0.eml, encoding: .utf8) }
-    }
-}
-
-extension ConformanceScenario {
-    var key: String {
-        switch self {
-        case .success: "success"
-        case .permanentFailure: "permanent"
-        case .transientFailure: "transient"
-        case .unresponsive: "unresponsive"
-        }
     }
 }
 

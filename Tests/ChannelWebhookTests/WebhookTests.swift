@@ -94,7 +94,7 @@ struct WebhookHarness: ChannelConformanceHarness {
     let target = Target()
 
     func makeAdapter(_ scenario: ConformanceScenario, logger: Logger) async throws -> any ChannelAdapter {
-        target.path.withLock { $0 = ["success": "/ok", "permanent": "/bad", "transient": "/fail", "unresponsive": "/hang"][scenario.key]! }
+        target.path.withLock { $0 = ["success": "/ok", "permanent": "/bad", "transient": "/fail", "unresponsive": "/hang"][scenario.name]! }
         return try webhookAdapter(WebhookConfiguration(timeoutMilliseconds: 300), logger: logger)
     }
 
@@ -104,17 +104,6 @@ struct WebhookHarness: ChannelConformanceHarness {
 
     func received() async throws -> [String] {
         receiver.received().map { String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
-    }
-}
-
-extension ConformanceScenario {
-    var key: String {
-        switch self {
-        case .success: "success"
-        case .permanentFailure: "permanent"
-        case .transientFailure: "transient"
-        case .unresponsive: "unresponsive"
-        }
     }
 }
 
