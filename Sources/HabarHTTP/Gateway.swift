@@ -41,6 +41,9 @@ public struct Gateway: Sendable {
     public let receipts: ReceiptCollector
     public let dispatcher: Dispatcher
     public let publisher: AdvisoryPublisher
+    public let links: CheckinLinks
+    public let checkinProcessor: CheckinProcessor
+    public let checkinScheduler: CheckinScheduler
     public let metrics: PrometheusCollectorRegistry
     public let logger: Logger
     /// The clock every handler reads (tests set their own).
@@ -73,18 +76,24 @@ public struct Gateway: Sendable {
             throw StartupError(kind: .configuration, description: "configuration: \(error)")
         }
         let registryMetrics = PrometheusCollectorRegistry()
+        let links = CheckinLinks(store: store)
         let dispatcher = Dispatcher(
             store: store, adapters: adapters, configurations: configuration.channels, receipts: receipts,
             settings: configuration.dispatcher, metricsFactory: PrometheusMetricsFactory(registry: registryMetrics),
-            logger: logger, now: now)
+            logger: logger, links: links, now: now)
         var budgets: [String: Int] = [:]
         for channel in configuration.channels { if let budget = channel.segmentBudget { budgets[channel.name] = budget } }
         let publisher = AdvisoryPublisher(
             store: store, catalog: catalog, channels: adapters.mapValues(\.capabilities), fallback: configuration.fallback,
             smsSegmentBudgets: budgets, checkinBaseURL: configuration.publicBaseURL + "/c")
+        let processor = CheckinProcessor(store: store, publisher: publisher, logger: logger, now: now)
+        let scheduler = CheckinScheduler(
+            store: store, publisher: publisher, reminderLead: configuration.checkins.reminderBeforeDeadlineMinutes * 60,
+            interval: .milliseconds(Int64(configuration.checkins.schedulerSeconds * 1000)), logger: logger, now: now)
         return Gateway(
             configuration: configuration, store: store, catalog: catalog, adapters: adapters, receipts: receipts,
-            dispatcher: dispatcher, publisher: publisher, metrics: registryMetrics, logger: logger, now: now)
+            dispatcher: dispatcher, publisher: publisher, links: links, checkinProcessor: processor, checkinScheduler: scheduler,
+            metrics: registryMetrics, logger: logger, now: now)
     }
 
     /// On a database with no token at all, makes the first admin token (shown once).
@@ -104,7 +113,10 @@ public func buildApplication(
     Application(
         router: buildRouter(gateway: gateway),
         configuration: .init(address: .hostname(gateway.configuration.http.host, port: gateway.configuration.http.port), serverName: "habar"),
-        services: [gateway.dispatcher, AdvisoryScheduler(publisher: gateway.publisher, logger: gateway.logger, now: gateway.now)],
+        services: [
+            gateway.dispatcher, AdvisoryScheduler(publisher: gateway.publisher, logger: gateway.logger, now: gateway.now),
+            gateway.checkinProcessor, gateway.checkinScheduler,
+        ],
         onServerRunning: onServerRunning,
         logger: gateway.logger)
 }
@@ -128,5 +140,8 @@ public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
     AuditController(gateway: gateway).addRoutes(to: router.group("v1/audit"))
     FeedController(gateway: gateway).addRoutes(to: router)
     ProviderCallbacksController(gateway: gateway).addRoutes(to: router)
+    CheckinPageController(gateway: gateway).addRoutes(to: router)
+    CheckinsController(gateway: gateway).addRoutes(to: router.group("v1/checkins"))
+    CasesController(gateway: gateway).addRoutes(to: router.group("v1/cases"))
     return router
 }

@@ -6,7 +6,7 @@ extension MessageCatalog {
         "green_corridor.opened", "green_corridor.changed", "green_corridor.closed",
         "meeting_point.set", "meeting_point.moved",
         "checkin_request.ask", "checkin_request.reminder",
-        "reply.safe", "reply.help",
+        "reply.safe", "reply.help", "reply.received",
         "advisory.correction", "advisory.cancellation",
         "general.notice",
     ]

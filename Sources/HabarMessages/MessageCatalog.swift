@@ -193,6 +193,16 @@ public struct MessageCatalog: Sendable {
     }
 }
 
+extension MessageCatalog {
+    /// One plain key (a page's text, `page.checkin.title`) for `language`, formatted with
+    /// `arguments`; nil when the key is missing or does not format.
+    public func string(_ key: String, language: Language, arguments: [String: MessageArgument] = [:], zones: MessageZones = MessageZones()) -> String? {
+        var arguments = arguments
+        arguments["localZone"] = .text(zoneName(zones.local, language))
+        return try? entries[language]?[key]?.message.format(arguments, language: language, zones: zones, escapeHTML: false)
+    }
+}
+
 extension MessageKind {
     /// Every variant suffix of every kind.
     public static let allVariants: [String] = allCases.flatMap(\.variants)

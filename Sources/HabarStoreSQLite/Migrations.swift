@@ -262,6 +262,67 @@ enum Migrations {
                 CREATE INDEX inbound_sms_by_citizen ON inbound_sms (citizen_id) WHERE citizen_id IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v4: check-ins and hotline") { db in
+            try db.execute(sql: """
+                -- Random secrets made on first use (the check-in link key); they never leave the database.
+                CREATE TABLE installation_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+
+                -- Each citizen's current answer to each check-in request: the latest answer wins.
+                CREATE TABLE checkins (
+                    id INTEGER PRIMARY KEY,
+                    citizen_id INTEGER NOT NULL REFERENCES citizens (id) ON DELETE CASCADE,
+                    advisory_id INTEGER NOT NULL REFERENCES advisories (id),
+                    status TEXT NOT NULL CHECK (status IN ('safe', 'needs_help')),
+                    source TEXT NOT NULL,
+                    note TEXT,
+                    answered_at INTEGER NOT NULL,
+                    UNIQUE (citizen_id, advisory_id)
+                );
+                CREATE INDEX checkins_by_advisory ON checkins (advisory_id, status);
+
+                -- Every welfare fact about a citizen: answers, reports, operators, failed deliveries.
+                CREATE TABLE welfare_events (
+                    id INTEGER PRIMARY KEY,
+                    citizen_id INTEGER NOT NULL REFERENCES citizens (id) ON DELETE CASCADE,
+                    advisory_id INTEGER,
+                    status TEXT NOT NULL CHECK (status IN ('safe', 'needs_help', 'unreached', 'unclear')),
+                    source TEXT NOT NULL,
+                    detail TEXT,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX welfare_events_by_citizen ON welfare_events (citizen_id, at);
+                ALTER TABLE citizens ADD COLUMN last_contact_source TEXT;
+
+                -- The hotline queue: at most one case open (or assigned) per citizen.
+                CREATE TABLE cases (
+                    id INTEGER PRIMARY KEY,
+                    citizen_id INTEGER REFERENCES citizens (id) ON DELETE CASCADE,
+                    advisory_id INTEGER,
+                    status TEXT NOT NULL CHECK (status IN ('open', 'assigned', 'resolved')),
+                    reason TEXT NOT NULL CHECK (reason IN ('needs_help', 'free_text', 'silent')),
+                    priority INTEGER NOT NULL,
+                    assignee TEXT,
+                    opened_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    resolved_at INTEGER
+                );
+                CREATE UNIQUE INDEX cases_one_open_per_citizen ON cases (citizen_id) WHERE status != 'resolved';
+                CREATE INDEX cases_queue ON cases (status, priority, opened_at);
+                CREATE TABLE case_entries (
+                    id INTEGER PRIMARY KEY,
+                    case_id INTEGER NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL CHECK (kind IN ('reply', 'note', 'status')),
+                    author TEXT,
+                    text TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX case_entries_by_case ON case_entries (case_id, id);
+
+                -- When a check-in request's reminders went out and its silent recipients were escalated.
+                ALTER TABLE advisories ADD COLUMN reminded_at INTEGER;
+                ALTER TABLE advisories ADD COLUMN escalated_at INTEGER;
+                """)
+        }
         return migrator
     }
 }

@@ -45,7 +45,7 @@ extension SQLiteStore {
                 db.cachedStatement(sql: """
                     SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
                         d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id,
-                        a.cancel_notice_version, a.kind, a.params
+                        a.cancel_notice_version, a.kind, a.params, d.citizen_id
                     FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
                     WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
                     ORDER BY d.next_attempt_at, d.id
@@ -53,7 +53,9 @@ extension SQLiteStore {
                     """),
                 arguments: [channel, priority, now.ms, wanted])
             while let row = try rows.next() {
-                if row[13] == "cancelled", (row[16] as Int?) != (row[2] as Int) {
+                // A cancelled advisory sends only its cancellation notice and confirmations of
+                // replies (follow-ups below the reminder's version).
+                if row[13] == "cancelled", (row[16] as Int?) != (row[2] as Int), (row[2] as Int) >= FollowUp.reminder.version {
                     closing.append((row.copy(), .cancelled, "advisory cancelled"))
                     continue
                 }
@@ -87,7 +89,7 @@ extension SQLiteStore {
                     address: recipient, message: text, advisoryId: advisoryId, advisoryVersion: version,
                     severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt,
                     kind: AdvisoryKind(rawValue: row[17]), paramsJSON: address == .webhook ? row[18] : nil,
-                    messageType: version == 1 ? .alert : ((row[16] as Int?) == version ? .cancel : .update))
+                    messageType: version == 1 ? .alert : ((row[16] as Int?) == version ? .cancel : .update), citizenId: row[19])
                 let stepsText: String = row[4]
                 let steps = plans[stepsText] ?? {
                     let split = stepsText.split(separator: ",").map(String.init)
@@ -248,6 +250,22 @@ extension SQLiteStore {
         }
     }
 
+    /// A citizen whose welfare is unknown becomes `unreached` when this (finally failed)
+    /// delivery was the last hope: no other delivery to them has been sent or is pending.
+    private static func markUnreachedIfNothingArrived(_ db: Database, delivery: Int64, now: Date) throws {
+        guard let citizen = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT citizen_id FROM deliveries WHERE id = ? AND advisory_version >= 1"), arguments: [delivery])
+        else { return }
+        try db.cachedStatement(sql: """
+            UPDATE citizens SET welfare_status = 'unreached' WHERE id = ? AND welfare_status = 'unknown'
+                AND NOT EXISTS (SELECT 1 FROM deliveries WHERE citizen_id = ? AND advisory_version >= 1
+                                AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered'))
+            """).execute(arguments: [citizen, citizen])
+        guard db.changesCount == 1 else { return }
+        try db.cachedStatement(sql: "INSERT INTO welfare_events (citizen_id, status, source, detail, at) VALUES (?, 'unreached', 'delivery', ?, ?)")
+            .execute(arguments: [citizen, "every delivery failed", now.ms])
+    }
+
     /// The current step failed: queue the next step of the plan, or fail the delivery.
     private static func failStep(_ db: Database, row: Row, from: String, reason: String, next: Int?, now: Date) throws {
         let id: Int64 = row["id"]
@@ -260,6 +278,7 @@ extension SQLiteStore {
                 """).execute(arguments: [reason, now.ms, id])
             try appendEvent(db, id: id, at: now, step: step, channel: row["channel"], from: from, to: .failed,
                             attempt: row["attempts"], detail: reason, provider: nil)
+            try markUnreachedIfNothingArrived(db, delivery: id, now: now)
             return
         }
         try appendEvent(db, id: id, at: now, step: step, channel: row["channel"], from: from, to: .failed,

@@ -9,7 +9,7 @@ extension SQLiteStore {
         let lat: Double? = row["lat"]
         let lon: Double? = row["lon"]
         let tags: String = row["tags"]
-        return Citizen(
+        var citizen = Citizen(
             id: row["id"], fullName: row["full_name"], language: Language(rawValue: row["language"]) ?? .russian,
             phone: (row["phone"] as String?).flatMap(PhoneNumber.init), email: row["email"], country: row["country"],
             city: row["city"], position: lat.flatMap { lat in lon.map { GeoPoint(lat: lat, lon: $0) } },
@@ -18,6 +18,8 @@ extension SQLiteStore {
             birthDate: row["birth_date"], welfareStatus: WelfareStatus(rawValue: row["welfare_status"]) ?? .unknown,
             lastContactAt: (row["last_contact_at"] as Int64?).map(Date.init(ms:)),
             createdAt: Date(ms: row["created_at"]), updatedAt: Date(ms: row["updated_at"]))
+        citizen.lastContactSource = (row["last_contact_source"] as String?).flatMap(CheckinSource.init(rawValue:))
+        return citizen
     }
 
     static func token(_ row: Row) -> AccessToken {

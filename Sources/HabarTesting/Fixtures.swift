@@ -27,6 +27,17 @@ public enum Fixtures {
             template: template, channelPlan: ChannelPlan(mode: mode, channels: channels), expiresAt: expiresAt, author: "operator-1")
     }
 
+    /// A check-in request in Iran ("are you safe? reply 1 or 2, or use the link") due at `deadline`.
+    public static func checkinRequest(
+        deadline: Date = Date().addingTimeInterval(6 * 3600), channels: [String] = ["sms"], expiresAt: Date = Date().addingTimeInterval(24 * 3600)
+    ) -> Advisory {
+        Advisory(
+            kind: .checkinRequest, severity: .severe, audience: Audience(countries: ["IR"]),
+            params: AdvisoryParameters(contactPhone: "+982122565933", timeZone: "Asia/Tehran", checkinDeadline: deadline),
+            template: "checkin_request.ask", channelPlan: ChannelPlan(mode: .fallback, channels: channels), expiresAt: expiresAt,
+            author: "operator-1")
+    }
+
     /// The repository's own catalogs (`messages/`).
     public static func catalog() throws -> MessageCatalog {
         try MessageCatalog.load(directory: repositoryRoot.appendingPathComponent("messages"))

@@ -73,6 +73,25 @@ struct OpenAPIConformanceTests {
             try await c.call(.get, "/inbound/sms/nosuch?from=1&text=x", as: nil)  // 404
             #expect(try await rig.gateway.store.inboundSMS(page: PageRequest()).items.map(\.text) == ["аман", "Аманмын"])
 
+            // Check-ins: the citizen's page and answer, the answers, the hotline queue.
+            let checkinDraft = try await rig.gateway.publisher.draft(Fixtures.checkinRequest(), now: Date())
+            _ = try await rig.gateway.publisher.publish(id: checkinDraft.id!, approver: "approver-1", now: Date())
+            let citizenId = try #require(try await rig.gateway.store.citizenId(phone: Fixtures.citizen(101).phone!.e164))
+            let link = try await rig.gateway.links.token(citizenId: citizenId, advisoryId: checkinDraft.id!)
+            try await c.call(.get, "/c/\(link)", as: nil)
+            try await c.call(.get, "/c/AAAAAAAAAAAAAAAAAAAAAA", as: nil)  // 404
+            try await c.call(.post, "/c/\(link)", body: Data("note=x".utf8), contentType: "application/x-www-form-urlencoded", as: nil)  // 422
+            try await c.call(.post, "/c/\(link)", body: Data("status=need_help&note=%D0%9D%D0%B5%D1%82+%D0%B2%D0%BE%D0%B4%D1%8B".utf8), contentType: "application/x-www-form-urlencoded", as: nil)
+            try await c.call(.get, "/v1/checkins?advisoryId=\(checkinDraft.id!)&status=need_help", as: viewer)
+            let queue = try await c.call(.get, "/v1/cases?status=open", as: op)
+            let caseId = ((queue.json["items"] as? [[String: Any]])?.first?["id"] as? Int) ?? 0
+            try await c.call(.get, "/v1/cases/\(caseId)", as: op)
+            try await c.call(.get, "/v1/cases/\(caseId)", as: viewer)  // 403
+            try await c.call(.patch, "/v1/cases/\(caseId)", json: #"{"assignee": "Дана", "note": "Звоню"}"#, as: op)
+            try await c.call(.patch, "/v1/cases/\(caseId)", json: #"{"status": "closed"}"#, as: op)  // 422
+            try await c.call(.patch, "/v1/citizens/\(citizenId)", json: #"{"checkinStatus": "safe", "checkinNote": "Дозвонились"}"#, as: op)
+            try await c.call(.get, "/v1/citizens/\(citizenId)", as: viewer)
+
             let citizen = try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR", "language": "kk", "lat": 35.7, "lon": 51.4}"#, as: op)
             try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR"}"#, as: op)  // 409
             try await c.call(.post, "/v1/citizens", json: #"{"fullName": "A", "country": "IR", "x": 1}"#, as: op)  // 400
@@ -130,7 +149,8 @@ struct OpenAPIConformanceTests {
             let successes = (operation["responses"] as? [String: Any] ?? [:]).keys.filter { $0.hasPrefix("2") }
             #expect(successes.contains { seen.contains("\(method) \(path) \($0)") }, "\(method) \(path) never answered \(successes.sorted())")
         }
-        for expected in ["GET /callbacks/sms/{channelName}/dlr 403", "GET /inbound/sms/{channelName} 403", "GET /inbound/sms/{channelName} 400",
+        for expected in ["GET /c/{token} 404", "POST /c/{token} 422", "GET /v1/cases/{id} 403", "PATCH /v1/cases/{id} 422",
+                         "GET /callbacks/sms/{channelName}/dlr 403", "GET /inbound/sms/{channelName} 403", "GET /inbound/sms/{channelName} 400",
                          "POST /v1/citizens 409", "POST /v1/citizens 400", "POST /v1/citizens 413", "POST /v1/citizens/import 415",
                          "POST /v1/advisories/{id}/approve 403", "POST /v1/advisories/{id}/update 202", "GET /v1/advisories/{id}/cap 409"] {
             #expect(seen.contains(expected), "\(expected) was not exercised")

@@ -42,12 +42,15 @@ public struct OutboundMessage: Sendable, Hashable {
     public var kind: AdvisoryKind?
     public var paramsJSON: String?
     public var messageType: AdvisoryMessageType?
+    /// The citizen it goes to (nil for a webhook subscriber): personal links are made for them.
+    public var citizenId: Int64?
 
     public init(
         deliveryId: Int64, step: Int, idempotencyKey: String, address: Address, message: RenderedMessage,
         advisoryId: Int64, advisoryVersion: Int, severity: Severity, expiresAt: Date,
-        kind: AdvisoryKind? = nil, paramsJSON: String? = nil, messageType: AdvisoryMessageType? = nil
+        kind: AdvisoryKind? = nil, paramsJSON: String? = nil, messageType: AdvisoryMessageType? = nil, citizenId: Int64? = nil
     ) {
+        self.citizenId = citizenId
         self.deliveryId = deliveryId
         self.step = step
         self.idempotencyKey = idempotencyKey

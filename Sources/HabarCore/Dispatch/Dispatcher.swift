@@ -19,6 +19,8 @@ public final class Dispatcher: Service {
     private let now: @Sendable () -> Date
     private let stopping = Mutex(false)
     private let metrics: DispatcherMetrics
+    /// Puts each citizen's check-in token into the texts that carry the placeholder.
+    private let links: CheckinLinks?
 
     /// - Parameters:
     ///   - adapters: the configured channel instances by name.
@@ -32,8 +34,10 @@ public final class Dispatcher: Service {
         settings: DispatcherSettings,
         metricsFactory: any MetricsFactory,
         logger: Logger,
+        links: CheckinLinks? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.links = links
         self.store = store
         self.receipts = receipts
         self.settings = settings
@@ -194,8 +198,12 @@ public final class Dispatcher: Service {
         current = now()
         if current >= claimed.message.expiresAt { return outcome(.expired) }
 
+        let message: OutboundMessage
+        do { message = try await links?.personalize(claimed.message) ?? claimed.message } catch {
+            return outcome(.retry(at: now().addingTimeInterval(1), reason: "check-in link: \(error)", countsAttempt: false))
+        }
         let started = ContinuousClock.now
-        let result = await send(claimed.message, through: lane.adapter)
+        let result = await send(message, through: lane.adapter)
         lane.latency.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         switch result {
         case .success(let receipt):

@@ -41,6 +41,8 @@ public struct Citizen: Sendable, Hashable, Codable, Identifiable {
     public var birthDate: String?
     public var welfareStatus: WelfareStatus
     public var lastContactAt: Date?
+    /// Where the last contact came from (link, SMS, agency, operator).
+    public var lastContactSource: CheckinSource?
     public var createdAt: Date
     public var updatedAt: Date
 

@@ -49,8 +49,15 @@ public struct AdvisoryPublisher: Sendable {
     /// The typed values `advisory`'s templates are rendered with at `now`.
     public func arguments(_ advisory: Advisory, now: Date) -> [String: MessageArgument] {
         var arguments = advisory.params.templateArguments(now: now)
-        arguments["checkinUrl"] = .text("\(checkinBaseURL)/\(advisory.id.map(String.init) ?? "new")")
+        // Each citizen's link: the dispatcher puts their token in the placeholder's place.
+        arguments["checkinUrl"] = .text("\(checkinBaseURL)/\(CheckinLinks.placeholder)")
         return arguments
+    }
+
+    /// A follow-up of `advisory` (a reminder or a reply's confirmation) in every language,
+    /// for `kinds`, with the advisory's parameters at `now`.
+    public func renderFollowUp(_ advisory: Advisory, _ followUp: FollowUp, kinds: Set<MessageKind>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
+        try render(template: followUp.template, kinds: kinds, arguments: arguments(advisory, now: now), zones: zones(advisory))
     }
 
     /// Where the advisory's times are shown: its own zone, and Astana.

@@ -32,6 +32,15 @@ public struct HabarConfiguration: Sendable, Codable {
         public init() {}
     }
 
+    /// Check-in requests: when the reminder goes to those who have not answered.
+    public struct Checkins: Sendable, Codable {
+        /// The reminder goes this long before the deadline (default 60 minutes).
+        public var reminderBeforeDeadlineMinutes: Double = 60
+        /// How often reminders and deadlines are looked at (default 5 s).
+        public var schedulerSeconds: Double = 5
+        public init() {}
+    }
+
     /// SQLite database, message catalogs and stub files live under it.
     public var dataDir: String = "./data"
     public var messagesDir: String = "./messages"
@@ -49,6 +58,7 @@ public struct HabarConfiguration: Sendable, Codable {
     public var languageFallback: [String: [String]] = ["kk": ["kk", "ru", "en"], "ru": ["ru", "kk", "en"], "en": ["en", "ru"]]
     public var dispatcher = DispatcherSettings(instanceId: ProcessInfo.processInfo.hostName)
     public var channels: [ChannelConfiguration] = [ChannelConfiguration(name: "sms", type: "sms-stub")]
+    public var checkins = Checkins()
 
     public init() {}
 
@@ -57,7 +67,8 @@ public struct HabarConfiguration: Sendable, Codable {
     /// The keys the file may contain; anything else is refused, so a typo never goes
     /// unnoticed. Channel `options` belong to each adapter, which checks them itself.
     static let knownKeys: [String: Set<String>] = [
-        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "cap", "publicBaseURL", "languageFallback", "dispatcher", "channels"],
+        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "cap", "publicBaseURL", "languageFallback", "dispatcher", "channels", "checkins"],
+        "checkins": ["reminderBeforeDeadlineMinutes", "schedulerSeconds"],
         "cap": ["sender", "senderName", "feedRequiresToken"],
         "http": ["host", "port", "maxBodyBytes", "maxImportBytes"],
         "approval": ["threshold"],
@@ -185,6 +196,10 @@ public struct HabarConfiguration: Sendable, Codable {
             }
         }
         try dispatcher.validate(keyPath: "dispatcher")
+        if checkins.reminderBeforeDeadlineMinutes < 0 {
+            throw ConfigurationError(keyPath: "checkins.reminderBeforeDeadlineMinutes", reason: "must not be negative")
+        }
+        if checkins.schedulerSeconds <= 0 { throw ConfigurationError(keyPath: "checkins.schedulerSeconds", reason: "must be more than 0") }
     }
 }
 
@@ -206,6 +221,7 @@ extension HabarConfiguration {
             nested.apply(to: &dispatcher)
         }
         channels = try container.decodeIfPresent([ChannelConfiguration].self, forKey: .channels) ?? channels
+        checkins = try container.decodeIfPresent(Checkins.self, forKey: .checkins) ?? checkins
     }
 
     /// The dispatcher section with every key optional.
@@ -260,6 +276,15 @@ extension HabarConfiguration.Approval {
         self.init()
         let container = try decoder.container(keyedBy: CodingKeys.self)
         threshold = try container.decodeIfPresent(Int.self, forKey: .threshold) ?? threshold
+    }
+}
+
+extension HabarConfiguration.Checkins {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        reminderBeforeDeadlineMinutes = try container.decodeIfPresent(Double.self, forKey: .reminderBeforeDeadlineMinutes) ?? reminderBeforeDeadlineMinutes
+        schedulerSeconds = try container.decodeIfPresent(Double.self, forKey: .schedulerSeconds) ?? schedulerSeconds
     }
 }
 

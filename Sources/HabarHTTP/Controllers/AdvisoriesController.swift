@@ -230,7 +230,11 @@ struct AdvisoriesController {
         var version: Int
         var deliveries: Int
         var counts: [DeliveryCount]
+        /// The recipients' welfare status now, whatever its source.
         var checkins: [String: Int]
+        /// Answers to this advisory's check-in request: safe / needs_help / no_answer /
+        /// unreached, in total, by country, by language, and per hour.
+        var checkinAnswers: CheckinTally
         var publishedAt: Date?
         var firstSentAt: Date?
         var timeToFirstSendSeconds: Double?
@@ -249,7 +253,7 @@ struct AdvisoriesController {
         }
         return try JSONBody.response(StatsBody(
             advisoryId: advisory.id!, version: advisory.version, deliveries: stats.deliveries, counts: stats.counts, checkins: checkins,
-            publishedAt: stats.publishedAt, firstSentAt: stats.firstSentAt, timeToFirstSendSeconds: since(stats.firstSentAt),
+            checkinAnswers: try await gateway.store.checkinTally(advisoryId: advisory.id!), publishedAt: stats.publishedAt, firstSentAt: stats.firstSentAt, timeToFirstSendSeconds: since(stats.firstSentAt),
             timeTo95PercentSentSeconds: since(stats.ninetyFivePercentSentAt)))
     }
 

@@ -79,10 +79,15 @@ struct CitizensController {
 
     /// A citizen as the API shows it: the fields it is written with, plus what Habar keeps.
     struct Body: Encodable {
-        enum Extra: String, CodingKey { case id, checkinStatus, lastContactAt, createdAt, updatedAt }
+        enum Extra: String, CodingKey { case id, checkinStatus, lastContactAt, lastContactSource, welfareHistory, createdAt, updatedAt }
         var citizen: Citizen
+        /// Only in the read of one citizen: the newest entries of their welfare history.
+        var history: [WelfareEvent]?
 
-        init(_ citizen: Citizen) { self.citizen = citizen }
+        init(_ citizen: Citizen, history: [WelfareEvent]? = nil) {
+            self.citizen = citizen
+            self.history = history
+        }
 
         func encode(to encoder: any Encoder) throws {
             try Input(citizen).encode(to: encoder)
@@ -90,6 +95,8 @@ struct CitizensController {
             try container.encode(citizen.id ?? 0, forKey: .id)
             try container.encode(citizen.welfareStatus, forKey: .checkinStatus)
             try container.encodeIfPresent(citizen.lastContactAt, forKey: .lastContactAt)
+            try container.encodeIfPresent(citizen.lastContactSource, forKey: .lastContactSource)
+            try container.encodeIfPresent(history, forKey: .welfareHistory)
             try container.encode(citizen.createdAt, forKey: .createdAt)
             try container.encode(citizen.updatedAt, forKey: .updatedAt)
         }
@@ -124,7 +131,7 @@ struct CitizensController {
             }
             filter.agencyId = identity.agencyId
         }
-        return try Listing.response(try await gateway.store.citizens(filter, page: try Listing.page(request)), Body.init)
+        return try Listing.response(try await gateway.store.citizens(filter, page: try Listing.page(request))) { Body($0) }
     }
 
     /// The citizen, if this caller may see it: an agency only its own.
@@ -139,15 +146,19 @@ struct CitizensController {
 
     func show(_ context: HabarRequestContext) async throws -> Response {
         let identity = try context.require(.viewer, .agency)
-        return try JSONBody.response(Body(try await visible(context, identity)))
+        let citizen = try await visible(context, identity)
+        return try JSONBody.response(Body(citizen, history: try await gateway.store.welfareHistory(citizenId: citizen.id ?? 0, limit: 50)))
     }
 
     /// JSON Merge Patch (RFC 7396): the fields sent replace the stored ones, `null` clears one.
     func update(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         let identity = try context.require(.operator)
-        let patch = try RequestJSON.object(try await RequestJSON.body(request, limit: limit))
+        var patch = try RequestJSON.object(try await RequestJSON.body(request, limit: limit))
         let existing = try await visible(context, identity)
         context.audit.target("citizen/\(existing.id ?? 0)")
+        // An operator who spoke to the citizen records their welfare: `checkinStatus` (safe or
+        // needs_help) with an optional `checkinNote`; it answers their open check-in request.
+        let welfare = try operatorWelfare(&patch)
         var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Input(existing))) as? [String: Any] ?? [:]
         for (key, value) in patch {
             if value is NSNull { merged.removeValue(forKey: key) } else { merged[key] = value }
@@ -157,11 +168,39 @@ struct CitizensController {
         if let phone = citizen.phone, phone != existing.phone, let other = try await gateway.store.citizenId(phone: phone.e164), other != existing.id {
             throw Problem(.conflict, detail: "citizen \(other) already has the phone number \(phone.e164)")
         }
-        context.audit.detail("fields", patch.keys.sorted().joined(separator: ","))
-        guard let stored = try await gateway.store.updateCitizen(citizen) else {
+        context.audit.detail("fields", (patch.keys.sorted() + (welfare == nil ? [] : ["checkinStatus"])).joined(separator: ","))
+        guard var stored = try await gateway.store.updateCitizen(citizen) else {
             throw Problem(.notFound, detail: "no citizen \(existing.id ?? 0)")
         }
+        if let (meaning, note) = welfare, let id = existing.id {
+            let now = gateway.now()
+            let open = try await gateway.store.openCheckinRequest(citizenId: id, now: now)
+            try await gateway.store.recordCheckins([CheckinAnswer(
+                citizenId: id, advisoryId: open?.id, meaning: meaning, source: .operator,
+                text: [identity.name, note].compactMap { $0 }.joined(separator: ": "), at: now)])
+            stored = try await gateway.store.citizen(id: id) ?? stored
+        }
         return try JSONBody.response(Body(stored))
+    }
+
+    /// Takes `checkinStatus` and `checkinNote` out of a patch (they are not citizen fields).
+    func operatorWelfare(_ patch: inout [String: Any]) throws -> (ReplyMeaning, String?)? {
+        let status = patch.removeValue(forKey: "checkinStatus")
+        let note = patch.removeValue(forKey: "checkinNote")
+        guard let status else {
+            if note != nil { throw Problem.validation(ValidationFailure([FieldError(pointer: "/checkinNote", detail: "goes with checkinStatus")])) }
+            return nil
+        }
+        let meaning: ReplyMeaning
+        switch status as? String {
+        case "safe": meaning = .safe
+        case "needs_help": meaning = .needsHelp
+        default: throw Problem.validation(ValidationFailure([FieldError(pointer: "/checkinStatus", detail: "an operator records safe or needs_help")]))
+        }
+        guard note == nil || note is String, ((note as? String)?.count ?? 0) <= 1000 else {
+            throw Problem.validation(ValidationFailure([FieldError(pointer: "/checkinNote", detail: "a text of at most 1000 characters")]))
+        }
+        return (meaning, note as? String)
     }
 
     func erase(_ context: HabarRequestContext) async throws -> Response {

@@ -1,0 +1,141 @@
+import Foundation
+import HabarMessages
+import Logging
+import ServiceLifecycle
+
+/// Reads the incoming SMS the gateways stored, in order: matches each to its citizen (by
+/// the sender's number, done when it was stored) and to their most recent open check-in
+/// request, reads the reply, and records the answer with its confirmation — one per reply,
+/// in the citizen's language, through the channel the reply came in on. An SMS from a
+/// number that is no registered citizen is marked processed and answered with nothing:
+/// Habar is no open relay.
+public final class CheckinProcessor: Service {
+    private let store: any HabarStore
+    private let publisher: AdvisoryPublisher
+    private let parser = ReplyParser()
+    private let logger: Logger
+    private let pollInterval: Duration
+    private let now: @Sendable () -> Date
+
+    public init(
+        store: any HabarStore, publisher: AdvisoryPublisher, logger: Logger, pollInterval: Duration = .milliseconds(100),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.publisher = publisher
+        self.logger = logger
+        self.pollInterval = pollInterval
+        self.now = now
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    if try await self.processBatch() == 0 { try await Task.sleep(for: self.pollInterval) }
+                } catch is CancellationError {
+                    return
+                } catch {
+                    self.logger.error("processing incoming SMS failed; trying again", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+    }
+
+    /// Processes what is waiting (up to 500); returns how many SMS it took.
+    @discardableResult
+    public func processBatch() async throws -> Int {
+        let batch = try await store.unprocessedInboundSMS(limit: 500)
+        guard !batch.isEmpty else { return 0 }
+        var answers: [CheckinAnswer] = []
+        var strangers: [Int64] = []
+        for sms in batch {
+            guard let id = sms.id else { continue }
+            guard let citizenId = sms.citizenId, let citizen = try await store.citizen(id: citizenId) else {
+                strangers.append(id)
+                continue
+            }
+            let meaning = parser.parse(sms.text)
+            let open = try await store.openCheckinRequest(citizenId: citizenId, now: sms.receivedAt)
+            var confirmation: CheckinAnswer.Confirmation?
+            var under = open
+            if under == nil { under = try await store.latestAdvisory(citizenId: citizenId) }
+            if let under, let advisoryId = under.id {
+                let followUp = FollowUp.confirmation(of: meaning)
+                let texts = try publisher.renderFollowUp(under, followUp, kinds: [.sms], now: now())
+                if let message = texts[citizen.language]?[.sms] {
+                    confirmation = .init(advisoryId: advisoryId, channel: sms.channel, followUp: followUp, message: message)
+                }
+            }
+            answers.append(CheckinAnswer(
+                citizenId: citizenId, advisoryId: open?.id, meaning: meaning, source: .sms, text: sms.text, inboundId: id,
+                at: sms.receivedAt, confirmation: confirmation))
+        }
+        try await store.recordCheckins(answers)
+        try await store.markInboundProcessed(ids: strangers, at: now())
+        if !strangers.isEmpty {
+            logger.notice("incoming SMS from numbers of no registered citizen: not answered", metadata: ["count": "\(strangers.count)"])
+        }
+        return batch.count
+    }
+}
+
+/// When check-in requests need their reminders and, at the deadline, their silent recipients
+/// in the hotline queue.
+public final class CheckinScheduler: Service {
+    private let store: any HabarStore
+    private let publisher: AdvisoryPublisher
+    private let reminderLead: TimeInterval
+    private let interval: Duration
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    /// - Parameter reminderLead: how long before the deadline the reminder goes to those who have not answered.
+    public init(
+        store: any HabarStore, publisher: AdvisoryPublisher, reminderLead: TimeInterval, interval: Duration = .seconds(5), logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.publisher = publisher
+        self.reminderLead = reminderLead
+        self.interval = interval
+        self.logger = logger
+        self.now = now
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await self.tick() } catch is CancellationError { return } catch {
+                    self.logger.error("check-in reminders or escalation failed; trying again", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: self.interval)
+            }
+        }
+    }
+
+    /// Sends due reminders and escalates passed deadlines; returns (reminded, escalated) counts.
+    @discardableResult
+    public func tick() async throws -> (reminded: Int, escalated: Int) {
+        let current = now()
+        let due = try await store.checkinRequestsDue(now: current, reminderLead: reminderLead)
+        var reminded = 0, escalated = 0
+        for advisory in due.remind {
+            guard let id = advisory.id, let deadline = advisory.params.checkinDeadline else { continue }
+            let texts = try publisher.renderFollowUp(advisory, .reminder, kinds: [.sms, .email], now: current)
+            let addresses = publisher.channels.mapValues(\.addressKind)
+            let count = try await store.queueReminders(
+                advisoryId: id, renderings: texts, plan: advisory.channelPlan.channels, addresses: addresses, expiresAt: deadline, now: current)
+            logger.info("check-in reminders queued", metadata: ["advisory": "\(id)", "count": "\(count)"])
+            reminded += count
+        }
+        for advisory in due.escalate {
+            guard let id = advisory.id else { continue }
+            let count = try await store.escalateSilent(advisoryId: id, now: current)
+            logger.info("check-in deadline passed: silent recipients are in the hotline queue", metadata: ["advisory": "\(id)", "count": "\(count)"])
+            escalated += count
+        }
+        return (reminded, escalated)
+    }
+}
