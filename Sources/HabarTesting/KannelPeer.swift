@@ -68,7 +68,8 @@ public final class KannelPeer: Sendable {
         try await waitUntil("bearerbox opens the fake SMSC ports") { Fixtures.accepts(self.ports.mt) && Fixtures.accepts(self.ports.mo) && Fixtures.accepts(self.ports.box) }
         try spawn(Self.fakesmsc, ["-H", "127.0.0.1", "-r", "\(ports.mt)", "-i", "0", "-m", "0", "1 2 text x"], log: "mt.out")
         let input = Pipe()
-        try spawn(Self.fakesmsc, ["-H", "127.0.0.1", "-r", "\(ports.mo)"], log: "mo.out", input: input)
+        // -i: its interactive mode otherwise takes one line a second and drops what comes between.
+        try spawn(Self.fakesmsc, ["-H", "127.0.0.1", "-r", "\(ports.mo)", "-i", "0.01"], log: "mo.out", input: input)
         moInput.withLock { $0 = input.fileHandleForWriting }
         try spawn(Self.smsbox, [file.path], log: "smsbox.out")
         try await waitUntil("both SMSC links online and smsbox connected") {

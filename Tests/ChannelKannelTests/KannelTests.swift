@@ -292,6 +292,63 @@ struct KannelEndToEndTests {
         #expect(try await store.inboundSMS(page: PageRequest(limit: 10)).items.count == 2)
     }
 
+    @Test("check-in end to end: the request reaches each citizen with their own link; replies injected at the SMSC set their status and cases; each reply is confirmed in the citizen's language; a stranger gets nothing")
+    func checkinThroughKannel() async throws {
+        guard let (kannel, live) = try await LiveGateway.startWithKannel() else { return }
+        defer { kannel.stop() }
+        defer { Task { await live.stop() } }
+        let store = live.gateway.store
+        let kazakh = try await store.insertCitizen(Fixtures.citizen(1, language: .kazakh))
+        let russian = try await store.insertCitizen(Fixtures.citizen(2, language: .russian))
+        let asking = try await store.insertCitizen(Fixtures.citizen(3, language: .russian))
+        let draft = try await live.gateway.publisher.draft(Fixtures.checkinRequest(channels: ["sms"]), now: Date())
+        _ = try await live.gateway.publisher.publish(id: draft.id!, approver: "approver-1", now: Date())
+        let advisory = try #require(try await store.advisory(id: draft.id!))
+        let sent = try await live.deliveries(of: draft.id!, until: [.delivered], count: 3)
+        #expect(sent.allSatisfy { $0.state == .delivered }, "\(sent)")
+
+        // Each request carries the citizen's own link, and the link opens their page.
+        var tokens: [String] = []
+        for citizen in [kazakh, russian, asking] {
+            let text = try #require(kannel.mtMessages().first { $0.to == citizen.phone!.e164 }?.text)
+            let token = try #require(text.components(separatedBy: "/c/").last.map { String($0.prefix(22)) })
+            #expect(try await live.gateway.links.verify(token).map { $0.citizenId } == citizen.id, "\(text)")
+            #expect(try await live.get("/c/\(token)") == 200)
+            tokens.append(token)
+        }
+        #expect(Set(tokens).count == 3)
+
+        try kannel.inject(from: kazakh.phone!.e164, to: "1444", text: "Аманмын")
+        try await Task.sleep(for: .milliseconds(200))
+        try kannel.inject(from: russian.phone!.e164, to: "1444", text: "Помогите!")
+        try await Task.sleep(for: .milliseconds(200))
+        try kannel.inject(from: asking.phone!.e164, to: "1444", text: "Где автобус?")
+        try await Task.sleep(for: .milliseconds(200))
+        try kannel.inject(from: "+905551112233", to: "1444", text: "1")
+        var confirmations: [Delivery] = []
+        for _ in 0..<200 {
+            confirmations = try await store.deliveries(DeliveryFilter(advisoryId: draft.id!), page: PageRequest(limit: 100)).items
+                .filter { $0.advisoryVersion < 1 }
+            if confirmations.count == 3, confirmations.allSatisfy({ $0.state == .delivered }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(confirmations.count == 3 && confirmations.allSatisfy { $0.state == .delivered }, "\(confirmations)")
+        #expect(try await store.citizen(id: kazakh.id!)?.welfareStatus == .safe)
+        #expect(try await store.citizen(id: russian.id!)?.welfareStatus == .needsHelp)
+        #expect(try await store.citizen(id: asking.id!)?.welfareStatus == .unknown)
+        let cases = try await store.cases(CaseFilter(status: .open), page: PageRequest()).items
+        #expect(cases.map(\.citizenId) == [russian.id, asking.id] && cases.map(\.reason) == [.needsHelp, .freeText])
+        #expect(cases.last?.entries.first?.text == "Где автобус?")
+
+        // What arrived at the SMSC after the request: one confirmation each, in their language.
+        let received = kannel.mtMessages()
+        for (citizen, followUp) in [(kazakh, FollowUp.confirmSafe), (russian, .confirmHelp), (asking, .confirmReceived)] {
+            let expected = try live.gateway.publisher.renderFollowUp(advisory, followUp, kinds: [.sms], now: Date())[citizen.language]?[.sms]?.text
+            #expect(received.filter { $0.to == citizen.phone!.e164 }.map(\.text).dropFirst() == [expected], "\(received)")
+        }
+        #expect(!received.contains { $0.to == "+905551112233" })
+    }
+
     @Test("a forged or altered delivery report is refused and changes nothing")
     func forgedReports() async throws {
         guard let kannel = try await KannelPeer.startForTest() else { return }
