@@ -44,6 +44,11 @@ public struct Gateway: Sendable {
     public let links: CheckinLinks
     public let checkinProcessor: CheckinProcessor
     public let checkinScheduler: CheckinScheduler
+    /// Answers from the check-in pages and incoming SMS from the gateways, many per
+    /// transaction under load, each acknowledged only once stored.
+    public let answers: GroupCommit<CheckinAnswer, Void>
+    public let inbound: GroupCommit<InboundSMS, InboundRecord>
+    public let checkinPages = CheckinPages()
     public let metrics: PrometheusCollectorRegistry
     public let logger: Logger
     /// The clock every handler reads (tests set their own).
@@ -93,6 +98,11 @@ public struct Gateway: Sendable {
         return Gateway(
             configuration: configuration, store: store, catalog: catalog, adapters: adapters, receipts: receipts,
             dispatcher: dispatcher, publisher: publisher, links: links, checkinProcessor: processor, checkinScheduler: scheduler,
+            answers: GroupCommit { batch in
+                try await store.recordCheckins(batch)
+                return batch.map { _ in () }
+            },
+            inbound: GroupCommit { batch in try await store.recordInboundSMS(batch) },
             metrics: registryMetrics, logger: logger, now: now)
     }
 

@@ -57,26 +57,28 @@ extension SQLiteStore {
 
     // MARK: Incoming SMS
 
-    public func recordInboundSMS(_ message: InboundSMS) async throws -> InboundRecord {
+    public func recordInboundSMS(_ messages: [InboundSMS]) async throws -> [InboundRecord] {
+        try await writer.write { db in try messages.map { try Self.recordInbound($0, db: db) } }
+    }
+
+    private static func recordInbound(_ message: InboundSMS, db: Database) throws -> InboundRecord {
         let key = message.dedupeKey
-        return try await writer.write { db in
-            if let row = try Row.fetchOne(
+        if let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT id, citizen_id FROM inbound_sms WHERE channel = ? AND dedupe_key = ?"),
-                arguments: [message.channel, key])
-            {
-                return InboundRecord(id: row[0], duplicate: true, citizenId: row[1])
-            }
-            let citizenId = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1"), arguments: [message.sender])
-            try db.cachedStatement(sql: """
-                INSERT INTO inbound_sms (channel, dedupe_key, sender, receiver, text, citizen_id, provider_message_id, sent_at, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    message.channel, key, message.sender, message.receiver, message.text, citizenId, message.providerMessageId,
-                    message.sentAt?.ms, message.receivedAt.ms,
-                ])
-            return InboundRecord(id: db.lastInsertedRowID, duplicate: false, citizenId: citizenId)
+            arguments: [message.channel, key])
+        {
+            return InboundRecord(id: row[0], duplicate: true, citizenId: row[1])
         }
+        let citizenId = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1"), arguments: [message.sender])
+        try db.cachedStatement(sql: """
+            INSERT INTO inbound_sms (channel, dedupe_key, sender, receiver, text, citizen_id, provider_message_id, sent_at, received_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                message.channel, key, message.sender, message.receiver, message.text, citizenId, message.providerMessageId,
+                message.sentAt?.ms, message.receivedAt.ms,
+            ])
+        return InboundRecord(id: db.lastInsertedRowID, duplicate: false, citizenId: citizenId)
     }
 
     public func inboundSMS(page: PageRequest) async throws -> Page<InboundSMS> {

@@ -75,8 +75,9 @@ struct CheckinLinkTests {
                 #expect(post.status == 404, "\(token)")
             }
         }
-        _ = try await c.rig.gateway.publisher.cancel(id: c.advisory.id!, notice: false, by: Actor(name: "approver"), now: Date())
         try await c.rig.run { api in
+            let cancelled = try await api.call(.post, "/v1/advisories/\(c.advisory.id!)/cancel", json: "{}", as: .some(c.rig.tokens[.approver]))
+            #expect(cancelled.status == 200)
             let page = try await api.call(.get, "/c/\(good)")
             let post = try await api.call(.post, "/c/\(good)", body: Data("status=safe".utf8), contentType: "application/x-www-form-urlencoded")
             #expect(page.status == 404 && post.status == 404)
@@ -171,6 +172,26 @@ struct CaseTests {
         #expect(follow.allSatisfy { $0.steps == ["sms"] })
         let texts = try c.rig.gateway.publisher.renderFollowUp(try #require(try await store.advisory(id: draft.id!)), .confirmSafe, kinds: [.sms], now: Date())
         #expect(texts[.kazakh]?[.sms]?.text.hasPrefix("ҚР СІМ: рақмет, қауіпсіз екеніңіз белгіленді.") == true)
+    }
+
+    @Test("a citizen every delivery to whom failed becomes unreached (with a history entry), and counts so in the tallies")
+    func unreached() async throws {
+        let c = try await CheckinRig()
+        let store = c.rig.gateway.store
+        let now = Date()
+        let claimed = try await store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 10, owner: "t", leaseUntil: now.addingTimeInterval(60), now: now)
+        #expect(claimed.count == 2)
+        let failing = try #require(claimed.first { $0.message.citizenId == c.russian.id })
+        try await store.recordOutcomes(
+            [DeliveryOutcome(deliveryId: failing.deliveryId, step: failing.step, channel: "sms", result: .failed(reason: "number does not exist"))],
+            owner: "t", now: now)
+        #expect(try await store.citizen(id: c.russian.id!)?.welfareStatus == .unreached)
+        #expect(try await store.citizen(id: c.kazakh.id!)?.welfareStatus == .unknown)
+        #expect(try await store.welfareHistory(citizenId: c.russian.id!, limit: 5).map(\.status) == ["unreached"])
+        let tally = try await store.checkinTally(advisoryId: c.advisory.id!)
+        #expect(tally.total == ["safe": 0, "needs_help": 0, "no_answer": 1, "unreached": 1], "\(tally)")
+        #expect(tally.byLanguage["ru"] == ["unreached": 1] && tally.byCountry["IR"]?["no_answer"] == 1)
     }
 
     @Test("the queue: help before free text before silence; assign, note and resolve; one open case per citizen; operators only")

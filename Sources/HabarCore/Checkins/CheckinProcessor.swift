@@ -50,6 +50,9 @@ public final class CheckinProcessor: Service {
         guard !batch.isEmpty else { return 0 }
         var answers: [CheckinAnswer] = []
         var strangers: [Int64] = []
+        // Within a batch: each advisory's confirmation texts are rendered once.
+        var texts: [String: [Language: [MessageKind: RenderedMessage]]] = [:]
+        let rendered = now()
         for sms in batch {
             guard let id = sms.id else { continue }
             guard let citizenId = sms.citizenId, let citizen = try await store.citizen(id: citizenId) else {
@@ -63,8 +66,9 @@ public final class CheckinProcessor: Service {
             if under == nil { under = try await store.latestAdvisory(citizenId: citizenId) }
             if let under, let advisoryId = under.id {
                 let followUp = FollowUp.confirmation(of: meaning)
-                let texts = try publisher.renderFollowUp(under, followUp, kinds: [.sms], now: now())
-                if let message = texts[citizen.language]?[.sms] {
+                let key = "\(advisoryId)/\(followUp.rawValue)"
+                if texts[key] == nil { texts[key] = try publisher.renderFollowUp(under, followUp, kinds: [.sms], now: rendered) }
+                if let message = texts[key]?[citizen.language]?[.sms] {
                     confirmation = .init(advisoryId: advisoryId, channel: sms.channel, followUp: followUp, message: message)
                 }
             }

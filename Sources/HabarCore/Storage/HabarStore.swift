@@ -325,9 +325,9 @@ public protocol HabarStore: Sendable {
     func setSubscriberSecret(name: String, secret: String) async throws -> Subscriber?
 
     // MARK: Incoming SMS
-    /// Stores an incoming SMS unless the same message (by `dedupeKey`) is stored already,
-    /// linking it to the citizen with the sender's number.
-    func recordInboundSMS(_ message: InboundSMS) async throws -> InboundRecord
+    /// Stores incoming SMS in one transaction, each unless the same message (by `dedupeKey`)
+    /// is stored already, linking it to the citizen with the sender's number.
+    func recordInboundSMS(_ messages: [InboundSMS]) async throws -> [InboundRecord]
     /// Incoming SMS, oldest first.
     func inboundSMS(page: PageRequest) async throws -> Page<InboundSMS>
 
@@ -381,6 +381,10 @@ public protocol HabarStore: Sendable {
 }
 
 extension HabarStore {
+    public func recordInboundSMS(_ message: InboundSMS) async throws -> InboundRecord {
+        try await recordInboundSMS([message])[0]
+    }
+
     public func recordAndClaim(
         _ outcomes: [DeliveryOutcome], channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String,
         leaseUntil: Date, now: Date

@@ -195,6 +195,7 @@ struct AdvisoriesController {
         context.audit.target("advisory/\(id)")
         context.audit.detail("threshold", String(threshold))
         let outcome = try await gateway.publisher.correct(id: id, correction, by: context.actor, threshold: threshold, now: gateway.now())
+        gateway.checkinPages.forget(id)  // a new deadline or consul number shows at once
         let advisory = try await existing(context)
         switch outcome {
         case .published(let result, let recipients):
@@ -218,6 +219,7 @@ struct AdvisoriesController {
         let id = try context.id("advisory")
         context.audit.target("advisory/\(id)")
         let result = try await gateway.publisher.cancel(id: id, notice: input.notice ?? false, by: context.actor, now: gateway.now())
+        gateway.checkinPages.forget(id)  // its check-in links close now, not a second later
         context.audit.detail("cancelledDeliveries", String(result.cancelled))
         context.audit.detail("notice", String(result.notice != nil))
         let advisory = try await existing(context)

@@ -3,6 +3,7 @@ import HabarCore
 import HabarMessages
 import HTTPTypes
 import Hummingbird
+import Synchronization
 
 /// The citizen's one-tap check-in: `GET /c/{token}` shows a page in their language with two
 /// large buttons and an optional note; `POST /c/{token}` records the answer (the later one
@@ -24,77 +25,76 @@ struct CheckinPageController {
         var citizen: Citizen
         var advisory: Advisory
         var token: String
+        var pages: CheckinPages.Rendered
     }
 
     func target(_ context: HabarRequestContext) async throws -> Target? {
         guard let token = context.parameters.get("token"), let ids = try await gateway.links.verify(token),
-            let citizen = try await gateway.store.citizen(id: ids.citizenId),
-            let advisory = try await gateway.store.advisory(id: ids.advisoryId),
-            advisory.status == .published, advisory.expiresAt > gateway.now()
+            let advisory = try await gateway.checkinPages.advisory(ids.advisoryId, store: gateway.store, now: gateway.now()),
+            let citizen = try await gateway.store.citizen(id: ids.citizenId)
         else { return nil }
-        return Target(citizen: citizen, advisory: advisory, token: token)
+        let pages = gateway.checkinPages.pages(advisory, language: citizen.language) { render(advisory, citizen.language) }
+        return Target(citizen: citizen, advisory: advisory, token: token, pages: pages)
     }
 
     func page(_ context: HabarRequestContext) async throws -> Response {
         guard let target = try await target(context) else { return notFound() }
-        return html(.ok, form(target, error: nil))
+        return html(.ok, target.pages.form.replacingOccurrences(of: CheckinLinks.placeholder, with: target.token))
     }
 
     func answer(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         guard let target = try await target(context) else { return notFound() }
         let body = try await RequestJSON.body(request, limit: gateway.configuration.http.maxBodyBytes)
+        let withToken = { (page: String) in page.replacingOccurrences(of: CheckinLinks.placeholder, with: target.token) }
         guard let text = String(validating: body.readableBytesView, as: UTF8.self),
             let fields = try? ProviderCallbacksController.formFields(text)
-        else { return html(.badRequest, form(target, error: "page.checkin.choose")) }
+        else { return html(.badRequest, withToken(target.pages.formWithError)) }
         let meaning: ReplyMeaning
         switch fields["status"] {
         case "safe": meaning = .safe
         case "need_help": meaning = .needsHelp
-        default: return html(.unprocessableContent, form(target, error: "page.checkin.choose"))
+        default: return html(.unprocessableContent, withToken(target.pages.formWithError))
         }
         let note = fields["note"].map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(Self.noteLimit)) }.flatMap { $0.isEmpty ? nil : $0 }
-        try await gateway.store.recordCheckins([CheckinAnswer(
-            citizenId: target.citizen.id!, advisoryId: target.advisory.id, meaning: meaning, source: .link, text: note, at: gateway.now())])
-        return html(.ok, confirmation(target, meaning))
+        try await gateway.answers.submit(CheckinAnswer(
+            citizenId: target.citizen.id!, advisoryId: target.advisory.id, meaning: meaning, source: .link, text: note, at: gateway.now()))
+        return html(.ok, withToken(meaning == .safe ? target.pages.thanksSafe : target.pages.thanksHelp))
     }
 
     // MARK: Pages
 
-    func strings(_ target: Target) -> (String, [String: MessageArgument]) -> String {
-        let language = target.citizen.language
-        let zones = gateway.publisher.zones(target.advisory)
-        let arguments = gateway.publisher.arguments(target.advisory, now: gateway.now())
-        return { key, extra in
-            let text = gateway.catalog.string(key, language: language, arguments: arguments.merging(extra) { $1 }, zones: zones)
-                ?? gateway.catalog.string(key, language: .russian, arguments: arguments.merging(extra) { $1 }, zones: zones) ?? ""
-            return HTML.escape(text)
+    /// An advisory's pages in one language, with the placeholder where the token goes.
+    func render(_ advisory: Advisory, _ language: Language) -> CheckinPages.Rendered {
+        let zones = gateway.publisher.zones(advisory)
+        let arguments = gateway.publisher.arguments(advisory, now: gateway.now())
+        let t = { (key: String) -> String in
+            HTML.escape(gateway.catalog.string(key, language: language, arguments: arguments, zones: zones)
+                ?? gateway.catalog.string(key, language: .russian, arguments: arguments, zones: zones) ?? "")
         }
-    }
+        let action = "/c/\(CheckinLinks.placeholder)"
+        let consul = advisory.params.contactPhone != nil ? "<p>\(t("page.checkin.consul"))</p>\n" : ""
+        func form(error: Bool) -> String {
+            var body = "<h1>\(t("page.checkin.title"))</h1>\n<p>\(t("page.checkin.intro"))</p>\n"
+            if advisory.params.checkinDeadline != nil { body += "<p>\(t("page.checkin.deadline"))</p>\n" }
+            if error { body += "<p class=\"error\" role=\"alert\">\(t("page.checkin.choose"))</p>\n" }
+            body += """
+                <form method="post" action="\(action)">
+                <button class="safe" type="submit" name="status" value="safe">\(t("page.checkin.safe"))</button>
+                <button class="help" type="submit" name="status" value="need_help">\(t("page.checkin.help"))</button>
+                <label for="note">\(t("page.checkin.note"))</label>
+                <textarea id="note" name="note" maxlength="\(Self.noteLimit)" rows="3"></textarea>
+                </form>
 
-    func form(_ target: Target, error: String?) -> String {
-        let t = strings(target)
-        var body = "<h1>\(t("page.checkin.title", [:]))</h1>\n<p>\(t("page.checkin.intro", [:]))</p>\n"
-        if target.advisory.params.checkinDeadline != nil { body += "<p>\(t("page.checkin.deadline", [:]))</p>\n" }
-        if let error { body += "<p class=\"error\" role=\"alert\">\(t(error, [:]))</p>\n" }
-        body += """
-            <form method="post" action="/c/\(target.token)">
-            <button class="safe" type="submit" name="status" value="safe">\(t("page.checkin.safe", [:]))</button>
-            <button class="help" type="submit" name="status" value="need_help">\(t("page.checkin.help", [:]))</button>
-            <label for="note">\(t("page.checkin.note", [:]))</label>
-            <textarea id="note" name="note" maxlength="\(Self.noteLimit)" rows="3"></textarea>
-            </form>
-
-            """
-        if target.advisory.params.contactPhone != nil { body += "<p>\(t("page.checkin.consul", [:]))</p>\n" }
-        return document(language: target.citizen.language, title: t("page.checkin.title", [:]), body: body)
-    }
-
-    func confirmation(_ target: Target, _ meaning: ReplyMeaning) -> String {
-        let t = strings(target)
-        var body = "<h1>\(t(meaning == .safe ? "page.checkin.thanks.safe" : "page.checkin.thanks.help", [:]))</h1>\n"
-        body += "<p><a href=\"/c/\(target.token)\">\(t("page.checkin.change", [:]))</a></p>\n"
-        if target.advisory.params.contactPhone != nil { body += "<p>\(t("page.checkin.consul", [:]))</p>\n" }
-        return document(language: target.citizen.language, title: t("page.checkin.title", [:]), body: body)
+                """
+            return document(language: language, title: t("page.checkin.title"), body: body + consul)
+        }
+        func thanks(_ key: String) -> String {
+            let body = "<h1>\(t(key))</h1>\n<p><a href=\"\(action)\">\(t("page.checkin.change"))</a></p>\n" + consul
+            return document(language: language, title: t("page.checkin.title"), body: body)
+        }
+        return CheckinPages.Rendered(
+            form: form(error: false), formWithError: form(error: true), thanksSafe: thanks("page.checkin.thanks.safe"),
+            thanksHelp: thanks("page.checkin.thanks.help"))
     }
 
     func notFound() -> Response {
@@ -142,5 +142,60 @@ struct CheckinPageController {
                 HTTPField.Name("Content-Security-Policy")!: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
             ],
             body: .init(byteBuffer: .init(string: page)))
+    }
+}
+
+/// The check-in pages' advisories and their rendered pages, kept for a second: under load
+/// a page costs one token check, one citizen read and a string replacement. A second is also
+/// how long a cancelled advisory's link may still open; an expired one closes at its
+/// expiry to the millisecond.
+public final class CheckinPages: Sendable {
+    public struct Rendered: Sendable {
+        var form: String
+        var formWithError: String
+        var thanksSafe: String
+        var thanksHelp: String
+    }
+
+    struct Entry: Sendable {
+        var advisory: Advisory?
+        var loadedAt: Date
+        var pages: [Language: Rendered] = [:]
+    }
+
+    private let entries = Mutex<[Int64: Entry]>([:])
+    private let lifetime: TimeInterval
+
+    public init(lifetime: TimeInterval = 1) { self.lifetime = lifetime }
+
+    /// The advisory while it is published and unexpired, else nil.
+    func advisory(_ id: Int64, store: any HabarStore, now: Date) async throws -> Advisory? {
+        let cached = entries.withLock { $0[id] }
+        let entry: Entry
+        if let cached, now.timeIntervalSince(cached.loadedAt) < lifetime, cached.loadedAt <= now {
+            entry = cached
+        } else {
+            let advisory = try await store.advisory(id: id)
+            entry = Entry(advisory: advisory, loadedAt: now)
+            entries.withLock { all in
+                if all.count > 1000 { all.removeAll() }
+                all[id] = entry
+            }
+        }
+        guard let advisory = entry.advisory, advisory.status == .published, advisory.expiresAt > now else { return nil }
+        return advisory
+    }
+
+    /// Drops what is kept of an advisory (it was cancelled or changed).
+    public func forget(_ id: Int64) {
+        _ = entries.withLock { $0.removeValue(forKey: id) }
+    }
+
+    func pages(_ advisory: Advisory, language: Language, render: () -> Rendered) -> Rendered {
+        guard let id = advisory.id else { return render() }
+        if let pages = entries.withLock({ $0[id]?.pages[language] }) { return pages }
+        let rendered = render()
+        entries.withLock { $0[id]?.pages[language] = rendered }
+        return rendered
     }
 }

@@ -36,7 +36,7 @@ struct ProviderCallbacksController {
         do { message = try adapter.incomingMessage(try await providerRequest(request), now: gateway.now()) } catch let refusal as ProviderRequestRefusal {
             throw refused(refusal, adapter)
         }
-        let record = try await gateway.store.recordInboundSMS(message)
+        let record = try await gateway.inbound.submit(message)
         // Neither the number nor the text is logged: they are personal data.
         gateway.logger.info("incoming SMS", metadata: [
             "channel": "\(adapter.name)", "inbound": "\(record.id)", "duplicate": "\(record.duplicate)",

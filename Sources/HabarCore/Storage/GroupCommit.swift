@@ -1,0 +1,44 @@
+/// Many callers' writes in one transaction ("group commit"): items that arrive while a batch
+/// is being written wait for the next batch, so under load each transaction carries many of
+/// them and at rest each goes alone, at once. Every caller resumes when its own item is
+/// committed (or with the batch's error), so an answer is never acknowledged before it is
+/// stored.
+public actor GroupCommit<Item: Sendable, Output: Sendable> {
+    public typealias Write = @Sendable ([Item]) async throws -> [Output]
+
+    private let write: Write
+    private let maxBatch: Int
+    private var waiting: [(item: Item, continuation: CheckedContinuation<Output, any Error>)] = []
+    private var draining = false
+
+    /// - Parameter write: writes a batch in one transaction and returns one output per item, in order.
+    public init(maxBatch: Int = 500, write: @escaping Write) {
+        self.maxBatch = maxBatch
+        self.write = write
+    }
+
+    public func submit(_ item: Item) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            waiting.append((item, continuation))
+            if !draining {
+                draining = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !waiting.isEmpty {
+            let batch = Array(waiting.prefix(maxBatch))
+            waiting.removeFirst(batch.count)
+            do {
+                let outputs = try await write(batch.map(\.item))
+                precondition(outputs.count == batch.count, "a group commit's write returns one output per item")
+                for (entry, output) in zip(batch, outputs) { entry.continuation.resume(returning: output) }
+            } catch {
+                for entry in batch { entry.continuation.resume(throwing: error) }
+            }
+        }
+        draining = false
+    }
+}
