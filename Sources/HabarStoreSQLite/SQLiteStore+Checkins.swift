@@ -18,31 +18,44 @@ extension SQLiteStore {
         }
     }
 
-    public func openCheckinRequest(citizenId: Int64, now: Date) async throws -> Advisory? {
-        try await writer.read { db in
-            try Row.fetchOne(
+    /// The id of citizen `c.id`'s open check-in request (argument: now).
+    static let openCheckinSQL = """
+        SELECT a.id FROM advisories a
+        WHERE a.status = 'published' AND a.expires_at > ? AND a.params ->> '$.checkinDeadline' IS NOT NULL
+            AND EXISTS (SELECT 1 FROM deliveries d WHERE d.advisory_id = a.id AND d.advisory_version >= 1 AND d.citizen_id = c.id)
+        ORDER BY a.published_at DESC, a.id DESC LIMIT 1
+        """
+    /// The id of the latest advisory, not cancelled, that reached citizen `c.id`.
+    static let latestAdvisorySQL = """
+        SELECT d.advisory_id FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
+        WHERE d.citizen_id = c.id AND d.advisory_version >= 1 AND a.status != 'cancelled' ORDER BY d.id DESC LIMIT 1
+        """
+
+    public func replyContexts(citizenIds: [Int64], now: Date) async throws -> [Int64: ReplyContext] {
+        guard !citizenIds.isEmpty else { return [:] }
+        return try await writer.read { db in
+            var contexts: [Int64: ReplyContext] = [:]
+            let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: """
-                    SELECT a.* FROM advisories a
-                    WHERE a.status = 'published' AND a.expires_at > ? AND a.params ->> '$.checkinDeadline' IS NOT NULL
-                        AND EXISTS (SELECT 1 FROM deliveries d WHERE d.advisory_id = a.id AND d.advisory_version >= 1 AND d.citizen_id = ?)
-                    ORDER BY a.published_at DESC, a.id DESC LIMIT 1
+                    SELECT c.id, c.language, (\(Self.openCheckinSQL)), (\(Self.latestAdvisorySQL))
+                    FROM citizens c WHERE c.id IN (SELECT value FROM json_each(?))
                     """),
-                arguments: [now.ms, citizenId]
-            ).map(Self.advisory)
+                arguments: [now.ms, Self.idList(citizenIds)])
+            while let row = try rows.next() {
+                contexts[row[0]] = ReplyContext(language: Language(rawValue: row[1]) ?? .russian, openCheckinId: row[2], latestAdvisoryId: row[3])
+            }
+            return contexts
         }
     }
 
+    public func openCheckinRequest(citizenId: Int64, now: Date) async throws -> Advisory? {
+        guard let id = try await replyContexts(citizenIds: [citizenId], now: now)[citizenId]?.openCheckinId else { return nil }
+        return try await advisory(id: id)
+    }
+
     public func latestAdvisory(citizenId: Int64) async throws -> Advisory? {
-        try await writer.read { db in
-            try Row.fetchOne(
-                db.cachedStatement(sql: """
-                    SELECT a.* FROM advisories a
-                    WHERE a.id = (SELECT advisory_id FROM deliveries WHERE citizen_id = ? AND advisory_version >= 1 ORDER BY id DESC LIMIT 1)
-                        AND a.status != 'cancelled'
-                    """),
-                arguments: [citizenId]
-            ).map(Self.advisory)
-        }
+        guard let id = try await replyContexts(citizenIds: [citizenId], now: Date())[citizenId]?.latestAdvisoryId else { return nil }
+        return try await advisory(id: id)
     }
 
     // MARK: Recording answers

@@ -84,6 +84,18 @@ public enum FollowUp: Int, Sendable, CaseIterable {
     }
 }
 
+/// What the check-in processor needs to know of the citizen who sent a reply.
+public struct ReplyContext: Sendable, Hashable {
+    public var language: Language
+    public var openCheckinId: Int64?
+    public var latestAdvisoryId: Int64?
+    public init(language: Language, openCheckinId: Int64?, latestAdvisoryId: Int64?) {
+        self.language = language
+        self.openCheckinId = openCheckinId
+        self.latestAdvisoryId = latestAdvisoryId
+    }
+}
+
 /// What one reply, form or report says, ready to be recorded in one transaction: the
 /// answer, the welfare change, the hotline case and the confirmation to queue.
 public struct CheckinAnswer: Sendable, Hashable {

@@ -28,8 +28,9 @@ public final class CheckinProcessor: Service {
         self.now = now
     }
 
+    /// Until a graceful shutdown: what is stored stays for the next start, nothing is lost.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     if try await self.processBatch() == 0 { try await Task.sleep(for: self.pollInterval) }
@@ -50,30 +51,33 @@ public final class CheckinProcessor: Service {
         guard !batch.isEmpty else { return 0 }
         var answers: [CheckinAnswer] = []
         var strangers: [Int64] = []
-        // Within a batch: each advisory's confirmation texts are rendered once.
+        // One read for every sender's language and requests; each advisory read and each
+        // confirmation rendered once per batch.
+        let contexts = try await store.replyContexts(citizenIds: Array(Set(batch.compactMap(\.citizenId))), now: now())
+        var advisories: [Int64: Advisory] = [:]
         var texts: [String: [Language: [MessageKind: RenderedMessage]]] = [:]
         let rendered = now()
         for sms in batch {
             guard let id = sms.id else { continue }
-            guard let citizenId = sms.citizenId, let citizen = try await store.citizen(id: citizenId) else {
+            guard let citizenId = sms.citizenId, let context = contexts[citizenId] else {
                 strangers.append(id)
                 continue
             }
             let meaning = parser.parse(sms.text)
-            let open = try await store.openCheckinRequest(citizenId: citizenId, now: sms.receivedAt)
             var confirmation: CheckinAnswer.Confirmation?
-            var under = open
-            if under == nil { under = try await store.latestAdvisory(citizenId: citizenId) }
-            if let under, let advisoryId = under.id {
-                let followUp = FollowUp.confirmation(of: meaning)
-                let key = "\(advisoryId)/\(followUp.rawValue)"
-                if texts[key] == nil { texts[key] = try publisher.renderFollowUp(under, followUp, kinds: [.sms], now: rendered) }
-                if let message = texts[key]?[citizen.language]?[.sms] {
-                    confirmation = .init(advisoryId: advisoryId, channel: sms.channel, followUp: followUp, message: message)
+            if let underId = context.openCheckinId ?? context.latestAdvisoryId {
+                if advisories[underId] == nil { advisories[underId] = try await store.advisory(id: underId) }
+                if let under = advisories[underId] {
+                    let followUp = FollowUp.confirmation(of: meaning)
+                    let key = "\(underId)/\(followUp.rawValue)"
+                    if texts[key] == nil { texts[key] = try publisher.renderFollowUp(under, followUp, kinds: [.sms], now: rendered) }
+                    if let message = texts[key]?[context.language]?[.sms] {
+                        confirmation = .init(advisoryId: underId, channel: sms.channel, followUp: followUp, message: message)
+                    }
                 }
             }
             answers.append(CheckinAnswer(
-                citizenId: citizenId, advisoryId: open?.id, meaning: meaning, source: .sms, text: sms.text, inboundId: id,
+                citizenId: citizenId, advisoryId: context.openCheckinId, meaning: meaning, source: .sms, text: sms.text, inboundId: id,
                 at: sms.receivedAt, confirmation: confirmation))
         }
         try await store.recordCheckins(answers)
@@ -109,7 +113,7 @@ public final class CheckinScheduler: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do { try await self.tick() } catch is CancellationError { return } catch {
                     self.logger.error("check-in reminders or escalation failed; trying again", metadata: ["error": "\(error)"])

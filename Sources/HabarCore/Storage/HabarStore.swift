@@ -340,6 +340,9 @@ public protocol HabarStore: Sendable {
     /// The most recent advisory (any status but cancelled) that reached the citizen: what
     /// a confirmation is sent under when no check-in is open.
     func latestAdvisory(citizenId: Int64) async throws -> Advisory?
+    /// For each citizen of `citizenIds` that exists, in one read: their language, their open
+    /// check-in request and their latest advisory (as the two calls above answer).
+    func replyContexts(citizenIds: [Int64], now: Date) async throws -> [Int64: ReplyContext]
     /// Records each answer in one transaction: the check-in (the later answer wins), the
     /// citizen's welfare and last contact, the history, the hotline case (needs help and
     /// unclear replies open one or join the citizen's open case), the confirmation delivery,
