@@ -10,13 +10,16 @@ import NIOCore
 import Testing
 
 /// A gateway on a temporary data directory with the shipped catalogs.
-func testGateway(_ configure: (inout HabarConfiguration) -> Void = { _ in }) throws -> Gateway {
+/// `clock`: the gateway's clock, moved by the test (the wall clock without one).
+func testGateway(clock: TestClock? = nil, _ configure: (inout HabarConfiguration) -> Void = { _ in }) throws -> Gateway {
     var configuration = HabarConfiguration()
     configuration.dataDir = try Fixtures.temporaryDirectory("http").path
     configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
     configuration.dispatcher.pollMilliseconds = 10
     configure(&configuration)
-    return try Gateway.make(configuration: configuration, logger: Logger(label: "test"))
+    var now: @Sendable () -> Date = { Date() }
+    if let clock { now = clock.function }
+    return try Gateway.make(configuration: configuration, logger: Logger(label: "test"), now: now)
 }
 
 func token(_ gateway: Gateway, _ role: Role, agency: String? = nil) async throws -> String {

@@ -12,8 +12,8 @@ struct APIRig {
     let gateway: Gateway
     var tokens: [Role: String] = [:]
 
-    init(threshold: Int = 100, _ configure: (inout HabarConfiguration) -> Void = { _ in }) async throws {
-        gateway = try testGateway { configuration in
+    init(threshold: Int = 100, clock: TestClock? = nil, _ configure: (inout HabarConfiguration) -> Void = { _ in }) async throws {
+        gateway = try testGateway(clock: clock) { configuration in
             configuration.approval.threshold = threshold
             configure(&configuration)
         }

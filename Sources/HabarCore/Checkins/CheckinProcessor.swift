@@ -15,12 +15,16 @@ public final class CheckinProcessor: Service {
     private let parser = ReplyParser()
     private let logger: Logger
     private let pollInterval: Duration
+    /// Replies read and recorded per transaction: small enough that the inbound route's own
+    /// commits (what Kannel waits for) never queue long behind one.
+    private let batchSize: Int
     private let now: @Sendable () -> Date
 
     public init(
         store: any HabarStore, publisher: AdvisoryPublisher, logger: Logger, pollInterval: Duration = .milliseconds(100),
-        now: @escaping @Sendable () -> Date = { Date() }
+        batchSize: Int = 100, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.batchSize = batchSize
         self.store = store
         self.publisher = publisher
         self.logger = logger
@@ -44,10 +48,10 @@ public final class CheckinProcessor: Service {
         }
     }
 
-    /// Processes what is waiting (up to 500); returns how many SMS it took.
+    /// Processes what is waiting (up to `batchSize`); returns how many SMS it took.
     @discardableResult
     public func processBatch() async throws -> Int {
-        let batch = try await store.unprocessedInboundSMS(limit: 500)
+        let batch = try await store.unprocessedInboundSMS(limit: batchSize)
         guard !batch.isEmpty else { return 0 }
         var answers: [CheckinAnswer] = []
         var strangers: [Int64] = []
