@@ -66,16 +66,21 @@ public final class CheckinLinks: Sendable {
     }
 
     /// `message` with the placeholder replaced by its citizen's token (unchanged when it has
-    /// no placeholder or no citizen; a subscriber gets the link without a token).
+    /// no placeholder). A message to no citizen (a webhook subscriber) has no personal link:
+    /// it points at the site instead of a page that would not open.
     public func personalize(_ message: OutboundMessage) async throws -> OutboundMessage {
         let rendered = message.message
         guard rendered.text.contains(Self.placeholder) || rendered.html?.contains(Self.placeholder) == true else { return message }
-        var token = ""
-        if let citizen = message.citizenId { token = try await self.token(citizenId: citizen, advisoryId: message.advisoryId) }
+        let target: String, replacement: String
+        if let citizen = message.citizenId {
+            (target, replacement) = (Self.placeholder, try await self.token(citizenId: citizen, advisoryId: message.advisoryId))
+        } else {
+            (target, replacement) = ("/c/" + Self.placeholder, "")
+        }
         var copy = message
-        copy.message.text = rendered.text.replacingOccurrences(of: Self.placeholder, with: token)
-        copy.message.html = rendered.html?.replacingOccurrences(of: Self.placeholder, with: token)
-        copy.message.subject = rendered.subject?.replacingOccurrences(of: Self.placeholder, with: token)
+        copy.message.text = rendered.text.replacingOccurrences(of: target, with: replacement)
+        copy.message.html = rendered.html?.replacingOccurrences(of: target, with: replacement)
+        copy.message.subject = rendered.subject?.replacingOccurrences(of: target, with: replacement)
         return copy
     }
 }
