@@ -153,5 +153,7 @@ public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
     CheckinPageController(gateway: gateway).addRoutes(to: router)
     CheckinsController(gateway: gateway).addRoutes(to: router.group("v1/checkins"))
     CasesController(gateway: gateway).addRoutes(to: router.group("v1/cases"))
+    AgenciesController(gateway: gateway).addRoutes(to: router.group("v1/agencies"))
+    AgencyInboundController(gateway: gateway).addRoutes(to: router)
     return router
 }

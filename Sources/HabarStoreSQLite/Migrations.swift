@@ -323,6 +323,72 @@ enum Migrations {
                 ALTER TABLE advisories ADD COLUMN escalated_at INTEGER;
                 """)
         }
+        migrator.registerMigration("v5: agencies") { db in
+            try db.execute(sql: """
+                CREATE TABLE agencies (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    webhook_url TEXT,
+                    language TEXT NOT NULL CHECK (language IN ('kk', 'ru', 'en')),
+                    subscriber_id INTEGER REFERENCES subscribers (id),
+                    created_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                -- Each agency's whsec_ secrets: a rotated-out secret verifies until it expires.
+                CREATE TABLE agency_secrets (
+                    id INTEGER PRIMARY KEY,
+                    agency_id TEXT NOT NULL REFERENCES agencies (id),
+                    secret TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER
+                );
+                CREATE INDEX agency_secrets_by_agency ON agency_secrets (agency_id);
+                -- Every verified webhook an agency sent, stored in the transaction that applied it;
+                -- a webhook-id seen before is acknowledged and not applied again.
+                CREATE TABLE agency_events (
+                    agency_id TEXT NOT NULL,
+                    webhook_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    summary TEXT,
+                    PRIMARY KEY (agency_id, webhook_id)
+                ) WITHOUT ROWID;
+                -- An agency's tourists: its own ids, the citizen each is, the group they are in.
+                CREATE TABLE agency_tourists (
+                    agency_id TEXT NOT NULL,
+                    tourist_id TEXT NOT NULL,
+                    citizen_id INTEGER NOT NULL REFERENCES citizens (id) ON DELETE CASCADE,
+                    group_id TEXT,
+                    -- 1: matched to a citizen registered before (by phone or passport), whose name stays HQ's.
+                    linked INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (agency_id, tourist_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX agency_tourists_by_group ON agency_tourists (agency_id, group_id);
+                CREATE TABLE agency_groups (
+                    agency_id TEXT NOT NULL,
+                    group_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    country TEXT NOT NULL,
+                    city TEXT,
+                    hotel TEXT,
+                    return_flight TEXT,
+                    return_date TEXT,
+                    status TEXT,
+                    status_place TEXT,
+                    status_at INTEGER,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (agency_id, group_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE agency_group_events (
+                    id INTEGER PRIMARY KEY,
+                    agency_id TEXT NOT NULL,
+                    group_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    place TEXT,
+                    at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -67,7 +67,7 @@ extension SQLiteStore {
         }
     }
 
-    private static func record(_ answer: CheckinAnswer, db: Database) throws {
+    static func record(_ answer: CheckinAnswer, db: Database) throws {
         let at = answer.at.ms
         if let inbound = answer.inboundId {
             try db.cachedStatement(sql: "UPDATE inbound_sms SET processed_at = ? WHERE id = ? AND processed_at IS NULL")

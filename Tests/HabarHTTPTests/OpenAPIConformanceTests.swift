@@ -4,6 +4,7 @@ import HabarCore
 import HabarHTTP
 import HabarMessages
 import HabarTesting
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Synchronization
@@ -92,6 +93,23 @@ struct OpenAPIConformanceTests {
             try await c.call(.patch, "/v1/citizens/\(citizenId)", json: #"{"checkinStatus": "safe", "checkinNote": "Дозвонились"}"#, as: op)
             try await c.call(.get, "/v1/citizens/\(citizenId)", as: viewer)
 
+            // Agencies: registry, rotation, a signed webhook (signed here with Habar's own
+            // signer; AgencyTests sign with the reference library).
+            let agency = try await c.call(.post, "/v1/agencies", json: #"{"id": "silkway", "name": "Silk Way", "webhookUrl": "https://silkway.example/hooks"}"#, as: admin)
+            try await c.call(.post, "/v1/agencies", json: #"{"id": "silkway", "name": "Again"}"#, as: admin)  // 409
+            try await c.call(.get, "/v1/agencies", as: viewer)
+            try await c.call(.get, "/v1/agencies/silkway", as: viewer)
+            try await c.call(.get, "/v1/agencies/nosuch", as: viewer)  // 404
+            let rotated = try await c.call(.post, "/v1/agencies/silkway/rotate-secret", json: "{}", as: admin)
+            let secret = try #require(WebhookSecret(rotated.json["webhookSecret"] as? String ?? (agency.json["webhookSecret"] as? String ?? "")))
+            let event = #"{"type": "manifest.upsert", "data": {"group": {"id": "G1", "name": "G", "destination": {"country": "TR"}}, "tourists": [{"id": "T1", "fullName": "Айгүл", "phone": "+77015550101"}]}}"#
+            var signed = HTTPFields()
+            for (name, value) in StandardWebhooks.headers(id: "evt_1", timestamp: Date(), body: Data(event.utf8), secrets: [secret]) {
+                signed[HTTPField.Name(name)!] = value
+            }
+            try await c.call(.post, "/inbound/agencies/silkway", body: Data(event.utf8), contentType: "application/json", headers: signed, as: nil)
+            try await c.call(.post, "/inbound/agencies/silkway", body: Data(event.utf8), contentType: "application/json", as: nil)  // 401
+
             let citizen = try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR", "language": "kk", "lat": 35.7, "lon": 51.4}"#, as: op)
             try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR"}"#, as: op)  // 409
             try await c.call(.post, "/v1/citizens", json: #"{"fullName": "A", "country": "IR", "x": 1}"#, as: op)  // 400
@@ -149,7 +167,7 @@ struct OpenAPIConformanceTests {
             let successes = (operation["responses"] as? [String: Any] ?? [:]).keys.filter { $0.hasPrefix("2") }
             #expect(successes.contains { seen.contains("\(method) \(path) \($0)") }, "\(method) \(path) never answered \(successes.sorted())")
         }
-        for expected in ["GET /c/{token} 404", "POST /c/{token} 422", "GET /v1/cases/{id} 403", "PATCH /v1/cases/{id} 422",
+        for expected in ["POST /inbound/agencies/{agencyId} 401", "POST /v1/agencies 409", "GET /v1/agencies/{id} 404", "GET /c/{token} 404", "POST /c/{token} 422", "GET /v1/cases/{id} 403", "PATCH /v1/cases/{id} 422",
                          "GET /callbacks/sms/{channelName}/dlr 403", "GET /inbound/sms/{channelName} 403", "GET /inbound/sms/{channelName} 400",
                          "POST /v1/citizens 409", "POST /v1/citizens 400", "POST /v1/citizens 413", "POST /v1/citizens/import 415",
                          "POST /v1/advisories/{id}/approve 403", "POST /v1/advisories/{id}/update 202", "GET /v1/advisories/{id}/cap 409"] {

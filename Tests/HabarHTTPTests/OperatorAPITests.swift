@@ -76,11 +76,20 @@ struct OperatorAPITests {
             for (method, template, operation) in document.operations {
                 let allowed = Set(operation["x-habar-roles"] as? [String] ?? [])
                 #expect(!allowed.isEmpty, "\(method) \(template) has no x-habar-roles")
-                let path = template.replacingOccurrences(of: "{id}", with: template.hasPrefix("/v1/tokens") ? "999999" : template.hasPrefix("/v1/citizens") ? "\(own.id!)" : "\(draft.id!)")
+                let path = template.replacingOccurrences(
+                    of: "{id}",
+                    with: template.hasPrefix("/v1/tokens") ? "999999" : template.hasPrefix("/v1/citizens") ? "\(own.id!)"
+                        : template.hasPrefix("/v1/agencies") ? "agency-1" : "\(draft.id!)")
                 let isCSV = template.hasSuffix("/import")
                 func call(_ token: String?) async throws -> Answer {
                     let body = ["POST", "PATCH"].contains(method) ? (isCSV ? "fullName,country,phone\n" : "{}") : nil
                     return try await api.call(HTTPRequest.Method(method)!, path, json: body, contentType: isCSV ? "text/csv" : nil, as: .some(token))
+                }
+                if allowed == ["signature"] {
+                    // Signed by its sender (an agency), not a token: refused unsigned.
+                    let answer = try await call(nil)
+                    #expect(answer.status == 401, "\(method) \(template) is signed but answered \(answer.status) unsigned")
+                    continue
                 }
                 if allowed == ["none"] {
                     let answer = try await call(nil)

@@ -375,6 +375,20 @@ public protocol HabarStore: Sendable {
     func escalateSilent(advisoryId: Int64, now: Date) async throws -> Int
     func checkinTally(advisoryId: Int64) async throws -> CheckinTally
 
+    // MARK: Travel agencies
+    /// Registers an agency with its first secret, its outbound subscriber (when it has a
+    /// webhook URL) and its token, in one transaction; an id in use is a conflict.
+    func insertAgency(_ agency: Agency, secret: String, token: AccessToken) async throws -> Agency
+    func agencies() async throws -> [Agency]
+    func agency(id: String) async throws -> Agency?
+    /// The secrets that verify the agency's webhooks at `now` (newest first).
+    func agencySecrets(id: String, now: Date) async throws -> [WebhookSecret]
+    /// Adds `secret` as the newest; the others stop verifying `overlap` seconds from `now`.
+    func rotateAgencySecret(id: String, secret: String, overlap: TimeInterval, now: Date) async throws -> Bool
+    /// Applies a verified agency webhook and stores it, in one transaction; a webhook-id
+    /// applied before is not applied again.
+    func applyAgencyEvent(agencyId: String, webhookId: String, type: String, body: Data, command: AgencyCommand, at: Date) async throws -> AgencyEventResult
+
     // MARK: Idempotency keys
     /// Claims `key` for a call with `fingerprint` (method, path and body hash) by `scope`
     /// (the caller), or says how it was used before. Keys older than `forgetBefore` are forgotten.

@@ -14,7 +14,8 @@ public struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     public func limit(for path: String) -> Int {
-        path.hasSuffix("/import") ? maxImportBytes : maxBodyBytes
+        // Agencies' webhooks carry whole manifests (10,000 tourists is about 1.5 MB).
+        path.hasSuffix("/import") || path.hasPrefix("/inbound/agencies/") ? maxImportBytes : maxBodyBytes
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

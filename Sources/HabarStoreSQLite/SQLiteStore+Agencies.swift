@@ -1,0 +1,194 @@
+import Foundation
+import GRDB
+import HabarCore
+import HabarMessages
+
+/// Travel agencies: their secrets, the webhooks they sent, their groups and tourists.
+extension SQLiteStore {
+    public func insertAgency(_ agency: Agency, secret: String, token: AccessToken) async throws -> Agency {
+        try await writer.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agencies WHERE id = ?)", arguments: [agency.id]) == true {
+                throw OperationError.conflict("an agency with id '\(agency.id)' exists")
+            }
+            var subscriber: Int64?
+            if let url = agency.webhookURL {
+                // The agency's outbound address: its group advisories are signed with its secret.
+                try db.execute(
+                    sql: "INSERT INTO subscribers (name, url, secret, language, agency_id, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
+                    arguments: ["agency:\(agency.id)", url, secret, agency.language.rawValue, agency.id, agency.createdAt.ms])
+                subscriber = db.lastInsertedRowID
+            }
+            try db.execute(
+                sql: "INSERT INTO agencies (id, name, webhook_url, language, subscriber_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [agency.id, agency.name, agency.webhookURL, agency.language.rawValue, subscriber, agency.createdAt.ms])
+            try db.execute(
+                sql: "INSERT INTO agency_secrets (agency_id, secret, created_at) VALUES (?, ?, ?)", arguments: [agency.id, secret, agency.createdAt.ms])
+            try db.execute(
+                sql: "INSERT INTO tokens (name, role, agency_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [token.name, token.role.rawValue, token.agencyId, token.tokenHash, token.createdAt.ms])
+            return agency
+        }
+    }
+
+    public func agencies() async throws -> [Agency] {
+        try await writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM agencies ORDER BY id").map(Self.agency) }
+    }
+
+    public func agency(id: String) async throws -> Agency? {
+        try await writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM agencies WHERE id = ?", arguments: [id]).map(Self.agency) }
+    }
+
+    static func agency(_ row: Row) -> Agency {
+        Agency(id: row["id"], name: row["name"], webhookURL: row["webhook_url"], language: Language(rawValue: row["language"]) ?? .russian,
+               createdAt: Date(ms: row["created_at"]))
+    }
+
+    public func agencySecrets(id: String, now: Date) async throws -> [WebhookSecret] {
+        try await writer.read { db in
+            try String.fetchAll(
+                db.cachedStatement(sql: "SELECT secret FROM agency_secrets WHERE agency_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC"),
+                arguments: [id, now.ms]
+            ).compactMap(WebhookSecret.init)
+        }
+    }
+
+    public func rotateAgencySecret(id: String, secret: String, overlap: TimeInterval, now: Date) async throws -> Bool {
+        try await writer.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agencies WHERE id = ?)", arguments: [id]) == true else { return false }
+            let until = now.addingTimeInterval(overlap).ms
+            try db.execute(
+                sql: "UPDATE agency_secrets SET expires_at = ? WHERE agency_id = ? AND (expires_at IS NULL OR expires_at > ?)",
+                arguments: [until, id, until])
+            try db.execute(sql: "INSERT INTO agency_secrets (agency_id, secret, created_at) VALUES (?, ?, ?)", arguments: [id, secret, now.ms])
+            // Outbound webhooks are signed with every secret still valid, newest first.
+            let valid = try String.fetchAll(
+                db, sql: "SELECT secret FROM agency_secrets WHERE agency_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC",
+                arguments: [id, now.ms])
+            try db.execute(
+                sql: "UPDATE subscribers SET secret = ? WHERE id = (SELECT subscriber_id FROM agencies WHERE id = ?)",
+                arguments: [valid.joined(separator: " "), id])
+            return true
+        }
+    }
+
+    // MARK: Applying webhooks
+
+    public func applyAgencyEvent(
+        agencyId: String, webhookId: String, type: String, body: Data, command: AgencyCommand, at: Date
+    ) async throws -> AgencyEventResult {
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO agency_events (agency_id, webhook_id, type, body, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [agencyId, webhookId, type, body, at.ms])
+            guard db.changesCount == 1 else { return .duplicate }
+            let summary: [String: Int]
+            switch command {
+            case .manifest(let manifest): summary = try Self.apply(manifest, agency: agencyId, db: db, at: at)
+            case .groupStatus(let report): summary = try Self.apply(report, agency: agencyId, db: db)
+            case .touristCheckin(let checkin): summary = try Self.apply(checkin, agency: agencyId, db: db, at: at)
+            }
+            try db.execute(
+                sql: "UPDATE agency_events SET summary = ? WHERE agency_id = ? AND webhook_id = ?",
+                arguments: [String(decoding: try JSONEncoder.sorted.encode(summary), as: UTF8.self), agencyId, webhookId])
+            return .applied(summary: summary)
+        }
+    }
+
+    /// A manifest: the group, then each tourist — the agency's own tourist, else the citizen
+    /// with the same phone, else with the same passport, else a new citizen — linked to the
+    /// agency and group; tourists of the group missing from it are detached, not deleted.
+    static func apply(_ manifest: Manifest, agency: String, db: Database, at: Date) throws -> [String: Int] {
+        let group = manifest.group
+        try db.execute(
+            sql: """
+                INSERT INTO agency_groups (agency_id, group_id, name, country, city, hotel, return_flight, return_date, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (agency_id, group_id) DO UPDATE SET name = excluded.name, country = excluded.country, city = excluded.city,
+                    hotel = excluded.hotel, return_flight = excluded.return_flight, return_date = excluded.return_date, updated_at = excluded.updated_at
+                """,
+            arguments: [agency, group.id, group.name, group.destination.country, group.destination.city, group.hotel,
+                        group.returnFlight?.number, group.returnFlight?.date, at.ms])
+        var created = 0, updated = 0, linked = 0
+        for tourist in manifest.tourists {
+            let phone = tourist.phone.flatMap(PhoneNumber.init)?.e164
+            let known = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT citizen_id, linked FROM agency_tourists WHERE agency_id = ? AND tourist_id = ?"), arguments: [agency, tourist.id])
+            var citizenId: Int64? = known?["citizen_id"]
+            // The agency's own tourist (one its manifest created): its data is the agency's to change.
+            let ours = known != nil && known?["linked"] == false
+            var linkedNow = known?["linked"] ?? false
+            if citizenId == nil, let phone {
+                citizenId = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1"), arguments: [phone])
+            }
+            if citizenId == nil, let passport = tourist.passportNumber {
+                citizenId = try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT id FROM citizens WHERE passport_number = ? ORDER BY id LIMIT 1"), arguments: [passport])
+            }
+            if let id = citizenId {
+                // A citizen HQ registered keeps its name and language; the agency's own tourist
+                // takes the manifest's. Empty fields are filled either way.
+                try db.cachedStatement(sql: """
+                    UPDATE citizens SET full_name = CASE WHEN ? THEN ? ELSE full_name END, language = CASE WHEN ? THEN ? ELSE language END,
+                        phone = coalesce(phone, ?), email = coalesce(email, ?), passport_number = coalesce(passport_number, ?),
+                        birth_date = coalesce(birth_date, ?), country = ?, city = coalesce(?, city), agency_id = ?, group_id = ?, updated_at = ?
+                    WHERE id = ?
+                    """).execute(arguments: [
+                        ours, tourist.fullName, ours && tourist.language != nil, tourist.language?.rawValue, phone, tourist.email,
+                        tourist.passportNumber, tourist.birthDate, group.destination.country, group.destination.city, agency, group.id,
+                        at.ms, id,
+                    ])
+                if known != nil { updated += 1 } else { linked += 1; linkedNow = true }
+            } else {
+                let citizen = Citizen(
+                    fullName: tourist.fullName, language: tourist.language ?? .russian, phone: phone.map(PhoneNumber.init(storedE164:)),
+                    email: tourist.email, country: group.destination.country, city: group.destination.city, groupId: group.id, agencyId: agency,
+                    passportNumber: tourist.passportNumber, birthDate: tourist.birthDate, createdAt: at, updatedAt: at)
+                citizenId = try insert(citizen, db).id
+                created += 1
+            }
+            try db.cachedStatement(sql: """
+                INSERT INTO agency_tourists (agency_id, tourist_id, citizen_id, group_id, linked) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (agency_id, tourist_id) DO UPDATE SET citizen_id = excluded.citizen_id, group_id = excluded.group_id
+                """).execute(arguments: [agency, tourist.id, citizenId, group.id, linkedNow])
+        }
+        let present = Set(manifest.tourists.map(\.id))
+        var detached = 0
+        for row in try Row.fetchAll(
+            db, sql: "SELECT tourist_id, citizen_id FROM agency_tourists WHERE agency_id = ? AND group_id = ?", arguments: [agency, group.id])
+        where !present.contains(row["tourist_id"]) {
+            try db.execute(sql: "UPDATE agency_tourists SET group_id = NULL WHERE agency_id = ? AND tourist_id = ?", arguments: [agency, row["tourist_id"]])
+            try db.execute(
+                sql: "UPDATE citizens SET group_id = NULL, updated_at = ? WHERE id = ? AND agency_id = ? AND group_id = ?",
+                arguments: [at.ms, row["citizen_id"], agency, group.id])
+            detached += 1
+        }
+        return ["created": created, "updated": updated, "linked": linked, "detached": detached]
+    }
+
+    static func apply(_ report: GroupStatusReport, agency: String, db: Database) throws -> [String: Int] {
+        try db.execute(
+            sql: "UPDATE agency_groups SET status = ?, status_place = ?, status_at = ?, updated_at = ? WHERE agency_id = ? AND group_id = ?",
+            arguments: [report.status.rawValue, report.place, report.at.ms, report.at.ms, agency, report.groupId])
+        guard db.changesCount == 1 else {
+            throw ValidationFailure([FieldError(pointer: "/data/groupId", detail: "this agency has no group '\(report.groupId)' (send its manifest first)")])
+        }
+        try db.execute(
+            sql: "INSERT INTO agency_group_events (agency_id, group_id, status, place, at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [agency, report.groupId, report.status.rawValue, report.place, report.at.ms])
+        return ["groups": 1]
+    }
+
+    static func apply(_ checkin: TouristCheckin, agency: String, db: Database, at: Date) throws -> [String: Int] {
+        guard let citizen = try Int64.fetchOne(
+            db, sql: "SELECT citizen_id FROM agency_tourists WHERE agency_id = ? AND tourist_id = ?", arguments: [agency, checkin.touristId])
+        else {
+            throw ValidationFailure([FieldError(pointer: "/data/touristId", detail: "this agency has no tourist '\(checkin.touristId)'")])
+        }
+        let when = checkin.at.map { min($0, at) } ?? at
+        let open = try Int64.fetchOne(db, sql: "SELECT (\(openCheckinSQL)) FROM citizens c WHERE c.id = ?", arguments: [when.ms, citizen])
+        try record(CheckinAnswer(
+            citizenId: citizen, advisoryId: open, meaning: checkin.status == .safe ? .safe : .needsHelp, source: .agency,
+            text: [agency, checkin.note].compactMap { $0 }.joined(separator: ": "), at: when), db: db)
+        return ["checkins": 1]
+    }
+}

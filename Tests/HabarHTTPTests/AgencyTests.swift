@@ -1,0 +1,231 @@
+import Foundation
+import HabarCore
+import HabarHTTP
+import HabarMessages
+import HabarTesting
+import HTTPTypes
+import Hummingbird
+import Synchronization
+import HummingbirdTesting
+import Testing
+
+/// Signs like an agency would: with the Standard Webhooks reference library (Python), not
+/// with Habar's own signer. nil (a loud skip locally, a failure under CI) without it.
+func referenceSignature(secret: String, id: String, timestamp: Int, body: String) async throws -> String? {
+    let file = try Fixtures.temporaryDirectory("sign").appendingPathComponent("body.json")
+    try Data(body.utf8).write(to: file)
+    let script = """
+        import sys, datetime
+        from standardwebhooks.webhooks import Webhook
+        body = open(sys.argv[4], encoding="utf-8").read()
+        print(Webhook(sys.argv[1]).sign(sys.argv[2], datetime.datetime.fromtimestamp(int(sys.argv[3]), tz=datetime.timezone.utc), body))
+        """
+    let result = try await ExternalProcess.run("python3", ["-c", script, secret, id, String(timestamp), file.path], timeout: 60)
+    guard result.status == 0 else {
+        if ExternalProcess.underCI {
+            Issue.record("python3 with standardwebhooks is missing (Tests/run-all.sh installs it): \(result.stderr)")
+        } else {
+            print("⚠️  SKIPPED: agency webhook tests need python3 -m pip install standardwebhooks")
+        }
+        return nil
+    }
+    return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// A gateway (on a clock the test moves) with one registered agency.
+struct AgencyRig {
+    let rig: APIRig
+    let clock: TestClock
+    let agency: String
+    let secret: String
+    let token: String
+
+    init(clock: TestClock = TestClock(Date()), dataDir: String? = nil) async throws {
+        self.clock = clock
+        rig = try await APIRig(clock: clock) { if let dataDir { $0.dataDir = dataDir } }
+        let created = Mutex<Answer?>(nil)
+        try await rig.run { [rig] api in
+            let answer = try await api.call(.post, "/v1/agencies", json: #"{"id": "silkway", "name": "Silk Way Travel", "webhookUrl": "https://silkway.example/hooks", "language": "kk"}"#, as: .some(rig.tokens[.admin]))
+            created.withLock { $0 = answer }
+        }
+        let answer = try #require(created.withLock { $0 })
+        #expect(answer.status == 201, "\(answer.text)")
+        agency = answer.json["id"] as? String ?? ""
+        secret = answer.json["webhookSecret"] as? String ?? ""
+        token = answer.json["token"] as? String ?? ""
+    }
+
+    /// Posts `body` signed with `secrets` (each a v1 signature) at the gateway's time + `skew`.
+    func post(_ api: API, _ body: String, id: String, secrets: [String]? = nil, skew: Int = 0, to agency: String? = nil) async throws -> Answer? {
+        let timestamp = Int(clock.now.timeIntervalSince1970) + skew
+        var signatures: [String] = []
+        for secret in secrets ?? [self.secret] {
+            guard let signature = try await referenceSignature(secret: secret, id: id, timestamp: timestamp, body: body) else { return nil }
+            signatures.append(signature)
+        }
+        var headers = HTTPFields()
+        headers[HTTPField.Name("webhook-id")!] = id
+        headers[HTTPField.Name("webhook-timestamp")!] = String(timestamp)
+        headers[HTTPField.Name("webhook-signature")!] = signatures.joined(separator: " ")
+        return try await api.call(.post, "/inbound/agencies/\(agency ?? self.agency)", body: Data(body.utf8), contentType: "application/json", headers: headers, as: .some(nil))
+    }
+
+    static func manifest(group: String = "G-17", tourists: [(id: String, name: String, phone: String?)]) -> String {
+        let list = tourists.map { tourist in
+            "{\"id\": \"\(tourist.id)\", \"fullName\": \"\(tourist.name)\"" + (tourist.phone.map { ", \"phone\": \"\($0)\"" } ?? ", \"email\": \"\(tourist.id)@mail.kz\"") + ", \"language\": \"kk\"}"
+        }
+        return """
+            {"type": "manifest.upsert", "data": {"group": {"id": "\(group)", "name": "Стамбұл, 12–19 наурыз", "destination": {"country": "TR", "city": "Istanbul"},
+             "hotel": "Grand Sirkeci", "returnFlight": {"number": "KC912", "date": "2026-03-19"}}, "tourists": [\(list.joined(separator: ", "))]}}
+            """
+    }
+}
+
+@Suite("Travel agencies", .serialized)
+struct AgencyTests {
+    @Test("registering: the secret and the agency token are shown once; an agency token reads only its agency; only admins register")
+    func registry() async throws {
+        let a = try await AgencyRig()
+        #expect(a.agency == "silkway" && WebhookSecret(a.secret) != nil && a.token.hasPrefix("hb_"))
+        try await a.rig.run { api in
+            let again = try await api.call(.post, "/v1/agencies", json: #"{"id": "silkway", "name": "Again"}"#, as: .some(a.rig.tokens[.admin]))
+            let byOperator = try await api.call(.post, "/v1/agencies", json: #"{"name": "X"}"#, as: .some(a.rig.tokens[.operator]))
+            let bad = try await api.call(.post, "/v1/agencies", json: #"{"id": "Has Spaces", "name": "X", "webhookUrl": "ftp://x"}"#, as: .some(a.rig.tokens[.admin]))
+            #expect(again.status == 409 && byOperator.status == 403 && bad.status == 422 && bad.errorPointers == ["/id", "/webhookUrl"])
+            let own = try await api.call(.get, "/v1/agencies/silkway", as: .some(a.token))
+            #expect(own.status == 200 && own.json["webhookSecret"] == nil && own.json["token"] == nil)
+            let other = try await api.call(.post, "/v1/agencies", json: #"{"id": "other", "name": "Other"}"#, as: .some(a.rig.tokens[.admin]))
+            #expect(other.status == 201)
+            #expect(try await api.call(.get, "/v1/agencies/other", as: .some(a.token)).status == 403)
+        }
+    }
+
+    @Test("signatures checked with the reference library: only the valid ones take effect, exactly once — also after a restart")
+    func signatures() async throws {
+        let dataDir = try Fixtures.temporaryDirectory("agency-restart").path
+        let a = try await AgencyRig(dataDir: dataDir)
+        let checkin = #"{"type": "tourist.checkin", "data": {"touristId": "T-1", "status": "safe"}}"#
+        let manifest = AgencyRig.manifest(tourists: [("T-1", "Айгүл Серікова", "+77015550001")])
+        let other = WebhookSecret.generate().text
+        try await a.rig.run { api in
+            guard let first = try await a.post(api, manifest, id: "msg_manifest_1") else { return }
+            #expect(first.status == 200 && first.json["status"] as? String == "applied", "\(first.text)")
+            let statuses: [(String, Int)] = [
+                ("wrong secret", try await a.post(api, checkin, id: "msg_1", secrets: [other])?.status ?? 0),
+                ("stale", try await a.post(api, checkin, id: "msg_2", skew: -301)?.status ?? 0),
+                ("future", try await a.post(api, checkin, id: "msg_3", skew: 301)?.status ?? 0),
+            ]
+            #expect(statuses.allSatisfy { $0.1 == 401 }, "\(statuses)")
+            // Altered body and altered id: signed for one thing, sent with another.
+            var headers = HTTPFields()
+            let timestamp = Int(a.clock.now.timeIntervalSince1970)
+            headers[HTTPField.Name("webhook-id")!] = "msg_4"
+            headers[HTTPField.Name("webhook-timestamp")!] = String(timestamp)
+            headers[HTTPField.Name("webhook-signature")!] = try await referenceSignature(secret: a.secret, id: "msg_4", timestamp: timestamp, body: checkin) ?? ""
+            let alteredBody = try await api.call(.post, "/inbound/agencies/silkway", body: Data(checkin.replacingOccurrences(of: "safe", with: "need_help").utf8), contentType: "application/json", headers: headers, as: .some(nil))
+            headers[HTTPField.Name("webhook-id")!] = "msg_5"
+            let alteredId = try await api.call(.post, "/inbound/agencies/silkway", body: Data(checkin.utf8), contentType: "application/json", headers: headers, as: .some(nil))
+            #expect(alteredBody.status == 401 && alteredId.status == 401)
+            #expect(try await a.rig.gateway.store.checkins(CheckinFilter(), page: PageRequest()).items.isEmpty)
+            let valid = try await a.post(api, checkin, id: "msg_6")
+            #expect(valid?.status == 200 && valid?.json["status"] as? String == "applied")
+            let replay = try await a.post(api, checkin, id: "msg_6")
+            #expect(replay?.status == 200 && replay?.json["status"] as? String == "duplicate")
+        }
+        let citizen = try #require(try await a.rig.gateway.store.citizenId(phone: "+77015550001"))
+        #expect(try await a.rig.gateway.store.welfareHistory(citizenId: citizen, limit: 10).map(\.source) == [.agency])
+        // Rotation: during the overlap both secrets verify (one or two signatures); after it, only the new.
+        let rotation = Mutex("")
+        try await a.rig.run { api in
+            let answer = try await api.call(.post, "/v1/agencies/silkway/rotate-secret", json: #"{"overlapMinutes": 60}"#, as: .some(a.rig.tokens[.admin]))
+            let rotated = answer.json["webhookSecret"] as? String ?? ""
+            rotation.withLock { $0 = rotated }
+            let both = try await a.post(api, checkin, id: "msg_7", secrets: [rotated, a.secret])
+            let old = try await a.post(api, checkin, id: "msg_8")
+            #expect(both?.status == 200 && old?.status == 200)
+        }
+        a.clock.advance(61 * 60)
+        let rotated = rotation.withLock { $0 }
+        try await a.rig.run { api in
+            let old = try await a.post(api, checkin, id: "msg_9")
+            let new = try await a.post(api, checkin, id: "msg_10", secrets: [rotated])
+            #expect(old?.status == 401 && new?.status == 200)
+        }
+        // A restart: a new gateway over the same database still knows msg_6.
+        let restarted = try await AgencyRestart(dataDir: dataDir, clock: a.clock)
+        try await restarted.rig.run { api in
+            let replay = try await a.post(api, checkin, id: "msg_6", secrets: [rotated])
+            #expect(replay?.status == 200 && replay?.json["status"] as? String == "duplicate")
+        }
+        #expect(try await restarted.rig.gateway.store.welfareHistory(citizenId: citizen, limit: 10).count == 4)
+    }
+
+    @Test("manifests: known tourists are linked, not duplicated; a later manifest detaches who is missing; check-ins and group status apply; bad input changes nothing")
+    func manifests() async throws {
+        let a = try await AgencyRig()
+        let store = a.rig.gateway.store
+        let registered = try await store.insertCitizen(Citizen(fullName: "Aigul Serikova", phone: PhoneNumber("+77015550001"), country: "KZ"))
+        try await a.rig.run { api in
+            let tourists: [(id: String, name: String, phone: String?)] = [("T-1", "Айгүл Серікова", "+7 701 555 00 01"), ("T-2", "Дәурен Әлиев", "+77015550002"), ("T-3", "Мария Ким", nil)]
+            guard let first = try await a.post(api, AgencyRig.manifest(tourists: tourists), id: "m1") else { return }
+            #expect((first.json["summary"] as? [String: Int]) == ["created": 2, "updated": 0, "linked": 1, "detached": 0], "\(first.text)")
+            let linked = try #require(try await store.citizen(id: registered.id!))
+            #expect(linked.fullName == "Aigul Serikova" && linked.agencyId == "silkway" && linked.groupId == "G-17" && linked.country == "TR")
+            let second = try await a.post(api, AgencyRig.manifest(tourists: Array(tourists.prefix(2))), id: "m2")
+            #expect((second?.json["summary"] as? [String: Int]) == ["created": 0, "updated": 2, "linked": 0, "detached": 1], "\(second?.text ?? "")")
+            // The citizen HQ registered keeps HQ's name when the agency sends the manifest again.
+            #expect(try await store.citizen(id: registered.id!)?.fullName == "Aigul Serikova")
+            let kim = try #require(try await store.citizens(CitizenFilter(agencyId: "silkway"), page: PageRequest()).items.first { $0.fullName == "Мария Ким" })
+            #expect(kim.groupId == nil && kim.agencyId == "silkway")
+
+            let help = try await a.post(api, #"{"type": "tourist.checkin", "data": {"touristId": "T-2", "status": "need_help", "note": "Қонақүйде қалдық"}}"#, id: "c1")
+            #expect(help?.status == 200)
+            let daurenId = try #require(try await store.citizenId(phone: "+77015550002"))
+            #expect(try await store.citizen(id: daurenId)?.welfareStatus == .needsHelp)
+            #expect(try await store.cases(CaseFilter(citizenId: daurenId), page: PageRequest()).items.first?.reason == .needsHelp)
+            let status = try await a.post(api, #"{"type": "group.status", "data": {"groupId": "G-17", "status": "crossed_border", "place": "Сарпи", "at": "2026-03-14T09:30:00Z"}}"#, id: "s1")
+            #expect(status?.status == 200)
+
+            let unknownGroup = try await a.post(api, #"{"type": "group.status", "data": {"groupId": "G-99", "status": "boarded", "at": "2026-03-14T09:30:00Z"}}"#, id: "s2")
+            let unknownType = try await a.post(api, #"{"type": "tourist.teleported", "data": {}}"#, id: "x1")
+            let badStatus = try await a.post(api, #"{"type": "group.status", "data": {"groupId": "G-17", "status": "lost", "at": "2026-03-14T09:30:00Z"}}"#, id: "s3")
+            #expect(unknownGroup?.status == 422 && unknownGroup?.errorPointers == ["/data/groupId"])
+            #expect(unknownType?.status == 400 && unknownType?.text.contains("tourist.teleported") == true)
+            #expect(badStatus?.status == 422 && badStatus?.errorPointers == ["/data/status"], "\(badStatus?.text ?? "")")
+            let bad = AgencyRig.manifest(tourists: [("T-9", "Ерлан", "123"), ("T-9", "Ерлан екінші", "+77015550009"), ("T-10", "", "+77015550010")])
+            let refused = try await a.post(api, bad, id: "m3")
+            #expect(refused?.status == 422 && refused?.errorPointers == ["/data/tourists/0/phone", "/data/tourists/1/id", "/data/tourists/2/fullName"], "\(refused?.text ?? "")")
+            let unknownField = try await a.post(api, #"{"type": "tourist.checkin", "data": {"touristId": "T-1", "status": "safe", "mood": "good"}}"#, id: "c2")
+            #expect(unknownField?.status == 400 && unknownField?.errorPointers == ["/data/mood"], "\(unknownField?.text ?? "")")
+            let invalidUTF8 = try await api.call(.post, "/inbound/agencies/silkway", body: Data([0x7B, 0xFF, 0x7D]), contentType: "application/json", as: .some(nil))
+            #expect(invalidUTF8.status == 401)  // unsigned: refused before it is read
+        }
+        #expect(try await store.citizenId(phone: "+77015550009") == nil)
+        #expect(try await store.citizens(CitizenFilter(agencyId: "silkway"), page: PageRequest(limit: 50)).items.count == 3)
+    }
+
+    @Test("agency B can neither sign for agency A nor touch A's tourists")
+    func scoping() async throws {
+        let a = try await AgencyRig()
+        try await a.rig.run { api in
+            let created = try await api.call(.post, "/v1/agencies", json: #"{"id": "caravan", "name": "Caravan"}"#, as: .some(a.rig.tokens[.admin]))
+            let secretB = created.json["webhookSecret"] as? String ?? ""
+            guard let manifest = try await a.post(api, AgencyRig.manifest(tourists: [("T-1", "Айгүл", "+77015550001")]), id: "m1") else { return }
+            #expect(manifest.status == 200)
+            let asA = try await a.post(api, #"{"type": "tourist.checkin", "data": {"touristId": "T-1", "status": "need_help"}}"#, id: "b1", secrets: [secretB])
+            let asB = try await a.post(api, #"{"type": "tourist.checkin", "data": {"touristId": "T-1", "status": "need_help"}}"#, id: "b2", secrets: [secretB], to: "caravan")
+            let groupOfA = try await a.post(api, #"{"type": "group.status", "data": {"groupId": "G-17", "status": "boarded", "at": "2026-03-14T09:30:00Z"}}"#, id: "b3", secrets: [secretB], to: "caravan")
+            #expect(asA?.status == 401 && asB?.status == 422 && groupOfA?.status == 422)
+        }
+        let citizen = try #require(try await a.rig.gateway.store.citizenId(phone: "+77015550001"))
+        #expect(try await a.rig.gateway.store.citizen(id: citizen)?.welfareStatus == .unknown)
+    }
+}
+
+/// A second gateway over the data directory of a first (a restart).
+struct AgencyRestart {
+    let rig: APIRig
+    init(dataDir: String, clock: TestClock) async throws {
+        rig = try await APIRig(clock: clock) { $0.dataDir = dataDir }
+    }
+}
