@@ -14,7 +14,7 @@ import Metrics
 import ServiceLifecycle
 
 // habar-bench: queueing, dispatch, API and channel figures on this machine. Build with -c release.
-//   swift run -c release habar-bench [--only render|queue|api|dispatch|webhook|kannel|smtp|checkin]
+//   swift run -c release habar-bench [--only render|queue|api|dispatch|webhook|kannel|smtp|checkin|agency]
 //       [--queue 100000,1000000] [--dispatch 200000] [--api 100000] [--webhook 20000] [--kannel 5000] [--smtp 2000]
 
 func argument(_ name: String, default value: String) -> String {
@@ -251,6 +251,9 @@ if mode == "all" || mode == "kannel" {
 }
 if mode == "all" || mode == "checkin" {
     try await checkinBenchmark(citizens: Int(argument("--checkin-citizens", default: "20000"))!, seconds: Int(argument("--seconds", default: "10"))!)
+}
+if mode == "all" || mode == "agency" {
+    try await agencyBenchmark(tourists: Int(argument("--tourists", default: "10000"))!, events: Int(argument("--events", default: "20000"))!)
 }
 if mode == "all" || mode == "smtp" {
     try await smtpBenchmark(Int(argument("--smtp", default: "2000"))!)
