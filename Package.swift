@@ -147,6 +147,7 @@ let package = Package(
                 "HabarHTTP", "HabarCore", "HabarMessages", "HabarStoreSQLite", "ChannelSMSStub", "HabarTesting",
                 "ChannelHTTP", "ChannelWebhook", "ChannelKannel", "ChannelSMTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

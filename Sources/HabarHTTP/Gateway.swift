@@ -48,6 +48,8 @@ public struct Gateway: Sendable {
     /// transaction under load, each acknowledged only once stored.
     public let answers: GroupCommit<CheckinAnswer, Void>
     public let inbound: GroupCommit<InboundSMS, InboundRecord>
+    /// Agencies' verified webhooks, many per transaction, each in its own savepoint.
+    public let agencyEvents: GroupCommit<AgencyEvent, Result<AgencyEventResult, ValidationFailure>>
     public let checkinPages = CheckinPages()
     public let metrics: PrometheusCollectorRegistry
     public let logger: Logger
@@ -103,6 +105,7 @@ public struct Gateway: Sendable {
                 return batch.map { _ in () }
             },
             inbound: GroupCommit { batch in try await store.recordInboundSMS(batch) },
+            agencyEvents: GroupCommit(maxBatch: 200) { batch in try await store.applyAgencyEvents(batch) },
             metrics: registryMetrics, logger: logger, now: now)
     }
 

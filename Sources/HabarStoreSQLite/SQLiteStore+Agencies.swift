@@ -73,13 +73,28 @@ extension SQLiteStore {
 
     // MARK: Applying webhooks
 
-    public func applyAgencyEvent(
-        agencyId: String, webhookId: String, type: String, body: Data, command: AgencyCommand, at: Date
-    ) async throws -> AgencyEventResult {
+    public func applyAgencyEvents(_ events: [AgencyEvent]) async throws -> [Result<AgencyEventResult, ValidationFailure>] {
         try await writer.write { db in
-            try db.execute(
-                sql: "INSERT INTO agency_events (agency_id, webhook_id, type, body, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                arguments: [agencyId, webhookId, type, body, at.ms])
+            try events.map { event in
+                var applied = AgencyEventResult.duplicate
+                do {
+                    try db.inSavepoint {
+                        applied = try Self.apply(event, db: db)
+                        return .commit
+                    }
+                    return .success(applied)
+                } catch let failure as ValidationFailure {
+                    return .failure(failure)
+                }
+            }
+        }
+    }
+
+    static func apply(_ event: AgencyEvent, db: Database) throws -> AgencyEventResult {
+        let (agencyId, webhookId, type, body, command, at) = (event.agencyId, event.webhookId, event.type, event.body, event.command, event.at)
+        try db.execute(
+            sql: "INSERT INTO agency_events (agency_id, webhook_id, type, body, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            arguments: [agencyId, webhookId, type, body, at.ms])
             guard db.changesCount == 1 else { return .duplicate }
             let summary: [String: Int]
             switch command {
@@ -88,10 +103,9 @@ extension SQLiteStore {
             case .touristCheckin(let checkin): summary = try Self.apply(checkin, agency: agencyId, db: db, at: at)
             }
             try db.execute(
-                sql: "UPDATE agency_events SET summary = ? WHERE agency_id = ? AND webhook_id = ?",
-                arguments: [String(decoding: try JSONEncoder.sorted.encode(summary), as: UTF8.self), agencyId, webhookId])
-            return .applied(summary: summary)
-        }
+            sql: "UPDATE agency_events SET summary = ? WHERE agency_id = ? AND webhook_id = ?",
+            arguments: [String(decoding: try JSONEncoder.sorted.encode(summary), as: UTF8.self), agencyId, webhookId])
+        return .applied(summary: summary)
     }
 
     /// A manifest: the group, then each tourist — the agency's own tourist, else the citizen

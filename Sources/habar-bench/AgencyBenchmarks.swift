@@ -1,3 +1,6 @@
+import AsyncHTTPClient
+import ChannelHTTP
+import NIOHTTP1
 import Foundation
 import HabarCore
 import HabarHTTP
@@ -31,16 +34,16 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
         token: AccessToken(name: "agency bench", role: .agency, agencyId: "bench", tokenHash: hash))
     let url = URL(string: "http://127.0.0.1:\(port)/inbound/agencies/bench")!
 
+    // AsyncHTTPClient with pooled keep-alive connections, as a partner's sender would be.
     @Sendable func send(_ body: Data, id: String) async throws -> Int {
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
         for (name, value) in StandardWebhooks.headers(id: id, timestamp: Date(), body: body, secrets: [secret]) {
-            request.setValue(value, forHTTPHeaderField: name)
+            request.headers.add(name: name, value: value)
         }
-        let (_, response) = try await URLSession.shared.data(for: request)
-        return (response as? HTTPURLResponse)?.statusCode ?? 0
+        request.body = .bytes(body)
+        return try await ProviderHTTP.execute(request, timeoutMilliseconds: 60_000, responseLimit: 65_536, logger: Logger(label: "bench")).status
     }
 
     let tourists = (1...count).map { index in
@@ -58,5 +61,5 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
         let code = try await send(body, id: "evt-\(index)")
         guard code == 200 else { throw KannelPeerError(description: "HTTP \(code)") }
     }
-    _ = report("verified tourist.checkin webhooks (URLSession, 32 in flight)", events, result)
+    _ = report("verified tourist.checkin webhooks (AsyncHTTPClient, 32 in flight)", events, result)
 }

@@ -125,6 +125,24 @@ public enum AgencyCommand: Sendable, Hashable {
     public static let types = ["manifest.upsert", "group.status", "tourist.checkin"]
 }
 
+/// One verified agency webhook, ready to apply.
+public struct AgencyEvent: Sendable, Hashable {
+    public var agencyId: String
+    public var webhookId: String
+    public var type: String
+    public var body: Data
+    public var command: AgencyCommand
+    public var at: Date
+    public init(agencyId: String, webhookId: String, type: String, body: Data, command: AgencyCommand, at: Date) {
+        self.agencyId = agencyId
+        self.webhookId = webhookId
+        self.type = type
+        self.body = body
+        self.command = command
+        self.at = at
+    }
+}
+
 /// What applying an agency webhook did.
 public enum AgencyEventResult: Sendable, Hashable {
     /// Applied now; a short summary for the answer.

@@ -385,9 +385,10 @@ public protocol HabarStore: Sendable {
     func agencySecrets(id: String, now: Date) async throws -> [WebhookSecret]
     /// Adds `secret` as the newest; the others stop verifying `overlap` seconds from `now`.
     func rotateAgencySecret(id: String, secret: String, overlap: TimeInterval, now: Date) async throws -> Bool
-    /// Applies a verified agency webhook and stores it, in one transaction; a webhook-id
-    /// applied before is not applied again.
-    func applyAgencyEvent(agencyId: String, webhookId: String, type: String, body: Data, command: AgencyCommand, at: Date) async throws -> AgencyEventResult
+    /// Applies verified agency webhooks and stores them, in one transaction (each in its own
+    /// savepoint: one that does not validate against the stored data is refused alone); a
+    /// webhook-id applied before is not applied again.
+    func applyAgencyEvents(_ events: [AgencyEvent]) async throws -> [Result<AgencyEventResult, ValidationFailure>]
 
     // MARK: Idempotency keys
     /// Claims `key` for a call with `fingerprint` (method, path and body hash) by `scope`
@@ -398,6 +399,10 @@ public protocol HabarStore: Sendable {
 }
 
 extension HabarStore {
+    public func applyAgencyEvent(_ event: AgencyEvent) async throws -> AgencyEventResult {
+        try await applyAgencyEvents([event])[0].get()
+    }
+
     public func recordInboundSMS(_ message: InboundSMS) async throws -> InboundRecord {
         try await recordInboundSMS([message])[0]
     }

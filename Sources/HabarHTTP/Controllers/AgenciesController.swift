@@ -165,11 +165,11 @@ struct AgencyInboundController {
         default: command = .touristCheckin(try Self.decode(TouristCheckin.self, data, prefix: "/data"))
         }
         let result: AgencyEventResult
-        do {
-            result = try await gateway.store.applyAgencyEvent(
-                agencyId: agencyId, webhookId: id ?? "", type: envelope.type, body: body, command: command, at: now)
-        } catch let failure as ValidationFailure {
-            throw Problem.validation(failure)
+        switch try await gateway.agencyEvents.submit(
+            AgencyEvent(agencyId: agencyId, webhookId: id ?? "", type: envelope.type, body: body, command: command, at: now))
+        {
+        case .success(let applied): result = applied
+        case .failure(let failure): throw Problem.validation(failure)
         }
         switch result {
         case .duplicate: return try JSONBody.response(Answer(status: "duplicate", type: envelope.type))
