@@ -20,6 +20,12 @@ struct CheckinLinkStoreTests {
             altered.replaceSubrange(index...index, with: [replacement])
             #expect(try await links.verify(altered) == nil, "\(altered)")
         }
+        // The last character's low bits are padding: flipping one still decodes to the same
+        // bytes, and must still be refused (one spelling per token).
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let lastIndex = try #require(alphabet.firstIndex(of: token.last!))
+        let sameBytes = String(token.dropLast()) + String(alphabet[lastIndex ^ 1])
+        #expect(try await links.verify(sameBytes) == nil, "\(sameBytes)")
         let (_, other) = try #require(try Fixtures.stores().first)
         #expect(try await CheckinLinks(store: other).verify(token) == nil)
         // The secret stays with the installation: a second instance over the same store agrees.

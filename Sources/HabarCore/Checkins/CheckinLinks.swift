@@ -58,10 +58,14 @@ public final class CheckinLinks: Sendable {
             data.count == 16
         else { return nil }
         let bytes = [UInt8](data)
-        let expected = HMAC<SHA256>.authenticationCode(for: bytes.prefix(8), using: try await signingKey()).prefix(8)
+        let key = try await signingKey()
+        let expected = HMAC<SHA256>.authenticationCode(for: bytes.prefix(8), using: key).prefix(8)
         guard ConstantTime.equal(bytes.suffix(8), Array(expected)) else { return nil }
         let citizen = bytes[0..<4].reduce(Int64(0)) { $0 << 8 | Int64($1) }
         let advisory = bytes[4..<8].reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        // One spelling per token: the last character carries 4 unused bits, and a token
+        // that differs only there is not the token that was sent.
+        guard ConstantTime.equal(Self.token(citizenId: citizen, advisoryId: advisory, key: key), token) else { return nil }
         return (citizen, advisory)
     }
 
