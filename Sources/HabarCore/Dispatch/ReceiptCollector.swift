@@ -1,80 +1,48 @@
 import Foundation
 import Logging
+import Synchronization
 
-/// Gathers delivery receipts from every channel and stores them in batches. `accept`
-/// returns only after its receipt is committed, so a provider (or the SMS stub) is
-/// acknowledged only for what survives a crash.
+/// Gathers delivery receipts from every channel and stores them by group commit (many
+/// channels' reports in one transaction). `accept` returns only after its receipts are
+/// committed, so a provider (or the SMS stub) is acknowledged only for what survives a crash.
+/// The dispatcher runs it; once that stops, new receipts are refused (a provider keeps them
+/// for the next run) while those already accepted are still written.
 public actor ReceiptCollector: DeliveryReceiptSink {
-    private struct Waiting {
-        var receipts: [DeliveryReceipt]
-        var continuation: CheckedContinuation<Void, any Error>
-    }
-
     public struct Closed: Error {}
 
-    private let store: any HabarStore
-    private let logger: Logger
-    private let maxBatch: Int
-    private var waiting: [Waiting] = []
-    private var closed = false
-    private var wakeUp: CheckedContinuation<Void, Never>?
+    /// The dispatcher's clock, set when it starts the collector.
+    private final class Clock: Sendable {
+        let now = Mutex<@Sendable () -> Date>({ Date() })
+    }
 
-    public init(store: any HabarStore, logger: Logger, maxBatch: Int = 1000) {
-        self.store = store
-        self.logger = logger
-        self.maxBatch = maxBatch
+    private let commits: GroupCommit<[DeliveryReceipt], Void>
+    private let clock = Clock()
+    private var closed = false
+
+    /// - Parameter maxBatch: receipt lists (one per `accept`) written in one transaction at most.
+    public init(store: any HabarStore, logger: Logger, maxBatch: Int = 64) {
+        let clock = self.clock
+        commits = GroupCommit(maxBatch: maxBatch) { lists in
+            do {
+                try await store.applyReceipts(lists.flatMap { $0 }, now: clock.now.withLock { $0 }())
+            } catch {
+                logger.error("storing delivery receipts failed", metadata: ["error": "\(error)", "count": "\(lists.count)"])
+                throw error
+            }
+            return lists.map { _ in () }
+        }
     }
 
     public func accept(_ receipts: [DeliveryReceipt]) async throws {
         if closed { throw Closed() }
         if receipts.isEmpty { return }
-        try await withCheckedThrowingContinuation { continuation in
-            waiting.append(Waiting(receipts: receipts, continuation: continuation))
-            if let wakeUp {
-                self.wakeUp = nil
-                wakeUp.resume()
-            }
-        }
+        try await commits.submit(receipts)
     }
 
-    /// Writes receipts until cancelled, then writes what is left and refuses more.
-    public func run(now: @Sendable () -> Date) async {
-        while !Task.isCancelled {
-            if waiting.isEmpty {
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { self.wakeUp = $0 }
-                } onCancel: {
-                    Task { await self.cancelWait() }
-                }
-                continue
-            }
-            await flush(now: now())
-        }
+    /// Takes receipts until cancelled, then refuses more.
+    public func run(now: @escaping @Sendable () -> Date) async {
+        clock.now.withLock { $0 = now }
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
         closed = true
-        while !waiting.isEmpty { await flush(now: now()) }
-    }
-
-    private func cancelWait() {
-        if let wakeUp {
-            self.wakeUp = nil
-            wakeUp.resume()
-        }
-    }
-
-    private func flush(now: Date) async {
-        var count = 0
-        let taken = waiting.prefix { item in
-            defer { count += item.receipts.count }
-            return count == 0 || count + item.receipts.count <= maxBatch
-        }
-        let batch = Array(taken)
-        waiting.removeFirst(batch.count)
-        do {
-            try await store.applyReceipts(batch.flatMap(\.receipts), now: now)
-            for item in batch { item.continuation.resume() }
-        } catch {
-            logger.error("storing delivery receipts failed", metadata: ["error": "\(error)", "count": "\(batch.count)"])
-            for item in batch { item.continuation.resume(throwing: error) }
-        }
     }
 }
