@@ -23,6 +23,22 @@ public enum ExternalProcess {
         }
     }
 
+    /// Reads `handle` to its end, or (`until`) until what was read contains that text.
+    /// Plain read(2), retried on EINTR: Foundation's `availableData` and
+    /// `readDataToEndOfFile` stop the process on an interrupted system call (a child exiting
+    /// elsewhere in a parallel test run is enough).
+    public static func read(_ handle: FileHandle, until marker: String? = nil) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return data }
+            data.append(contentsOf: buffer[0..<count])
+            if let marker, String(decoding: data, as: UTF8.self).contains(marker) { return data }
+        }
+    }
+
     static func runBlocking(_ executable: String, _ arguments: [String], in directory: URL?, timeout: TimeInterval) throws -> Output {
         let process = Process()
         if executable.contains("/") {
@@ -43,8 +59,8 @@ public enum ExternalProcess {
         // Both pipes are drained at once, so neither can fill up and stall the child.
         nonisolated(unsafe) var stderr = Data()
         let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { stderr = err.fileHandleForReading.readDataToEndOfFile() }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        DispatchQueue.global().async(group: group) { stderr = read(err.fileHandleForReading) }
+        let stdout = read(out.fileHandleForReading)
         group.wait()
         process.waitUntilExit()
         return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))

@@ -52,7 +52,7 @@ public final class SMTPServer: Sendable {
         try process.run()
         let ready = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).contains("ready"))
+                continuation.resume(returning: String(decoding: ExternalProcess.read(out.fileHandleForReading, until: "ready"), as: UTF8.self).contains("ready"))
             }
         }
         if !ready { throw ConformanceFailure("smtp server", "aiosmtpd did not start (see \(log.path))") }

@@ -46,6 +46,8 @@ final class PostfixServer: Sendable {
     var mailbox: URL { directory.appendingPathComponent("mail/aigul/new") }
 
     private func start() async throws {
+        // A Postfix left running by an earlier, interrupted run would hold the queue: stop it.
+        _ = try? await ExternalProcess.run("/usr/sbin/postfix", ["stop"], timeout: 60)
         let mail = directory.appendingPathComponent("mail")
         try FileManager.default.createDirectory(at: mail, withIntermediateDirectories: true)
         // Virtual delivery runs as nobody: it writes the Maildir, Postfix reads the maps.

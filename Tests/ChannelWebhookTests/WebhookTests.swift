@@ -45,7 +45,7 @@ final class Receiver: Sendable {
         try process.run()
         let ready = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+                let line = String(decoding: ExternalProcess.read(out.fileHandleForReading, until: "ready"), as: UTF8.self)
                 continuation.resume(returning: line.contains("ready"))
             }
         }
