@@ -158,5 +158,6 @@ public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
     CasesController(gateway: gateway).addRoutes(to: router.group("v1/cases"))
     AgenciesController(gateway: gateway).addRoutes(to: router.group("v1/agencies"))
     AgencyInboundController(gateway: gateway).addRoutes(to: router)
+    GroupsController(gateway: gateway).addRoutes(to: router.group("v1/groups"))
     return router
 }

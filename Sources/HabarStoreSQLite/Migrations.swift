@@ -389,6 +389,77 @@ enum Migrations {
                 );
                 """)
         }
+        migrator.registerMigration("v6: agency groups, group advisories, merges") { db in
+            try db.execute(sql: """
+                -- Groups get a Habar id (GET /v1/groups/{id}); the agency's own id stays unique per agency.
+                CREATE TABLE agency_groups_v6 (
+                    id INTEGER PRIMARY KEY,
+                    agency_id TEXT NOT NULL REFERENCES agencies (id),
+                    group_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    country TEXT NOT NULL,
+                    city TEXT,
+                    hotel TEXT,
+                    return_flight TEXT,
+                    return_date TEXT,
+                    status TEXT CHECK (status IS NULL OR status IN ('at_meeting_point', 'crossed_border', 'boarded', 'arrived_home')),
+                    status_place TEXT,
+                    status_at INTEGER,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    UNIQUE (agency_id, group_id)
+                );
+                INSERT INTO agency_groups_v6 (agency_id, group_id, name, country, city, hotel, return_flight, return_date,
+                        status, status_place, status_at, created_at, updated_at)
+                    SELECT agency_id, group_id, name, country, city, hotel, return_flight, return_date, status, status_place, status_at,
+                        updated_at, updated_at
+                    FROM agency_groups ORDER BY updated_at, agency_id, group_id;
+                DROP TABLE agency_groups;
+                ALTER TABLE agency_groups_v6 RENAME TO agency_groups;
+                CREATE INDEX agency_group_events_by_group ON agency_group_events (agency_id, group_id, at);
+
+                -- The name the agency's manifest gives (a linked citizen keeps HQ's), and when and
+                -- from which group a tourist missing from a later manifest was detached.
+                ALTER TABLE agency_tourists ADD COLUMN manifest_name TEXT;
+                ALTER TABLE agency_tourists ADD COLUMN detached_from TEXT;
+                ALTER TABLE agency_tourists ADD COLUMN detached_at INTEGER;
+                CREATE INDEX agency_tourists_by_citizen ON agency_tourists (citizen_id);
+
+                -- A group advisory (webhook to an agency) is about one of its groups; plan_index
+                -- carries the group's id so the subscriber index keeps one per group and version.
+                ALTER TABLE deliveries ADD COLUMN agency_group INTEGER REFERENCES agency_groups (id);
+                -- The tourists a group advisory lists, frozen when it is queued (erasing a citizen
+                -- removes them from it).
+                CREATE TABLE group_advisory_tourists (
+                    delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+                    tourist_id TEXT NOT NULL,
+                    citizen_id INTEGER NOT NULL REFERENCES citizens (id) ON DELETE CASCADE,
+                    PRIMARY KEY (delivery_id, tourist_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX group_advisory_tourists_by_citizen ON group_advisory_tourists (citizen_id);
+
+                -- A merge: the record merged into citizen_id, as it was, and who merged it. Erasing
+                -- the kept citizen erases this too.
+                CREATE TABLE citizen_merges (
+                    id INTEGER PRIMARY KEY,
+                    citizen_id INTEGER NOT NULL REFERENCES citizens (id) ON DELETE CASCADE,
+                    merged_id INTEGER NOT NULL,
+                    merged_record TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX citizen_merges_by_citizen ON citizen_merges (citizen_id);
+                -- Pairs an operator said are two people: never suggested again.
+                CREATE TABLE merge_dismissals (
+                    citizen_a INTEGER NOT NULL REFERENCES citizens (id) ON DELETE CASCADE,
+                    citizen_b INTEGER NOT NULL REFERENCES citizens (id) ON DELETE CASCADE,
+                    actor TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    PRIMARY KEY (citizen_a, citizen_b),
+                    CHECK (citizen_a < citizen_b)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

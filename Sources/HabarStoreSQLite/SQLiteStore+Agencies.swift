@@ -95,14 +95,14 @@ extension SQLiteStore {
         try db.execute(
             sql: "INSERT INTO agency_events (agency_id, webhook_id, type, body, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             arguments: [agencyId, webhookId, type, body, at.ms])
-            guard db.changesCount == 1 else { return .duplicate }
-            let summary: [String: Int]
-            switch command {
-            case .manifest(let manifest): summary = try Self.apply(manifest, agency: agencyId, db: db, at: at)
-            case .groupStatus(let report): summary = try Self.apply(report, agency: agencyId, db: db)
-            case .touristCheckin(let checkin): summary = try Self.apply(checkin, agency: agencyId, db: db, at: at)
-            }
-            try db.execute(
+        guard db.changesCount == 1 else { return .duplicate }
+        let summary: [String: Int]
+        switch command {
+        case .manifest(let manifest): summary = try Self.apply(manifest, agency: agencyId, db: db, at: at)
+        case .groupStatus(let report): summary = try Self.apply(report, agency: agencyId, db: db)
+        case .touristCheckin(let checkin): summary = try Self.apply(checkin, agency: agencyId, db: db, at: at)
+        }
+        try db.execute(
             sql: "UPDATE agency_events SET summary = ? WHERE agency_id = ? AND webhook_id = ?",
             arguments: [String(decoding: try JSONEncoder.sorted.encode(summary), as: UTF8.self), agencyId, webhookId])
         return .applied(summary: summary)
@@ -115,13 +115,13 @@ extension SQLiteStore {
         let group = manifest.group
         try db.execute(
             sql: """
-                INSERT INTO agency_groups (agency_id, group_id, name, country, city, hotel, return_flight, return_date, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO agency_groups (agency_id, group_id, name, country, city, hotel, return_flight, return_date, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (agency_id, group_id) DO UPDATE SET name = excluded.name, country = excluded.country, city = excluded.city,
                     hotel = excluded.hotel, return_flight = excluded.return_flight, return_date = excluded.return_date, updated_at = excluded.updated_at
                 """,
             arguments: [agency, group.id, group.name, group.destination.country, group.destination.city, group.hotel,
-                        group.returnFlight?.number, group.returnFlight?.date, at.ms])
+                        group.returnFlight?.number, group.returnFlight?.date, at.ms, at.ms])
         var created = 0, updated = 0, linked = 0
         for tourist in manifest.tourists {
             let phone = tourist.phone.flatMap(PhoneNumber.init)?.e164
@@ -161,16 +161,19 @@ extension SQLiteStore {
                 created += 1
             }
             try db.cachedStatement(sql: """
-                INSERT INTO agency_tourists (agency_id, tourist_id, citizen_id, group_id, linked) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (agency_id, tourist_id) DO UPDATE SET citizen_id = excluded.citizen_id, group_id = excluded.group_id
-                """).execute(arguments: [agency, tourist.id, citizenId, group.id, linkedNow])
+                INSERT INTO agency_tourists (agency_id, tourist_id, citizen_id, group_id, linked, manifest_name) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (agency_id, tourist_id) DO UPDATE SET citizen_id = excluded.citizen_id, group_id = excluded.group_id,
+                    manifest_name = excluded.manifest_name, detached_from = NULL, detached_at = NULL
+                """).execute(arguments: [agency, tourist.id, citizenId, group.id, linkedNow, tourist.fullName])
         }
         let present = Set(manifest.tourists.map(\.id))
         var detached = 0
         for row in try Row.fetchAll(
             db, sql: "SELECT tourist_id, citizen_id FROM agency_tourists WHERE agency_id = ? AND group_id = ?", arguments: [agency, group.id])
         where !present.contains(row["tourist_id"]) {
-            try db.execute(sql: "UPDATE agency_tourists SET group_id = NULL WHERE agency_id = ? AND tourist_id = ?", arguments: [agency, row["tourist_id"]])
+            try db.execute(
+                sql: "UPDATE agency_tourists SET group_id = NULL, detached_from = ?, detached_at = ? WHERE agency_id = ? AND tourist_id = ?",
+                arguments: [group.id, at.ms, agency, row["tourist_id"]])
             try db.execute(
                 sql: "UPDATE citizens SET group_id = NULL, updated_at = ? WHERE id = ? AND agency_id = ? AND group_id = ?",
                 arguments: [at.ms, row["citizen_id"], agency, group.id])
@@ -204,5 +207,82 @@ extension SQLiteStore {
             citizenId: citizen, advisoryId: open, meaning: checkin.status == .safe ? .safe : .needsHelp, source: .agency,
             text: [agency, checkin.note].compactMap { $0 }.joined(separator: ": "), at: when), db: db)
         return ["checkins": 1]
+    }
+}
+
+// MARK: Reconciliation
+
+extension SQLiteStore {
+    /// The columns of `agency_groups g` and its tally over `agency_tourists t` and `citizens c`.
+    static let groupColumns = """
+        g.id, g.agency_id, g.group_id, g.name, g.country, g.city, g.hotel, g.return_flight, g.return_date,
+        g.status, g.status_place, g.status_at, g.created_at, g.updated_at,
+        COUNT(c.id) AS on_manifest, TOTAL(c.welfare_status = 'safe') AS safe, TOTAL(c.welfare_status = 'needs_help') AS needs_help,
+        TOTAL(c.welfare_status = 'unreached') AS unreached, TOTAL(c.welfare_status = 'unknown') AS unknown
+        FROM agency_groups g
+        LEFT JOIN agency_tourists t ON t.agency_id = g.agency_id AND t.group_id = g.group_id
+        LEFT JOIN citizens c ON c.id = t.citizen_id
+        """
+
+    public func agencyGroups(agencyId: String, page: PageRequest) async throws -> Page<AgencyGroup>? {
+        try await writer.read { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agencies WHERE id = ?)", arguments: [agencyId]) == true else { return nil }
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT \(Self.groupColumns) WHERE g.agency_id = ? AND g.id > ? GROUP BY g.id ORDER BY g.id LIMIT ?",
+                arguments: [agencyId, page.after ?? 0, page.limit + 1])
+            return Page(fetched: rows.map(Self.agencyGroup), limit: page.limit, id: \.id)
+        }
+    }
+
+    public func groupReconciliation(id: Int64) async throws -> GroupReconciliation? {
+        try await writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.groupColumns) WHERE g.id = ? GROUP BY g.id", arguments: [id]) else { return nil }
+            let group = Self.agencyGroup(row)
+            let columns = """
+                t.tourist_id, t.citizen_id, t.manifest_name, t.linked, t.detached_at, c.full_name, c.phone, c.email, c.language,
+                c.welfare_status, c.last_contact_at, c.last_contact_source
+                FROM agency_tourists t JOIN citizens c ON c.id = t.citizen_id
+                """
+            let members = try Row.fetchAll(
+                db, sql: "SELECT \(columns) WHERE t.agency_id = ? AND t.group_id = ? ORDER BY t.tourist_id",
+                arguments: [group.agencyId, group.groupId]
+            ).map(Self.groupMember)
+            let detached = try Row.fetchAll(
+                db, sql: "SELECT \(columns) WHERE t.agency_id = ? AND t.group_id IS NULL AND t.detached_from = ? ORDER BY t.tourist_id",
+                arguments: [group.agencyId, group.groupId]
+            ).map(Self.groupMember)
+            let history = try Row.fetchAll(
+                db, sql: "SELECT status, place, at FROM agency_group_events WHERE agency_id = ? AND group_id = ? ORDER BY at, id",
+                arguments: [group.agencyId, group.groupId]
+            ).compactMap { row in
+                GroupStatus(rawValue: row["status"]).map { GroupStatusEvent(status: $0, place: row["place"], at: Date(ms: row["at"])) }
+            }
+            return GroupReconciliation(group: group, members: members, detached: detached, statusHistory: history)
+        }
+    }
+
+    static func agencyGroup(_ row: Row) -> AgencyGroup {
+        let status = (row["status"] as String?).flatMap(GroupStatus.init(rawValue:)).map {
+            GroupStatusEvent(status: $0, place: row["status_place"], at: Date(ms: row["status_at"] ?? row["updated_at"]))
+        }
+        let flight = (row["return_flight"] as String?).map { Manifest.ReturnFlight(number: $0, date: row["return_date"] ?? "") }
+        return AgencyGroup(
+            id: row["id"], agencyId: row["agency_id"], groupId: row["group_id"], name: row["name"],
+            destination: Manifest.Destination(country: row["country"], city: row["city"]), hotel: row["hotel"], returnFlight: flight,
+            status: status,
+            tally: GroupTally(
+                onManifest: row["on_manifest"], safe: Int(row["safe"] as Double), needsHelp: Int(row["needs_help"] as Double),
+                unreached: Int(row["unreached"] as Double), unknown: Int(row["unknown"] as Double)),
+            createdAt: Date(ms: row["created_at"]), updatedAt: Date(ms: row["updated_at"]))
+    }
+
+    static func groupMember(_ row: Row) -> GroupMember {
+        GroupMember(
+            touristId: row["tourist_id"], citizenId: row["citizen_id"], fullName: row["full_name"], manifestName: row["manifest_name"],
+            phone: row["phone"], email: row["email"], language: Language(rawValue: row["language"]) ?? .russian, linked: row["linked"],
+            welfareStatus: WelfareStatus(rawValue: row["welfare_status"]) ?? .unknown,
+            lastContactAt: (row["last_contact_at"] as Int64?).map(Date.init(ms:)),
+            lastContactSource: (row["last_contact_source"] as String?).flatMap(CheckinSource.init(rawValue:)),
+            detachedAt: (row["detached_at"] as Int64?).map(Date.init(ms:)))
     }
 }

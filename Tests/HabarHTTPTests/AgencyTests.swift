@@ -204,6 +204,58 @@ struct AgencyTests {
         #expect(try await store.citizens(CitizenFilter(agencyId: "silkway"), page: PageRequest(limit: 50)).items.count == 3)
     }
 
+    @Test("reconciliation: per group, who is on the manifest and how each is, the last group status, who is unaccounted for, who was detached")
+    func reconciliation() async throws {
+        let a = try await AgencyRig()
+        try await a.rig.run { api in
+            let tourists: [(id: String, name: String, phone: String?)] = [("T-1", "Айгүл Серікова", "+77015550001"), ("T-2", "Дәурен Әлиев", "+77015550002"), ("T-3", "Мария Ким", nil)]
+            guard try await a.post(api, AgencyRig.manifest(tourists: tourists), id: "m1")?.status == 200 else { return }
+            #expect(try await a.post(api, AgencyRig.manifest(group: "G-18", tourists: [("T-4", "Ерлан Жұмабаев", "+77015550004")]), id: "m2")?.status == 200)
+            #expect(try await a.post(api, #"{"type": "tourist.checkin", "data": {"touristId": "T-1", "status": "safe"}}"#, id: "c1")?.status == 200)
+            #expect(try await a.post(api, #"{"type": "tourist.checkin", "data": {"touristId": "T-2", "status": "need_help", "note": "Паспорт жоғалды"}}"#, id: "c2")?.status == 200)
+            for (index, (status, place)) in [("at_meeting_point", "Тебриз, автовокзал"), ("crossed_border", "Сарпи")].enumerated() {
+                let body = #"{"type": "group.status", "data": {"groupId": "G-17", "status": "\#(status)", "place": "\#(place)", "at": "2026-03-14T0\#(index + 8):30:00Z"}}"#
+                #expect(try await a.post(api, body, id: "s\(index)")?.status == 200)
+            }
+            // A later manifest of G-17 without T-3: T-3 is detached, not deleted.
+            #expect(try await a.post(api, AgencyRig.manifest(tourists: Array(tourists.prefix(2))), id: "m3")?.status == 200)
+
+            let viewer = a.rig.tokens[.viewer]
+            let list = try await api.call(.get, "/v1/agencies/silkway/groups", as: .some(viewer))
+            #expect(list.status == 200, "\(list.text)")
+            let groups = list.json["items"] as? [[String: Any]] ?? []
+            #expect(groups.map { $0["groupId"] as? String } == ["G-17", "G-18"] && list.json["nextCursor"] is NSNull)
+            let g17 = try #require(groups.first)
+            #expect(g17["tally"] as? [String: Int] == ["onManifest": 2, "safe": 1, "needsHelp": 1, "unreached": 0, "unknown": 0, "unaccountedFor": 0])
+            let status = g17["status"] as? [String: Any]
+            #expect(status?["status"] as? String == "crossed_border" && status?["place"] as? String == "Сарпи")
+            #expect((g17["destination"] as? [String: String]) == ["country": "TR", "city": "Istanbul"] && g17["hotel"] as? String == "Grand Sirkeci")
+            #expect(groups.last?["status"] is NSNull && (groups.last?["tally"] as? [String: Int])?["unaccountedFor"] == 1)
+
+            let id = try #require(g17["id"] as? Int)
+            let detail = try await api.call(.get, "/v1/groups/\(id)", as: .some(viewer))
+            #expect(detail.status == 200, "\(detail.text)")
+            let members = detail.json["tourists"] as? [[String: Any]] ?? []
+            #expect(members.map { "\($0["touristId"] ?? ""):\($0["checkinStatus"] ?? "")" } == ["T-1:safe", "T-2:needs_help"])
+            #expect(members.first?["lastContactSource"] as? String == "agency" && members.first?["phone"] as? String == "+77015550001")
+            #expect((detail.json["unaccountedFor"] as? [String]) == [])
+            #expect((detail.json["detached"] as? [[String: Any]])?.map { $0["touristId"] as? String } == ["T-3"])
+            #expect((detail.json["detached"] as? [[String: Any]])?.first?["detachedAt"] is String)
+            #expect((detail.json["statusHistory"] as? [[String: Any]])?.map { $0["status"] as? String } == ["at_meeting_point", "crossed_border"])
+
+            let g18 = try await api.call(.get, "/v1/groups/\(groups.last?["id"] as? Int ?? 0)", as: .some(a.token))
+            #expect(g18.status == 200 && (g18.json["unaccountedFor"] as? [String]) == ["T-4"])
+            let paged = try await api.call(.get, "/v1/agencies/silkway/groups?limit=1", as: .some(a.token))
+            #expect((paged.json["items"] as? [Any])?.count == 1 && paged.json["nextCursor"] is String)
+            let next = try await api.call(.get, "/v1/agencies/silkway/groups?limit=1&cursor=\(paged.json["nextCursor"] as? String ?? "")", as: .some(a.token))
+            #expect((next.json["items"] as? [[String: Any]])?.first?["groupId"] as? String == "G-18")
+            #expect(try await api.call(.get, "/v1/agencies/nosuch/groups", as: .some(viewer)).status == 404)
+            #expect(try await api.call(.get, "/v1/groups/99999", as: .some(viewer)).status == 404)
+            #expect(try await api.call(.get, "/v1/groups/G-17", as: .some(viewer)).status == 404)
+            #expect(try await api.call(.get, "/v1/groups/\(id)", as: .some(nil)).status == 401)
+        }
+    }
+
     @Test("agency B can neither sign for agency A nor touch A's tourists")
     func scoping() async throws {
         let a = try await AgencyRig()

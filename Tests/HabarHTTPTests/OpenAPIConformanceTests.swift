@@ -109,6 +109,10 @@ struct OpenAPIConformanceTests {
             }
             try await c.call(.post, "/inbound/agencies/silkway", body: Data(event.utf8), contentType: "application/json", headers: signed, as: nil)
             try await c.call(.post, "/inbound/agencies/silkway", body: Data(event.utf8), contentType: "application/json", as: nil)  // 401
+            let groups = try await c.call(.get, "/v1/agencies/silkway/groups", as: viewer)
+            let groupId = ((groups.json["items"] as? [[String: Any]])?.first?["id"] as? Int) ?? 0
+            try await c.call(.get, "/v1/groups/\(groupId)", as: viewer)
+            try await c.call(.get, "/v1/groups/99999", as: viewer)  // 404
 
             let citizen = try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR", "language": "kk", "lat": 35.7, "lon": 51.4}"#, as: op)
             try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR"}"#, as: op)  // 409

@@ -45,10 +45,19 @@ public struct Manifest: Sendable, Hashable, Codable {
     public struct Destination: Sendable, Hashable, Codable {
         public var country: String
         public var city: String?
+        public init(country: String, city: String?) {
+            self.country = country
+            self.city = city
+        }
     }
     public struct ReturnFlight: Sendable, Hashable, Codable {
         public var number: String
+        /// `YYYY-MM-DD`.
         public var date: String
+        public init(number: String, date: String) {
+            self.number = number
+            self.date = date
+        }
     }
     public struct Tourist: Sendable, Hashable, Codable {
         public var id: String
@@ -61,6 +70,11 @@ public struct Manifest: Sendable, Hashable, Codable {
     }
     public var group: Group
     public var tourists: [Tourist]
+
+    public init(group: Group, tourists: [Tourist]) {
+        self.group = group
+        self.tourists = tourists
+    }
 
     /// The most tourists one manifest may carry.
     public static let maxTourists = 20_000

@@ -389,6 +389,10 @@ public protocol HabarStore: Sendable {
     /// savepoint: one that does not validate against the stored data is refused alone); a
     /// webhook-id applied before is not applied again.
     func applyAgencyEvents(_ events: [AgencyEvent]) async throws -> [Result<AgencyEventResult, ValidationFailure>]
+    /// An agency's groups with their tallies, in id order; nil when there is no such agency.
+    func agencyGroups(agencyId: String, page: PageRequest) async throws -> Page<AgencyGroup>?
+    /// One group: its manifest with each tourist's welfare, who was detached, every status reported.
+    func groupReconciliation(id: Int64) async throws -> GroupReconciliation?
 
     // MARK: Idempotency keys
     /// Claims `key` for a call with `fingerprint` (method, path and body hash) by `scope`

@@ -13,6 +13,7 @@ struct AgenciesController {
         group.get { _, context in try await list(context) }
         group.get("{id}") { _, context in try await show(context) }
         group.post("{id}/rotate-secret") { request, context in try await rotate(request, context) }
+        group.get("{id}/groups") { request, context in try await GroupsController(gateway: gateway).list(request, context) }
     }
 
     struct Input: Codable {
@@ -157,10 +158,7 @@ struct AgencyInboundController {
         let data = object["data"] ?? [:]
         let command: AgencyCommand
         switch envelope.type {
-        case "manifest.upsert":
-            let manifest = try Self.decode(Manifest.self, data, prefix: "/data")
-            do { try manifest.validate() } catch { throw Problem.validation(error) }
-            command = .manifest(manifest)
+        case "manifest.upsert": command = .manifest(try Self.decodeManifest(data))
         case "group.status": command = .groupStatus(try Self.decode(GroupStatusReport.self, data, prefix: "/data"))
         default: command = .touristCheckin(try Self.decode(TouristCheckin.self, data, prefix: "/data"))
         }
@@ -175,6 +173,59 @@ struct AgencyInboundController {
         case .duplicate: return try JSONBody.response(Answer(status: "duplicate", type: envelope.type))
         case .applied(let summary): return try JSONBody.response(Answer(status: "applied", type: envelope.type, summary: summary))
         }
+    }
+
+    /// A manifest, checked completely: when it does not decode as a whole, each tourist is
+    /// decoded alone so that every missing or mistyped field of every tourist is reported
+    /// at once (unknown fields: 400; other problems: 422), with the checks of `validate()`
+    /// for the tourists that did decode.
+    static func decodeManifest(_ data: Any) throws -> Manifest {
+        let manifest: Manifest
+        do {
+            manifest = try decode(Manifest.self, data, prefix: "/data")
+        } catch let whole as Problem {
+            guard let object = data as? [String: Any], let tourists = object["tourists"] as? [Any] else { throw whole }
+            var unknown: [FieldError] = []
+            var invalid: [FieldError] = []
+            func collect(_ body: () throws -> Void) throws {
+                do { try body() } catch let problem as Problem {
+                    if problem.status == .badRequest { unknown += problem.errors ?? [] } else { invalid += problem.errors ?? [] }
+                }
+            }
+            var group: Manifest.Group?
+            try collect { group = try decode(Manifest.Group.self, object["group"] ?? NSNull(), prefix: "/data/group") }
+            for key in object.keys.sorted() where key != "group" && key != "tourists" {
+                unknown.append(FieldError(pointer: "/data/" + key, detail: "is not a field of this request"))
+            }
+            var decoded: [Manifest.Tourist] = []
+            var decodedIndices: [Int] = []
+            for (index, value) in tourists.enumerated() {
+                try collect {
+                    decoded.append(try decode(Manifest.Tourist.self, value, prefix: "/data/tourists/\(index)"))
+                    decodedIndices.append(index)
+                }
+            }
+            if !unknown.isEmpty {
+                throw Problem(.badRequest, type: "urn:habar:problem:unknown-fields", title: "Unknown fields",
+                              detail: "unknown field\(unknown.count == 1 ? "" : "s"): \(unknown.compactMap(\.pointer).joined(separator: ", "))", errors: unknown)
+            }
+            if let group, !decoded.isEmpty || tourists.isEmpty {
+                // The checks across tourists, on those that decoded, under their own indices.
+                do { try Manifest(group: group, tourists: decoded).validate() } catch {
+                    invalid += error.errors.map { error in
+                        guard let pointer = error.pointer, pointer.hasPrefix("/data/tourists/") else { return error }
+                        let rest = pointer.dropFirst("/data/tourists/".count)
+                        let position = Int(rest.prefix { $0.isNumber }) ?? 0
+                        let original = decodedIndices.indices.contains(position) ? decodedIndices[position] : position
+                        return FieldError(pointer: "/data/tourists/\(original)" + rest.drop { $0.isNumber }, detail: error.detail)
+                    }
+                }
+            }
+            guard !invalid.isEmpty else { throw whole }
+            throw Problem.validation(ValidationFailure(invalid.sorted { ($0.pointer ?? "").compare($1.pointer ?? "", options: .numeric) == .orderedAscending }))
+        }
+        do { try manifest.validate() } catch { throw Problem.validation(error) }
+        return manifest
     }
 
     /// Decodes strictly (unknown fields are 400), naming problems by pointer under `prefix`.
