@@ -28,17 +28,24 @@ public final class WebhookAdapter: ChannelAdapter {
         self.now = now
     }
 
-    /// The JSON body: `{"type", "timestamp", "data": {advisoryId, kind, severity, language,
-    /// title, text, params, expiresAt}}`.
+    /// The JSON body: `{"type", "timestamp", "data": {advisoryId, version, kind, severity,
+    /// language, title, text, params, expiresAt}}`; a group advisory (to a travel agency) is
+    /// `group.advisory` with `status` (published, updated, cancelled), `group` and `tourists`.
     func body(_ message: OutboundMessage, at time: Date) -> Data {
-        let type: String
+        let status: String
         switch message.messageType ?? .alert {
-        case .alert: type = "advisory.published"
-        case .update: type = "advisory.updated"
-        case .cancel: type = "advisory.cancelled"
+        case .alert: status = "published"
+        case .update: status = "updated"
+        case .cancel: status = "cancelled"
         }
+        let type = message.group == nil ? "advisory." + status : "group.advisory"
         func timestamp(_ date: Date) -> String { date.formatted(.iso8601) }
         var data = "{\"advisoryId\":\(message.advisoryId),\"version\":\(message.advisoryVersion)"
+        if let group = message.group {
+            data += ",\"status\":\(JSONText.quote(status)),\"group\":{\"id\":\(JSONText.quote(group.groupId)),\"name\":\(JSONText.quote(group.name))}"
+            data += ",\"tourists\":[" + group.tourists.map { "{\"id\":\(JSONText.quote($0.id)),\"fullName\":\(JSONText.quote($0.fullName))}" }
+                .joined(separator: ",") + "]"
+        }
         if let kind = message.kind { data += ",\"kind\":\(JSONText.quote(kind.rawValue))" }
         data += ",\"severity\":\(JSONText.quote(message.severity.rawValue)),\"language\":\(JSONText.quote(message.message.language.tag))"
         data += ",\"title\":\(JSONText.quote(message.message.subject ?? "")),\"text\":\(JSONText.quote(message.message.text))"

@@ -74,7 +74,7 @@ public struct Gateway: Sendable {
         let receipts = ReceiptCollector(store: store, logger: logger)
         let adapters: [String: any ChannelAdapter]
         do {
-            adapters = try registry.makeAdapters(configuration.channels) { channel in
+            adapters = try registry.makeAdapters(configuration.effectiveChannels) { channel in
                 var channelLogger = logger
                 channelLogger[metadataKey: "channel"] = "\(channel.name)"
                 return ChannelContext(logger: channelLogger, receipts: receipts, dataDirectory: dataDirectory)
@@ -82,17 +82,22 @@ public struct Gateway: Sendable {
         } catch {
             throw StartupError(kind: .configuration, description: "configuration: \(error)")
         }
+        guard adapters[configuration.agencies.channel]?.capabilities.addressKind == .webhook else {
+            throw StartupError(
+                kind: .configuration,
+                description: "configuration: agencies.channel: channel '\(configuration.agencies.channel)' does not send webhooks (give the name of a webhook channel, or one not configured)")
+        }
         let registryMetrics = PrometheusCollectorRegistry()
         let links = CheckinLinks(store: store)
         let dispatcher = Dispatcher(
-            store: store, adapters: adapters, configurations: configuration.channels, receipts: receipts,
+            store: store, adapters: adapters, configurations: configuration.effectiveChannels, receipts: receipts,
             settings: configuration.dispatcher, metricsFactory: PrometheusMetricsFactory(registry: registryMetrics),
             logger: logger, links: links, now: now)
         var budgets: [String: Int] = [:]
         for channel in configuration.channels { if let budget = channel.segmentBudget { budgets[channel.name] = budget } }
         let publisher = AdvisoryPublisher(
             store: store, catalog: catalog, channels: adapters.mapValues(\.capabilities), fallback: configuration.fallback,
-            smsSegmentBudgets: budgets, checkinBaseURL: configuration.publicBaseURL + "/c")
+            smsSegmentBudgets: budgets, checkinBaseURL: configuration.publicBaseURL + "/c", agencyChannel: configuration.agencies.channel)
         let processor = CheckinProcessor(store: store, publisher: publisher, logger: logger, now: now)
         let scheduler = CheckinScheduler(
             store: store, publisher: publisher, reminderLead: configuration.checkins.reminderBeforeDeadlineMinutes * 60,

@@ -45,7 +45,7 @@ extension SQLiteStore {
                 db.cachedStatement(sql: """
                     SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
                         d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id,
-                        a.cancel_notice_version, a.kind, a.params, d.citizen_id
+                        a.cancel_notice_version, a.kind, a.params, d.citizen_id, d.agency_group
                     FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
                     WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
                     ORDER BY d.next_attempt_at, d.id
@@ -89,7 +89,8 @@ extension SQLiteStore {
                     address: recipient, message: text, advisoryId: advisoryId, advisoryVersion: version,
                     severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt,
                     kind: AdvisoryKind(rawValue: row[17]), paramsJSON: address == .webhook ? row[18] : nil,
-                    messageType: version == 1 ? .alert : ((row[16] as Int?) == version ? .cancel : .update), citizenId: row[19])
+                    messageType: version == 1 ? .alert : ((row[16] as Int?) == version ? .cancel : .update), citizenId: row[19],
+                    group: try (row[20] as Int64?).map { try Self.groupAdvisoryScope(db, delivery: id, group: $0) })
                 let stepsText: String = row[4]
                 let steps = plans[stepsText] ?? {
                     let split = stepsText.split(separator: ",").map(String.init)
@@ -125,6 +126,19 @@ extension SQLiteStore {
             texts[key] = rendered
             return rendered
         }
+    }
+
+    /// The group a group advisory is about and the tourists it lists (by tourist id).
+    static func groupAdvisoryScope(_ db: Database, delivery: Int64, group: Int64) throws -> GroupAdvisoryScope {
+        let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT group_id, name FROM agency_groups WHERE id = ?"), arguments: [group])
+        let tourists = try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT t.tourist_id, c.full_name FROM group_advisory_tourists t JOIN citizens c ON c.id = t.citizen_id
+                WHERE t.delivery_id = ? ORDER BY t.tourist_id
+                """),
+            arguments: [delivery]
+        ).map { GroupAdvisoryScope.Tourist(id: $0[0], fullName: $0[1]) }
+        return GroupAdvisoryScope(groupId: row?[0] ?? "", name: row?[1] ?? "", tourists: tourists)
     }
 
     static func subscriberAddress(_ db: Database, id: Int64) throws -> Address? {

@@ -56,6 +56,7 @@ extension SQLiteStore {
         conditions.equal("citizen_id", filter.citizenId)
         conditions.equal("state", filter.state?.rawValue)
         conditions.equal("channel", filter.channel)
+        conditions.equal("agency_group", filter.groupId)
         let (clause, arguments) = conditions.sql(after: page.after, idColumn: "id", limit: page.limit)
         let installation = try await installationId()
         let fetched = try await writer.read { db in

@@ -141,6 +141,9 @@ extension SQLiteStore {
                 arguments: [publication.advisoryId, publication.version, index, channel, channel, severity.priority, now,
                             publication.expiresAt.ms, now, now, now] + subscribers.arguments)
         }
+        if let channel = publication.agencyChannel {
+            try queueGroupAdvisories(publication, channel: channel, severity: severity, firstId: firstId, db: db)
+        }
         try db.execute(
             sql: """
                 INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
@@ -153,6 +156,71 @@ extension SQLiteStore {
             db, sql: "SELECT COUNT(*) FROM citizens c WHERE (\(recipients.condition)) AND NOT (\(anyReach))",
             arguments: recipients.arguments) ?? 0
         return PublicationResult(queued: queued, unreachable: unreachable)
+    }
+
+    /// One `group.advisory` per agency group with recipients, to the agency's webhook, listing
+    /// those tourists (frozen now). A first publication goes to the groups whose tourists the
+    /// audience selects; a correction or cancellation notice to the groups earlier versions'
+    /// group advisories reached, about the same tourists.
+    private static func queueGroupAdvisories(_ publication: Publication, channel: String, severity: Severity, firstId: Int64, db: Database) throws {
+        let now = publication.now.ms
+        let values: StatementArguments = [
+            publication.advisoryId, publication.version, channel, channel, severity.priority, now, publication.expiresAt.ms, now, now, now,
+        ]
+        let insert = """
+            INSERT INTO deliveries (advisory_id, advisory_version, plan_index, subscriber_id, agency_group, language, steps, step, channel,
+                state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
+            """
+        switch publication.recipients {
+        case .audience(let audience):
+            let members = AudienceSQL(audience)
+            // The tourists on each group's manifest whom the audience selects.
+            let selected = """
+                SELECT t.tourist_id, t.citizen_id, g.id AS group_ref FROM agency_groups g
+                JOIN agency_tourists t ON t.agency_id = g.agency_id AND t.group_id = g.group_id
+                JOIN citizens c ON c.id = t.citizen_id
+                WHERE \(members.condition)
+                """
+            try db.execute(
+                sql: """
+                    \(insert)
+                    SELECT ?, ?, g.id, s.id, g.id, s.language, ?, 0, ?, 'queued', ?, ?, ?, ?, ?, ?
+                    FROM agency_groups g JOIN agencies a ON a.id = g.agency_id JOIN subscribers s ON s.id = a.subscriber_id AND s.active = 1
+                    WHERE g.id IN (SELECT group_ref FROM (\(selected)))
+                    ON CONFLICT DO NOTHING
+                    """,
+                arguments: values + members.arguments)
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO group_advisory_tourists (delivery_id, tourist_id, citizen_id)
+                    SELECT d.id, m.tourist_id, m.citizen_id FROM deliveries d JOIN (\(selected)) m ON m.group_ref = d.agency_group
+                    WHERE d.id >= ? AND d.agency_group IS NOT NULL
+                    """,
+                arguments: members.arguments + [firstId])
+        case .reachedBy(let advisoryId, let beforeVersion):
+            let earlier = """
+                SELECT id, subscriber_id, agency_group FROM deliveries
+                WHERE advisory_id = ? AND advisory_version BETWEEN 1 AND ? - 1 AND agency_group IS NOT NULL
+                    AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered')
+                """
+            try db.execute(
+                sql: """
+                    \(insert)
+                    SELECT DISTINCT ?, ?, e.agency_group, s.id, e.agency_group, s.language, ?, 0, ?, 'queued', ?, ?, ?, ?, ?, ?
+                    FROM (\(earlier)) e JOIN subscribers s ON s.id = e.subscriber_id AND s.active = 1
+                    ON CONFLICT DO NOTHING
+                    """,
+                arguments: values + [advisoryId, beforeVersion])
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO group_advisory_tourists (delivery_id, tourist_id, citizen_id)
+                    SELECT d.id, t.tourist_id, t.citizen_id FROM deliveries d
+                    JOIN (\(earlier)) e ON e.agency_group = d.agency_group AND e.subscriber_id = d.subscriber_id
+                    JOIN group_advisory_tourists t ON t.delivery_id = e.id
+                    WHERE d.id >= ? AND d.agency_group IS NOT NULL
+                    """,
+                arguments: [advisoryId, beforeVersion, firstId])
+        }
     }
 
     public func cancelAdvisory(id: Int64, at: Date, notice: Publication?) async throws -> (cancelled: Int, notice: PublicationResult?) {
@@ -244,9 +312,10 @@ struct SubscribersSQL {
             self.condition = "s.agency_id IS NULL"
             self.arguments = []
         case .reachedBy(let advisoryId, let beforeVersion):
+            // Not agencies: their group advisories follow their own rule.
             self.condition = """
-                s.id IN (SELECT subscriber_id FROM deliveries WHERE advisory_id = ? AND advisory_version < ?
-                    AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered') AND subscriber_id IS NOT NULL)
+                s.agency_id IS NULL AND s.id IN (SELECT subscriber_id FROM deliveries WHERE advisory_id = ? AND advisory_version < ?
+                    AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered') AND subscriber_id IS NOT NULL AND agency_group IS NULL)
                 """
             self.arguments = [advisoryId, beforeVersion]
         }

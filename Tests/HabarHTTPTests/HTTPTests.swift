@@ -170,6 +170,21 @@ struct ConfigurationTests {
         let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "test"))
         #expect(gateway.adapters.keys.sorted() == ["email", "partners", "sms", "sms-backup"])
         #expect(gateway.adapters["sms"]?.capabilities.deliveryReceipts == true)
+        // Group advisories to agencies go through the configured webhook channel.
+        #expect(gateway.publisher.agencyChannel == "partners")
+    }
+
+    @Test("agencies' group advisories: a webhook channel named agencies is added unless configured; a non-webhook channel is refused")
+    func agenciesChannel() throws {
+        var configuration = HabarConfiguration()
+        configuration.dataDir = try Fixtures.temporaryDirectory("agencies-channel").path
+        configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+        let defaults = try Gateway.make(configuration: configuration, logger: Logger(label: "test"))
+        #expect(defaults.adapters.keys.sorted() == ["agencies", "sms"] && defaults.adapters["agencies"]?.capabilities.addressKind == .webhook)
+        configuration.agencies.channel = "sms"
+        #expect(throws: StartupError.self) { try Gateway.make(configuration: configuration, logger: Logger(label: "test")) }
+        let refused = Result { try Gateway.make(configuration: configuration, logger: Logger(label: "test")) }
+        if case .failure(let error) = refused { #expect("\(error)".contains("agencies.channel")) }
     }
 
     @Test("a partial file keeps the other defaults; HABAR_* variables override the file")

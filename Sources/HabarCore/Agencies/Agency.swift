@@ -41,6 +41,13 @@ public struct Manifest: Sendable, Hashable, Codable {
         public var destination: Destination
         public var hotel: String?
         public var returnFlight: ReturnFlight?
+        public init(id: String, name: String, destination: Destination, hotel: String?, returnFlight: ReturnFlight?) {
+            self.id = id
+            self.name = name
+            self.destination = destination
+            self.hotel = hotel
+            self.returnFlight = returnFlight
+        }
     }
     public struct Destination: Sendable, Hashable, Codable {
         public var country: String
@@ -67,6 +74,17 @@ public struct Manifest: Sendable, Hashable, Codable {
         public var language: Language?
         public var passportNumber: String?
         public var birthDate: String?
+        public init(
+            id: String, fullName: String, phone: String?, email: String?, language: Language?, passportNumber: String?, birthDate: String?
+        ) {
+            self.id = id
+            self.fullName = fullName
+            self.phone = phone
+            self.email = email
+            self.language = language
+            self.passportNumber = passportNumber
+            self.birthDate = birthDate
+        }
     }
     public var group: Group
     public var tourists: [Tourist]

@@ -44,13 +44,17 @@ public struct OutboundMessage: Sendable, Hashable {
     public var messageType: AdvisoryMessageType?
     /// The citizen it goes to (nil for a webhook subscriber): personal links are made for them.
     public var citizenId: Int64?
+    /// For a group advisory to a travel agency: the group and the tourists it concerns.
+    public var group: GroupAdvisoryScope?
 
     public init(
         deliveryId: Int64, step: Int, idempotencyKey: String, address: Address, message: RenderedMessage,
         advisoryId: Int64, advisoryVersion: Int, severity: Severity, expiresAt: Date,
-        kind: AdvisoryKind? = nil, paramsJSON: String? = nil, messageType: AdvisoryMessageType? = nil, citizenId: Int64? = nil
+        kind: AdvisoryKind? = nil, paramsJSON: String? = nil, messageType: AdvisoryMessageType? = nil, citizenId: Int64? = nil,
+        group: GroupAdvisoryScope? = nil
     ) {
         self.citizenId = citizenId
+        self.group = group
         self.deliveryId = deliveryId
         self.step = step
         self.idempotencyKey = idempotencyKey
@@ -63,6 +67,31 @@ public struct OutboundMessage: Sendable, Hashable {
         self.kind = kind
         self.paramsJSON = paramsJSON
         self.messageType = messageType
+    }
+}
+
+/// What a group advisory (`group.advisory`, to a travel agency) is about: one of the agency's
+/// groups and the tourists of it the advisory concerns.
+public struct GroupAdvisoryScope: Sendable, Hashable {
+    public struct Tourist: Sendable, Hashable {
+        /// The agency's own id for the tourist.
+        public var id: String
+        public var fullName: String
+        public init(id: String, fullName: String) {
+            self.id = id
+            self.fullName = fullName
+        }
+    }
+
+    /// The agency's own id for the group.
+    public var groupId: String
+    public var name: String
+    public var tourists: [Tourist]
+
+    public init(groupId: String, name: String, tourists: [Tourist]) {
+        self.groupId = groupId
+        self.name = name
+        self.tourists = tourists
     }
 }
 

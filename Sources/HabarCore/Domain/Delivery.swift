@@ -25,6 +25,8 @@ public struct Delivery: Sendable, Hashable, Codable, Identifiable {
     public var advisoryVersion: Int
     public var citizenId: Int64?
     public var subscriberId: Int64?
+    /// For a group advisory to a travel agency: the group it is about (`/v1/groups/{id}`).
+    public var groupId: Int64?
     public var language: Language
     /// Channel instance names in order (fallback plan), or one channel (`all` plan).
     public var steps: [String]
@@ -50,8 +52,9 @@ public struct Delivery: Sendable, Hashable, Codable, Identifiable {
         language: Language, steps: [String], step: Int, state: DeliveryState, attempts: Int,
         nextAttemptAt: Date, leaseOwner: String?, leaseExpiresAt: Date?, providerMessageId: String?,
         lastError: String?, expiresAt: Date, createdAt: Date, updatedAt: Date, stepStartedAt: Date,
-        idempotencyKey: String
+        idempotencyKey: String, groupId: Int64? = nil
     ) {
+        self.groupId = groupId
         self.id = id
         self.advisoryId = advisoryId
         self.advisoryVersion = advisoryVersion

@@ -64,8 +64,11 @@ public struct DeliveryFilter: Sendable, Hashable {
     public var citizenId: Int64?
     public var state: DeliveryState?
     public var channel: String?
+    /// Group advisories about this group.
+    public var groupId: Int64?
 
-    public init(advisoryId: Int64? = nil, citizenId: Int64? = nil, state: DeliveryState? = nil, channel: String? = nil) {
+    public init(advisoryId: Int64? = nil, citizenId: Int64? = nil, state: DeliveryState? = nil, channel: String? = nil, groupId: Int64? = nil) {
+        self.groupId = groupId
         self.advisoryId = advisoryId
         self.citizenId = citizenId
         self.state = state

@@ -25,13 +25,16 @@ public struct AdvisoryPublisher: Sendable {
     public let smsSegmentBudgets: [String: Int]
     /// Where citizens answer check-ins (`<publicBaseURL>/c`), for `{checkinUrl}`.
     public let checkinBaseURL: String
+    /// The webhook channel that carries `group.advisory` to travel agencies (nil: none).
+    public let agencyChannel: String?
 
     public static let defaultSMSSegmentBudget = 3
 
     public init(
         store: any HabarStore, catalog: MessageCatalog, channels: [String: ChannelCapabilities], fallback: LanguageFallback = LanguageFallback(),
-        smsSegmentBudgets: [String: Int] = [:], checkinBaseURL: String = "http://127.0.0.1:8080/c"
+        smsSegmentBudgets: [String: Int] = [:], checkinBaseURL: String = "http://127.0.0.1:8080/c", agencyChannel: String? = nil
     ) {
+        self.agencyChannel = agencyChannel
         self.store = store
         self.catalog = catalog
         self.channels = channels
@@ -97,9 +100,12 @@ public struct AdvisoryPublisher: Sendable {
         try v.throwIfAny()
     }
 
-    /// The message kinds the plan's channels need.
+    /// The message kinds the plan's channels need, and the webhook payload when agencies
+    /// may get the advisory as a group advisory.
     func kinds(of advisory: Advisory) -> Set<MessageKind> {
-        Set(advisory.channelPlan.channels.compactMap { channels[$0]?.messageKind })
+        var kinds = Set(advisory.channelPlan.channels.compactMap { channels[$0]?.messageKind })
+        if let agencyChannel, let kind = channels[agencyChannel]?.messageKind { kinds.insert(kind) }
+        return kinds
     }
 
     func renderingLanguage(_ template: String, _ kind: MessageKind, _ language: Language) -> Language? {
@@ -214,7 +220,8 @@ public struct AdvisoryPublisher: Sendable {
         try checkBudgets(advisory, renderings)
         return try await store.publish(Publication(
             advisory: advisory, messageType: .alert, approver: approver.name, approverTokenId: approver.tokenId,
-            recipients: .audience(advisory.audience), renderings: renderings, channels: channelMap(advisory.channelPlan), now: now))
+            recipients: .audience(advisory.audience), renderings: renderings, channels: channelMap(advisory.channelPlan),
+            agencyChannel: agencyChannel, now: now))
     }
 
     /// Publishes approved advisories whose time has come. One that cannot be published
@@ -292,7 +299,7 @@ public struct AdvisoryPublisher: Sendable {
         return try await store.publish(Publication(
             advisory: next, messageType: .update, approver: approver.name, approverTokenId: approver.tokenId,
             recipients: .reachedBy(advisoryId: next.id!, beforeVersion: next.version), renderings: combined,
-            channels: channelMap(next.channelPlan), now: now))
+            channels: channelMap(next.channelPlan), agencyChannel: agencyChannel, now: now))
     }
 
     /// Cancels advisory `id`: nothing not yet sent goes out; with `notice`, the people already
@@ -322,7 +329,8 @@ public struct AdvisoryPublisher: Sendable {
         let publication = Publication(
             advisory: next, messageType: .cancel, approver: actor.name, approverTokenId: actor.tokenId,
             recipients: .reachedBy(advisoryId: id, beforeVersion: next.version), renderings: renderings,
-            channels: channelMap(advisory.channelPlan), expiresAt: max(advisory.expiresAt, now.addingTimeInterval(6 * 3600)), now: now)
+            channels: channelMap(advisory.channelPlan), agencyChannel: agencyChannel,
+            expiresAt: max(advisory.expiresAt, now.addingTimeInterval(6 * 3600)), now: now)
         return try await store.cancelAdvisory(id: id, at: now, notice: publication)
     }
 

@@ -88,6 +88,9 @@ public struct Publication: Sendable {
     public var renderings: [Language: [MessageKind: RenderedMessage]]
     /// For every channel in the plan: the address it needs and its message kind.
     public var channels: [String: (address: AddressKind, kind: MessageKind)]
+    /// The webhook channel that carries `group.advisory` to the agencies whose groups have
+    /// recipients (nil: agencies are not told).
+    public var agencyChannel: String?
     /// When this version's deliveries stop being worth sending.
     public var expiresAt: Date
     public var now: Date
@@ -95,8 +98,9 @@ public struct Publication: Sendable {
     public init(
         advisory: Advisory, messageType: AdvisoryMessageType, approver: String, approverTokenId: Int64? = nil,
         recipients: Recipients, renderings: [Language: [MessageKind: RenderedMessage]],
-        channels: [String: (address: AddressKind, kind: MessageKind)], expiresAt: Date? = nil, now: Date
+        channels: [String: (address: AddressKind, kind: MessageKind)], agencyChannel: String? = nil, expiresAt: Date? = nil, now: Date
     ) {
+        self.agencyChannel = agencyChannel
         self.advisoryId = advisory.id ?? 0
         self.version = advisory.version
         self.messageType = messageType

@@ -41,6 +41,15 @@ public struct HabarConfiguration: Sendable, Codable {
         public init() {}
     }
 
+    /// Travel agencies: the webhook channel their group advisories go through.
+    public struct Agencies: Sendable, Codable {
+        /// A channel of type `webhook` (or another that reaches webhook addresses). When no
+        /// channel of this name is configured, one of type `webhook` with default options is
+        /// added under it.
+        public var channel: String = "agencies"
+        public init() {}
+    }
+
     /// SQLite database, message catalogs and stub files live under it.
     public var dataDir: String = "./data"
     public var messagesDir: String = "./messages"
@@ -59,15 +68,22 @@ public struct HabarConfiguration: Sendable, Codable {
     public var dispatcher = DispatcherSettings(instanceId: ProcessInfo.processInfo.hostName)
     public var channels: [ChannelConfiguration] = [ChannelConfiguration(name: "sms", type: "sms-stub")]
     public var checkins = Checkins()
+    public var agencies = Agencies()
 
     public init() {}
+
+    /// The configured channels, plus the agencies' webhook channel when none has its name.
+    public var effectiveChannels: [ChannelConfiguration] {
+        channels.contains { $0.name == agencies.channel } ? channels : channels + [ChannelConfiguration(name: agencies.channel, type: "webhook")]
+    }
 
     // MARK: Loading
 
     /// The keys the file may contain; anything else is refused, so a typo never goes
     /// unnoticed. Channel `options` belong to each adapter, which checks them itself.
     static let knownKeys: [String: Set<String>] = [
-        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "cap", "publicBaseURL", "languageFallback", "dispatcher", "channels", "checkins"],
+        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "cap", "publicBaseURL", "languageFallback", "dispatcher", "channels", "checkins", "agencies"],
+        "agencies": ["channel"],
         "checkins": ["reminderBeforeDeadlineMinutes", "schedulerSeconds"],
         "cap": ["sender", "senderName", "feedRequiresToken"],
         "http": ["host", "port", "maxBodyBytes", "maxImportBytes"],
@@ -199,6 +215,7 @@ public struct HabarConfiguration: Sendable, Codable {
         if checkins.reminderBeforeDeadlineMinutes < 0 {
             throw ConfigurationError(keyPath: "checkins.reminderBeforeDeadlineMinutes", reason: "must not be negative")
         }
+        if agencies.channel.isEmpty { throw ConfigurationError(keyPath: "agencies.channel", reason: "must name a channel") }
         if checkins.schedulerSeconds <= 0 { throw ConfigurationError(keyPath: "checkins.schedulerSeconds", reason: "must be more than 0") }
     }
 }
@@ -222,6 +239,7 @@ extension HabarConfiguration {
         }
         channels = try container.decodeIfPresent([ChannelConfiguration].self, forKey: .channels) ?? channels
         checkins = try container.decodeIfPresent(Checkins.self, forKey: .checkins) ?? checkins
+        agencies = try container.decodeIfPresent(Agencies.self, forKey: .agencies) ?? agencies
     }
 
     /// The dispatcher section with every key optional.
@@ -285,6 +303,14 @@ extension HabarConfiguration.Checkins {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         reminderBeforeDeadlineMinutes = try container.decodeIfPresent(Double.self, forKey: .reminderBeforeDeadlineMinutes) ?? reminderBeforeDeadlineMinutes
         schedulerSeconds = try container.decodeIfPresent(Double.self, forKey: .schedulerSeconds) ?? schedulerSeconds
+    }
+}
+
+extension HabarConfiguration.Agencies {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        channel = try container.decodeIfPresent(String.self, forKey: .channel) ?? channel
     }
 }
 
