@@ -438,17 +438,20 @@ enum Migrations {
                 ) WITHOUT ROWID;
                 CREATE INDEX group_advisory_tourists_by_citizen ON group_advisory_tourists (citizen_id);
 
-                -- A merge: the record merged into citizen_id, as it was, and who merged it. Erasing
-                -- the kept citizen erases this too.
+                -- A merge: the record merged into citizen_id, as it was, and who merged it. Its id
+                -- and phone still lead to citizen_id (check-in links, SMS replies). Erasing the
+                -- kept citizen erases this too.
                 CREATE TABLE citizen_merges (
                     id INTEGER PRIMARY KEY,
                     citizen_id INTEGER NOT NULL REFERENCES citizens (id) ON DELETE CASCADE,
-                    merged_id INTEGER NOT NULL,
+                    merged_id INTEGER NOT NULL UNIQUE,
+                    merged_phone TEXT,
                     merged_record TEXT NOT NULL,
                     actor TEXT NOT NULL,
                     at INTEGER NOT NULL
                 );
                 CREATE INDEX citizen_merges_by_citizen ON citizen_merges (citizen_id);
+                CREATE INDEX citizen_merges_by_phone ON citizen_merges (merged_phone) WHERE merged_phone IS NOT NULL;
                 -- Pairs an operator said are two people: never suggested again.
                 CREATE TABLE merge_dismissals (
                     citizen_a INTEGER NOT NULL REFERENCES citizens (id) ON DELETE CASCADE,

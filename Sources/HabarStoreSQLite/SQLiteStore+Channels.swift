@@ -69,8 +69,13 @@ extension SQLiteStore {
         {
             return InboundRecord(id: row[0], duplicate: true, citizenId: row[1])
         }
+        // The citizen with this number, else the one a record with it was merged into.
         let citizenId = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1"), arguments: [message.sender])
+            db.cachedStatement(sql: """
+                SELECT coalesce((SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1),
+                    (SELECT citizen_id FROM citizen_merges WHERE merged_phone = ? ORDER BY id DESC LIMIT 1))
+                """),
+            arguments: [message.sender, message.sender])
         try db.cachedStatement(sql: """
             INSERT INTO inbound_sms (channel, dedupe_key, sender, receiver, text, citizen_id, provider_message_id, sent_at, received_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

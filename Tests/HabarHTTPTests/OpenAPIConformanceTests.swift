@@ -114,6 +114,18 @@ struct OpenAPIConformanceTests {
             try await c.call(.get, "/v1/groups/\(groupId)", as: viewer)
             try await c.call(.get, "/v1/groups/99999", as: viewer)  // 404
 
+            // Duplicates: the agency's tourist is HQ's Айгүл in Latin letters with the same birth date.
+            let hqRecord = try await rig.gateway.store.insertCitizen(Citizen(fullName: "Айгүл Серікова", phone: PhoneNumber("+77015550102"), country: "TR", birthDate: "1990-05-01"))
+            let latin = try await rig.gateway.store.insertCitizen(Citizen(fullName: "Aigul Serikova", phone: PhoneNumber("+905321112233"), country: "TR", agencyId: "silkway", birthDate: "1990-05-01"))
+            let suggestions = try await c.call(.get, "/v1/citizens/merge-suggestions", as: viewer)
+            #expect((suggestions.json["items"] as? [Any])?.count == 1, "\(suggestions.text)")
+            try await c.call(.post, "/v1/citizens/merge-suggestions/dismiss", json: #"{"citizenIds": [\#(hqRecord.id!), 99999]}"#, as: op)  // 404
+            try await c.call(.post, "/v1/citizens/merge-suggestions/dismiss", json: #"{"citizenIds": [\#(hqRecord.id!)]}"#, as: op)  // 422
+            try await c.call(.post, "/v1/citizens/\(hqRecord.id!)/merge", json: #"{"duplicateId": \#(latin.id!)}"#, as: op)
+            try await c.call(.post, "/v1/citizens/\(hqRecord.id!)/merge", json: #"{"duplicateId": \#(latin.id!)}"#, as: op)  // 404: merged already
+            let another = try await rig.gateway.store.insertCitizen(Citizen(fullName: "Aigul Serikova", phone: PhoneNumber("+905321112299"), country: "TR"))
+            try await c.call(.post, "/v1/citizens/merge-suggestions/dismiss", json: #"{"citizenIds": [\#(hqRecord.id!), \#(another.id!)]}"#, as: op)
+
             let citizen = try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR", "language": "kk", "lat": 35.7, "lon": 51.4}"#, as: op)
             try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR"}"#, as: op)  // 409
             try await c.call(.post, "/v1/citizens", json: #"{"fullName": "A", "country": "IR", "x": 1}"#, as: op)  // 400
@@ -171,7 +183,8 @@ struct OpenAPIConformanceTests {
             let successes = (operation["responses"] as? [String: Any] ?? [:]).keys.filter { $0.hasPrefix("2") }
             #expect(successes.contains { seen.contains("\(method) \(path) \($0)") }, "\(method) \(path) never answered \(successes.sorted())")
         }
-        for expected in ["POST /inbound/agencies/{agencyId} 401", "POST /v1/agencies 409", "GET /v1/agencies/{id} 404", "GET /c/{token} 404", "POST /c/{token} 422", "GET /v1/cases/{id} 403", "PATCH /v1/cases/{id} 422",
+        for expected in ["POST /v1/citizens/{id}/merge 404", "POST /v1/citizens/merge-suggestions/dismiss 422", "GET /v1/groups/{id} 404",
+                         "POST /inbound/agencies/{agencyId} 401", "POST /v1/agencies 409", "GET /v1/agencies/{id} 404", "GET /c/{token} 404", "POST /c/{token} 422", "GET /v1/cases/{id} 403", "PATCH /v1/cases/{id} 422",
                          "GET /callbacks/sms/{channelName}/dlr 403", "GET /inbound/sms/{channelName} 403", "GET /inbound/sms/{channelName} 400",
                          "POST /v1/citizens 409", "POST /v1/citizens 400", "POST /v1/citizens 413", "POST /v1/citizens/import 415",
                          "POST /v1/advisories/{id}/approve 403", "POST /v1/advisories/{id}/update 202", "GET /v1/advisories/{id}/cap 409"] {

@@ -137,21 +137,7 @@ public struct ReplyParser: Sendable {
     /// Lower-case Latin skeletons of the words: Cyrillic transliterated, Kazakh letters and
     /// diacritics folded, punctuation dropped, repeated letters kept once ("помогииите").
     static func words(_ text: String) -> [String] {
-        var skeleton = ""
-        for character in text.lowercased() {
-            if let mapped = transliteration[character] {
-                skeleton += mapped
-            } else if character.isLetter || character.isNumber {
-                // Latin with diacritics (ö, ü, ı, ş, ç, ğ, á): the base letter.
-                let folded = String(character).folding(options: [.diacriticInsensitive, .widthInsensitive], locale: nil)
-                skeleton += folded.replacingOccurrences(of: "ı", with: "i")
-            } else if character == "'" || character == "’" || character == "ʼ" {
-                continue  // "don't", "qazaqstan'da"
-            } else {
-                skeleton += " "
-            }
-        }
-        return skeleton.split(separator: " ").map { normalize(String($0)) }
+        Transliteration.latinWords(text).map(normalize)
     }
 
     /// One Latin word in its skeleton form: Latin-script spellings of the same sounds made
@@ -163,13 +149,6 @@ public struct ReplyParser: Sendable {
         for letter in spelled where result.last != letter || letter.isNumber { result.append(letter) }
         return result
     }
-
-    static let transliteration: [Character: String] = [
-        "а": "a", "ә": "a", "б": "b", "в": "v", "г": "g", "ғ": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
-        "й": "i", "к": "k", "қ": "k", "л": "l", "м": "m", "н": "n", "ң": "n", "о": "o", "ө": "o", "п": "p", "р": "r", "с": "s",
-        "т": "t", "у": "u", "ұ": "u", "ү": "u", "ф": "f", "х": "h", "һ": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sh", "ъ": "",
-        "ы": "y", "і": "i", "ь": "", "э": "e", "ю": "yu", "я": "ya",
-    ]
 
     // MARK: Fuzzy matching
 

@@ -398,6 +398,21 @@ public protocol HabarStore: Sendable {
     /// One group: its manifest with each tourist's welfare, who was detached, every status reported.
     func groupReconciliation(id: Int64) async throws -> GroupReconciliation?
 
+    // MARK: Duplicate citizens
+    /// What the search for duplicates reads of every citizen, and the pairs operators dismissed.
+    func mergeCandidates() async throws -> (candidates: [MergeCandidate], dismissed: Set<[Int64]>)
+    /// Records that the two citizens are two people; false when either does not exist.
+    func dismissMergeSuggestion(_ first: Int64, _ second: Int64, actor: String, at: Date) async throws -> Bool
+    /// The citizens with these ids that exist.
+    func citizens(ids: [Int64]) async throws -> [Int64: Citizen]
+    /// Merges `duplicate` into `keep` in one transaction, keeping every history (see the
+    /// SQLite store for the rules); returns the merged citizen.
+    func mergeCitizens(keep: Int64, duplicate: Int64, actor: String, at: Date) async throws -> Citizen
+    /// The records merged into a citizen, oldest first.
+    func citizenMerges(citizenId: Int64) async throws -> [CitizenMerge]
+    /// The citizen a merged record's id now belongs to.
+    func mergedInto(citizenId: Int64) async throws -> Int64?
+
     // MARK: Idempotency keys
     /// Claims `key` for a call with `fingerprint` (method, path and body hash) by `scope`
     /// (the caller), or says how it was used before. Keys older than `forgetBefore` are forgotten.

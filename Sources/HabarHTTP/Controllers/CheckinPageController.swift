@@ -31,10 +31,17 @@ struct CheckinPageController {
     func target(_ context: HabarRequestContext) async throws -> Target? {
         guard let token = context.parameters.get("token"), let ids = try await gateway.links.verify(token),
             let advisory = try await gateway.checkinPages.advisory(ids.advisoryId, store: gateway.store, now: gateway.now()),
-            let citizen = try await gateway.store.citizen(id: ids.citizenId)
+            let citizen = try await citizen(ids.citizenId)
         else { return nil }
         let pages = gateway.checkinPages.pages(advisory, language: citizen.language) { render(advisory, citizen.language) }
         return Target(citizen: citizen, advisory: advisory, token: token, pages: pages)
+    }
+
+    /// The link's citizen, or the one their record was merged into (the link still works).
+    func citizen(_ id: Int64) async throws -> Citizen? {
+        if let citizen = try await gateway.store.citizen(id: id) { return citizen }
+        guard let survivor = try await gateway.store.mergedInto(citizenId: id) else { return nil }
+        return try await gateway.store.citizen(id: survivor)
     }
 
     func page(_ context: HabarRequestContext) async throws -> Response {

@@ -11,6 +11,9 @@ struct CitizensController {
         group.post { request, context in try await create(request, context) }
         group.get { request, context in try await list(request, context) }
         group.post("import") { request, context in try await importCSV(request, context) }
+        group.get("merge-suggestions") { request, context in try await mergeSuggestions(request, context) }
+        group.post("merge-suggestions/dismiss") { request, context in try await dismissSuggestion(request, context) }
+        group.post("{id}/merge") { request, context in try await merge(request, context) }
         group.get("{id}") { _, context in try await show(context) }
         group.patch("{id}") { request, context in try await update(request, context) }
         group.delete("{id}") { _, context in try await erase(context) }
@@ -79,14 +82,23 @@ struct CitizensController {
 
     /// A citizen as the API shows it: the fields it is written with, plus what Habar keeps.
     struct Body: Encodable {
-        enum Extra: String, CodingKey { case id, checkinStatus, lastContactAt, lastContactSource, welfareHistory, createdAt, updatedAt }
+        enum Extra: String, CodingKey { case id, checkinStatus, lastContactAt, lastContactSource, welfareHistory, mergedFrom, createdAt, updatedAt }
         var citizen: Citizen
         /// Only in the read of one citizen: the newest entries of their welfare history.
         var history: [WelfareEvent]?
+        /// Only in the read of one citizen: the records merged into it.
+        var merges: [CitizenMerge]?
 
-        init(_ citizen: Citizen, history: [WelfareEvent]? = nil) {
+        init(_ citizen: Citizen, history: [WelfareEvent]? = nil, merges: [CitizenMerge]? = nil) {
             self.citizen = citizen
             self.history = history
+            self.merges = merges
+        }
+
+        struct MergeBody: Encodable {
+            var citizenId: Int64
+            var mergedBy: String
+            var at: Date
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -97,6 +109,7 @@ struct CitizensController {
             try container.encodeIfPresent(citizen.lastContactAt, forKey: .lastContactAt)
             try container.encodeIfPresent(citizen.lastContactSource, forKey: .lastContactSource)
             try container.encodeIfPresent(history, forKey: .welfareHistory)
+            try container.encodeIfPresent(merges?.map { MergeBody(citizenId: $0.mergedId, mergedBy: $0.actor, at: $0.at) }, forKey: .mergedFrom)
             try container.encode(citizen.createdAt, forKey: .createdAt)
             try container.encode(citizen.updatedAt, forKey: .updatedAt)
         }
@@ -147,7 +160,80 @@ struct CitizensController {
     func show(_ context: HabarRequestContext) async throws -> Response {
         let identity = try context.require(.viewer, .agency)
         let citizen = try await visible(context, identity)
-        return try JSONBody.response(Body(citizen, history: try await gateway.store.welfareHistory(citizenId: citizen.id ?? 0, limit: 50)))
+        return try JSONBody.response(try await fullBody(citizen))
+    }
+
+    /// A citizen with their recent welfare history and the records merged into them.
+    func fullBody(_ citizen: Citizen) async throws -> Body {
+        let id = citizen.id ?? 0
+        return Body(citizen, history: try await gateway.store.welfareHistory(citizenId: id, limit: 50),
+                    merges: try await gateway.store.citizenMerges(citizenId: id))
+    }
+
+    // MARK: Duplicates
+
+    /// A pair that may be one person, with both records.
+    struct SuggestionBody: Encodable {
+        var citizenIds: [Int64]
+        var reasons: [MergeSuggestion.Reason]
+        var citizens: [Body]
+    }
+
+    /// `GET /v1/citizens/merge-suggestions`: the weaker matches identity resolution does not
+    /// link by itself (the same name across scripts with the same birth date or destination),
+    /// in pair order, paged.
+    func mergeSuggestions(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        try context.require(.viewer)
+        let page = try Listing.page(request)
+        let (candidates, dismissed) = try await gateway.store.mergeCandidates()
+        let after = page.after ?? -1
+        let found = Array(MergeSuggestions.find(candidates, dismissed: dismissed).lazy.filter { $0.position > after }.prefix(page.limit + 1))
+        let shown = Page(fetched: found, limit: page.limit, id: \.position)
+        let records = try await gateway.store.citizens(ids: shown.items.flatMap { [$0.citizenIds.0, $0.citizenIds.1] })
+        let items = shown.items.compactMap { suggestion -> SuggestionBody? in
+            guard let a = records[suggestion.citizenIds.0], let b = records[suggestion.citizenIds.1] else { return nil }
+            return SuggestionBody(citizenIds: [suggestion.citizenIds.0, suggestion.citizenIds.1], reasons: suggestion.reasons, citizens: [Body(a), Body(b)])
+        }
+        return try JSONBody.response(Listing.Body(items: items, nextCursor: shown.nextAfter.map(Listing.encodeCursor)))
+    }
+
+    struct DismissInput: Codable {
+        var citizenIds: [Int64]
+    }
+
+    /// `POST /v1/citizens/merge-suggestions/dismiss` `{"citizenIds": [a, b]}`: they are two people.
+    func dismissSuggestion(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        let identity = try context.require(.operator)
+        let input = try await RequestJSON.decode(DismissInput.self, from: request, limit: limit)
+        guard input.citizenIds.count == 2, input.citizenIds[0] != input.citizenIds[1] else {
+            throw Problem.validation(ValidationFailure(pointer: "/citizenIds", "two different citizen ids"))
+        }
+        context.audit.target("citizen/\(input.citizenIds[0])")
+        context.audit.detail("dismissedWith", String(input.citizenIds[1]))
+        guard try await gateway.store.dismissMergeSuggestion(input.citizenIds[0], input.citizenIds[1], actor: identity.name, at: gateway.now()) else {
+            throw Problem(.notFound, detail: "citizens \(input.citizenIds[0]) and \(input.citizenIds[1]) do not both exist")
+        }
+        return Response(status: .noContent)
+    }
+
+    struct MergeInput: Codable {
+        /// The record merged into this one, then removed.
+        var duplicateId: Int64
+    }
+
+    /// `POST /v1/citizens/{id}/merge` `{"duplicateId": n}`: citizen n's histories move to this
+    /// citizen, its record is kept in the merge log and removed.
+    func merge(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        let identity = try context.require(.operator)
+        let id = try context.id("citizen")
+        let input = try await RequestJSON.decode(MergeInput.self, from: request, limit: limit)
+        context.audit.target("citizen/\(id)")
+        context.audit.detail("duplicateId", String(input.duplicateId))
+        guard input.duplicateId != id else {
+            throw Problem.validation(ValidationFailure(pointer: "/duplicateId", "a citizen cannot be merged into itself"))
+        }
+        let merged = try await gateway.store.mergeCitizens(keep: id, duplicate: input.duplicateId, actor: identity.name, at: gateway.now())
+        return try JSONBody.response(try await fullBody(merged))
     }
 
     /// JSON Merge Patch (RFC 7396): the fields sent replace the stored ones, `null` clears one.
