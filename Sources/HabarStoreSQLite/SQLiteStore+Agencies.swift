@@ -43,6 +43,21 @@ extension SQLiteStore {
                createdAt: Date(ms: row["created_at"]))
     }
 
+    public func agencyMemberships(citizenIds: [Int64], agencyId: String) async throws -> [Int64: String?] {
+        guard !citizenIds.isEmpty else { return [:] }
+        return try await writer.read { db in
+            var groups: [Int64: String?] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT citizen_id, group_id FROM agency_tourists WHERE agency_id = ? AND citizen_id IN (SELECT value FROM json_each(?))",
+                arguments: [agencyId, Self.idList(citizenIds)])
+            {
+                let group: String? = row[1]
+                if groups[row[0]] == nil || group != nil { groups[row[0]] = group }
+            }
+            return groups
+        }
+    }
+
     public func agencySecrets(id: String, now: Date) async throws -> [WebhookSecret] {
         try await writer.read { db in
             try String.fetchAll(
@@ -140,16 +155,21 @@ extension SQLiteStore {
             }
             if let id = citizenId {
                 // A citizen HQ registered keeps its name and language; the agency's own tourist
-                // takes the manifest's. Empty fields are filled either way.
+                // takes the manifest's. Empty fields are filled either way. A citizen another
+                // agency has is linked, but its agency, group and whereabouts stay that agency's.
                 try db.cachedStatement(sql: """
                     UPDATE citizens SET full_name = CASE WHEN ? THEN ? ELSE full_name END, language = CASE WHEN ? THEN ? ELSE language END,
                         phone = coalesce(phone, ?), email = coalesce(email, ?), passport_number = coalesce(passport_number, ?),
-                        birth_date = coalesce(birth_date, ?), country = ?, city = coalesce(?, city), agency_id = ?, group_id = ?, updated_at = ?
+                        birth_date = coalesce(birth_date, ?),
+                        country = CASE WHEN agency_id IS NULL OR agency_id = ? THEN ? ELSE country END,
+                        city = CASE WHEN agency_id IS NULL OR agency_id = ? THEN coalesce(?, city) ELSE city END,
+                        group_id = CASE WHEN agency_id IS NULL OR agency_id = ? THEN ? ELSE group_id END,
+                        agency_id = coalesce(agency_id, ?), updated_at = ?
                     WHERE id = ?
                     """).execute(arguments: [
                         ours, tourist.fullName, ours && tourist.language != nil, tourist.language?.rawValue, phone, tourist.email,
-                        tourist.passportNumber, tourist.birthDate, group.destination.country, group.destination.city, agency, group.id,
-                        at.ms, id,
+                        tourist.passportNumber, tourist.birthDate, agency, group.destination.country, agency, group.destination.city,
+                        agency, group.id, agency, at.ms, id,
                     ])
                 if known != nil { updated += 1 } else { linked += 1; linkedNow = true }
             } else {

@@ -39,10 +39,18 @@ extension SQLiteStore {
         var conditions = Conditions()
         conditions.equal("country", filter.country)
         conditions.equal("city", filter.city)
-        conditions.equal("group_id", filter.groupId)
+        if let agency = filter.visibleToAgency, let group = filter.groupId {
+            // The agency's own group of that id.
+            conditions.add("id IN (SELECT citizen_id FROM agency_tourists WHERE agency_id = ? AND group_id = ?)", agency, group)
+        } else {
+            conditions.equal("group_id", filter.groupId)
+        }
         conditions.equal("agency_id", filter.agencyId)
         conditions.equal("welfare_status", filter.checkinStatus?.rawValue)
         if let tag = filter.tag { conditions.add("instr(tags, '|' || ? || '|') > 0", tag) }
+        if let agency = filter.visibleToAgency {
+            conditions.add("(agency_id = ? OR id IN (SELECT citizen_id FROM agency_tourists WHERE agency_id = ?))", agency, agency)
+        }
         let (clause, arguments) = conditions.sql(after: page.after, idColumn: "id", limit: page.limit)
         let fetched = try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM citizens \(clause)", arguments: arguments).map(Self.citizen)

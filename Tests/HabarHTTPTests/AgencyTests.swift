@@ -274,6 +274,102 @@ struct AgencyTests {
     }
 }
 
+@Suite("Travel agencies: scoping, endpoint by endpoint", .serialized)
+struct AgencyScopingTests {
+    @Test("agency B's token reads none of agency A's groups or tourists and changes nothing, on every endpoint; B's signature never acts on A's data — also with the same group and tourist ids")
+    func everyEndpoint() async throws {
+        let a = try await AgencyRig()
+        let store = a.rig.gateway.store
+        let document = try OpenAPIDocument.load()
+        let ids = Mutex<(secretB: String, tokenB: String, groupA: Int, groupB: Int, citizenA: Int64, sharedCitizen: Int64)?>(nil)
+        try await a.rig.run { api in
+            let created = try await api.call(.post, "/v1/agencies", json: #"{"id": "caravan", "name": "Caravan Tours", "language": "ru"}"#, as: .some(a.rig.tokens[.admin]))
+            let secretB = created.json["webhookSecret"] as? String ?? "", tokenB = created.json["token"] as? String ?? ""
+            // A and B both have a group G-17 and a tourist T-1 (their own ids); B's T-3 is A's T-3 (same phone).
+            guard try await a.post(api, AgencyRig.manifest(tourists: [("T-1", "Айгүл Серікова", "+77015550001"), ("T-2", "Дәурен Әлиев", "+77015550002"), ("T-3", "Мария Ким", "+77015550003")]), id: "a1")?.status == 200 else { return }
+            #expect(try await a.post(api, AgencyRig.manifest(tourists: [("T-1", "Иван Петров", "+77015550011"), ("T-3", "Maria Kim", "+77015550003")]), id: "b1", secrets: [secretB], to: "caravan")?.status == 200)
+            #expect(try await a.post(api, #"{"type": "group.status", "data": {"groupId": "G-17", "status": "at_meeting_point", "at": "2026-03-14T08:00:00Z"}}"#, id: "a2")?.status == 200)
+            let groupA = ((try await api.call(.get, "/v1/agencies/silkway/groups", as: .some(a.token))).json["items"] as? [[String: Any]])?.first?["id"] as? Int ?? 0
+            let groupB = ((try await api.call(.get, "/v1/agencies/caravan/groups", as: .some(tokenB))).json["items"] as? [[String: Any]])?.first?["id"] as? Int ?? 0
+            let citizenA = try #require(try await store.citizenId(phone: "+77015550001"))
+            let shared = try #require(try await store.citizenId(phone: "+77015550003"))
+            ids.withLock { $0 = (secretB, tokenB, groupA, groupB, citizenA, shared) }
+        }
+        let known = try #require(ids.withLock { $0 })
+        let before = try await store.citizens(CitizenFilter(), page: PageRequest(limit: 500)).items
+
+        try await a.rig.run { api in
+            // Every documented operation, with agency A's ids, called with agency B's token.
+            let allowedForAgencies: Set<String> = ["GET /v1/citizens", "GET /v1/citizens/{id}", "GET /v1/agencies/{id}", "GET /v1/agencies/{id}/groups", "GET /v1/groups/{id}"]
+            var covered: Set<String> = []
+            for (method, template, operation) in document.operations {
+                let roles = Set(operation["x-habar-roles"] as? [String] ?? [])
+                guard !roles.contains("none"), !roles.contains("signature") else { continue }
+                let path = template.replacingOccurrences(
+                    of: "{id}",
+                    with: template.hasPrefix("/v1/agencies") ? "silkway" : template.hasPrefix("/v1/groups") ? "\(known.groupA)" : "\(known.citizenA)")
+                let body = ["POST", "PATCH"].contains(method) ? (template.hasSuffix("/import") ? "fullName,country,phone\n" : "{}") : nil
+                let answer = try await api.call(HTTPRequest.Method(method)!, path, json: body, contentType: template.hasSuffix("/import") ? "text/csv" : nil, as: .some(known.tokenB))
+                let name = "\(method) \(template)"
+                if roles.contains("agency") {
+                    covered.insert(name)
+                    if name == "GET /v1/citizens" {
+                        // B's list holds B's own tourists and the one it shares with A, never A's others.
+                        let names = Set((answer.json["items"] as? [[String: Any]] ?? []).compactMap { $0["fullName"] as? String })
+                        #expect(answer.status == 200 && names == ["Иван Петров", "Мария Ким"], "\(answer.text)")
+                    } else {
+                        #expect(answer.status == 403, "\(name) with B's token on A's data answered \(answer.status): \(answer.text)")
+                    }
+                } else {
+                    #expect(answer.status == 403, "\(name) with an agency token answered \(answer.status)")
+                }
+            }
+            #expect(covered == allowedForAgencies, "the agency role's endpoints changed: \(covered.symmetricDifference(allowedForAgencies)); extend this test")
+            // Lists narrowed by A's id are refused, not quietly emptied; B's own reads work.
+            #expect(try await api.call(.get, "/v1/citizens?agencyId=silkway", as: .some(known.tokenB)).status == 403)
+            let byGroup = try await api.call(.get, "/v1/citizens?groupId=G-17", as: .some(known.tokenB))
+            // B's own G-17: its tourist and the one it shares with A, both shown as B's.
+            let listed = byGroup.json["items"] as? [[String: Any]] ?? []
+            #expect(Set(listed.compactMap { $0["fullName"] as? String }) == ["Иван Петров", "Мария Ким"], "\(byGroup.text)")
+            #expect(listed.allSatisfy { $0["agencyId"] as? String == "caravan" && $0["groupId"] as? String == "G-17" })
+            let sharedAsB = try await api.call(.get, "/v1/citizens/\(known.sharedCitizen)", as: .some(known.tokenB))
+            #expect(sharedAsB.json["agencyId"] as? String == "caravan", "\(sharedAsB.text)")
+            #expect(try await api.call(.get, "/v1/groups/\(known.groupB)", as: .some(known.tokenB)).status == 200)
+            #expect(try await api.call(.get, "/v1/citizens/\(known.sharedCitizen)", as: .some(known.tokenB)).status == 200)
+            #expect(try await api.call(.get, "/v1/citizens/\(known.sharedCitizen)", as: .some(a.token)).status == 200)
+            #expect(try await api.call(.get, "/v1/groups/\(known.groupB)", as: .some(a.token)).status == 403)
+
+            // B's signature: never accepted for A; B's events name B's own group and tourists only.
+            let events = [
+                #"{"type": "tourist.checkin", "data": {"touristId": "T-1", "status": "need_help"}}"#,
+                #"{"type": "group.status", "data": {"groupId": "G-17", "status": "boarded", "at": "2026-03-14T09:00:00Z"}}"#,
+                AgencyRig.manifest(tourists: [("T-1", "Иван Петров", "+77015550011")]),
+            ]
+            for (index, event) in events.enumerated() {
+                #expect(try await a.post(api, event, id: "x\(index)", secrets: [known.secretB])?.status == 401)
+            }
+            #expect(try await a.post(api, #"{"type": "tourist.checkin", "data": {"touristId": "T-2", "status": "need_help"}}"#, id: "b2", secrets: [known.secretB], to: "caravan")?.status == 422)
+            for (index, event) in events.enumerated() {
+                #expect(try await a.post(api, event, id: "b\(index + 3)", secrets: [known.secretB], to: "caravan")?.status == 200)
+            }
+            // A's group is as A left it: its status, its three tourists, their welfare.
+            let groupA = try await api.call(.get, "/v1/groups/\(known.groupA)", as: .some(a.token))
+            #expect((groupA.json["status"] as? [String: Any])?["status"] as? String == "at_meeting_point")
+            #expect((groupA.json["tourists"] as? [[String: Any]])?.map { "\($0["touristId"] ?? ""):\($0["checkinStatus"] ?? "")" } == ["T-1:unknown", "T-2:unknown", "T-3:unknown"], "\(groupA.text)")
+            let groupB = try await api.call(.get, "/v1/groups/\(known.groupB)", as: .some(known.tokenB))
+            #expect((groupB.json["status"] as? [String: Any])?["status"] as? String == "boarded")
+            // B's last manifest left out T-3, the person it shared with A: detached from B's group only.
+            #expect((groupB.json["detached"] as? [[String: Any]])?.map { $0["touristId"] as? String } == ["T-3"])
+        }
+        let after = try await store.citizens(CitizenFilter(), page: PageRequest(limit: 500)).items
+        for citizen in before where citizen.agencyId == "silkway" {
+            let now = try #require(after.first { $0.id == citizen.id })
+            #expect(now.fullName == citizen.fullName && now.groupId == "G-17" && now.agencyId == "silkway" && now.country == citizen.country
+                    && now.welfareStatus == citizen.welfareStatus, "\(citizen) became \(now)")
+        }
+    }
+}
+
 /// A second gateway over the data directory of a first (a restart).
 struct AgencyRestart {
     let rig: APIRig

@@ -44,6 +44,8 @@ public struct CitizenFilter: Sendable, Hashable {
     public var agencyId: String?
     public var tag: String?
     public var checkinStatus: WelfareStatus?
+    /// Only what this agency may see: its own citizens and the tourists on its manifests.
+    public var visibleToAgency: String?
 
     public init(
         country: String? = nil, city: String? = nil, groupId: String? = nil, agencyId: String? = nil, tag: String? = nil,

@@ -385,6 +385,9 @@ public protocol HabarStore: Sendable {
     func insertAgency(_ agency: Agency, secret: String, token: AccessToken) async throws -> Agency
     func agencies() async throws -> [Agency]
     func agency(id: String) async throws -> Agency?
+    /// For each of the citizens on one of the agency's manifests (now or before): the
+    /// agency's group they are in (nil: detached).
+    func agencyMemberships(citizenIds: [Int64], agencyId: String) async throws -> [Int64: String?]
     /// The secrets that verify the agency's webhooks at `now` (newest first).
     func agencySecrets(id: String, now: Date) async throws -> [WebhookSecret]
     /// Adds `secret` as the newest; the others stop verifying `overlap` seconds from `now`.

@@ -142,9 +142,26 @@ struct CitizensController {
             if let asked = filter.agencyId, asked != identity.agencyId {
                 throw Problem(.forbidden, detail: "an agency token reads only its own agency's citizens")
             }
-            filter.agencyId = identity.agencyId
+            filter.agencyId = nil
+            filter.visibleToAgency = identity.agencyId
         }
-        return try Listing.response(try await gateway.store.citizens(filter, page: try Listing.page(request))) { Body($0) }
+        var page = try await gateway.store.citizens(filter, page: try Listing.page(request))
+        if identity.role == .agency { page.items = try await asSeenBy(identity.agencyId ?? "", page.items) }
+        return try Listing.response(page) { Body($0) }
+    }
+
+    /// Citizens as an agency sees them: a tourist it shares with another agency shows this
+    /// agency and its own group, never the other agency's.
+    func asSeenBy(_ agency: String, _ citizens: [Citizen]) async throws -> [Citizen] {
+        let shared = citizens.compactMap { $0.agencyId == agency ? nil : $0.id }
+        let groups = try await gateway.store.agencyMemberships(citizenIds: shared, agencyId: agency)
+        return citizens.map { citizen in
+            guard citizen.agencyId != agency, let id = citizen.id, let group = groups[id] else { return citizen }
+            var seen = citizen
+            seen.agencyId = agency
+            seen.groupId = group
+            return seen
+        }
     }
 
     /// The citizen, if this caller may see it: an agency only its own.
@@ -152,7 +169,10 @@ struct CitizensController {
         let id = try context.id("citizen")
         guard let citizen = try await gateway.store.citizen(id: id) else { throw Problem(.notFound, detail: "no citizen \(id)") }
         if identity.role == .agency, citizen.agencyId != identity.agencyId {
-            throw Problem(.forbidden, detail: "citizen \(id) is not one of this agency's")
+            guard let seen = try await asSeenBy(identity.agencyId ?? "", [citizen]).first, seen.agencyId == identity.agencyId else {
+                throw Problem(.forbidden, detail: "citizen \(id) is not one of this agency's")
+            }
+            return seen
         }
         return citizen
     }
