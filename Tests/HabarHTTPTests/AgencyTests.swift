@@ -40,9 +40,12 @@ struct AgencyRig {
     let secret: String
     let token: String
 
-    init(clock: TestClock = TestClock(Date()), dataDir: String? = nil) async throws {
+    init(clock: TestClock = TestClock(Date()), dataDir: String? = nil, _ configure: (inout HabarConfiguration) -> Void = { _ in }) async throws {
         self.clock = clock
-        rig = try await APIRig(clock: clock) { if let dataDir { $0.dataDir = dataDir } }
+        rig = try await APIRig(clock: clock) {
+            if let dataDir { $0.dataDir = dataDir }
+            configure(&$0)
+        }
         let created = Mutex<Answer?>(nil)
         try await rig.run { [rig] api in
             let answer = try await api.call(.post, "/v1/agencies", json: #"{"id": "silkway", "name": "Silk Way Travel", "webhookUrl": "https://silkway.example/hooks", "language": "kk"}"#, as: .some(rig.tokens[.admin]))
@@ -53,6 +56,28 @@ struct AgencyRig {
         agency = answer.json["id"] as? String ?? ""
         secret = answer.json["webhookSecret"] as? String ?? ""
         token = answer.json["token"] as? String ?? ""
+    }
+
+    /// Posts raw bytes (not necessarily UTF-8) signed by the reference library's own key
+    /// decoding and HMAC (its `sign` takes text only).
+    func post(_ api: API, bytes: Data, id: String) async throws -> Answer? {
+        let timestamp = Int(clock.now.timeIntervalSince1970)
+        let file = try Fixtures.temporaryDirectory("sign-bytes").appendingPathComponent("body.bin")
+        try bytes.write(to: file)
+        let script = """
+            import sys, base64
+            from standardwebhooks.webhooks import Webhook, hmac_data
+            body = open(sys.argv[4], "rb").read()
+            key = Webhook(sys.argv[1])._whsecret
+            print("v1," + base64.b64encode(hmac_data(key, f"{sys.argv[2]}.{sys.argv[3]}.".encode() + body)).decode())
+            """
+        let result = try await ExternalProcess.run("python3", ["-c", script, secret, id, String(timestamp), file.path], timeout: 60)
+        guard result.status == 0 else { return nil }
+        var headers = HTTPFields()
+        headers[HTTPField.Name("webhook-id")!] = id
+        headers[HTTPField.Name("webhook-timestamp")!] = String(timestamp)
+        headers[HTTPField.Name("webhook-signature")!] = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try await api.call(.post, "/inbound/agencies/\(agency)", body: bytes, contentType: "application/json", headers: headers, as: .some(nil))
     }
 
     /// Posts `body` signed with `secrets` (each a v1 signature) at the gateway's time + `skew`.
@@ -202,6 +227,68 @@ struct AgencyTests {
         }
         #expect(try await store.citizenId(phone: "+77015550009") == nil)
         #expect(try await store.citizens(CitizenFilter(agencyId: "silkway"), page: PageRequest(limit: 50)).items.count == 3)
+    }
+
+    /// A manifest of `count` tourists, `change` applied to each tourist's JSON object.
+    static func bigManifest(_ count: Int, group: String = "G-BIG", _ change: (Int, inout [String: Any]) -> Void = { _, _ in }) throws -> String {
+        let tourists = (0..<count).map { index -> [String: Any] in
+            var tourist: [String: Any] = ["id": "T-\(index)", "fullName": "Турист Нөмір \(index)", "phone": String(format: "+7702%07d", index), "language": index % 2 == 0 ? "kk" : "ru"]
+            change(index, &tourist)
+            return tourist
+        }
+        let event: [String: Any] = ["type": "manifest.upsert", "data": ["group": ["id": group, "name": "Анталья, наурыз", "destination": ["country": "TR", "city": "Antalya"]], "tourists": tourists]]
+        return String(decoding: try JSONSerialization.data(withJSONObject: event), as: UTF8.self)
+    }
+
+    @Test("a 10,000-tourist manifest with missing fields, bad phones, a repeated id, a wrong type: every problem by pointer, nothing applied; unknown fields 400; invalid UTF-8 400; too large 413; then the corrected one applies whole")
+    func badManifests() async throws {
+        let a = try await AgencyRig { $0.http.maxImportBytes = 4 << 20 }
+        let store = a.rig.gateway.store
+        let before = try await store.countCitizens()
+        try await a.rig.run { api in
+            let bad = try AgencyTests.bigManifest(10_000) { index, tourist in
+                switch index {
+                case 1234: tourist.removeValue(forKey: "fullName")
+                case 5000: tourist["phone"] = "12345"
+                case 7777: tourist["id"] = "T-10"
+                case 8000: tourist["birthDate"] = 19_900_501
+                case 9999: tourist.removeValue(forKey: "phone")
+                default: break
+                }
+            }
+            guard let refused = try await a.post(api, bad, id: "big-1") else { return }
+            #expect(refused.status == 422, "\(refused.text.prefix(500))")
+            #expect(refused.errorPointers == ["/data/tourists/1234/fullName", "/data/tourists/5000/phone", "/data/tourists/7777/id", "/data/tourists/8000/birthDate", "/data/tourists/9999"], "\(refused.text.prefix(1500))")
+            let details = (refused.json["errors"] as? [[String: Any]] ?? []).compactMap { $0["detail"] as? String }
+            #expect(details.count == 5 && details[0].contains("required") && details[1].contains("12345") && details[2].contains("tourist 10") && details[4].contains("phone or an e-mail"), "\(details)")
+
+            let unknown = try AgencyTests.bigManifest(10_000) { index, tourist in if index == 3 { tourist["nickname"] = "Әкем" } }
+            let unknownAnswer = try await a.post(api, unknown, id: "big-2")
+            #expect(unknownAnswer?.status == 400 && unknownAnswer?.errorPointers == ["/data/tourists/3/nickname"], "\(unknownAnswer?.text.prefix(500) ?? "")")
+
+            var invalid = Data(try AgencyTests.bigManifest(3).utf8)
+            let at = try #require(invalid.firstRange(of: Data("Турист".utf8)))
+            invalid.replaceSubrange(at.lowerBound..<(at.lowerBound + 2), with: [0xD0, 0xFF])  // a broken two-byte sequence
+            let notUTF8 = try await a.post(api, bytes: invalid, id: "big-3")
+            #expect(notUTF8?.status == 400 && notUTF8?.text.contains("UTF-8") == true, "\(notUTF8?.text ?? "")")
+            #expect(try await store.countCitizens() == before)
+            #expect(try await store.agencyGroups(agencyId: "silkway", page: PageRequest())?.items.isEmpty == true)
+
+            // The same webhook-id, corrected: nothing of it had been kept, so it applies now, whole.
+            let good = try AgencyTests.bigManifest(10_000)
+            let applied = try await a.post(api, good, id: "big-1")
+            #expect(applied?.status == 200 && (applied?.json["summary"] as? [String: Int])?["created"] == 10_000, "\(applied?.text.prefix(500) ?? "")")
+            let group = try #require(try await store.agencyGroups(agencyId: "silkway", page: PageRequest())?.items.first)
+            #expect(group.tally.onManifest == 10_000 && group.tally.unknown == 10_000)
+        }
+        #expect(try await store.countCitizens() == before + 10_000)
+
+        // Over the body limit: 413 before anything is read.
+        let small = try await AgencyRig { $0.http.maxImportBytes = 64 << 10 }
+        try await small.rig.run { api in
+            let tooLarge = try await small.post(api, try AgencyTests.bigManifest(2_000), id: "big-4")
+            #expect(tooLarge?.status == 413, "\(tooLarge?.text ?? "")")
+        }
     }
 
     @Test("reconciliation: per group, who is on the manifest and how each is, the last group status, who is unaccounted for, who was detached")
