@@ -158,7 +158,10 @@ let package = Package(
         // Fixtures are read from the source tree by path, not bundled.
         .testTarget(name: "HabarMessagesTests", dependencies: ["HabarMessages"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "HabarCoreTests", dependencies: ["HabarCore", "HabarTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "HabarStoreSQLiteTests", dependencies: ["HabarStoreSQLite", "HabarTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HabarStoreSQLiteTests",
+            dependencies: ["HabarStoreSQLite", "HabarTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "ChannelSMSStubTests", dependencies: ["ChannelSMSStub", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ChannelWebhookTests",

@@ -48,8 +48,10 @@ public struct Gateway: Sendable {
     /// transaction under load, each acknowledged only once stored.
     public let answers: GroupCommit<CheckinAnswer, Void>
     public let inbound: GroupCommit<InboundSMS, InboundRecord>
-    /// Agencies' verified webhooks, many per transaction, each in its own savepoint.
+    /// Agencies' verified webhooks, many per transaction (a manifest in a savepoint of its own).
     public let agencyEvents: GroupCommit<AgencyEvent, Result<AgencyEventResult, ValidationFailure>>
+    /// The secrets that verify agencies' webhooks, kept for a few seconds.
+    public let agencySecrets: AgencySecretCache
     public let checkinPages = CheckinPages()
     public let metrics: PrometheusCollectorRegistry
     public let logger: Logger
@@ -111,6 +113,7 @@ public struct Gateway: Sendable {
             },
             inbound: GroupCommit { batch in try await store.recordInboundSMS(batch) },
             agencyEvents: GroupCommit(maxBatch: 200) { batch in try await store.applyAgencyEvents(batch) },
+            agencySecrets: AgencySecretCache(store: store),
             metrics: registryMetrics, logger: logger, now: now)
     }
 
@@ -133,7 +136,7 @@ public func buildApplication(
         configuration: .init(address: .hostname(gateway.configuration.http.host, port: gateway.configuration.http.port), serverName: "habar"),
         services: [
             gateway.dispatcher, AdvisoryScheduler(publisher: gateway.publisher, logger: gateway.logger, now: gateway.now),
-            gateway.checkinProcessor, gateway.checkinScheduler,
+            gateway.checkinProcessor, gateway.checkinScheduler, StoreCheckpointer(store: gateway.store, logger: gateway.logger),
         ],
         onServerRunning: onServerRunning,
         logger: gateway.logger)

@@ -59,11 +59,18 @@ extension SQLiteStore {
     }
 
     public func agencySecrets(id: String, now: Date) async throws -> [WebhookSecret] {
+        try await agencySecretsWithExpiry(id: id, now: now).secrets
+    }
+
+    public func agencySecretsWithExpiry(id: String, now: Date) async throws -> (secrets: [WebhookSecret], earliestExpiry: Date?) {
         try await writer.read { db in
-            try String.fetchAll(
-                db.cachedStatement(sql: "SELECT secret FROM agency_secrets WHERE agency_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC"),
-                arguments: [id, now.ms]
-            ).compactMap(WebhookSecret.init)
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT secret, expires_at FROM agency_secrets WHERE agency_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC
+                    """),
+                arguments: [id, now.ms])
+            let expiry = rows.compactMap { $0[1] as Int64? }.min().map(Date.init(ms:))
+            return (rows.compactMap { WebhookSecret($0[0] as String) }, expiry)
         }
     }
 
@@ -86,13 +93,20 @@ extension SQLiteStore {
         }
     }
 
+    /// How many webhooks of an agency were applied (benchmarks check their load with it).
+    public func agencyEventCount(agencyId: String) async throws -> Int {
+        try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM agency_events WHERE agency_id = ?", arguments: [agencyId]) ?? 0 }
+    }
+
     // MARK: Applying webhooks
 
     public func applyAgencyEvents(_ events: [AgencyEvent]) async throws -> [Result<AgencyEventResult, ValidationFailure>] {
         try await writer.write { db in
             try events.map { event in
-                var applied = AgencyEventResult.duplicate
                 do {
+                    guard case .manifest = event.command else { return .success(try Self.apply(event, db: db)) }
+                    // A manifest writes many rows: in a savepoint of its own, whatever happens.
+                    var applied = AgencyEventResult.duplicate
                     try db.inSavepoint {
                         applied = try Self.apply(event, db: db)
                         return .commit
@@ -105,21 +119,27 @@ extension SQLiteStore {
         }
     }
 
+    /// Applies one event and stores it with what it did. Nothing is written before an event is
+    /// known to be valid against the stored data (a refusal leaves no trace), and the
+    /// statements are cached: this runs for every webhook.
     static func apply(_ event: AgencyEvent, db: Database) throws -> AgencyEventResult {
-        let (agencyId, webhookId, type, body, command, at) = (event.agencyId, event.webhookId, event.type, event.body, event.command, event.at)
-        try db.execute(
-            sql: "INSERT INTO agency_events (agency_id, webhook_id, type, body, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            arguments: [agencyId, webhookId, type, body, at.ms])
-        guard db.changesCount == 1 else { return .duplicate }
+        let (agencyId, command, at) = (event.agencyId, event.command, event.at)
+        if try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM agency_events WHERE agency_id = ? AND webhook_id = ?)"),
+            arguments: [agencyId, event.webhookId]) == true
+        {
+            return .duplicate
+        }
         let summary: [String: Int]
         switch command {
         case .manifest(let manifest): summary = try Self.apply(manifest, agency: agencyId, db: db, at: at)
-        case .groupStatus(let report): summary = try Self.apply(report, agency: agencyId, db: db)
+        case .groupStatus(let report): summary = try Self.apply(report, agency: agencyId, db: db, at: at)
         case .touristCheckin(let checkin): summary = try Self.apply(checkin, agency: agencyId, db: db, at: at)
         }
-        try db.execute(
-            sql: "UPDATE agency_events SET summary = ? WHERE agency_id = ? AND webhook_id = ?",
-            arguments: [String(decoding: try JSONEncoder.sorted.encode(summary), as: UTF8.self), agencyId, webhookId])
+        let summaryJSON = "{" + summary.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
+        try db.cachedStatement(sql: """
+            INSERT INTO agency_events (agency_id, webhook_id, type, body, received_at, summary) VALUES (?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [agencyId, event.webhookId, event.type, event.body, at.ms, summaryJSON])
         return .applied(summary: summary)
     }
 
@@ -202,27 +222,30 @@ extension SQLiteStore {
         return ["created": created, "updated": updated, "linked": linked, "detached": detached]
     }
 
-    static func apply(_ report: GroupStatusReport, agency: String, db: Database) throws -> [String: Int] {
-        try db.execute(
-            sql: "UPDATE agency_groups SET status = ?, status_place = ?, status_at = ?, updated_at = ? WHERE agency_id = ? AND group_id = ?",
-            arguments: [report.status.rawValue, report.place, report.at.ms, report.at.ms, agency, report.groupId])
+    static func apply(_ report: GroupStatusReport, agency: String, db: Database, at: Date) throws -> [String: Int] {
+        // The group's latest status is the one reported latest in time (reports may cross).
+        try db.cachedStatement(sql: """
+            UPDATE agency_groups SET status = CASE WHEN status_at IS NULL OR status_at <= ?4 THEN ?1 ELSE status END,
+                status_place = CASE WHEN status_at IS NULL OR status_at <= ?4 THEN ?2 ELSE status_place END,
+                status_at = max(coalesce(status_at, ?4), ?4), updated_at = ?3
+            WHERE agency_id = ?5 AND group_id = ?6
+            """).execute(arguments: [report.status.rawValue, report.place, at.ms, report.at.ms, agency, report.groupId])
         guard db.changesCount == 1 else {
             throw ValidationFailure([FieldError(pointer: "/data/groupId", detail: "this agency has no group '\(report.groupId)' (send its manifest first)")])
         }
-        try db.execute(
-            sql: "INSERT INTO agency_group_events (agency_id, group_id, status, place, at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [agency, report.groupId, report.status.rawValue, report.place, report.at.ms])
+        try db.cachedStatement(sql: "INSERT INTO agency_group_events (agency_id, group_id, status, place, at) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [agency, report.groupId, report.status.rawValue, report.place, report.at.ms])
         return ["groups": 1]
     }
 
     static func apply(_ checkin: TouristCheckin, agency: String, db: Database, at: Date) throws -> [String: Int] {
         guard let citizen = try Int64.fetchOne(
-            db, sql: "SELECT citizen_id FROM agency_tourists WHERE agency_id = ? AND tourist_id = ?", arguments: [agency, checkin.touristId])
+            db.cachedStatement(sql: "SELECT citizen_id FROM agency_tourists WHERE agency_id = ? AND tourist_id = ?"), arguments: [agency, checkin.touristId])
         else {
             throw ValidationFailure([FieldError(pointer: "/data/touristId", detail: "this agency has no tourist '\(checkin.touristId)'")])
         }
         let when = checkin.at.map { min($0, at) } ?? at
-        let open = try Int64.fetchOne(db, sql: "SELECT (\(openCheckinSQL)) FROM citizens c WHERE c.id = ?", arguments: [when.ms, citizen])
+        let open = try Int64.fetchOne(db.cachedStatement(sql: "SELECT (\(openCheckinSQL)) FROM citizens c WHERE c.id = ?"), arguments: [when.ms, citizen])
         try record(CheckinAnswer(
             citizenId: citizen, advisoryId: open, meaning: checkin.status == .safe ? .safe : .needsHelp, source: .agency,
             text: [agency, checkin.note].compactMap { $0 }.joined(separator: ": "), at: when), db: db)

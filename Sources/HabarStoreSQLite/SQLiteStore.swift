@@ -12,11 +12,29 @@ public final class SQLiteStore: HabarStore {
     /// Set once by the first migration and never changed; read on every claim.
     private let installation = Mutex<String?>(nil)
 
+    /// The connection that checkpoints a file database's log, beside the pool's writer.
+    private let checkpointer: DatabaseQueue?
+
     /// Opens (and creates or upgrades) the database `habar.sqlite` in `directory`.
     public static func open(directory: URL) throws -> SQLiteStore {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let pool = try DatabasePool(path: directory.appendingPathComponent("habar.sqlite").path, configuration: configuration())
-        return try SQLiteStore(writer: pool)
+        let path = directory.appendingPathComponent("habar.sqlite").path
+        let pool = try DatabasePool(path: path, configuration: configuration())
+        let store = try SQLiteStore(writer: pool, checkpointer: try DatabaseQueue(path: path, configuration: checkpointerConfiguration()))
+        return store
+    }
+
+    static func checkpointerConfiguration() -> Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "habar.checkpoint"
+        return configuration
+    }
+
+    /// A PASSIVE checkpoint: copies what it can and waits for nobody.
+    public func checkpoint() async throws {
+        guard let checkpointer else { return }
+        try await checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
     }
 
     /// A private in-memory database, for tests.
@@ -24,8 +42,9 @@ public final class SQLiteStore: HabarStore {
         try SQLiteStore(writer: DatabaseQueue(configuration: configuration()))
     }
 
-    init(writer: any DatabaseWriter) throws {
+    init(writer: any DatabaseWriter, checkpointer: DatabaseQueue? = nil) throws {
         self.writer = writer
+        self.checkpointer = checkpointer
         try Migrations.migrator.migrate(writer)
     }
 
@@ -40,6 +59,9 @@ public final class SQLiteStore: HabarStore {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // The log is written back by `checkpoint()` in the background (StoreCheckpointer);
+            // SQLite does it in a commit only past 20,000 pages (about 80 MB), as a safety net.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 20000")
             db.add(function: distanceFunction)
             db.add(function: polygonFunction)
         }

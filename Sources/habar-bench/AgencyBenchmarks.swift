@@ -5,6 +5,7 @@ import Foundation
 import HabarCore
 import HabarHTTP
 import HabarMessages
+import HabarStoreSQLite
 import HabarTesting
 import Hummingbird
 import Logging
@@ -22,7 +23,7 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
     configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
     configuration.http.port = port
     var logger = Logger(label: "bench")
-    logger.logLevel = .warning
+    logger.logLevel = .notice
     let gateway = try Gateway.make(configuration: configuration, logger: logger)
     let server = Task { try await buildApplication(gateway: gateway).runService(gracefulShutdownSignals: []) }
     defer { server.cancel() }
@@ -56,10 +57,53 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
     print(String(format: "agency: a %d-tourist manifest (%.1f MB), verified, validated and applied in one transaction: HTTP %d in %.2f s",
                  count, Double(manifest.count) / 1_000_000, status, seconds(ContinuousClock.now - started)))
 
-    let result = try await drive(events, concurrency: 32) { index in
-        let body = Data("{\"type\":\"tourist.checkin\",\"data\":{\"touristId\":\"T-\(index % count + 1)\",\"status\":\"safe\"}}".utf8)
-        let code = try await send(body, id: "evt-\(index)")
-        guard code == 200 else { throw KannelPeerError(description: "HTTP \(code)") }
+    // A rejected manifest of the same size: every tourist's problems found, nothing applied.
+    let broken = Data(String(decoding: manifest, as: UTF8.self).replacingOccurrences(of: "\"phone\":\"+77020000", with: "\"phone\":\"0000").utf8)
+    let refusedStarted = ContinuousClock.now
+    let refused = try await send(broken, id: "manifest-2")
+    print(String(format: "agency: the same manifest with %d bad phones, refused with every pointer: HTTP %d in %.2f s",
+                 min(count, 9999), refused, seconds(ContinuousClock.now - refusedStarted)))
+
+    // Verified tourist.checkin webhooks from wrk (C, 2 threads, 32 connections) over keep-alive
+    // HTTP: each request a new webhook-id signed beforehand, each applied and stored before its 200.
+    guard ExternalProcess.exists("/usr/bin/wrk") else {
+        print("agency: webhook load skipped (needs wrk from Debian)")
+        return
     }
-    _ = report("verified tourist.checkin webhooks (AsyncHTTPClient, 32 in flight)", events, result)
+    let directory = try Fixtures.temporaryDirectory("bench-agency-wrk")
+    let now = Date()
+    for thread in 1...2 {
+        var lines = ""
+        lines.reserveCapacity(events * 90)
+        for index in stride(from: thread - 1, to: events, by: 2) {
+            let id = "evt_\(index)"
+            let body = "{\"type\":\"tourist.checkin\",\"data\":{\"touristId\":\"T-\(index % count + 1)\",\"status\":\"\(index % 10 == 0 ? "need_help" : "safe")\"}}"
+            let headers = StandardWebhooks.headers(id: id, timestamp: now, body: Data(body.utf8), secrets: [secret])
+            lines += "\(id)\t\(headers["webhook-timestamp"] ?? "")\t\(headers["webhook-signature"] ?? "")\t\(body)\n"
+        }
+        try Data(lines.utf8).write(to: directory.appendingPathComponent("events-\(thread).tsv"))
+    }
+    let script = """
+        local events = {}
+        local n = 0
+        local threads = 0
+        setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+        init = function(args)
+          for line in io.lines("\(directory.path)/events-" .. tid .. ".tsv") do
+            local id, ts, sig, body = line:match("([^\\t]+)\\t([^\\t]+)\\t([^\\t]+)\\t(.+)")
+            events[#events + 1] = wrk.format("POST", "/inbound/agencies/bench",
+              {["Content-Type"] = "application/json", ["webhook-id"] = id, ["webhook-timestamp"] = ts, ["webhook-signature"] = sig}, body)
+          end
+        end
+        request = function()
+          n = n + 1
+          return events[((n - 1) % #events) + 1]
+        end
+        """
+    let seconds = max(3, min(10, events / 12_000))
+    let (figures, output) = try await runWrk(script, url: "http://127.0.0.1:\(port)", seconds: seconds)
+    guard let figures else { print("  wrk failed: \(output)"); return }
+    let applied = try await (gateway.store as? SQLiteStore)?.agencyEventCount(agencyId: "bench") ?? 0
+    print(String(format: "agency: verified tourist.checkin webhooks (wrk -t2 -c32, %d s; each a new webhook-id, verified, applied, stored): %.0f req/s, p50 %@, p99 %@; %d applied (of %d signed)%@",
+                 seconds, figures.requestsPerSecond, figures.p50, figures.p99, applied - 1, events, figures.errors.isEmpty ? "" : " — \(figures.errors)"))
 }

@@ -253,7 +253,7 @@ if mode == "all" || mode == "checkin" {
     try await checkinBenchmark(citizens: Int(argument("--checkin-citizens", default: "20000"))!, seconds: Int(argument("--seconds", default: "10"))!)
 }
 if mode == "all" || mode == "agency" {
-    try await agencyBenchmark(tourists: Int(argument("--tourists", default: "10000"))!, events: Int(argument("--events", default: "20000"))!)
+    try await agencyBenchmark(tourists: Int(argument("--tourists", default: "10000"))!, events: Int(argument("--events", default: "150000"))!)
 }
 if mode == "all" || mode == "smtp" {
     try await smtpBenchmark(Int(argument("--smtp", default: "2000"))!)

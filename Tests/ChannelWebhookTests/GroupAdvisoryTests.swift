@@ -95,8 +95,8 @@ struct GroupAdvisoryTests {
         let toCaravan = received(caravan)
         #expect(toCaravan.map(\.group) == ["C-1"] && toCaravan.first?.tourists == ["K-1"] && toCaravan.first?.language == "ru")
         #expect(toCaravan.first?.title.contains("коридор") == true, "\(toCaravan)")
-        let body = try #require(silkway.received().first?["body"] as? [String: Any])
-        let data = try #require(body["data"] as? [String: Any])
+        let bodies = silkway.received().compactMap { $0["body"] as? [String: Any] }
+        let data = try #require(bodies.compactMap { $0["data"] as? [String: Any] }.first { ($0["group"] as? [String: Any])?["id"] as? String == "G-17" })
         #expect((data["group"] as? [String: Any])?["name"] as? String == "Тур G-17")
         #expect(((data["tourists"] as? [[String: Any]])?.first?["fullName"] as? String) == "Айгүл Серікова")
         #expect(data["advisoryId"] as? Int == Int(advisory.id!) && data["kind"] as? String == "green_corridor" && data["params"] is [String: Any])

@@ -63,7 +63,7 @@ struct CrashRecoveryTests {
             try await Task.sleep(for: .milliseconds(10))
         }
         kill(server.processIdentifier, SIGKILL)
-        server.waitUntilExit()
+        await HabarProcess.waitForExit(server)
         let atKill = lineCount(stubFile)
 
         // Then a restart finishes it
@@ -81,7 +81,7 @@ struct CrashRecoveryTests {
             try await Task.sleep(for: .milliseconds(250))
         }
         kill(server.processIdentifier, SIGTERM)
-        server.waitUntilExit()
+        await HabarProcess.waitForExit(server)
         #expect(server.terminationStatus == 0, "graceful shutdown on SIGTERM")
         #expect(final, "every delivery reached a final state")
 

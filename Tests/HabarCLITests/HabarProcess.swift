@@ -55,4 +55,15 @@ struct HabarProcess {
     }
 
     static func freePort() -> Int { Fixtures.freePort() }
+
+    /// Waits for `process` to end on a Dispatch thread (a graceful shutdown takes a while, and
+    /// a cooperative thread blocked meanwhile would make other tests' timers late).
+    static func waitForExit(_ process: Process) async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                continuation.resume()
+            }
+        }
+    }
 }

@@ -137,6 +137,23 @@ public struct GroupStatusReport: Sendable, Hashable, Codable {
     public var status: GroupStatus
     public var place: String?
     public var at: Date
+
+    public enum CodingKeys: String, CodingKey, CaseIterable { case groupId, status, place, at }
+
+    public init(groupId: String, status: GroupStatus, place: String?, at: Date) {
+        self.groupId = groupId
+        self.status = status
+        self.place = place
+        self.at = at
+    }
+
+    /// Every problem, with its JSON Pointer under `/data`.
+    public func validate() throws(ValidationFailure) {
+        var v = Validator()
+        v.check((1...100).contains(groupId.count), "/data/groupId", "must be 1 to 100 characters")
+        if let place { v.check(place.count <= 200, "/data/place", "at most 200 characters") }
+        try v.throwIfAny()
+    }
 }
 
 /// `tourist.checkin`: an agency's word about one tourist.
@@ -146,6 +163,23 @@ public struct TouristCheckin: Sendable, Hashable, Codable {
     public var status: Status
     public var note: String?
     public var at: Date?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable { case touristId, status, note, at }
+
+    public init(touristId: String, status: Status, note: String?, at: Date?) {
+        self.touristId = touristId
+        self.status = status
+        self.note = note
+        self.at = at
+    }
+
+    /// Every problem, with its JSON Pointer under `/data`.
+    public func validate() throws(ValidationFailure) {
+        var v = Validator()
+        v.check((1...100).contains(touristId.count), "/data/touristId", "must be 1 to 100 characters")
+        if let note { v.check(note.count <= 1000, "/data/note", "at most 1000 characters") }
+        try v.throwIfAny()
+    }
 }
 
 /// What one verified agency webhook asks for.

@@ -222,6 +222,9 @@ public struct CitizenImportResult: Sendable, Hashable, Codable {
 public protocol HabarStore: Sendable {
     /// A random id made when the database was created; prefixes every idempotency key.
     func installationId() async throws -> String
+    /// Writes what the store logged ahead back into its files without holding up writers
+    /// (SQLite's WAL, from a connection of its own); a no-op where there is nothing to do.
+    func checkpoint() async throws
 
     // MARK: Citizens
     func insertCitizen(_ citizen: Citizen) async throws -> Citizen
@@ -390,6 +393,8 @@ public protocol HabarStore: Sendable {
     func agencyMemberships(citizenIds: [Int64], agencyId: String) async throws -> [Int64: String?]
     /// The secrets that verify the agency's webhooks at `now` (newest first).
     func agencySecrets(id: String, now: Date) async throws -> [WebhookSecret]
+    /// The same, with the earliest time one of them stops verifying (nil: none expires).
+    func agencySecretsWithExpiry(id: String, now: Date) async throws -> (secrets: [WebhookSecret], earliestExpiry: Date?)
     /// Adds `secret` as the newest; the others stop verifying `overlap` seconds from `now`.
     func rotateAgencySecret(id: String, secret: String, overlap: TimeInterval, now: Date) async throws -> Bool
     /// Applies verified agency webhooks and stores them, in one transaction (each in its own

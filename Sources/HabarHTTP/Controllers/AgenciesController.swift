@@ -3,6 +3,7 @@ import HabarCore
 import HabarMessages
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// `/v1/agencies`: register travel agencies (admin), read them, rotate their secrets.
 struct AgenciesController {
@@ -63,6 +64,7 @@ struct AgenciesController {
         let agency = try await gateway.store.insertAgency(
             Agency(id: id, name: name, webhookURL: input.webhookUrl, language: input.language ?? .russian, createdAt: now),
             secret: secret.text, token: AccessToken(name: "agency \(id)", role: .agency, agencyId: id, tokenHash: hash, createdAt: now))
+        gateway.agencySecrets.invalidate(agencyId: id)
         context.audit.target("agency/\(id)")
         context.audit.detail("name", name)
         var response = try JSONBody.response(Body(agency, secret: secret.text, token: token), status: .created)
@@ -100,6 +102,7 @@ struct AgenciesController {
         }
         let secret = WebhookSecret.generate(bytes: 32)
         let now = gateway.now()
+        defer { gateway.agencySecrets.invalidate(agencyId: id) }
         guard try await gateway.store.rotateAgencySecret(id: id, secret: secret.text, overlap: TimeInterval(overlap * 60), now: now),
             let agency = try await gateway.store.agency(id: id)
         else { throw Problem(.notFound, detail: "no agency '\(id)'") }
@@ -108,6 +111,19 @@ struct AgenciesController {
         response.headers[.cacheControl] = "no-store"
         return response
     }
+}
+
+/// An event's `data` whose fields are one level deep: its field names are its coding keys.
+protocol FlatFields {
+    static var fieldNames: Set<String> { get }
+}
+
+extension TouristCheckin: FlatFields {
+    static let fieldNames = Set(CodingKeys.allCases.map(\.stringValue))
+}
+
+extension GroupStatusReport: FlatFields {
+    static let fieldNames = Set(CodingKeys.allCases.map(\.stringValue))
 }
 
 /// `POST /inbound/agencies/{agencyId}`: an agency's signed webhook (Standard Webhooks),
@@ -121,15 +137,15 @@ struct AgencyInboundController {
         router.post("inbound/agencies/{agencyId}") { request, context in try await receive(request, context) }
     }
 
-    struct Envelope: Codable {
-        var type: String
-        var data: JSONValue
-    }
-
-    struct Answer: Encodable {
-        var status: String
-        var type: String
-        var summary: [String: Int]?
+    /// `{"status": "applied" | "duplicate", "type", "summary"?}`, written directly: every
+    /// webhook is answered with one.
+    static func answer(status: String, type: String, summary: [String: Int]? = nil) -> Response {
+        var json = "{\"status\":\"\(status)\",\"type\":\(JSONText.quote(type))"
+        if let summary {
+            json += ",\"summary\":{" + summary.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: json + "}")))
     }
 
     func receive(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
@@ -137,7 +153,7 @@ struct AgencyInboundController {
         let buffer = try await RequestJSON.body(request, limit: gateway.configuration.http.maxImportBytes)
         let body = Data(buffer.readableBytesView)
         let now = gateway.now()
-        let secrets = try await gateway.store.agencySecrets(id: agencyId, now: now)
+        let secrets = try await gateway.agencySecrets.secrets(agencyId: agencyId, now: now)
         let id = request.headers[HTTPField.Name("webhook-id")!]
         do {
             guard !secrets.isEmpty else { throw StandardWebhooks.Failure.noMatchingSignature }
@@ -148,75 +164,112 @@ struct AgencyInboundController {
             // The same answer for an unknown agency and a wrong signature.
             throw Problem(.unauthorized, type: "urn:habar:problem:webhook-signature", title: "Webhook not verified", detail: "\(failure)")
         }
-        let object = try RequestJSON.object(buffer)
-        let envelope = try Self.decode(Envelope.self, object, prefix: "")
-        guard AgencyCommand.types.contains(envelope.type) else {
-            throw Problem(.badRequest, type: "urn:habar:problem:unknown-event-type", title: "Unknown event type",
-                          detail: "unknown type '\(envelope.type)' (known: \(AgencyCommand.types.joined(separator: ", ")))",
-                          errors: [FieldError(pointer: "/type", detail: "'\(envelope.type)' is not an event type")])
-        }
-        let data = object["data"] ?? [:]
-        let command: AgencyCommand
-        switch envelope.type {
-        case "manifest.upsert": command = .manifest(try Self.decodeManifest(data))
-        case "group.status": command = .groupStatus(try Self.decode(GroupStatusReport.self, data, prefix: "/data"))
-        default: command = .touristCheckin(try Self.decode(TouristCheckin.self, data, prefix: "/data"))
-        }
+        // A big body (a manifest) is parsed and checked on a Dispatch thread, so the
+        // cooperative threads keep serving the other requests meanwhile.
+        let read = { @Sendable in try Self.command(buffer, body: body) }
+        let (type, command) = body.count > 65_536 ? try await Self.offPool(read) : try read()
         let result: AgencyEventResult
         switch try await gateway.agencyEvents.submit(
-            AgencyEvent(agencyId: agencyId, webhookId: id ?? "", type: envelope.type, body: body, command: command, at: now))
+            AgencyEvent(agencyId: agencyId, webhookId: id ?? "", type: type, body: body, command: command, at: now))
         {
         case .success(let applied): result = applied
         case .failure(let failure): throw Problem.validation(failure)
         }
         switch result {
-        case .duplicate: return try JSONBody.response(Answer(status: "duplicate", type: envelope.type))
-        case .applied(let summary): return try JSONBody.response(Answer(status: "applied", type: envelope.type, summary: summary))
+        case .duplicate: return Self.answer(status: "duplicate", type: type)
+        case .applied(let summary): return Self.answer(status: "applied", type: type, summary: summary)
         }
     }
 
-    /// A manifest, checked completely: when it does not decode as a whole, each tourist is
-    /// decoded alone so that every missing or mistyped field of every tourist is reported
-    /// at once (unknown fields: 400; other problems: 422), with the checks of `validate()`
-    /// for the tourists that did decode.
-    static func decodeManifest(_ data: Any) throws -> Manifest {
+    /// What the verified body asks for, checked completely.
+    static func command(_ buffer: ByteBuffer, body: Data) throws -> (String, AgencyCommand) {
+        let object = try RequestJSON.object(buffer)
+        let type = try eventType(object)
+        do {
+            switch type {
+            case "manifest.upsert":
+                return (type, .manifest(try decodeManifest(object["data"] ?? NSNull(), body: body)))
+            case "group.status":
+                let report = try decodeFlat(GroupStatusReport.self, object, body: body)
+                try report.validate()
+                return (type, .groupStatus(report))
+            default:
+                let checkin = try decodeFlat(TouristCheckin.self, object, body: body)
+                try checkin.validate()
+                return (type, .touristCheckin(checkin))
+            }
+        } catch let failure as ValidationFailure {
+            throw Problem.validation(failure)
+        }
+    }
+
+    /// The envelope `{"type", "data"}`: nothing else in it, a known type, data an object.
+    static func eventType(_ object: [String: Any]) throws -> String {
+        let unknown = object.keys.filter { $0 != "type" && $0 != "data" }.sorted()
+        if !unknown.isEmpty {
+            throw Problem(.badRequest, type: "urn:habar:problem:unknown-fields", title: "Unknown fields",
+                          detail: "unknown field\(unknown.count == 1 ? "" : "s"): \(unknown.map { "/" + $0 }.joined(separator: ", "))",
+                          errors: unknown.map { FieldError(pointer: "/" + $0, detail: "is not a field of this request") })
+        }
+        var v = Validator()
+        let type = object["type"] as? String
+        v.check(type != nil, "/type", object["type"] == nil ? "is required" : "must be a string")
+        v.check(object["data"] is [String: Any], "/data", object["data"] == nil ? "is required" : "must be an object")
+        try v.throwIfAny()
+        guard let type, AgencyCommand.types.contains(type) else {
+            throw Problem(.badRequest, type: "urn:habar:problem:unknown-event-type", title: "Unknown event type",
+                          detail: "unknown type '\(type ?? "")' (known: \(AgencyCommand.types.joined(separator: ", ")))",
+                          errors: [FieldError(pointer: "/type", detail: "'\(type ?? "")' is not an event type")])
+        }
+        return type
+    }
+
+    /// The body `{"data": {...}}`.
+    struct Typed<T: Decodable>: Decodable { var data: T }
+
+    /// A flat event's `data`, decoded once from the body as sent: a field the type does not
+    /// have is 400 by pointer; a missing, mistyped or invalid value is 422 by pointer.
+    static func decodeFlat<T: Decodable & FlatFields>(_ type: T.Type, _ object: [String: Any], body: Data) throws -> T {
+        let data = object["data"] as? [String: Any] ?? [:]
+        let unknown = data.keys.filter { !T.fieldNames.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            throw Problem(.badRequest, type: "urn:habar:problem:unknown-fields", title: "Unknown fields",
+                          detail: "unknown field\(unknown.count == 1 ? "" : "s"): \(unknown.map { "/data/" + $0 }.joined(separator: ", "))",
+                          errors: unknown.map { FieldError(pointer: "/data/" + $0, detail: "is not a field of this request") })
+        }
+        do { return try RequestJSON.decoder.decode(Typed<T>.self, from: body).data } catch let error as DecodingError {
+            throw Problem.validation(ValidationFailure([RequestJSON.fieldError(error)]))
+        }
+    }
+
+    /// A manifest, checked completely. It decodes as a whole (unknown fields are 400 by
+    /// pointer); when it does not, one more pass over the body decodes each tourist on its own,
+    /// so every missing or mistyped field of every tourist is reported at once (422), together
+    /// with the checks of `validate()` on the tourists that did decode.
+    static func decodeManifest(_ data: Any, body: Data) throws -> Manifest {
         let manifest: Manifest
         do {
             manifest = try decode(Manifest.self, data, prefix: "/data")
-        } catch let whole as Problem {
-            guard let object = data as? [String: Any], let tourists = object["tourists"] as? [Any] else { throw whole }
-            var unknown: [FieldError] = []
-            var invalid: [FieldError] = []
-            func collect(_ body: () throws -> Void) throws {
-                do { try body() } catch let problem as Problem {
-                    if problem.status == .badRequest { unknown += problem.errors ?? [] } else { invalid += problem.errors ?? [] }
-                }
-            }
-            var group: Manifest.Group?
-            try collect { group = try decode(Manifest.Group.self, object["group"] ?? NSNull(), prefix: "/data/group") }
-            for key in object.keys.sorted() where key != "group" && key != "tourists" {
-                unknown.append(FieldError(pointer: "/data/" + key, detail: "is not a field of this request"))
-            }
+        } catch let whole as Problem where whole.status == .unprocessableContent {
+            guard let scan = try? RequestJSON.decoder.decode(Typed<ManifestScan>.self, from: body).data, let tourists = scan.tourists else { throw whole }
+            var invalid = [scan.group?.error, scan.error].compactMap { $0 }.map(RequestJSON.fieldError)
             var decoded: [Manifest.Tourist] = []
-            var decodedIndices: [Int] = []
-            for (index, value) in tourists.enumerated() {
-                try collect {
-                    decoded.append(try decode(Manifest.Tourist.self, value, prefix: "/data/tourists/\(index)"))
-                    decodedIndices.append(index)
+            var indices: [Int] = []
+            for (index, tourist) in tourists.enumerated() {
+                if let error = tourist.error { invalid.append(RequestJSON.fieldError(error)) }
+                if let value = tourist.value {
+                    decoded.append(value)
+                    indices.append(index)
                 }
             }
-            if !unknown.isEmpty {
-                throw Problem(.badRequest, type: "urn:habar:problem:unknown-fields", title: "Unknown fields",
-                              detail: "unknown field\(unknown.count == 1 ? "" : "s"): \(unknown.compactMap(\.pointer).joined(separator: ", "))", errors: unknown)
-            }
-            if let group, !decoded.isEmpty || tourists.isEmpty {
+            if let group = scan.group?.value {
                 // The checks across tourists, on those that decoded, under their own indices.
                 do { try Manifest(group: group, tourists: decoded).validate() } catch {
                     invalid += error.errors.map { error in
                         guard let pointer = error.pointer, pointer.hasPrefix("/data/tourists/") else { return error }
                         let rest = pointer.dropFirst("/data/tourists/".count)
                         let position = Int(rest.prefix { $0.isNumber }) ?? 0
-                        let original = decodedIndices.indices.contains(position) ? decodedIndices[position] : position
+                        let original = indices.indices.contains(position) ? indices[position] : position
                         return FieldError(pointer: "/data/tourists/\(original)" + rest.drop { $0.isNumber }, detail: error.detail)
                     }
                 }
@@ -226,6 +279,39 @@ struct AgencyInboundController {
         }
         do { try manifest.validate() } catch { throw Problem.validation(error) }
         return manifest
+    }
+
+    /// A value that decodes, or the reason it does not (with its coding path from the body's root).
+    struct Attempt<T: Decodable>: Decodable {
+        var value: T?
+        var error: DecodingError?
+        init(from decoder: any Decoder) throws {
+            do { value = try T(from: decoder) } catch let failure as DecodingError { error = failure }
+        }
+    }
+
+    /// A manifest's `data`, each part decoded on its own.
+    struct ManifestScan: Decodable {
+        var group: Attempt<Manifest.Group>?
+        var tourists: [Attempt<Manifest.Tourist>]?
+        var error: DecodingError?
+        enum CodingKeys: String, CodingKey { case group, tourists }
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            group = try container.decodeIfPresent(Attempt<Manifest.Group>.self, forKey: .group)
+            tourists = try container.decodeIfPresent([Attempt<Manifest.Tourist>].self, forKey: .tourists)
+            if group == nil {
+                error = .keyNotFound(CodingKeys.group, .init(codingPath: container.codingPath, debugDescription: "missing"))
+            }
+        }
+    }
+
+    /// Runs CPU-heavy work (a big manifest) on a Dispatch thread, so the tasks of other
+    /// requests keep the cooperative threads meanwhile.
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try work() }) }
+        }
     }
 
     /// Decodes strictly (unknown fields are 400), naming problems by pointer under `prefix`.

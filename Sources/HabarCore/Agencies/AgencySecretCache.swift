@@ -1,0 +1,40 @@
+import Foundation
+import Synchronization
+
+/// The secrets that verify each agency's webhooks, kept in memory for a few seconds so that a
+/// webhook costs no database read. A rotation through this gateway drops the agency's entry
+/// at once; one through another instance is seen within `lifetime`. An entry never outlives
+/// the earliest expiry of a secret in it.
+public final class AgencySecretCache: Sendable {
+    private struct Entry {
+        var secrets: [WebhookSecret]
+        var until: Date
+    }
+
+    private let store: any HabarStore
+    private let lifetime: TimeInterval
+    private let entries = Mutex<[String: Entry]>([:])
+    /// Unknown agency ids are cached too (empty); past this many entries the cache starts over.
+    private let capacity = 10_000
+
+    public init(store: any HabarStore, lifetime: TimeInterval = 5) {
+        self.store = store
+        self.lifetime = lifetime
+    }
+
+    public func secrets(agencyId: String, now: Date) async throws -> [WebhookSecret] {
+        if let entry = entries.withLock({ $0[agencyId] }), entry.until > now { return entry.secrets }
+        let (secrets, earliestExpiry) = try await store.agencySecretsWithExpiry(id: agencyId, now: now)
+        let until = min(now.addingTimeInterval(lifetime), earliestExpiry ?? .distantFuture)
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[agencyId] = Entry(secrets: secrets, until: until)
+        }
+        return secrets
+    }
+
+    /// Forgets what is known of an agency (its secrets changed here).
+    public func invalidate(agencyId: String) {
+        _ = entries.withLock { $0.removeValue(forKey: agencyId) }
+    }
+}
