@@ -1,4 +1,5 @@
 import Foundation
+import HabarCore
 
 /// Refuses webhook targets on link-local and cloud-metadata addresses (SSRF): a subscriber
 /// URL must not make the gateway read `http://169.254.169.254/…` on its own host.
@@ -46,12 +47,11 @@ enum AddressGuard {
     }
 
     static func resolve(_ host: String) async -> [String] {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+        await DedicatedThread.run("habar.dns") {
                 var hints = addrinfo()
                 hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
                 var result: UnsafeMutablePointer<addrinfo>?
-                guard getaddrinfo(host, nil, &hints, &result) == 0 else { continuation.resume(returning: []); return }
+                guard getaddrinfo(host, nil, &hints, &result) == 0 else { return [] }
                 defer { freeaddrinfo(result) }
                 var addresses: [String] = []
                 var cursor = result
@@ -62,8 +62,7 @@ enum AddressGuard {
                     }
                     cursor = info.pointee.ai_next
                 }
-                continuation.resume(returning: addresses)
-            }
+                return addresses
         }
     }
 }

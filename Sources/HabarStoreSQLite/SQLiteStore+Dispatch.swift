@@ -68,7 +68,7 @@ extension SQLiteStore {
                 switch address {
                 case .phone: recipient = (row[10] as String?).map { .phone(PhoneNumber(storedE164: $0)) }
                 case .email: recipient = (row[11] as String?).map(Address.email)
-                case .webhook: recipient = try (row[15] as Int64?).flatMap { try Self.subscriberAddress(db, id: $0) }
+                case .webhook: recipient = try (row[15] as Int64?).flatMap { try Self.subscriberAddress(db, id: $0, now: now) }
                 }
                 let language: String = row[12]
                 let advisoryId: Int64 = row[1]
@@ -141,9 +141,18 @@ extension SQLiteStore {
         return GroupAdvisoryScope(groupId: row?[0] ?? "", name: row?[1] ?? "", tourists: tourists)
     }
 
-    static func subscriberAddress(_ db: Database, id: Int64) throws -> Address? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT url, secret FROM subscribers WHERE id = ? AND active = 1"), arguments: [id])
-            .map { .webhook(url: $0[0], secret: $0[1]) }
+    /// A subscriber's URL and the secrets its webhooks are signed with: an agency's are its
+    /// secrets valid right now (a rotated-out one stops signing when its overlap ends).
+    static func subscriberAddress(_ db: Database, id: Int64, now: Date) throws -> Address? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT s.url, coalesce((SELECT group_concat(secret, ' ') FROM (
+                        SELECT secret FROM agency_secrets WHERE agency_id = s.agency_id AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC)),
+                    s.secret)
+                FROM subscribers s WHERE s.id = ? AND s.active = 1
+                """),
+            arguments: [now.ms, id]
+        ).map { .webhook(url: $0[0], secret: $0[1]) }
     }
 
     /// Moves the claimed rows to `sending` under this owner's lease, with their events: two

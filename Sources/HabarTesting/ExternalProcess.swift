@@ -1,4 +1,5 @@
 import Foundation
+import HabarCore
 
 /// Runs another program to completion for a test (the `habar` binary, `xmllint`, Python with
 /// a reference library), the way each test peer is driven.
@@ -10,17 +11,13 @@ public enum ExternalProcess {
     }
 
     /// Runs `executable` (a path, or a name looked up on PATH) with `arguments`, killed after
-    /// `timeout` seconds so a test never hangs. Waits on a Dispatch thread: blocking one of
-    /// Swift's cooperative threads (two on a two-core machine) would stall every other test's
-    /// timers meanwhile.
+    /// `timeout` seconds so a test never hangs. Waits on a thread of its own (`DedicatedThread`):
+    /// blocking one of the threads Swift's tasks run on (two on a two-core machine, Dispatch's
+    /// global ones on Linux) would stall every other test's timers meanwhile.
     public static func run(
         _ executable: String, _ arguments: [String], in directory: URL? = nil, timeout: TimeInterval = 300
     ) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(executable, arguments, in: directory, timeout: timeout) })
-            }
-        }
+        try await DedicatedThread.run("habar.test.process") { try runBlocking(executable, arguments, in: directory, timeout: timeout) }
     }
 
     /// Reads `handle` to its end, or (`until`) until what was read contains that text.
@@ -58,10 +55,10 @@ public enum ExternalProcess {
         defer { watchdog.cancel() }
         // Both pipes are drained at once, so neither can fill up and stall the child.
         nonisolated(unsafe) var stderr = Data()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { stderr = read(err.fileHandleForReading) }
+        let done = DispatchSemaphore(value: 0)
+        Thread { stderr = read(err.fileHandleForReading); done.signal() }.start()
         let stdout = read(out.fileHandleForReading)
-        group.wait()
+        done.wait()
         process.waitUntilExit()
         return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HabarCore
 
 /// A self-signed certificate for 127.0.0.1 made by `openssl` for this test run.
 public struct TestCertificate: Sendable {
@@ -50,11 +51,7 @@ public final class SMTPServer: Sendable {
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
-        let ready = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: String(decoding: ExternalProcess.read(out.fileHandleForReading, until: "ready"), as: UTF8.self).contains("ready"))
-            }
-        }
+        let ready = await DedicatedThread.run { String(decoding: ExternalProcess.read(out.fileHandleForReading, until: "ready"), as: UTF8.self).contains("ready") }
         if !ready { throw ConformanceFailure("smtp server", "aiosmtpd did not start (see \(log.path))") }
     }
 

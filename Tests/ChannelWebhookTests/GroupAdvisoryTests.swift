@@ -110,17 +110,29 @@ struct GroupAdvisoryTests {
         #expect(updates.map(\.group) == ["G-17", "G-18"] && updates.map(\.tourists) == [["T-1", "T-2"], ["T-3"]], "\(silkway.received())")
         #expect(received(caravan).filter { $0.status == "updated" }.count == 1)
 
+        // Silk Way's secret is rotated with an hour's overlap: its next webhooks carry both signatures.
+        #expect(try await gateway.store.rotateAgencySecret(id: "silkway", secret: WebhookSecret.generate().text, overlap: 3600, now: Date()))
         // A cancellation with notice tells them it no longer holds.
         _ = try await gateway.publisher.cancel(id: advisory.id!, notice: true, by: Actor(name: "approver-1"), now: Date())
         let all = try await settled(gateway, advisory.id!, count: 9)
         #expect(all.allSatisfy { $0.state == .sent }, "\(all)")
         #expect(received(silkway).filter { $0.status == "cancelled" }.map(\.group) == ["G-17", "G-18"])
+        let signatures = silkway.received().filter { (($0["body"] as? [String: Any])?["data"] as? [String: Any])?["status"] as? String == "cancelled" }
+            .compactMap { $0["signatures"] as? Int }
+        #expect(signatures == [2, 2], "\(signatures)")
         // Every webhook-id (the delivery's idempotency key) arrived once.
         let ids = (silkway.received() + caravan.received()).compactMap { $0["id"] as? String }
         #expect(ids.count == 9 && Set(ids).count == 9)
         // The deliveries are tracked like any other, per group.
         let g17 = try #require(first.first { $0.language == .kazakh }?.groupId)
         #expect(try await gateway.store.deliveries(DeliveryFilter(groupId: g17), page: PageRequest()).items.count == 3)
+        // Once the overlap is over (no overlap here), only the new secret signs.
+        #expect(try await gateway.store.rotateAgencySecret(id: "caravan", secret: WebhookSecret.generate().text, overlap: 0, now: Date()))
+        let second = try await gateway.publisher.draft(Fixtures.advisory(country: "TR", channels: ["sms"]), now: Date())
+        _ = try await gateway.publisher.publish(id: second.id!, approver: "approver-1", now: Date())
+        _ = try await settled(gateway, second.id!, count: 3)
+        let refused = caravan.received().last
+        #expect(refused?["verified"] as? Bool == false, "the old secret no longer verifies what Habar signs: \(refused ?? [:])")
     }
 
     @Test("an advisory whose audience touches no agency group sends no group advisory; an agency without a webhook URL gets none")

@@ -43,12 +43,7 @@ final class Receiver: Sendable {
         FileManager.default.createFile(atPath: log.path + ".stderr", contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log.path + ".stderr"))
         try process.run()
-        let ready = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let line = String(decoding: ExternalProcess.read(out.fileHandleForReading, until: "ready"), as: UTF8.self)
-                continuation.resume(returning: line.contains("ready"))
-            }
-        }
+        let ready = await DedicatedThread.run { String(decoding: ExternalProcess.read(out.fileHandleForReading, until: "ready"), as: UTF8.self).contains("ready") }
         if !ready { throw ConformanceFailure("receiver", "the receiver did not start") }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HabarCore
 import HabarTesting
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -56,14 +57,10 @@ struct HabarProcess {
 
     static func freePort() -> Int { Fixtures.freePort() }
 
-    /// Waits for `process` to end on a Dispatch thread (a graceful shutdown takes a while, and
-    /// a cooperative thread blocked meanwhile would make other tests' timers late).
+    /// Waits for `process` to end on a thread of its own (a graceful shutdown takes a while, and
+    /// a thread Swift's tasks run on, blocked meanwhile, would make other tests' timers late).
     static func waitForExit(_ process: Process) async {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
+        nonisolated(unsafe) let process = process
+        await DedicatedThread.run { process.waitUntilExit() }
     }
 }

@@ -230,12 +230,11 @@ struct AgencyTests {
     }
 
     /// A manifest of `count` tourists; `change` may replace a tourist's fields (JSON text
-    /// each, or nil to leave one out). Built as text on a Dispatch thread: in a debug build,
+    /// each, or nil to leave one out). Built as text on a thread of its own: in a debug build,
     /// 10,000 dictionaries through JSONSerialization would hold a cooperative thread long
     /// enough to make other tests' timers late.
     static func bigManifest(_ count: Int, group: String = "G-BIG", _ change: @escaping @Sendable (Int, inout [String: String?]) -> Void = { _, _ in }) async -> String {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+        await DedicatedThread.run {
                 var tourists: [String] = []
                 tourists.reserveCapacity(count)
                 for index in 0..<count {
@@ -246,10 +245,9 @@ struct AgencyTests {
                     change(index, &fields)
                     tourists.append("{" + fields.sorted { $0.key < $1.key }.compactMap { key, value in value.map { "\"\(key)\":\($0)" } }.joined(separator: ",") + "}")
                 }
-                continuation.resume(returning: """
+                return """
                     {"type":"manifest.upsert","data":{"group":{"id":"\(group)","name":"Анталья, наурыз","destination":{"country":"TR","city":"Antalya"}},"tourists":[\(tourists.joined(separator: ","))]}}
-                    """)
-            }
+                    """
         }
     }
 

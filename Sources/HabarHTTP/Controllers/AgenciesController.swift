@@ -306,12 +306,10 @@ struct AgencyInboundController {
         }
     }
 
-    /// Runs CPU-heavy work (a big manifest) on a Dispatch thread, so the tasks of other
+    /// Runs CPU-heavy work (a big manifest) on a thread of its own, so the tasks of other
     /// requests keep the cooperative threads meanwhile.
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try work() }) }
-        }
+        try await DedicatedThread.run("habar.manifest", work)
     }
 
     /// Decodes strictly (unknown fields are 400), naming problems by pointer under `prefix`.
