@@ -90,6 +90,9 @@ func dispatchBenchmark(_ count: Int) async throws {
 
     let started = ContinuousClock.now
     let runner = Task { try await dispatcher.run() }
+    // As in the gateway: the WAL is written back in the background.
+    let checkpointer = Task { try await StoreCheckpointer(store: store, logger: logger).run() }
+    defer { checkpointer.cancel() }
     var sentAt: Double? = nil
     while true {
         let counts = try await store.deliveryCounts(advisoryId: draft.id)
