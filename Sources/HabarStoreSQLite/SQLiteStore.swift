@@ -26,15 +26,21 @@ public final class SQLiteStore: HabarStore {
 
     static func checkpointerConfiguration() -> Configuration {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        // Never wait: a busy database (a long import) is checkpointed next time.
+        configuration.busyMode = .immediateError
         configuration.label = "habar.checkpoint"
         return configuration
     }
 
-    /// A PASSIVE checkpoint: copies what it can and waits for nobody.
+    /// A PASSIVE checkpoint: copies what it can and waits for nobody; when the database is
+    /// busy it does nothing this time.
     public func checkpoint() async throws {
         guard let checkpointer else { return }
-        try await checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        do {
+            try await checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+            return
+        }
     }
 
     /// A private in-memory database, for tests.
