@@ -101,6 +101,11 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
         end
         """
     let seconds = max(3, min(10, events / 12_000))
+    // How fast this machine is right now: the same server's cheapest route under the same load.
+    let (health, _) = try await runWrk("request = function() return wrk.format(\"GET\", \"/health\") end", url: "http://127.0.0.1:\(port)", seconds: 5)
+    if let health {
+        print(String(format: "agency: reference — GET /health through the same server and middleware: %.0f req/s, p50 %@, p99 %@", health.requestsPerSecond, health.p50, health.p99))
+    }
     let (figures, output) = try await runWrk(script, url: "http://127.0.0.1:\(port)", seconds: seconds)
     guard let figures else { print("  wrk failed: \(output)"); return }
     let applied = try await (gateway.store as? SQLiteStore)?.agencyEventCount(agencyId: "bench") ?? 0
