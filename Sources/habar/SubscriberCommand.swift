@@ -81,6 +81,9 @@ struct SubscriberCommand: AsyncParsableCommand {
             guard let current = try await gateway.store.subscribers().first(where: { $0.name == name }) else {
                 throw ValidationError("no subscriber named '\(name)'")
             }
+            if let agency = current.agencyId {
+                throw ValidationError("'\(name)' is agency \(agency)'s webhook: its secrets rotate with POST /v1/agencies/\(agency)/rotate-secret")
+            }
             let secrets = current.secret.split(separator: " ").map(String.init)
             if finish {
                 _ = try await gateway.store.setSubscriberSecret(name: name, secret: secrets[0])
