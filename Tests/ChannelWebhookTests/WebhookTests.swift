@@ -25,12 +25,16 @@ final class Receiver: Sendable {
             }
             return nil
         }
-        return try await Receiver(secret: secret)
+        // A free port can be taken by someone else before the receiver binds it: try another.
+        for attempt in 1...5 {
+            do { return try await Receiver(secret: secret) } catch where attempt < 5 { continue }
+        }
+        return nil
     }
 
     private init(secret: WebhookSecret) async throws {
         self.secret = secret
-        port = Int.random(in: 20_000...40_000)
+        port = Fixtures.freePort()
         log = try Fixtures.temporaryDirectory("receiver").appendingPathComponent("received.jsonl")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/receiver.py")
         process = Process()
