@@ -93,6 +93,12 @@ extension SQLiteStore {
         }
     }
 
+    public func agencyEventType(agencyId: String, webhookId: String) async throws -> String? {
+        try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT type FROM agency_events WHERE agency_id = ? AND webhook_id = ?", arguments: [agencyId, webhookId])
+        }
+    }
+
     /// How many webhooks of an agency were applied (benchmarks check their load with it).
     public func agencyEventCount(agencyId: String) async throws -> Int {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM agency_events WHERE agency_id = ?", arguments: [agencyId]) ?? 0 }

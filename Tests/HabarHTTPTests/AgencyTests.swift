@@ -156,6 +156,9 @@ struct AgencyTests {
             #expect(valid?.status == 200 && valid?.json["status"] as? String == "applied")
             let replay = try await a.post(api, checkin, id: "msg_6")
             #expect(replay?.status == 200 && replay?.json["status"] as? String == "duplicate")
+            // The same id signed over something else, even something invalid: still no second effect.
+            let other = try await a.post(api, #"{"type": "tourist.checkin", "data": {"touristId": "T-1"}}"#, id: "msg_6")
+            #expect(other?.status == 200 && other?.json["status"] as? String == "duplicate" && other?.json["type"] as? String == "tourist.checkin", "\(other?.text ?? "")")
         }
         let citizen = try #require(try await a.rig.gateway.store.citizenId(phone: "+77015550001"))
         #expect(try await a.rig.gateway.store.welfareHistory(citizenId: citizen, limit: 10).map(\.source) == [.agency])

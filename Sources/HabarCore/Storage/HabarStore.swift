@@ -401,6 +401,8 @@ public protocol HabarStore: Sendable {
     /// savepoint: one that does not validate against the stored data is refused alone); a
     /// webhook-id applied before is not applied again.
     func applyAgencyEvents(_ events: [AgencyEvent]) async throws -> [Result<AgencyEventResult, ValidationFailure>]
+    /// The type of the webhook the agency sent under this id, if it was applied.
+    func agencyEventType(agencyId: String, webhookId: String) async throws -> String?
     /// An agency's groups with their tallies, in id order; nil when there is no such agency.
     func agencyGroups(agencyId: String, page: PageRequest) async throws -> Page<AgencyGroup>?
     /// One group: its manifest with each tourist's welfare, who was detached, every status reported.

@@ -167,7 +167,16 @@ struct AgencyInboundController {
         // A big body (a manifest) is parsed and checked on a Dispatch thread, so the
         // cooperative threads keep serving the other requests meanwhile.
         let read = { @Sendable in try Self.command(buffer, body: body) }
-        let (type, command) = body.count > 65_536 ? try await Self.offPool(read) : try read()
+        let type: String, command: AgencyCommand
+        do {
+            (type, command) = body.count > 65_536 ? try await Self.offPool(read) : try read()
+        } catch let problem as Problem {
+            // A webhook-id seen before is acknowledged whatever came with it this time.
+            if let seen = try await gateway.store.agencyEventType(agencyId: agencyId, webhookId: id ?? "") {
+                return Self.answer(status: "duplicate", type: seen)
+            }
+            throw problem
+        }
         let result: AgencyEventResult
         switch try await gateway.agencyEvents.submit(
             AgencyEvent(agencyId: agencyId, webhookId: id ?? "", type: type, body: body, command: command, at: now))
