@@ -158,6 +158,17 @@ extension SQLiteStore {
         return PublicationResult(queued: queued, unreachable: unreachable)
     }
 
+    /// The tourists on each group's manifest whom the audience selects (`tourist_id`,
+    /// `citizen_id`, `group_ref`: the group's Habar id); `members.arguments` go with it.
+    static func groupMembers(_ members: AudienceSQL) -> String {
+        """
+        SELECT t.tourist_id, t.citizen_id, g.id AS group_ref FROM agency_groups g
+        JOIN agency_tourists t ON t.agency_id = g.agency_id AND t.group_id = g.group_id
+        JOIN citizens c ON c.id = t.citizen_id
+        WHERE \(members.condition)
+        """
+    }
+
     /// One `group.advisory` per agency group with recipients, to the agency's webhook, listing
     /// those tourists (frozen now). A first publication goes to the groups whose tourists the
     /// audience selects; a correction or cancellation notice to the groups earlier versions'
@@ -174,13 +185,7 @@ extension SQLiteStore {
         switch publication.recipients {
         case .audience(let audience):
             let members = AudienceSQL(audience)
-            // The tourists on each group's manifest whom the audience selects.
-            let selected = """
-                SELECT t.tourist_id, t.citizen_id, g.id AS group_ref FROM agency_groups g
-                JOIN agency_tourists t ON t.agency_id = g.agency_id AND t.group_id = g.group_id
-                JOIN citizens c ON c.id = t.citizen_id
-                WHERE \(members.condition)
-                """
+            let selected = groupMembers(members)
             try db.execute(
                 sql: """
                     \(insert)
@@ -273,6 +278,26 @@ extension SQLiteStore {
                 arguments: sql.arguments
             ).map { row in
                 AudienceCell(language: Language(rawValue: row[0]) ?? .russian, hasPhone: row[1], hasEmail: row[2], count: row[3])
+            }
+        }
+    }
+}
+
+extension SQLiteStore {
+    public func groupAdvisoryCells(_ audience: Audience) async throws -> [GroupAdvisoryCell] {
+        let members = AudienceSQL(audience)
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.id, s.language, COUNT(DISTINCT m.group_ref), COUNT(*) FROM (\(Self.groupMembers(members))) m
+                    JOIN agency_groups g ON g.id = m.group_ref JOIN agencies a ON a.id = g.agency_id
+                    JOIN subscribers s ON s.id = a.subscriber_id AND s.active = 1
+                    GROUP BY a.id, s.language ORDER BY a.id
+                    """,
+                arguments: members.arguments
+            ).map { row in
+                GroupAdvisoryCell(agencyId: row[0], language: Language(rawValue: row[1]) ?? .russian, groups: row[2], tourists: row[3])
             }
         }
     }

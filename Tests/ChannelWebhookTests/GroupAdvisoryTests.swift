@@ -82,6 +82,13 @@ struct GroupAdvisoryTests {
 
         // When an advisory for everyone in Türkiye goes out by SMS only,
         let advisory = try await gateway.publisher.draft(Fixtures.advisory(country: "TR", channels: ["sms"]), now: Date())
+        // its preview tells HQ beforehand which agencies hear of it, about how many groups and tourists,
+        let preview = try await gateway.publisher.preview(advisory, now: Date()).groupAdvisories
+        #expect(preview.channel == "agencies" && preview.groups == 3 && preview.tourists == 4)
+        #expect(preview.byAgency == [
+            GroupAdvisoryCell(agencyId: "caravan", language: .russian, groups: 1, tourists: 1),
+            GroupAdvisoryCell(agencyId: "silkway", language: .kazakh, groups: 2, tourists: 3),
+        ], "\(preview.byAgency)")
         let published = try await gateway.publisher.publish(id: advisory.id!, approver: "approver-1", now: Date())
         #expect(published.queued == 5 + 3)  // five citizens, three groups
 
@@ -148,6 +155,8 @@ struct GroupAdvisoryTests {
         let iran = try await gateway.publisher.draft(Fixtures.advisory(country: "IR"), now: Date())
         #expect(try await gateway.publisher.publish(id: iran.id!, approver: "a", now: Date()).queued == 1)
         let turkey = try await gateway.publisher.draft(Fixtures.advisory(country: "TR"), now: Date())
+        let preview = try await gateway.publisher.preview(turkey, now: Date()).groupAdvisories
+        #expect(preview.groups == 0 && preview.tourists == 0 && preview.byAgency.isEmpty)
         #expect(try await gateway.publisher.publish(id: turkey.id!, approver: "a", now: Date()).queued == 1)
         #expect(try await gateway.store.deliveries(DeliveryFilter(channel: "agencies"), page: PageRequest()).items.isEmpty)
     }

@@ -3,7 +3,8 @@ import HabarMessages
 
 /// The "blast radius" of an advisory before anyone approves it: every language × channel
 /// rendering (with the language actually used after fallback, and exact SMS size), and how
-/// many citizens each language and channel reaches.
+/// many citizens each language and channel reaches), and the group advisories travel agencies
+/// would get.
 public struct AdvisoryPreview: Sendable, Encodable {
     public struct Rendering: Sendable, Encodable {
         /// The citizens' language this rendering is for.
@@ -42,10 +43,21 @@ public struct AdvisoryPreview: Sendable, Encodable {
         public var parts: [Part]
     }
 
+    /// The `group.advisory` webhooks a publication would send to travel agencies: one per
+    /// group with tourists in the audience (whatever the plan), through `channel`.
+    public struct GroupAdvisories: Sendable, Encodable {
+        /// The webhook channel that carries them; nil when agencies get none.
+        public var channel: String?
+        public var groups: Int
+        public var tourists: Int
+        public var byAgency: [GroupAdvisoryCell]
+    }
+
     public var advisoryId: Int64?
     public var version: Int
     public var renderings: [Rendering]
     public var audience: Audience
+    public var groupAdvisories: GroupAdvisories
 }
 
 extension AdvisoryPublisher {
@@ -89,10 +101,14 @@ extension AdvisoryPublisher {
                 parts[key, default: AdvisoryPreview.Part(language: cell.language, channel: channel, renderedLanguage: renderedLanguage, count: 0)].count += cell.count
             }
         }
+        let agencies = agencyChannel == nil ? [] : try await store.groupAdvisoryCells(advisory.audience)
         return AdvisoryPreview(
             advisoryId: advisory.id, version: advisory.version, renderings: renderings,
             audience: AdvisoryPreview.Audience(
                 total: total, unreachable: unreachable, byLanguage: byLanguage, byChannel: byChannel,
-                parts: parts.values.sorted { ($0.language.tag, $0.channel) < ($1.language.tag, $1.channel) }))
+                parts: parts.values.sorted { ($0.language.tag, $0.channel) < ($1.language.tag, $1.channel) }),
+            groupAdvisories: AdvisoryPreview.GroupAdvisories(
+                channel: agencyChannel, groups: agencies.reduce(0) { $0 + $1.groups }, tourists: agencies.reduce(0) { $0 + $1.tourists },
+                byAgency: agencies))
     }
 }

@@ -115,6 +115,23 @@ public struct Publication: Sendable {
     }
 }
 
+/// The groups of one agency that an audience touches and how many of their tourists (on the
+/// latest manifest) it selects: what the `group.advisory` webhooks of a publication would carry.
+public struct GroupAdvisoryCell: Sendable, Hashable, Codable {
+    public var agencyId: String
+    /// The agency's language, the one its group advisories are written in.
+    public var language: Language
+    public var groups: Int
+    public var tourists: Int
+
+    public init(agencyId: String, language: Language, groups: Int, tourists: Int) {
+        self.agencyId = agencyId
+        self.language = language
+        self.groups = groups
+        self.tourists = tourists
+    }
+}
+
 /// How many citizens of an audience speak `language` and can be reached by phone / e-mail:
 /// enough to say how many each channel of any plan would get.
 public struct AudienceCell: Sendable, Hashable, Codable {
@@ -268,6 +285,8 @@ public protocol HabarStore: Sendable {
     func setPendingCorrection(id: Int64, _ pending: PendingCorrection?) async throws
     /// The recipients by language and reachable address, for previews and the two-person rule.
     func audienceCells(_ recipients: Recipients) async throws -> [AudienceCell]
+    /// Per agency with a webhook, the groups with tourists in the audience, in agency id order.
+    func groupAdvisoryCells(_ audience: Audience) async throws -> [GroupAdvisoryCell]
     /// Publishes one version: a first publication marks the advisory published; a correction
     /// stores its new content and cancels what earlier versions had not sent yet; a cancel
     /// notice is queued although the advisory is cancelled. One delivery per recipient and plan
