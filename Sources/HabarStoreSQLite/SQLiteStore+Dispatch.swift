@@ -19,6 +19,8 @@ extension SQLiteStore {
         _ outcomes: [DeliveryOutcome], channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String,
         leaseUntil: Date, now: Date
     ) async throws -> [ClaimedDelivery] {
+        // An idle channel's poll only reads: SQLite's one writer stays free for the rest.
+        if outcomes.isEmpty, try await !anyDue(channel: channel, now: now) { return [] }
         let installation = try await installationId()
         let recording = Recording(outcomes)
         return try await writer.write { db in
@@ -26,6 +28,17 @@ extension SQLiteStore {
             return try Self.claim(
                 channel: channel, kind: kind, address: address, limit: limit, owner: owner, leaseUntil: leaseUntil, now: now,
                 installation: installation, db: db)
+        }
+    }
+
+    /// Whether a delivery of `channel` is due now (what a claim would look at).
+    func anyDue(channel: String, now: Date) async throws -> Bool {
+        try await writer.read { db in
+            try Bool.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = ? AND state IN ('queued', 'retrying') AND next_attempt_at <= ?)
+                    """),
+                arguments: [channel, now.ms]) ?? false
         }
     }
 
