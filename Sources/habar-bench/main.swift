@@ -1,3 +1,4 @@
+import ArgumentParser
 import ChannelSMSStub
 import Foundation
 import HabarCore
@@ -14,14 +15,52 @@ import Metrics
 import ServiceLifecycle
 
 // habar-bench: queueing, dispatch, API and channel figures on this machine. Build with -c release.
-//   swift run -c release habar-bench [--only render|queue|api|dispatch|webhook|kannel|smtp|checkin|agency]
-//       [--queue 100000,1000000] [--dispatch 200000] [--api 100000] [--webhook 20000] [--kannel 5000] [--smtp 2000]
+//   swift run -c release habar-bench [--only render|queue|api|dispatch|webhook|kannel|smtp|checkin|agency] [...]
+//   (`habar-bench --help` lists every option)
 
-func argument(_ name: String, default value: String) -> String {
-    let arguments = CommandLine.arguments
-    if let index = arguments.firstIndex(of: name), index + 1 < arguments.count { return arguments[index + 1] }
-    return value
+/// What to measure and how big, from the command line (`--help` lists them).
+struct BenchOptions: ParsableCommand {
+    enum Benchmark: String, CaseIterable, ExpressibleByArgument {
+        case all, render, queue, api, dispatch, webhook, kannel, smtp, checkin, agency
+    }
+
+    static let configuration = CommandConfiguration(
+        commandName: "habar-bench", abstract: "Queueing, dispatch, API, channel, check-in and agency figures on this machine (build with -c release).")
+
+    @Option(help: "Which benchmark to run.") var only: Benchmark = .all
+    @Option(help: "render: rounds over every template, language and kind.") var rounds = 2000
+    @Option(help: "queue: audience sizes, separated by commas.") var queue = "100000,1000000"
+    @Option(help: "api: citizens imported, then previewed and counted.") var api = 100_000
+    @Option(help: "api: the gateway's port.") var port = 18481
+    @Option(help: "dispatch: deliveries sent through the SMS stub.") var dispatch = 200_000
+    @Option(name: .customLong("dlr-delay-ms"), help: "dispatch: the stub's delivery-report delay.") var dlrDelayMilliseconds = 200
+    @Option(help: "dispatch: the claim batch.") var batch = 1000
+    @Option(help: "dispatch: sends in flight per channel.") var concurrency = 64
+    @Option(help: "dispatch: workers per channel.") var workers = 2
+    @Option(help: "webhook: deliveries to a local receiver.") var webhook = 20_000
+    @Option(help: "kannel: messages through a local Kannel.") var kannel = 5000
+    @Option(help: "smtp: messages through a local SMTP server.") var smtp = 2000
+    @Option(name: .customLong("checkin-citizens"), help: "checkin: citizens with a check-in request.") var checkinCitizens = 20_000
+    @Option(help: "checkin: seconds of load per figure.") var seconds = 10
+    @Option(help: "agency: tourists in the big manifest.") var tourists = 10_000
+    @Option(help: "agency: pre-signed check-in webhooks for the load.") var events = 150_000
+
+    func validate() throws {
+        if queueSizes.isEmpty || queueSizes.count != queue.split(separator: ",").count {
+            throw ValidationError("--queue: sizes are whole numbers above 0 separated by commas, not '\(queue)'")
+        }
+        let counts = [("--rounds", rounds), ("--api", api), ("--dispatch", dispatch), ("--batch", batch), ("--concurrency", concurrency),
+                      ("--workers", workers), ("--webhook", webhook), ("--kannel", kannel), ("--smtp", smtp),
+                      ("--checkin-citizens", checkinCitizens), ("--seconds", seconds), ("--tourists", tourists), ("--events", events)]
+        if let (name, _) = counts.first(where: { $0.1 < 1 }) { throw ValidationError("\(name) must be at least 1") }
+        if dlrDelayMilliseconds < 0 { throw ValidationError("--dlr-delay-ms must not be negative") }
+        if !(1...65535).contains(port) { throw ValidationError("--port must be a port number") }
+    }
+
+    var queueSizes: [Int] { queue.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
 }
+
+let options = BenchOptions.parseOrExit()
 
 func peakRSSMegabytes() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
@@ -76,12 +115,12 @@ func dispatchBenchmark(_ count: Int) async throws {
     let (store, directory) = try await seededStore(count)
     let logger = Logger(label: "bench")
     let receipts = ReceiptCollector(store: store, logger: logger)
-    let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: 64, options: .object(["dlrDelayMilliseconds": .number(Double(argument("--dlr-delay-ms", default: "200"))!)]))
+    let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: 64, options: .object(["dlrDelayMilliseconds": .number(Double(options.dlrDelayMilliseconds))]))
     let adapters = try ChannelRegistry([SMSStubFactory()]).makeAdapters([configuration]) { _ in
         ChannelContext(logger: logger, receipts: receipts, dataDirectory: directory)
     }
-    let settings = DispatcherSettings(instanceId: "bench", batchSize: Int(argument("--batch", default: "1000"))!, leaseSeconds: 60, pollMilliseconds: 5,
-                                      concurrency: Int(argument("--concurrency", default: "64"))!, workersPerChannel: Int(argument("--workers", default: "2"))!)
+    let settings = DispatcherSettings(instanceId: "bench", batchSize: options.batch, leaseSeconds: 60, pollMilliseconds: 5,
+                                      concurrency: options.concurrency, workersPerChannel: options.workers)
     let dispatcher = Dispatcher(store: store, adapters: adapters, configurations: [configuration], receipts: receipts,
                                 settings: settings, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
     let publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: adapters.mapValues(\.capabilities))
@@ -133,7 +172,7 @@ func apiBenchmark(_ count: Int) async throws {
     var configuration = HabarConfiguration()
     configuration.dataDir = try Fixtures.temporaryDirectory("bench-api").path
     configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
-    configuration.http.port = Int(argument("--port", default: "18481"))!
+    configuration.http.port = options.port
     configuration.logLevel = "warning"
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
@@ -231,33 +270,33 @@ func renderBenchmark(_ rounds: Int) throws {
 }
 
 print("habar-bench on \(machine()); SQLite WAL, synchronous=NORMAL")
-let mode = argument("--only", default: "all")
-if mode == "all" || mode == "render" {
-    try renderBenchmark(Int(argument("--rounds", default: "2000"))!)
+let mode = options.only
+if mode == .all || mode == .render {
+    try renderBenchmark(options.rounds)
 }
-if mode == "all" || mode == "queue" {
-    for size in argument("--queue", default: "100000,1000000").split(separator: ",").compactMap({ Int($0) }) {
+if mode == .all || mode == .queue {
+    for size in options.queueSizes {
         try await queueBenchmark(size)
     }
 }
-if mode == "all" || mode == "api" {
-    try await apiBenchmark(Int(argument("--api", default: "100000"))!)
+if mode == .all || mode == .api {
+    try await apiBenchmark(options.api)
 }
-if mode == "all" || mode == "dispatch" {
-    try await dispatchBenchmark(Int(argument("--dispatch", default: "200000"))!)
+if mode == .all || mode == .dispatch {
+    try await dispatchBenchmark(options.dispatch)
 }
-if mode == "all" || mode == "webhook" {
-    try await webhookBenchmark(Int(argument("--webhook", default: "20000"))!)
+if mode == .all || mode == .webhook {
+    try await webhookBenchmark(options.webhook)
 }
-if mode == "all" || mode == "kannel" {
-    try await kannelBenchmark(Int(argument("--kannel", default: "5000"))!)
+if mode == .all || mode == .kannel {
+    try await kannelBenchmark(options.kannel)
 }
-if mode == "all" || mode == "checkin" {
-    try await checkinBenchmark(citizens: Int(argument("--checkin-citizens", default: "20000"))!, seconds: Int(argument("--seconds", default: "10"))!)
+if mode == .all || mode == .checkin {
+    try await checkinBenchmark(citizens: options.checkinCitizens, seconds: options.seconds)
 }
-if mode == "all" || mode == "agency" {
-    try await agencyBenchmark(tourists: Int(argument("--tourists", default: "10000"))!, events: Int(argument("--events", default: "150000"))!)
+if mode == .all || mode == .agency {
+    try await agencyBenchmark(tourists: options.tourists, events: options.events)
 }
-if mode == "all" || mode == "smtp" {
-    try await smtpBenchmark(Int(argument("--smtp", default: "2000"))!)
+if mode == .all || mode == .smtp {
+    try await smtpBenchmark(options.smtp)
 }
