@@ -166,7 +166,10 @@ let package = Package(
         .testTarget(name: "ChannelSMSStubTests", dependencies: ["ChannelSMSStub", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ChannelWebhookTests",
-            dependencies: ["ChannelWebhook", "HabarHTTP", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ChannelWebhook", "HabarHTTP", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ChannelKannelTests",

@@ -30,17 +30,69 @@ extension SQLiteStore {
         }
     }
 
+    /// Agencies with their webhook's state (`webhook_disabled`: why it is off).
+    static let agencyColumns = """
+        SELECT a.*, CASE WHEN s.active = 0 THEN coalesce(s.disabled_reason, 'disabled') END AS webhook_disabled
+        FROM agencies a LEFT JOIN subscribers s ON s.id = a.subscriber_id
+        """
+
     public func agencies() async throws -> [Agency] {
-        try await writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM agencies ORDER BY id").map(Self.agency) }
+        try await writer.read { db in try Row.fetchAll(db, sql: "\(Self.agencyColumns) ORDER BY a.id").map(Self.agency) }
     }
 
     public func agency(id: String) async throws -> Agency? {
-        try await writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM agencies WHERE id = ?", arguments: [id]).map(Self.agency) }
+        try await writer.read { db in try Self.agency(db, id: id) }
+    }
+
+    static func agency(_ db: Database, id: String) throws -> Agency? {
+        try Row.fetchOne(db, sql: "\(agencyColumns) WHERE a.id = ?", arguments: [id]).map(agency)
     }
 
     static func agency(_ row: Row) -> Agency {
         Agency(id: row["id"], name: row["name"], webhookURL: row["webhook_url"], language: Language(rawValue: row["language"]) ?? .russian,
-               createdAt: Date(ms: row["created_at"]))
+               createdAt: Date(ms: row["created_at"]), webhookDisabledReason: row["webhook_url"] == nil ? nil : row["webhook_disabled"])
+    }
+
+    public func updateAgency(_ agency: Agency, enableWebhook: Bool, at: Date) async throws -> Agency? {
+        try await writer.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT subscriber_id FROM agencies WHERE id = ?", arguments: [agency.id]) else { return nil }
+            var subscriber: Int64? = row[0]
+            switch (agency.webhookURL, subscriber) {
+            case (let url?, let id?):
+                // Queued group advisories go to the new address: it is read when they are sent.
+                try db.execute(
+                    sql: """
+                        UPDATE subscribers SET url = ?, language = ?, active = CASE WHEN ? THEN 1 ELSE active END,
+                            disabled_at = CASE WHEN ? THEN NULL ELSE disabled_at END,
+                            disabled_reason = CASE WHEN ? THEN NULL ELSE disabled_reason END
+                        WHERE id = ?
+                        """,
+                    arguments: [url, agency.language.rawValue, enableWebhook, enableWebhook, enableWebhook, id])
+            case (let url?, nil):
+                try db.execute(
+                    sql: "INSERT INTO subscribers (name, url, secret, language, agency_id, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
+                    arguments: ["agency:\(agency.id)", url, try Self.validSecrets(db, agencyId: agency.id, now: at).joined(separator: " "),
+                                agency.language.rawValue, agency.id, at.ms])
+                subscriber = db.lastInsertedRowID
+            case (nil, let id?):
+                try db.execute(
+                    sql: "UPDATE subscribers SET active = 0, disabled_at = ?, disabled_reason = ? WHERE id = ? AND active = 1",
+                    arguments: [at.ms, "the agency has no webhook URL", id])
+            case (nil, nil):
+                break
+            }
+            try db.execute(
+                sql: "UPDATE agencies SET name = ?, webhook_url = ?, language = ?, subscriber_id = ? WHERE id = ?",
+                arguments: [agency.name, agency.webhookURL, agency.language.rawValue, subscriber, agency.id])
+            return try Self.agency(db, id: agency.id)
+        }
+    }
+
+    /// An agency's secrets valid at `now`, newest first: they verify its webhooks and sign Habar's.
+    static func validSecrets(_ db: Database, agencyId: String, now: Date) throws -> [String] {
+        try String.fetchAll(
+            db, sql: "SELECT secret FROM agency_secrets WHERE agency_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC",
+            arguments: [agencyId, now.ms])
     }
 
     public func agencyMemberships(citizenIds: [Int64], agencyId: String) async throws -> [Int64: String?] {
@@ -83,9 +135,7 @@ extension SQLiteStore {
                 arguments: [until, id, until])
             try db.execute(sql: "INSERT INTO agency_secrets (agency_id, secret, created_at) VALUES (?, ?, ?)", arguments: [id, secret, now.ms])
             // Outbound webhooks are signed with every secret still valid, newest first.
-            let valid = try String.fetchAll(
-                db, sql: "SELECT secret FROM agency_secrets WHERE agency_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC",
-                arguments: [id, now.ms])
+            let valid = try Self.validSecrets(db, agencyId: id, now: now)
             try db.execute(
                 sql: "UPDATE subscribers SET secret = ? WHERE id = (SELECT subscriber_id FROM agencies WHERE id = ?)",
                 arguments: [valid.joined(separator: " "), id])

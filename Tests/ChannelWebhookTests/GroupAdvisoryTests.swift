@@ -4,6 +4,8 @@ import HabarCore
 import HabarHTTP
 import HabarMessages
 import HabarTesting
+import Hummingbird
+import HummingbirdTesting
 import Logging
 import Testing
 
@@ -140,6 +142,58 @@ struct GroupAdvisoryTests {
         _ = try await settled(gateway, second.id!, count: 3)
         let refused = caravan.received().last
         #expect(refused?["verified"] as? Bool == false, "the old secret no longer verifies what Habar signs: \(refused ?? [:])")
+    }
+
+    @Test("an agency whose webhook answered 410 is shown disabled; an admin's PATCH with a new webhookUrl sends its group advisories again, there, in the new language; null stops them")
+    func changingTheWebhook() async throws {
+        guard let receiver = try await Receiver.start() else { return }
+        defer { receiver.stop() }
+        let (gateway, dispatcher) = try gateway()
+        defer { dispatcher.cancel() }
+        let (_, hash) = AccessToken.generate()
+        _ = try await gateway.store.insertAgency(
+            Agency(id: "silkway", name: "Silk Way", webhookURL: receiver.url("/gone"), language: .kazakh, createdAt: Date()), secret: receiver.secret.text,
+            token: AccessToken(name: "agency silkway", role: .agency, agencyId: "silkway", tokenHash: hash))
+        let (admin, adminHash) = AccessToken.generate()
+        _ = try await gateway.store.insertToken(AccessToken(name: "admin", role: .admin, tokenHash: adminHash))
+        try await manifest(gateway, agency: "silkway", group: "G-17", country: "TR", tourists: [("T-1", "Айгүл Серікова", "+77015550001")], id: "m1")
+        /// An advisory to Türkiye's citizens; its group advisories once sent (they are queued with it).
+        func advise() async throws -> [Delivery] {
+            let advisory = try await gateway.publisher.draft(Fixtures.advisory(country: "TR", channels: ["sms"]), now: Date())
+            _ = try await gateway.publisher.publish(id: advisory.id!, approver: "approver-1", now: Date())
+            let queued = try await gateway.store.deliveries(DeliveryFilter(advisoryId: advisory.id!, channel: "agencies"), page: PageRequest()).items
+            return queued.isEmpty ? [] : try await settled(gateway, advisory.id!, count: queued.count)
+        }
+        @Sendable func call(_ client: some TestClientProtocol, _ method: HTTPRequest.Method, _ body: String? = nil) async throws -> (Int, [String: Any]) {
+            var headers: HTTPFields = [.authorization: "Bearer \(admin)"]
+            if body != nil { headers[.contentType] = "application/json" }
+            let response = try await client.execute(
+                uri: "/v1/agencies/silkway", method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+            let json = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] ?? [:]
+            return (Int(response.status.code), json)
+        }
+
+        // The agency's address answers 410: its webhook is disabled, and GET says so.
+        #expect(try await advise().map(\.state) == [.failed])
+        let application = Application(router: buildRouter(gateway: gateway))
+        try await application.test(.router) { client in
+            let (status, gone) = try await call(client, .get)
+            #expect(status == 200 && gone["webhookStatus"] as? String == "disabled" && (gone["webhookDisabledReason"] as? String)?.contains("410") == true, "\(gone)")
+            // An admin gives its new address and language,
+            let (patched, changed) = try await call(client, .patch, #"{"webhookUrl": "\#(receiver.url("/ok"))", "language": "ru"}"#)
+            #expect(patched == 200 && changed["webhookStatus"] as? String == "active" && changed["webhookUrl"] as? String == receiver.url("/ok"), "\(changed)")
+            #expect(changed["webhookDisabledReason"] == nil && changed["language"] as? String == "ru" && changed["name"] as? String == "Silk Way")
+        }
+        // so the next advisory reaches it there, signed with its secret, in Russian.
+        #expect(try await advise().map(\.state) == [.sent])
+        #expect(received(receiver).map(\.group) == ["G-17"] && received(receiver).first?.language == "ru", "\(receiver.received())")
+        // Without a URL it gets none.
+        try await application.test(.router) { client in
+            let (patched, changed) = try await call(client, .patch, #"{"webhookUrl": null}"#)
+            #expect(patched == 200 && changed["webhookUrl"] == nil && changed["webhookStatus"] == nil, "\(changed)")
+        }
+        #expect(try await advise().isEmpty)
+        #expect(receiver.received().count == 1)
     }
 
     @Test("an advisory whose audience touches no agency group sends no group advisory; an agency without a webhook URL gets none")

@@ -125,6 +125,43 @@ struct AgencyTests {
         }
     }
 
+    @Test("changing an agency: only admins; name, address and language by merge patch; bad values by pointer change nothing")
+    func changing() async throws {
+        let a = try await AgencyRig()
+        let admin = a.rig.tokens[.admin]
+        try await a.rig.run { api in
+            let path = "/v1/agencies/silkway"
+            #expect(try await api.call(.patch, path, json: #"{"name": "X"}"#, as: .some(a.rig.tokens[.operator])).status == 403)
+            #expect(try await api.call(.patch, path, json: #"{"name": "X"}"#, as: .some(a.token)).status == 403)
+            #expect(try await api.call(.patch, "/v1/agencies/nosuch", json: #"{"name": "X"}"#, as: .some(admin)).status == 404)
+            let bad = try await api.call(.patch, path, json: #"{"name": "", "webhookUrl": "ftp://silkway.example", "id": "other", "language": null}"#, as: .some(admin))
+            #expect(bad.status == 422 && Set(bad.errorPointers) == ["/name", "/webhookUrl"], "\(bad.text)")
+            let moved = try await api.call(.patch, path, json: #"{"id": "other"}"#, as: .some(admin))
+            let cleared = try await api.call(.patch, path, json: #"{"language": null}"#, as: .some(admin))
+            #expect(moved.status == 422 && moved.errorPointers == ["/id"] && cleared.status == 422 && cleared.errorPointers == ["/language"])
+            #expect(try await api.call(.patch, path, json: #"{"name": null}"#, as: .some(admin)).errorPointers == ["/name"])
+            #expect(try await api.call(.patch, path, json: #"{"colour": "red"}"#, as: .some(admin)).status == 400)
+            #expect(try await api.call(.patch, path, json: #"{"language": "de"}"#, as: .some(admin)).errorPointers == ["/language"])
+            let unchanged = try await api.call(.get, path, as: .some(admin))
+            #expect(unchanged.json["name"] as? String == "Silk Way Travel" && unchanged.json["language"] as? String == "kk")
+            #expect(unchanged.json["webhookUrl"] as? String == "https://silkway.example/hooks" && unchanged.json["webhookStatus"] as? String == "active")
+
+            let renamed = try await api.call(.patch, path, json: #"{"name": "  Silk Way Tours ", "language": "ru"}"#, as: .some(admin))
+            #expect(renamed.status == 200 && renamed.json["name"] as? String == "Silk Way Tours" && renamed.json["language"] as? String == "ru", "\(renamed.text)")
+            #expect(renamed.json["webhookUrl"] as? String == "https://silkway.example/hooks" && renamed.json["webhookSecret"] == nil)
+            let unhooked = try await api.call(.patch, path, json: #"{"webhookUrl": null}"#, as: .some(admin))
+            #expect(unhooked.status == 200 && unhooked.json["webhookUrl"] == nil && unhooked.json["webhookStatus"] == nil)
+            let shown = try await api.call(.get, path, as: .some(a.token))
+            #expect(shown.json["name"] as? String == "Silk Way Tours" && shown.json["webhookUrl"] == nil)
+        }
+        // The agency's secret and its webhooks' verification are untouched.
+        try await a.rig.run { api in
+            let checkin = #"{"type": "group.status", "data": {"groupId": "G-1", "status": "boarded", "at": "2026-03-12T10:00:00Z"}}"#
+            let answer = try await a.post(api, checkin, id: "after-patch")
+            #expect(answer?.status == 422, "verified (there is no such group), not 401: \(answer?.text ?? "")")
+        }
+    }
+
     @Test("signatures checked with the reference library: only the valid ones take effect, exactly once — also after a restart")
     func signatures() async throws {
         let dataDir = try Fixtures.temporaryDirectory("agency-restart").path

@@ -100,6 +100,8 @@ struct OpenAPIConformanceTests {
             try await c.call(.get, "/v1/agencies", as: viewer)
             try await c.call(.get, "/v1/agencies/silkway", as: viewer)
             try await c.call(.get, "/v1/agencies/nosuch", as: viewer)  // 404
+            try await c.call(.patch, "/v1/agencies/silkway", json: #"{"language": "kk", "webhookUrl": "https://silkway.example/habar"}"#, as: admin)
+            try await c.call(.patch, "/v1/agencies/silkway", json: #"{"name": null}"#, as: admin)  // 422
             let rotated = try await c.call(.post, "/v1/agencies/silkway/rotate-secret", json: "{}", as: admin)
             let secret = try #require(WebhookSecret(rotated.json["webhookSecret"] as? String ?? (agency.json["webhookSecret"] as? String ?? "")))
             let event = #"{"type": "manifest.upsert", "data": {"group": {"id": "G1", "name": "G", "destination": {"country": "TR"}}, "tourists": [{"id": "T1", "fullName": "Айгүл", "phone": "+77015550101"}]}}"#
@@ -184,7 +186,7 @@ struct OpenAPIConformanceTests {
             #expect(successes.contains { seen.contains("\(method) \(path) \($0)") }, "\(method) \(path) never answered \(successes.sorted())")
         }
         for expected in ["POST /v1/citizens/{id}/merge 404", "POST /v1/citizens/merge-suggestions/dismiss 422", "GET /v1/groups/{id} 404",
-                         "POST /inbound/agencies/{agencyId} 401", "POST /v1/agencies 409", "GET /v1/agencies/{id} 404", "GET /c/{token} 404", "POST /c/{token} 422", "GET /v1/cases/{id} 403", "PATCH /v1/cases/{id} 422",
+                         "POST /inbound/agencies/{agencyId} 401", "POST /v1/agencies 409", "GET /v1/agencies/{id} 404", "PATCH /v1/agencies/{id} 422", "GET /c/{token} 404", "POST /c/{token} 422", "GET /v1/cases/{id} 403", "PATCH /v1/cases/{id} 422",
                          "GET /callbacks/sms/{channelName}/dlr 403", "GET /inbound/sms/{channelName} 403", "GET /inbound/sms/{channelName} 400",
                          "POST /v1/citizens 409", "POST /v1/citizens 400", "POST /v1/citizens 413", "POST /v1/citizens/import 415",
                          "POST /v1/advisories/{id}/approve 403", "POST /v1/advisories/{id}/update 202", "GET /v1/advisories/{id}/cap 409"] {

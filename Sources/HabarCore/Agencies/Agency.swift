@@ -10,13 +10,17 @@ public struct Agency: Sendable, Hashable, Codable, Identifiable {
     public var webhookURL: String?
     public var language: Language
     public var createdAt: Date
+    /// Why its webhook no longer gets group advisories (a 410 from the agency, or an
+    /// operator's `habar subscriber disable`); nil while it does, or has no URL.
+    public var webhookDisabledReason: String?
 
-    public init(id: String, name: String, webhookURL: String?, language: Language, createdAt: Date) {
+    public init(id: String, name: String, webhookURL: String?, language: Language, createdAt: Date, webhookDisabledReason: String? = nil) {
         self.id = id
         self.name = name
         self.webhookURL = webhookURL
         self.language = language
         self.createdAt = createdAt
+        self.webhookDisabledReason = webhookDisabledReason
     }
 
     /// Agency ids: 1 to 64 of `a-z`, `0-9`, `-`, `_` (they appear in URLs and tokens).

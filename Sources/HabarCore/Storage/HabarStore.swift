@@ -407,6 +407,10 @@ public protocol HabarStore: Sendable {
     func insertAgency(_ agency: Agency, secret: String, token: AccessToken) async throws -> Agency
     func agencies() async throws -> [Agency]
     func agency(id: String) async throws -> Agency?
+    /// Stores an agency's name, webhook URL and language (nil if there is no such agency). A
+    /// URL gets the agency's group advisories from now on (also those queued), in its language;
+    /// `enableWebhook` turns a disabled webhook on again; no URL stops them.
+    func updateAgency(_ agency: Agency, enableWebhook: Bool, at: Date) async throws -> Agency?
     /// For each of the citizens on one of the agency's manifests (now or before): the
     /// agency's group they are in (nil: detached).
     func agencyMemberships(citizenIds: [Int64], agencyId: String) async throws -> [Int64: String?]

@@ -5,7 +5,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// `/v1/agencies`: register travel agencies (admin), read them, rotate their secrets.
+/// `/v1/agencies`: register travel agencies (admin), read them, change them, rotate their secrets.
 struct AgenciesController {
     let gateway: Gateway
 
@@ -13,6 +13,7 @@ struct AgenciesController {
         group.post { request, context in try await create(request, context) }
         group.get { _, context in try await list(context) }
         group.get("{id}") { _, context in try await show(context) }
+        group.patch("{id}") { request, context in try await update(request, context) }
         group.post("{id}/rotate-secret") { request, context in try await rotate(request, context) }
         group.get("{id}/groups") { request, context in try await GroupsController(gateway: gateway).list(request, context) }
     }
@@ -28,6 +29,9 @@ struct AgenciesController {
         var id: String
         var name: String
         var webhookUrl: String?
+        /// With a URL: `active`, or `disabled` (a 410, or disabled by an operator) with the reason.
+        var webhookStatus: String?
+        var webhookDisabledReason: String?
         var language: Language
         var createdAt: Date
         /// Only in the answer that creates it or rotates it.
@@ -38,6 +42,8 @@ struct AgenciesController {
             id = agency.id
             name = agency.name
             webhookUrl = agency.webhookURL
+            webhookStatus = agency.webhookURL == nil ? nil : agency.webhookDisabledReason == nil ? "active" : "disabled"
+            webhookDisabledReason = agency.webhookDisabledReason
             language = agency.language
             createdAt = agency.createdAt
             webhookSecret = secret
@@ -45,18 +51,25 @@ struct AgenciesController {
         }
     }
 
-    func create(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
-        try context.require(.admin)
-        let input = try await RequestJSON.decode(Input.self, from: request, limit: gateway.configuration.http.maxBodyBytes)
+    /// The name trimmed, after checking every field of `input` (422 with their pointers).
+    func validated(_ input: Input) throws -> String {
         var v = Validator()
         let name = input.name.trimmingCharacters(in: .whitespaces)
         v.check(!name.isEmpty && name.count <= 200, "/name", "must be 1 to 200 characters")
         if let id = input.id { v.check(Agency.isValidId(id), "/id", "1 to 64 of a-z, 0-9, '-' and '_'") }
         if let url = input.webhookUrl {
             let parsed = URL(string: url)
-            v.check(["http", "https"].contains(parsed?.scheme?.lowercased() ?? "") && parsed?.host != nil, "/webhookUrl", "must be an http(s) URL")
+            v.check(["http", "https"].contains(parsed?.scheme?.lowercased() ?? "") && parsed?.host != nil && url.count <= 2000,
+                    "/webhookUrl", "must be an http(s) URL of at most 2000 characters")
         }
         try v.throwIfAny()
+        return name
+    }
+
+    func create(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        try context.require(.admin)
+        let input = try await RequestJSON.decode(Input.self, from: request, limit: gateway.configuration.http.maxBodyBytes)
+        let name = try validated(input)
         let id = input.id ?? "agency-" + String(UUID().uuidString.lowercased().prefix(8))
         let secret = WebhookSecret.generate(bytes: 32)
         let (token, hash) = AccessToken.generate()
@@ -84,6 +97,34 @@ struct AgenciesController {
         if identity.role == .agency, identity.agencyId != id { throw Problem(.forbidden, detail: "an agency token reads only its own agency") }
         guard let agency = try await gateway.store.agency(id: id) else { throw Problem(.notFound, detail: "no agency '\(id)'") }
         return try JSONBody.response(Body(agency))
+    }
+
+    /// JSON Merge Patch (RFC 7396) of `name`, `webhookUrl` and `language`: `"webhookUrl": null`
+    /// stops the agency's group advisories; setting it (also to the same address) sends them
+    /// again after a 410. The id cannot change.
+    func update(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        try context.require(.admin)
+        let id = context.parameters.get("id") ?? ""
+        context.audit.target("agency/\(id)")
+        let patch = try RequestJSON.object(try await RequestJSON.body(request, limit: gateway.configuration.http.maxBodyBytes))
+        guard let existing = try await gateway.store.agency(id: id) else { throw Problem(.notFound, detail: "no agency '\(id)'") }
+        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(
+            Input(id: existing.id, name: existing.name, webhookUrl: existing.webhookURL, language: existing.language))) as? [String: Any] ?? [:]
+        for (key, value) in patch {
+            if value is NSNull { merged.removeValue(forKey: key) } else { merged[key] = value }
+        }
+        let input = try RequestJSON.decode(Input.self, from: merged)
+        let name = try validated(input)
+        var fixed: [FieldError] = []
+        if input.id != existing.id { fixed.append(FieldError(pointer: "/id", detail: "an agency's id cannot change")) }
+        if patch["language"] is NSNull { fixed.append(FieldError(pointer: "/language", detail: "cannot be removed; one of kk, ru, en")) }
+        if !fixed.isEmpty { throw Problem.validation(ValidationFailure(fixed)) }
+        context.audit.detail("fields", patch.keys.sorted().joined(separator: ","))
+        guard let updated = try await gateway.store.updateAgency(
+            Agency(id: id, name: name, webhookURL: input.webhookUrl, language: input.language ?? existing.language, createdAt: existing.createdAt),
+            enableWebhook: patch["webhookUrl"].map { !($0 is NSNull) } ?? false, at: gateway.now())
+        else { throw Problem(.notFound, detail: "no agency '\(id)'") }
+        return try JSONBody.response(Body(updated))
     }
 
     struct RotateInput: Codable {
