@@ -159,12 +159,14 @@ extension SQLiteStore {
     }
 
     /// The tourists on each group's manifest whom the audience selects (`tourist_id`,
-    /// `citizen_id`, `group_ref`: the group's Habar id); `members.arguments` go with it.
+    /// `citizen_id`, `group_ref`: the group's Habar id); `members.arguments` go with it. From
+    /// the groups to their tourists to each one's citizen (CROSS JOIN keeps that order): the
+    /// tourists are a few thousand, an audience can be every citizen of a country.
     static func groupMembers(_ members: AudienceSQL) -> String {
         """
         SELECT t.tourist_id, t.citizen_id, g.id AS group_ref FROM agency_groups g
-        JOIN agency_tourists t ON t.agency_id = g.agency_id AND t.group_id = g.group_id
-        JOIN citizens c ON c.id = t.citizen_id
+        CROSS JOIN agency_tourists t ON t.agency_id = g.agency_id AND t.group_id = g.group_id
+        CROSS JOIN citizens c ON c.id = t.citizen_id
         WHERE \(members.condition)
         """
     }
