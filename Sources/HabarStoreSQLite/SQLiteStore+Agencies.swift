@@ -10,13 +10,8 @@ extension SQLiteStore {
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agencies WHERE id = ?)", arguments: [agency.id]) == true {
                 throw OperationError.conflict("an agency with id '\(agency.id)' exists")
             }
-            var subscriber: Int64?
-            if let url = agency.webhookURL {
-                // The agency's outbound address: its group advisories are signed with its secret.
-                try db.execute(
-                    sql: "INSERT INTO subscribers (name, url, secret, language, agency_id, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
-                    arguments: ["agency:\(agency.id)", url, secret, agency.language.rawValue, agency.id, agency.createdAt.ms])
-                subscriber = db.lastInsertedRowID
+            let subscriber = try agency.webhookURL.map { url in
+                try Self.insertSubscriber(db, of: agency, url: url, secrets: [secret], at: agency.createdAt)
             }
             try db.execute(
                 sql: "INSERT INTO agencies (id, name, webhook_url, language, subscriber_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -60,20 +55,12 @@ extension SQLiteStore {
             switch (agency.webhookURL, subscriber) {
             case (let url?, let id?):
                 // Queued group advisories go to the new address: it is read when they are sent.
-                try db.execute(
-                    sql: """
-                        UPDATE subscribers SET url = ?, language = ?, active = CASE WHEN ? THEN 1 ELSE active END,
-                            disabled_at = CASE WHEN ? THEN NULL ELSE disabled_at END,
-                            disabled_reason = CASE WHEN ? THEN NULL ELSE disabled_reason END
-                        WHERE id = ?
-                        """,
-                    arguments: [url, agency.language.rawValue, enableWebhook, enableWebhook, enableWebhook, id])
+                try db.execute(sql: "UPDATE subscribers SET url = ?, language = ? WHERE id = ?", arguments: [url, agency.language.rawValue, id])
+                if enableWebhook {
+                    try db.execute(sql: "UPDATE subscribers SET active = 1, disabled_at = NULL, disabled_reason = NULL WHERE id = ?", arguments: [id])
+                }
             case (let url?, nil):
-                try db.execute(
-                    sql: "INSERT INTO subscribers (name, url, secret, language, agency_id, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
-                    arguments: ["agency:\(agency.id)", url, try Self.validSecrets(db, agencyId: agency.id, now: at).joined(separator: " "),
-                                agency.language.rawValue, agency.id, at.ms])
-                subscriber = db.lastInsertedRowID
+                subscriber = try Self.insertSubscriber(db, of: agency, url: url, secrets: try Self.validSecrets(db, agencyId: agency.id, now: at), at: at)
             case (nil, let id?):
                 try db.execute(
                     sql: "UPDATE subscribers SET active = 0, disabled_at = ?, disabled_reason = ? WHERE id = ? AND active = 1",
@@ -86,6 +73,15 @@ extension SQLiteStore {
                 arguments: [agency.name, agency.webhookURL, agency.language.rawValue, subscriber, agency.id])
             return try Self.agency(db, id: agency.id)
         }
+    }
+
+    /// The agency's outbound address as a webhook subscriber: its group advisories are signed
+    /// with its secrets (read again when each is sent).
+    static func insertSubscriber(_ db: Database, of agency: Agency, url: String, secrets: [String], at: Date) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO subscribers (name, url, secret, language, agency_id, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
+            arguments: ["agency:\(agency.id)", url, secrets.joined(separator: " "), agency.language.rawValue, agency.id, at.ms])
+        return db.lastInsertedRowID
     }
 
     /// An agency's secrets valid at `now`, newest first: they verify its webhooks and sign Habar's.

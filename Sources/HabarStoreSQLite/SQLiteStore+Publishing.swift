@@ -159,12 +159,12 @@ extension SQLiteStore {
     }
 
     /// The tourists on each group's manifest whom the audience selects (`tourist_id`,
-    /// `citizen_id`, `group_ref`: the group's Habar id); `members.arguments` go with it. From
+    /// `citizen_id`, `agency_id`, `group_ref`: the group's Habar id); `members.arguments` go with it. From
     /// the groups to their tourists to each one's citizen (CROSS JOIN keeps that order): the
     /// tourists are a few thousand, an audience can be every citizen of a country.
     static func groupMembers(_ members: AudienceSQL) -> String {
         """
-        SELECT t.tourist_id, t.citizen_id, g.id AS group_ref FROM agency_groups g
+        SELECT t.tourist_id, t.citizen_id, t.agency_id, g.id AS group_ref FROM agency_groups g
         CROSS JOIN agency_tourists t ON t.agency_id = g.agency_id AND t.group_id = g.group_id
         CROSS JOIN citizens c ON c.id = t.citizen_id
         WHERE \(members.condition)
@@ -293,8 +293,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT a.id, s.language, COUNT(DISTINCT m.group_ref), COUNT(*) FROM (\(Self.groupMembers(members))) m
-                    JOIN agency_groups g ON g.id = m.group_ref JOIN agencies a ON a.id = g.agency_id
-                    JOIN subscribers s ON s.id = a.subscriber_id AND s.active = 1
+                    JOIN agencies a ON a.id = m.agency_id JOIN subscribers s ON s.id = a.subscriber_id AND s.active = 1
                     GROUP BY a.id, s.language ORDER BY a.id
                     """,
                 arguments: members.arguments

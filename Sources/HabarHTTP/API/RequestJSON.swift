@@ -61,6 +61,16 @@ enum RequestJSON {
         return value
     }
 
+    /// JSON Merge Patch (RFC 7396) of a flat object: the fields of `patch` replace those of
+    /// `current`, `null` removes one; the result decoded as `T` (unknown fields refused).
+    static func merging<T: Codable>(_ patch: [String: Any], into current: T) throws -> T {
+        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(current)) as? [String: Any] ?? [:]
+        for (key, value) in patch {
+            if value is NSNull { merged.removeValue(forKey: key) } else { merged[key] = value }
+        }
+        return try decode(T.self, from: merged)
+    }
+
     /// Reads the whole body and decodes it.
     static func decode<T: Codable>(_ type: T.Type, from request: Request, limit: Int, emptyIsObject: Bool = false) async throws -> T {
         try decode(T.self, from: object(try await body(request, limit: limit), emptyIsObject: emptyIsObject))

@@ -108,12 +108,8 @@ struct AgenciesController {
         context.audit.target("agency/\(id)")
         let patch = try RequestJSON.object(try await RequestJSON.body(request, limit: gateway.configuration.http.maxBodyBytes))
         guard let existing = try await gateway.store.agency(id: id) else { throw Problem(.notFound, detail: "no agency '\(id)'") }
-        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(
-            Input(id: existing.id, name: existing.name, webhookUrl: existing.webhookURL, language: existing.language))) as? [String: Any] ?? [:]
-        for (key, value) in patch {
-            if value is NSNull { merged.removeValue(forKey: key) } else { merged[key] = value }
-        }
-        let input = try RequestJSON.decode(Input.self, from: merged)
+        let input = try RequestJSON.merging(
+            patch, into: Input(id: existing.id, name: existing.name, webhookUrl: existing.webhookURL, language: existing.language))
         let name = try validated(input)
         var fixed: [FieldError] = []
         if input.id != existing.id { fixed.append(FieldError(pointer: "/id", detail: "an agency's id cannot change")) }

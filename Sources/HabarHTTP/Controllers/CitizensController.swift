@@ -265,11 +265,7 @@ struct CitizensController {
         // An operator who spoke to the citizen records their welfare: `checkinStatus` (safe or
         // needs_help) with an optional `checkinNote`; it answers their open check-in request.
         let welfare = try operatorWelfare(&patch)
-        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Input(existing))) as? [String: Any] ?? [:]
-        for (key, value) in patch {
-            if value is NSNull { merged.removeValue(forKey: key) } else { merged[key] = value }
-        }
-        let input = try RequestJSON.decode(Input.self, from: merged)
+        let input = try RequestJSON.merging(patch, into: Input(existing))
         let citizen = try input.citizen(id: existing.id, createdAt: existing.createdAt, now: gateway.now())
         if let phone = citizen.phone, phone != existing.phone, let other = try await gateway.store.citizenId(phone: phone.e164), other != existing.id {
             throw Problem(.conflict, detail: "citizen \(other) already has the phone number \(phone.e164)")
