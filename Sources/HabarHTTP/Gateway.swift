@@ -59,10 +59,12 @@ public struct Gateway: Sendable {
     public let now: @Sendable () -> Date
 
     /// Opens the store, loads the catalogs and builds the channels; a problem is an error
-    /// naming the configuration key or the file.
+    /// naming the configuration key or the file. `catalog`: catalogs already loaded from
+    /// `configuration.messagesDir` (a test process shares one instead of parsing them per
+    /// gateway); without it they are read from there.
     public static func make(
         configuration: HabarConfiguration, logger: Logger, registry: ChannelRegistry = .standard,
-        now: @escaping @Sendable () -> Date = { Date() }
+        catalog loaded: MessageCatalog? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) throws -> Gateway {
         let dataDirectory = URL(fileURLWithPath: configuration.dataDir)
         let store: SQLiteStore
@@ -70,7 +72,7 @@ public struct Gateway: Sendable {
             throw StartupError(kind: .unavailable, description: "cannot open the database under \(dataDirectory.path): \(error)")
         }
         let catalog: MessageCatalog
-        do { catalog = try MessageCatalog.load(directory: URL(fileURLWithPath: configuration.messagesDir)) } catch {
+        do { catalog = try loaded ?? MessageCatalog.load(directory: URL(fileURLWithPath: configuration.messagesDir)) } catch {
             throw StartupError(kind: .configuration, description: "message catalogs: \(error)")
         }
         let receipts = ReceiptCollector(store: store, logger: logger)

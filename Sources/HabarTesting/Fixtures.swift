@@ -38,10 +38,15 @@ public enum Fixtures {
             author: "operator-1")
     }
 
-    /// The repository's own catalogs (`messages/`).
-    public static func catalog() throws -> MessageCatalog {
-        try MessageCatalog.load(directory: repositoryRoot.appendingPathComponent("messages"))
-    }
+    /// The repository's own catalogs (`messages/`), parsed once per test process: a full
+    /// parallel run builds a hundred gateways, and parsing the catalogs for each was a third
+    /// of the CPU in its first seconds (perf), enough to make timers fire seconds late.
+    public static func catalog() throws -> MessageCatalog { try sharedCatalog.get() }
+
+    /// Where `catalog()` comes from.
+    public static let messagesDirectory = repositoryRoot.appendingPathComponent("messages")
+
+    private static let sharedCatalog = Result { try MessageCatalog.load(directory: messagesDirectory) }
 
     /// The package root, found from this file's location.
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)

@@ -163,13 +163,13 @@ struct LiveGateway: Sendable {
     ) async throws -> LiveGateway {
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("kannel-live").path
-        configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+        configuration.messagesDir = Fixtures.messagesDirectory.path
         configuration.http.host = "127.0.0.1"
         configuration.http.port = port
         configuration.dispatcher.pollMilliseconds = 10
         configuration.dispatcher.retry = retry
         configuration.channels = try channels("http://127.0.0.1:\(port)")
-        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "kannel-live"))
+        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "kannel-live"), catalog: try Fixtures.catalog())
         let application = buildApplication(gateway: gateway)
         let task = Task { try await application.runService(gracefulShutdownSignals: []) }
         let deadline = Date().addingTimeInterval(20)

@@ -16,9 +16,9 @@ struct GroupAdvisoryTests {
     func gateway() throws -> (Gateway, Task<Void, any Error>) {
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("group-advisories").path
-        configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+        configuration.messagesDir = Fixtures.messagesDirectory.path
         configuration.dispatcher.pollMilliseconds = 10
-        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "group-advisories"))
+        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "group-advisories"), catalog: try Fixtures.catalog())
         return (gateway, Task { try await gateway.dispatcher.run() })
     }
 

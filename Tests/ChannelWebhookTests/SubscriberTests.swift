@@ -13,13 +13,13 @@ struct SubscriberTests {
     func gateway() throws -> (Gateway, Task<Void, any Error>) {
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("subscribers").path
-        configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+        configuration.messagesDir = Fixtures.messagesDirectory.path
         configuration.dispatcher.pollMilliseconds = 10
         configuration.channels = [
             ChannelConfiguration(name: "sms", type: "sms-stub"),
             ChannelConfiguration(name: "partners", type: "webhook", options: try JSONValue(encoding: WebhookConfiguration(timeoutMilliseconds: 2000))),
         ]
-        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "subscribers"))
+        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "subscribers"), catalog: try Fixtures.catalog())
         return (gateway, Task { try await gateway.dispatcher.run() })
     }
 

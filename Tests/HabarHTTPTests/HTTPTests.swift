@@ -14,12 +14,14 @@ import Testing
 func testGateway(clock: TestClock? = nil, _ configure: (inout HabarConfiguration) -> Void = { _ in }) throws -> Gateway {
     var configuration = HabarConfiguration()
     configuration.dataDir = try Fixtures.temporaryDirectory("http").path
-    configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+    configuration.messagesDir = Fixtures.messagesDirectory.path
     configuration.dispatcher.pollMilliseconds = 10
     configure(&configuration)
     var now: @Sendable () -> Date = { Date() }
     if let clock { now = clock.function }
-    return try Gateway.make(configuration: configuration, logger: Logger(label: "test"), now: now)
+    let shipped = configuration.messagesDir == Fixtures.messagesDirectory.path
+    return try Gateway.make(
+        configuration: configuration, logger: Logger(label: "test"), catalog: shipped ? try Fixtures.catalog() : nil, now: now)
 }
 
 func token(_ gateway: Gateway, _ role: Role, agency: String? = nil) async throws -> String {
