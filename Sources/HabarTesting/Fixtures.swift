@@ -74,18 +74,37 @@ extension JSONValue {
 }
 
 extension Fixtures {
-    /// A free TCP port on 127.0.0.1.
+    /// A free TCP port on 127.0.0.1, below the kernel's ephemeral range: a port the kernel
+    /// hands out for `bind(0)` comes from the range outgoing connections also take their
+    /// local ports from, so a peer started on it a moment later could find it taken by one
+    /// of another test's connections (it happened: smsbox "Address already in use").
     public static func freePort() -> Int {
+        let ephemeralStart = ephemeralPortRange.lowerBound
+        let low = min(10_000, ephemeralStart - 1)
+        for _ in 0..<1_000 {
+            let candidate = Int.random(in: low..<ephemeralStart)
+            if canBind(candidate) { return candidate }
+        }
+        return 0
+    }
+
+    /// `net.ipv4.ip_local_port_range` (Linux's default when it cannot be read).
+    static let ephemeralPortRange: ClosedRange<Int> = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let bounds = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        guard bounds.count == 2, bounds[0] > 1_024, bounds[0] <= bounds[1] else { return 32_768...60_999 }
+        return bounds[0]...bounds[1]
+    }()
+
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } } == 0
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.

@@ -26,10 +26,25 @@ public final class KannelPeer: Sendable {
     public static var isInstalled: Bool { [bearerbox, smsbox, fakesmsc].allSatisfy(ExternalProcess.exists) }
 
     public static func start(habarURL: String = "http://127.0.0.1:9", channel: String = "sms", key: String = "k") async throws -> KannelPeer {
-        let peer = try KannelPeer()
-        try await peer.launch(habarURL: habarURL, channel: channel, key: key)
-        return peer
+        // Its five ports are chosen free but bound only when Kannel starts; if one was taken
+        // in between, Kannel exits and starts again on other ports.
+        var attempt = 1
+        while true {
+            let peer = try KannelPeer()
+            do {
+                try await peer.launch(habarURL: habarURL, channel: channel, key: key)
+                return peer
+            } catch {
+                let exited = peer.someProcessExited
+                peer.stop()
+                guard attempt < 3, exited else { throw error }
+                attempt += 1
+            }
+        }
     }
+
+    /// Whether bearerbox, smsbox or a fakesmsc is no longer running.
+    var someProcessExited: Bool { processes.withLock { $0.contains { !$0.isRunning } } }
 
     private let ports: (box: Int, mt: Int, mo: Int)
 
@@ -105,6 +120,9 @@ public final class KannelPeer: Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if try await condition() { return }
+            if someProcessExited {
+                throw KannelPeerError(description: "Kannel did not come up: a process exited (logs in \(directory.path))")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw KannelPeerError(description: "Kannel did not come up: \(what) (logs in \(directory.path))")
