@@ -20,7 +20,7 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
     let port = Fixtures.freePort()
     var configuration = HabarConfiguration()
     configuration.dataDir = try Fixtures.temporaryDirectory("bench-agency").path
-    configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+    configuration.messagesDir = Fixtures.messagesDirectory.path
     configuration.http.port = port
     var logger = Logger(label: "bench")
     logger.logLevel = .notice

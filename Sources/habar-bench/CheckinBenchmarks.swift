@@ -50,7 +50,7 @@ func checkinBenchmark(citizens count: Int, seconds: Int) async throws {
     defer { kannel.stop() }
     var configuration = HabarConfiguration()
     configuration.dataDir = try Fixtures.temporaryDirectory("bench-checkin").path
-    configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+    configuration.messagesDir = Fixtures.messagesDirectory.path
     configuration.http.port = port
     configuration.logLevel = "warning"
     configuration.channels = [ChannelConfiguration(name: "sms", type: "kannel", concurrency: 8, options: try JSONValue(encoding: KannelConfiguration(

@@ -171,7 +171,7 @@ func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 func apiBenchmark(_ count: Int) async throws {
     var configuration = HabarConfiguration()
     configuration.dataDir = try Fixtures.temporaryDirectory("bench-api").path
-    configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+    configuration.messagesDir = Fixtures.messagesDirectory.path
     configuration.http.port = options.port
     configuration.logLevel = "warning"
     var logger = Logger(label: "bench")
@@ -245,7 +245,7 @@ func apiBenchmark(_ count: Int) async throws {
 /// Catalog rendering: every template × language × message kind with the sample parameters,
 /// as the publisher renders at queue time.
 func renderBenchmark(_ rounds: Int) throws {
-    let directory = Fixtures.repositoryRoot.appendingPathComponent("messages")
+    let directory = Fixtures.messagesDirectory
     let catalog = try MessageCatalog.load(directory: directory)
     let samples = try CatalogSamples.load(directory.appendingPathComponent("samples.json"))
     let zones = MessageZones(local: samples.timeZone)

@@ -19,7 +19,7 @@ struct CrashRecoveryTests {
         let batchSize = 200
         let config = directory.appendingPathComponent("habar.json")
         try Data("""
-            {"dataDir": "\(data.path)", "messagesDir": "\(Fixtures.repositoryRoot.appendingPathComponent("messages").path)",
+            {"dataDir": "\(data.path)", "messagesDir": "\(Fixtures.messagesDirectory.path)",
              "http": {"port": \(port)},
              "dispatcher": {"instanceId": "crash-test", "batchSize": \(batchSize), "leaseSeconds": 5, "sendTimeoutSeconds": 2},
              "channels": [{"name": "sms", "type": "sms-stub", "options": {"dlrDelayMilliseconds": 1500, "failureRate": 0.01, "seed": 3}}]}

@@ -168,7 +168,7 @@ struct ConfigurationTests {
         var configuration = try HabarConfiguration.load(file: file, environment: [:])
         #expect(configuration.channels.map(\.type) == ["kannel", "kannel", "smtp", "webhook"])
         configuration.dataDir = try Fixtures.temporaryDirectory("production-example").path
-        configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+        configuration.messagesDir = Fixtures.messagesDirectory.path
         let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "test"))
         #expect(gateway.adapters.keys.sorted() == ["email", "partners", "sms", "sms-backup"])
         #expect(gateway.adapters["sms"]?.capabilities.deliveryReceipts == true)
@@ -180,7 +180,7 @@ struct ConfigurationTests {
     func agenciesChannel() throws {
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("agencies-channel").path
-        configuration.messagesDir = Fixtures.repositoryRoot.appendingPathComponent("messages").path
+        configuration.messagesDir = Fixtures.messagesDirectory.path
         let defaults = try Gateway.make(configuration: configuration, logger: Logger(label: "test"))
         #expect(defaults.adapters.keys.sorted() == ["agencies", "sms"] && defaults.adapters["agencies"]?.capabilities.addressKind == .webhook)
         configuration.agencies.channel = "sms"
