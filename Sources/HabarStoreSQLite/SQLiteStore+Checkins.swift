@@ -117,10 +117,15 @@ extension SQLiteStore {
         if caseId == nil, let reason {
             try db.cachedStatement(sql: """
                 INSERT INTO cases (citizen_id, advisory_id, status, reason, priority, opened_at, updated_at) VALUES (?, ?, 'open', ?, ?, ?, ?)
-                """).execute(arguments: [answer.citizenId, answer.advisoryId, reason.rawValue, reason.priority, at, at])
+                """).execute(arguments: [answer.citizenId, answer.advisoryId, reason.rawValue, CaseReason.priority(of: reason, for: answer), at, at])
             caseId = db.lastInsertedRowID
-        } else if let id = caseId, let reason, let current = CaseReason(rawValue: open?["reason"] ?? ""), reason < current {
-            try db.cachedStatement(sql: "UPDATE cases SET reason = ?, priority = ? WHERE id = ?").execute(arguments: [reason.rawValue, reason.priority, id])
+        } else if let id = caseId, let reason, let current = CaseReason(rawValue: open?["reason"] ?? "") {
+            let priority = CaseReason.priority(of: reason, for: answer)
+            if reason < current {
+                try db.cachedStatement(sql: "UPDATE cases SET reason = ?, priority = ? WHERE id = ?").execute(arguments: [reason.rawValue, priority, id])
+            } else {
+                try db.cachedStatement(sql: "UPDATE cases SET priority = min(priority, ?) WHERE id = ?").execute(arguments: [priority, id])
+            }
         }
         if let id = caseId {
             let text = answer.text.flatMap { $0.isEmpty ? nil : $0 } ?? "(\(answer.source.rawValue): \(answer.meaning))"

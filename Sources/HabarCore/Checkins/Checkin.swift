@@ -103,6 +103,8 @@ public struct CheckinAnswer: Sendable, Hashable {
     /// The check-in request it answers (nil: none was open).
     public var advisoryId: Int64?
     public var meaning: ReplyMeaning
+    /// An unclear reply a person must read before other unclear ones (a bare "no").
+    public var urgent: Bool
     public var source: CheckinSource
     /// The reply's text or the form's note.
     public var text: String?
@@ -128,12 +130,13 @@ public struct CheckinAnswer: Sendable, Hashable {
     }
 
     public init(
-        citizenId: Int64, advisoryId: Int64?, meaning: ReplyMeaning, source: CheckinSource, text: String?, inboundId: Int64? = nil,
-        at: Date, confirmation: Confirmation? = nil
+        citizenId: Int64, advisoryId: Int64?, meaning: ReplyMeaning, urgent: Bool = false, source: CheckinSource, text: String?,
+        inboundId: Int64? = nil, at: Date, confirmation: Confirmation? = nil
     ) {
         self.citizenId = citizenId
         self.advisoryId = advisoryId
         self.meaning = meaning
+        self.urgent = urgent
         self.source = source
         self.text = text
         self.inboundId = inboundId
@@ -165,6 +168,12 @@ public enum CaseReason: String, Sendable, Codable, CaseIterable, Comparable {
     }
 
     public static func < (a: CaseReason, b: CaseReason) -> Bool { a.priority < b.priority }
+
+    /// The queue position of a case opened (or raised) by `answer`: an urgent unclear reply
+    /// (a bare "no") stands with the help requests.
+    public static func priority(of reason: CaseReason, for answer: CheckinAnswer) -> Int {
+        answer.urgent ? CaseReason.needsHelp.priority : reason.priority
+    }
 }
 
 /// One line of a case's history: the citizen's replies, operators' notes, status changes.

@@ -67,7 +67,8 @@ public final class CheckinProcessor: Service {
                 strangers.append(id)
                 continue
             }
-            let meaning = parser.parse(sms.text)
+            let reading = parser.read(sms.text)
+            let meaning = reading.meaning
             var confirmation: CheckinAnswer.Confirmation?
             if let underId = context.openCheckinId ?? context.latestAdvisoryId {
                 if advisories[underId] == nil { advisories[underId] = try await store.advisory(id: underId) }
@@ -81,7 +82,7 @@ public final class CheckinProcessor: Service {
                 }
             }
             answers.append(CheckinAnswer(
-                citizenId: citizenId, advisoryId: context.openCheckinId, meaning: meaning, source: .sms, text: sms.text, inboundId: id,
+                citizenId: citizenId, advisoryId: context.openCheckinId, meaning: meaning, urgent: reading.urgent, source: .sms, text: sms.text, inboundId: id,
                 at: sms.receivedAt, confirmation: confirmation))
         }
         try await store.recordCheckins(answers)
