@@ -41,6 +41,8 @@ public struct Gateway: Sendable {
     public let receipts: ReceiptCollector
     public let dispatcher: Dispatcher
     public let publisher: AdvisoryPublisher
+    /// The places registry: versions, and corrections of the advisories that used them.
+    public var places: PlaceRegistry { PlaceRegistry(store: store, publisher: publisher) }
     public let links: CheckinLinks
     public let checkinProcessor: CheckinProcessor
     public let checkinScheduler: CheckinScheduler
@@ -169,5 +171,6 @@ public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
     AgenciesController(gateway: gateway).addRoutes(to: router.group("v1/agencies"))
     AgencyInboundController(gateway: gateway).addRoutes(to: router)
     GroupsController(gateway: gateway).addRoutes(to: router.group("v1/groups"))
+    PlacesController(gateway: gateway).addRoutes(to: router.group("v1/places"))
     return router
 }

@@ -16,15 +16,23 @@ extension MessageCatalog {
 /// place names, real phone numbers) each template is rendered with by the checker.
 public struct CatalogSamples: Sendable {
     public var timeZone: TimeZone
-    public var templates: [String: [String: MessageArgument]]
+    /// Each template's parameters; a text parameter may have a value per language.
+    public var templates: [String: [String: [Language: MessageArgument]]]
 
-    public init(timeZone: TimeZone, templates: [String: [String: MessageArgument]]) {
+    public init(timeZone: TimeZone, templates: [String: [String: [Language: MessageArgument]]]) {
         self.timeZone = timeZone
         self.templates = templates
     }
 
+    /// The arguments `template` is rendered with for readers of `language`; nil when the
+    /// samples have none for it.
+    public func arguments(_ template: String, _ language: Language) -> [String: MessageArgument]? {
+        templates[template].map { $0.compactMapValues { $0[language] } }
+    }
+
     /// `{"timeZone": "Asia/Tehran", "templates": {"name": {"param": value}}}`; strings that
-    /// are RFC 3339 timestamps are dates, numbers are numbers.
+    /// are RFC 3339 timestamps are dates, numbers are numbers, and an object
+    /// `{"kk": …, "ru": …, "en": …}` gives each language its own text.
     public static func load(_ url: URL) throws(CatalogError) -> CatalogSamples {
         guard let data = FileManager.default.contents(atPath: url.path),
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
@@ -32,19 +40,23 @@ public struct CatalogSamples: Sendable {
         guard let zoneName = object["timeZone"] as? String, let zone = TimeZone(identifier: zoneName) else {
             throw CatalogError(file: url.path, key: "timeZone", detail: "must be an IANA time zone")
         }
-        var templates: [String: [String: MessageArgument]] = [:]
+        var templates: [String: [String: [Language: MessageArgument]]] = [:]
         for (name, value) in object["templates"] as? [String: Any] ?? [:] {
             guard let parameters = value as? [String: Any] else {
                 throw CatalogError(file: url.path, key: "templates.\(name)", detail: "must be an object of parameters")
             }
-            var arguments: [String: MessageArgument] = [:]
+            var arguments: [String: [Language: MessageArgument]] = [:]
+            let everywhere = { (value: MessageArgument) in Dictionary(uniqueKeysWithValues: Language.allCases.map { ($0, value) }) }
             for (key, raw) in parameters {
                 if let number = raw as? NSNumber, !(raw is String) {
-                    arguments[key] = .number(number.doubleValue)
+                    arguments[key] = everywhere(.number(number.doubleValue))
                 } else if let text = raw as? String {
-                    if let date = try? Date(text, strategy: .iso8601) { arguments[key] = .date(date) } else { arguments[key] = .text(text) }
+                    if let date = try? Date(text, strategy: .iso8601) { arguments[key] = everywhere(.date(date)) } else { arguments[key] = everywhere(.text(text)) }
+                } else if let texts = raw as? [String: String], Set(texts.keys) == Set(Language.allCases.map(\.tag)) {
+                    arguments[key] = Dictionary(uniqueKeysWithValues: texts.map { (Language(rawValue: $0.key)!, MessageArgument.text($0.value)) })
                 } else {
-                    throw CatalogError(file: url.path, key: "templates.\(name).\(key)", detail: "must be a string or a number")
+                    throw CatalogError(
+                        file: url.path, key: "templates.\(name).\(key)", detail: "must be a string, a number, or an object with a text for each of kk, ru, en")
                 }
             }
             templates[name] = arguments
@@ -140,12 +152,14 @@ public enum CatalogCheck {
             return problems
         }
         for template in templates.sorted() {
-            guard let arguments = samples.templates[template] else {
+            guard samples.templates[template] != nil else {
                 problems.append(CatalogError(file: samplesURL.path, key: "templates.\(template)", detail: "no sample parameters for this template"))
                 continue
             }
             let zones = MessageZones(local: samples.timeZone)
+            let limit = SMSLimit.of(template, budget: smsSegmentBudget)
             for language in Language.allCases where catalog.entries[language] != nil {
+                let arguments = samples.arguments(template, language) ?? [:]
                 for kind in MessageKind.allCases where catalog.has(template: template, kind: kind, language: language) {
                     let rendered: RenderedMessage
                     do { rendered = try catalog.render(template: template, kind: kind, language: language, arguments: arguments, zones: zones) } catch {
@@ -156,8 +170,8 @@ public enum CatalogCheck {
                     }
                     if kind == .sms {
                         let measured = rendered.sms
-                        if measured.segments > smsSegmentBudget {
-                            problems.append(at(language, "\(template).sms", 0, "renders to \(measured.segments) \(measured.encoding == .gsm7 ? "GSM-7" : "UCS-2") segments (\(measured.units) units) with the sample parameters; the SMS budget is \(smsSegmentBudget)"))
+                        if let problem = limit.problem(measured) {
+                            problems.append(at(language, "\(template).sms", 0, "renders to \(measured.segments) \(measured.encoding == .gsm7 ? "GSM-7" : "UCS-2") segments (\(measured.units) units) with the sample parameters; \(problem)"))
                         }
                     }
                     if kind == .email {
@@ -225,5 +239,30 @@ enum HTMLCheck {
         }
         if rest.contains(">") { return "'>' without '<'" }
         return stack.isEmpty ? nil : "<\(stack.last!)> is never closed"
+    }
+}
+
+/// How long a template's SMS may be with the sample parameters. Orders (green corridors,
+/// meeting points) must fit the budget with room to spare, since real names run longer than
+/// samples; confirmations of a reply must stay short.
+struct SMSLimit: Sendable, Hashable {
+    var segments: Int
+    /// Units that must stay free in the last allowed segment.
+    var spare: Int
+
+    static func of(_ template: String, budget: Int) -> SMSLimit {
+        if template.hasPrefix("green_corridor.") || template.hasPrefix("meeting_point.") { return SMSLimit(segments: budget, spare: 15) }
+        if template.hasPrefix("reply.") { return SMSLimit(segments: min(2, budget), spare: 0) }
+        return SMSLimit(segments: budget, spare: 0)
+    }
+
+    /// Why `measured` breaks this limit, or nil.
+    func problem(_ measured: SMSMeasurement) -> String? {
+        let capacity = SMSMeasurement.capacity(segments: segments, encoding: measured.encoding)
+        if measured.segments > segments { return "at most \(segments) segments are allowed" }
+        if measured.units > capacity - spare {
+            return "\(segments) segments hold \(capacity) units and \(spare) of them must stay free for longer real names (at most \(capacity - spare))"
+        }
+        return nil
     }
 }

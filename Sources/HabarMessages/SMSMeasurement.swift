@@ -29,6 +29,12 @@ public struct SMSMeasurement: Sendable, Hashable, Codable {
         }
     }
 
+    /// How many units `segments` segments hold in `encoding` (one: 160 or 70; more: 153 or 67 each).
+    public static func capacity(segments: Int, encoding: SMSEncoding) -> Int {
+        let (single, concatenated) = encoding == .gsm7 ? (160, 153) : (70, 67)
+        return segments <= 1 ? single : segments * concatenated
+    }
+
     /// Packs indivisible pieces (one character's units) into segments.
     static func segments(of pieces: [Int], single: Int, concatenated: Int) -> Int {
         let total = pieces.reduce(0, +)

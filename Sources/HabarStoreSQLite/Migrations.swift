@@ -463,6 +463,32 @@ enum Migrations {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v7: places") { db in
+            try db.execute(sql: """
+                -- The registry: one row per place with its current version; every version kept whole.
+                CREATE TABLE places (
+                    id INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('meeting_point', 'border_crossing', 'corridor')),
+                    version INTEGER NOT NULL CHECK (version >= 1),
+                    country TEXT CHECK (country IS NULL OR length(country) = 2),
+                    status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX places_by_kind ON places (kind, country);
+                CREATE TABLE place_versions (
+                    place_id INTEGER NOT NULL REFERENCES places (id),
+                    version INTEGER NOT NULL CHECK (version >= 1),
+                    -- The version as JSON: names and addresses per language, position, contact, status.
+                    body TEXT NOT NULL CHECK (json_valid(body)),
+                    updated_at INTEGER NOT NULL,
+                    updated_by TEXT NOT NULL,
+                    PRIMARY KEY (place_id, version)
+                ) WITHOUT ROWID;
+                -- The place versions an advisory's current texts were rendered from (JSON array of
+                -- {role, place}); '[]' for advisories with typed names only.
+                ALTER TABLE advisories ADD COLUMN places TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(places));
+                """)
+        }
         return migrator
     }
 }

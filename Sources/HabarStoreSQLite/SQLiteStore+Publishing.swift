@@ -25,13 +25,14 @@ extension SQLiteStore {
             case .published, .cancelled, .expired:
                 throw OperationError.conflict("advisory \(publication.advisoryId) is \(stored.status.rawValue)")
             }
+            // The place versions resolved at queue time are the ones the texts were rendered from.
             try db.execute(
                 sql: """
                     UPDATE advisories SET status = 'published', approver = ?, approver_token_id = ?, version = ?,
-                        published_at = coalesce(published_at, ?)
+                        published_at = coalesce(published_at, ?), places = ?
                     WHERE id = ?
                     """,
-                arguments: [publication.approver, publication.approverTokenId, publication.version, now, publication.advisoryId])
+                arguments: [publication.approver, publication.approverTokenId, publication.version, now, try json(next.places), publication.advisoryId])
         case .update:
             guard stored.status == .published else {
                 throw OperationError.conflict("advisory \(publication.advisoryId) is \(stored.status.rawValue); only a published advisory can be corrected")
@@ -43,11 +44,14 @@ extension SQLiteStore {
                 let encoded = try encodeContent(next)
                 try db.execute(
                     sql: """
-                        UPDATE advisories SET severity = ?, params = ?, template = ?, expires_at = ?, version = ?,
+                        UPDATE advisories SET severity = ?, params = ?, template = ?, expires_at = ?, version = ?, places = ?,
                             pending_correction = NULL, pending_author = NULL, pending_author_token_id = NULL
                         WHERE id = ?
                         """,
-                    arguments: [next.severity.rawValue, encoded.params, next.template, next.expiresAt.ms, publication.version, publication.advisoryId])
+                    arguments: [
+                        next.severity.rawValue, encoded.params, next.template, next.expiresAt.ms, publication.version, encoded.places,
+                        publication.advisoryId,
+                    ])
             }
         case .cancel:
             guard stored.status == .cancelled, stored.version + 1 == publication.version || stored.version == publication.version else {

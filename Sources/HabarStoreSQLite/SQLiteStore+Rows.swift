@@ -52,7 +52,8 @@ extension SQLiteStore {
                     correction: try decoder.decode(AdvisoryCorrection.self, from: Data(json.utf8)),
                     author: row["pending_author"] ?? "", authorTokenId: row["pending_author_token_id"])
             },
-            cancelNoticeVersion: row["cancel_notice_version"])
+            cancelNoticeVersion: row["cancel_notice_version"],
+            places: try decode([PlaceUse].self, "places"))
     }
 
     static func delivery(_ row: Row, installation: String) -> Delivery {

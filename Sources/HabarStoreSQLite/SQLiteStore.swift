@@ -202,14 +202,14 @@ public final class SQLiteStore: HabarStore {
             try db.execute(
                 sql: """
                     INSERT INTO advisories (kind, severity, audience, params, template, channel_plan, expires_at, status,
-                        version, author, approver, created_at, published_at, cancelled_at, scope, publish_at, author_token_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        version, author, approver, created_at, published_at, cancelled_at, scope, publish_at, author_token_id, places)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     advisory.kind.rawValue, advisory.severity.rawValue, encoded.audience, encoded.params, advisory.template,
                     encoded.plan, advisory.expiresAt.ms, advisory.status.rawValue, advisory.version, advisory.author,
                     advisory.approver, advisory.createdAt.ms, advisory.publishedAt?.ms, advisory.cancelledAt?.ms,
-                    advisory.scope.rawValue, advisory.publishAt?.ms, advisory.authorTokenId,
+                    advisory.scope.rawValue, advisory.publishAt?.ms, advisory.authorTokenId, encoded.places,
                 ])
             var stored = advisory
             stored.id = db.lastInsertedRowID
@@ -218,15 +218,16 @@ public final class SQLiteStore: HabarStore {
     }
 
     /// The JSON columns of an advisory.
-    static func encodeContent(_ advisory: Advisory) throws -> (audience: String, params: String, plan: String) {
+    static func encodeContent(_ advisory: Advisory) throws -> (audience: String, params: String, plan: String, places: String) {
+        (try json(advisory.audience), try json(advisory.params), try json(advisory.channelPlan), try json(advisory.places))
+    }
+
+    /// A value as the JSON the store keeps (sorted keys, RFC 3339 times).
+    static func json<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = .sortedKeys
-        return (
-            String(decoding: try encoder.encode(advisory.audience), as: UTF8.self),
-            String(decoding: try encoder.encode(advisory.params), as: UTF8.self),
-            String(decoding: try encoder.encode(advisory.channelPlan), as: UTF8.self)
-        )
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     public func advisory(id: Int64) async throws -> Advisory? {

@@ -254,8 +254,8 @@ func renderBenchmark(_ rounds: Int) throws {
     let started = ContinuousClock.now
     for _ in 0..<rounds {
         for template in MessageCatalog.requiredTemplates {
-            let arguments = samples.templates[template] ?? [:]
             for language in Language.allCases {
+                let arguments = samples.arguments(template, language) ?? [:]
                 for kind in MessageKind.allCases {
                     let rendered = try catalog.render(template: template, kind: kind, language: language, arguments: arguments, zones: zones)
                     bytes &+= rendered.text.utf8.count

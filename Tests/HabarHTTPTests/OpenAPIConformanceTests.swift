@@ -164,6 +164,18 @@ struct OpenAPIConformanceTests {
             try await c.call(.post, "/v1/advisories/\(id(small))/cancel", json: #"{"notice": true}"#, as: approver)
             try await c.call(.get, "/v1/feed/cap", as: nil)
 
+            // Places: a meeting point used by a published advisory, then moved: the advisory gets a pending correction.
+            let place = try await c.call(.post, "/v1/places", json: PlacesTests.embassy, as: op)
+            try await c.call(.post, "/v1/places", json: #"{"kind": "meeting_point"}"#, as: op)  // 422: no name
+            try await c.call(.get, "/v1/places?kind=meeting_point", as: viewer)
+            let usesPlace = try await c.call(.post, "/v1/advisories", json: PlacesTests.meetingPointAdvisory(id(place)), as: op)
+            try await c.call(.post, "/v1/advisories/\(id(usesPlace))/approve", as: approver)
+            try await c.call(.patch, "/v1/places/\(id(place))", json: #"{"name": {"ru": "Отель «Азади»", "kk": "«Азади» қонақүйі", "en": "Azadi Hotel"}}"#, as: op)
+            try await c.call(.patch, "/v1/places/\(id(place))", json: #"{"kind": "corridor"}"#, as: op)  // 422
+            try await c.call(.get, "/v1/places/\(id(place))?version=1", as: viewer)
+            try await c.call(.get, "/v1/places/999", as: viewer)  // 404
+            try await c.call(.get, "/v1/advisories/\(id(usesPlace))", as: viewer)
+
             try await c.call(.get, "/v1/deliveries?advisoryId=\(advisory)&state=queued", as: viewer)
             try await c.call(.get, "/v1/deliveries/1", as: viewer)
             try await c.call(.get, "/v1/deliveries/99999", as: viewer)  // 404
@@ -189,7 +201,8 @@ struct OpenAPIConformanceTests {
                          "POST /inbound/agencies/{agencyId} 401", "POST /v1/agencies 409", "GET /v1/agencies/{id} 404", "PATCH /v1/agencies/{id} 422", "GET /c/{token} 404", "POST /c/{token} 422", "GET /v1/cases/{id} 403", "PATCH /v1/cases/{id} 422",
                          "GET /callbacks/sms/{channelName}/dlr 403", "GET /inbound/sms/{channelName} 403", "GET /inbound/sms/{channelName} 400",
                          "POST /v1/citizens 409", "POST /v1/citizens 400", "POST /v1/citizens 413", "POST /v1/citizens/import 415",
-                         "POST /v1/advisories/{id}/approve 403", "POST /v1/advisories/{id}/update 202", "GET /v1/advisories/{id}/cap 409"] {
+                         "POST /v1/advisories/{id}/approve 403", "POST /v1/advisories/{id}/update 202", "GET /v1/advisories/{id}/cap 409",
+                         "POST /v1/places 422", "PATCH /v1/places/{id} 422", "GET /v1/places/{id} 404"] {
             #expect(seen.contains(expected), "\(expected) was not exercised")
         }
     }

@@ -17,7 +17,7 @@ struct CatalogTextTests {
             for language in Language.allCases {
                 for kind in MessageKind.allCases {
                     let rendered = try catalog.render(
-                        template: template, kind: kind, language: language, arguments: samples.templates[template] ?? [:],
+                        template: template, kind: kind, language: language, arguments: samples.arguments(template, language) ?? [:],
                         zones: MessageZones(local: samples.timeZone))
                     let prefix = "\(language.tag) \(template)"
                     switch kind {

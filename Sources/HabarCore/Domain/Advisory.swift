@@ -68,12 +68,17 @@ public struct AdvisoryCorrection: Sendable, Hashable, Codable {
     public var params: AdvisoryParameters?
     public var template: String?
     public var expiresAt: Date?
+    /// The place versions the corrected texts come from (a place's change makes them).
+    public var places: [PlaceUse]?
 
-    public init(severity: Severity? = nil, params: AdvisoryParameters? = nil, template: String? = nil, expiresAt: Date? = nil) {
+    public init(
+        severity: Severity? = nil, params: AdvisoryParameters? = nil, template: String? = nil, expiresAt: Date? = nil, places: [PlaceUse]? = nil
+    ) {
         self.severity = severity
         self.params = params
         self.template = template
         self.expiresAt = expiresAt
+        self.places = places
     }
 }
 
@@ -112,34 +117,44 @@ public struct ChannelPlan: Sendable, Hashable, Codable {
 
 /// The typed parameters an advisory's templates are filled from. Every field is optional in
 /// the type; the template decides which are required (a missing one is refused at creation).
+/// Text parameters are one string for every language or one per language (`LocalizedText`).
 public struct AdvisoryParameters: Sendable, Hashable, Codable {
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case route, borderCrossing, opensAt, closesAt, meetingPoint, meetingPointAddress, meetingPointLocation
-        case previousMeetingPoint, contactPhone, timeZone, text, checkinDeadline
+        case previousMeetingPoint, previousBorderCrossing, contactPhone, timeZone, text, checkinDeadline
+        case meetingPointId, borderCrossingId, corridorId
     }
 
-    public var route: String?
-    public var borderCrossing: String?
+    public var route: LocalizedText?
+    public var borderCrossing: LocalizedText?
     public var opensAt: Date?
     public var closesAt: Date?
-    public var meetingPoint: String?
-    public var meetingPointAddress: String?
+    public var meetingPoint: LocalizedText?
+    public var meetingPointAddress: LocalizedText?
     public var meetingPointLocation: GeoPoint?
-    public var previousMeetingPoint: String?
+    public var previousMeetingPoint: LocalizedText?
+    /// The crossing a correction replaces: a "changed" text names old and new.
+    public var previousBorderCrossing: LocalizedText?
     public var contactPhone: String?
     /// IANA time zone of the place the advisory is about (times are shown in it).
     public var timeZone: String?
     /// Free text for general advisories.
-    public var text: String?
+    public var text: LocalizedText?
     /// When answers to a check-in request are due.
     public var checkinDeadline: Date?
+    /// Places from the registry instead of typed names: their texts come from the place's
+    /// version at queue time.
+    public var meetingPointId: Int64?
+    public var borderCrossingId: Int64?
+    public var corridorId: Int64?
 
     public init(
-        route: String? = nil, borderCrossing: String? = nil, opensAt: Date? = nil, closesAt: Date? = nil,
-        meetingPoint: String? = nil, meetingPointAddress: String? = nil, meetingPointLocation: GeoPoint? = nil,
-        previousMeetingPoint: String? = nil, contactPhone: String? = nil, timeZone: String? = nil, text: String? = nil,
-        checkinDeadline: Date? = nil
+        route: LocalizedText? = nil, borderCrossing: LocalizedText? = nil, opensAt: Date? = nil, closesAt: Date? = nil,
+        meetingPoint: LocalizedText? = nil, meetingPointAddress: LocalizedText? = nil, meetingPointLocation: GeoPoint? = nil,
+        previousMeetingPoint: LocalizedText? = nil, previousBorderCrossing: LocalizedText? = nil, contactPhone: String? = nil,
+        timeZone: String? = nil, text: LocalizedText? = nil, checkinDeadline: Date? = nil
     ) {
+        self.previousBorderCrossing = previousBorderCrossing
         self.route = route
         self.borderCrossing = borderCrossing
         self.opensAt = opensAt
@@ -154,23 +169,77 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
         self.checkinDeadline = checkinDeadline
     }
 
-    /// The typed values templates are rendered with at `now`: texts, times (the catalog
-    /// formats them in the advisory's zone and Astana's), the consular phone grouped for
-    /// reading, the meeting point as a map link, and how long is left to a check-in deadline.
-    public func templateArguments(now: Date) -> [String: MessageArgument] {
+    /// The place id the parameters give for `role`.
+    public func placeId(_ role: PlaceUse.Role) -> Int64? {
+        switch role {
+        case .meetingPoint: meetingPointId
+        case .borderCrossing: borderCrossingId
+        case .corridor: corridorId
+        case .previousMeetingPoint, .previousBorderCrossing: nil
+        }
+    }
+
+    /// These parameters with the texts of `places` filled in: a place's name (and a meeting
+    /// point's address and position) for its role; its contact phone when none is given.
+    public func resolved(with places: [PlaceUse]) -> AdvisoryParameters {
+        guard !places.isEmpty else { return self }
+        var result = self
+        for use in places {
+            let place = use.place
+            switch use.role {
+            case .meetingPoint:
+                result.meetingPoint = place.name
+                result.meetingPointAddress = place.address ?? result.meetingPointAddress
+                result.meetingPointLocation = place.location ?? result.meetingPointLocation
+            case .borderCrossing: result.borderCrossing = place.name
+            case .corridor: result.route = place.name
+            case .previousMeetingPoint: result.previousMeetingPoint = place.name
+            case .previousBorderCrossing: result.previousBorderCrossing = place.name
+            }
+        }
+        if result.contactPhone == nil {
+            let order: [PlaceUse.Role] = [.meetingPoint, .borderCrossing, .corridor]
+            result.contactPhone = order.lazy.compactMap { role in places.first { $0.role == role }?.place.contactPhone }.first
+        }
+        return result
+    }
+
+    /// The text parameters by name, as the templates name them.
+    public var texts: [(name: String, value: LocalizedText)] {
+        let all: [(String, LocalizedText?)] = [
+            ("route", route), ("borderCrossing", borderCrossing), ("meetingPoint", meetingPoint),
+            ("meetingPointAddress", meetingPointAddress), ("previousMeetingPoint", previousMeetingPoint),
+            ("previousBorderCrossing", previousBorderCrossing), ("text", text),
+        ]
+        return all.compactMap { name, value in value.map { (name, $0) } }
+    }
+
+    /// The typed values templates are rendered with at `now` for readers of `language`: each
+    /// text parameter's value for that language (else the first of `fallback` that has one),
+    /// times (the catalog formats them in the advisory's zone and Astana's), the consular
+    /// phone grouped for reading, the meeting point as a map link, and the check-in deadline.
+    public func templateArguments(now: Date, language: Language, fallback: [Language] = []) -> [String: MessageArgument] {
         var arguments: [String: MessageArgument] = [:]
-        if let route { arguments["route"] = .text(route) }
-        if let borderCrossing { arguments["borderCrossing"] = .text(borderCrossing) }
+        for (name, value) in texts {
+            if let text = value.value(for: language, fallback: fallback) { arguments[name] = .text(text) }
+        }
         if let opensAt { arguments["opensAt"] = .date(opensAt) }
         if let closesAt { arguments["closesAt"] = .date(closesAt) }
-        if let meetingPoint { arguments["meetingPoint"] = .text(meetingPoint) }
-        if let meetingPointAddress { arguments["meetingPointAddress"] = .text(meetingPointAddress) }
+        if let opensAt, let closesAt {
+            // A window within one local day names its date once.
+            let zone = timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
+            let day = { (date: Date) in LocaleFormat.date(date, zone, .english) }
+            arguments["sameDay"] = .text(day(opensAt) == day(closesAt) ? "yes" : "no")
+        }
+        // Whether a correction replaces the crossing (its text then names the old one).
+        arguments["borderCrossingChanged"] = .text(previousBorderCrossing == nil ? "no" : "yes")
+        arguments["meetingPointChanged"] = .text(previousMeetingPoint == nil ? "no" : "yes")
         if let meetingPointLocation {
             arguments["meetingPointLocation"] = .text(LocaleFormat.mapLink(lat: meetingPointLocation.lat, lon: meetingPointLocation.lon))
+            // SMS: the same link without its scheme (phones link it all the same), 8 characters fewer.
+            arguments["meetingPointMap"] = .text(LocaleFormat.mapLink(lat: meetingPointLocation.lat, lon: meetingPointLocation.lon, scheme: false))
         }
-        if let previousMeetingPoint { arguments["previousMeetingPoint"] = .text(previousMeetingPoint) }
         if let contactPhone { arguments["contactPhone"] = .text(LocaleFormat.phone(PhoneNumber(contactPhone)?.e164 ?? contactPhone)) }
-        if let text { arguments["text"] = .text(text) }
         if let checkinDeadline {
             arguments["deadline"] = .date(checkinDeadline)
             let seconds = max(0, checkinDeadline.timeIntervalSince(now))
@@ -180,10 +249,23 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
         return arguments
     }
 
+    /// The text parameters with per-language values that lack one for `language`.
+    public func missingTexts(for language: Language) -> [String] {
+        texts.filter { !$0.value.has(language) }.map(\.name)
+    }
+
+    /// Placeholders `template` may use without the parameter: they stand in a `select`
+    /// branch taken only when the parameter is given (`borderCrossingChanged`, `meetingPointChanged`).
+    public static func optionalPlaceholders(of template: String) -> Set<String> {
+        template == "green_corridor.changed" ? ["previousBorderCrossing", "previousMeetingPoint"] : []
+    }
+
     /// The parameter a template argument comes from (`hoursLeft` from `checkinDeadline`).
     public static func source(of argument: String) -> String {
         switch argument {
         case "deadline", "hoursLeft", "minutesLeft": "checkinDeadline"
+        case "sameDay": "closesAt"
+        case "meetingPointMap": "meetingPointLocation"
         default: argument
         }
     }
@@ -215,6 +297,8 @@ public struct Advisory: Sendable, Hashable, Codable, Identifiable {
     public var pendingCorrection: PendingCorrection?
     /// The version whose deliveries carry the cancellation notice, if one was sent.
     public var cancelNoticeVersion: Int?
+    /// The place versions its texts are rendered from (resolved again when it is queued).
+    public var places: [PlaceUse]
 
     public init(
         id: Int64? = nil, kind: AdvisoryKind, severity: Severity, audience: Audience,
@@ -222,8 +306,9 @@ public struct Advisory: Sendable, Hashable, Codable, Identifiable {
         status: AdvisoryStatus = .draft, version: Int = 1, author: String, approver: String? = nil,
         createdAt: Date = Date(), publishedAt: Date? = nil, cancelledAt: Date? = nil, scope: AdvisoryScope = .restricted,
         publishAt: Date? = nil, authorTokenId: Int64? = nil, approverTokenId: Int64? = nil,
-        pendingCorrection: PendingCorrection? = nil, cancelNoticeVersion: Int? = nil
+        pendingCorrection: PendingCorrection? = nil, cancelNoticeVersion: Int? = nil, places: [PlaceUse] = []
     ) {
+        self.places = places
         self.id = id
         self.kind = kind
         self.severity = severity
@@ -257,6 +342,7 @@ public struct Advisory: Sendable, Hashable, Codable, Identifiable {
         if let params = correction.params { next.params = params }
         if let template = correction.template { next.template = template }
         if let expiresAt = correction.expiresAt { next.expiresAt = expiresAt }
+        if let places = correction.places { next.places = places }
         next.version = version + 1
         next.pendingCorrection = nil
         return next

@@ -69,9 +69,15 @@ public struct CitizenCSV: Sendable {
                 continue
             }
             var row: [String: String] = [:]
+            var controls: [FieldError] = []
             for (name, value) in zip(names, record.fields) {
+                if let problem = ControlCharacters.problem(in: value) { controls.append(FieldError(line: record.line, field: name, detail: problem)) }
                 let trimmed = value.trimmingCharacters(in: .whitespaces)
                 if !trimmed.isEmpty { row[name] = trimmed }
+            }
+            if !controls.isEmpty {
+                parsed.rejected += controls
+                continue
             }
             switch citizen(row, line: record.line, now: now) {
             case .success(let citizen):

@@ -49,9 +49,11 @@ public struct AdvisoryPublisher: Sendable {
         return smsSegmentBudgets[channel] ?? Self.defaultSMSSegmentBudget
     }
 
-    /// The typed values `advisory`'s templates are rendered with at `now`.
-    public func arguments(_ advisory: Advisory, now: Date) -> [String: MessageArgument] {
-        var arguments = advisory.params.templateArguments(now: now)
+    /// The typed values `advisory`'s templates are rendered with at `now` for readers of
+    /// `language` (a text parameter without a value for it takes its fallback chain's).
+    public func arguments(_ advisory: Advisory, now: Date, language: Language) -> [String: MessageArgument] {
+        var arguments = advisory.params.resolved(with: advisory.places)
+            .templateArguments(now: now, language: language, fallback: fallback.chain(for: language))
         // Each citizen's link: the dispatcher puts their token in the placeholder's place.
         arguments["checkinUrl"] = .text("\(checkinBaseURL)/\(CheckinLinks.placeholder)")
         return arguments
@@ -60,7 +62,7 @@ public struct AdvisoryPublisher: Sendable {
     /// A follow-up of `advisory` (a reminder or a reply's confirmation) in every language,
     /// for `kinds`, with the advisory's parameters at `now`.
     public func renderFollowUp(_ advisory: Advisory, _ followUp: FollowUp, kinds: Set<MessageKind>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
-        try render(template: followUp.template, kinds: kinds, arguments: arguments(advisory, now: now), zones: zones(advisory))
+        try render(template: followUp.template, kinds: kinds, arguments: { arguments(advisory, now: now, language: $0) }, zones: zones(advisory))
     }
 
     /// Where the advisory's times are shown: its own zone, and Astana.
@@ -84,8 +86,10 @@ public struct AdvisoryPublisher: Sendable {
         if !catalog.templateNames.contains(advisory.template) {
             v.add("/template", "unknown template '\(advisory.template)' (known: \(catalog.templateNames.sorted().joined(separator: ", ")))")
         } else {
-            let arguments = self.arguments(advisory, now: now)
-            let missing = catalog.placeholders(of: advisory.template).filter { arguments[$0] == nil }
+            let arguments = self.arguments(advisory, now: now, language: .russian)
+            let missing = catalog.placeholders(of: advisory.template).filter {
+                arguments[$0] == nil && !AdvisoryParameters.optionalPlaceholders(of: advisory.template).contains($0)
+            }
             for name in Set(missing.map { AdvisoryParameters.source(of: $0) }).sorted() {
                 v.add("/params/\(name)", "is required by template '\(advisory.template)'")
             }
@@ -119,11 +123,14 @@ public struct AdvisoryPublisher: Sendable {
 
     /// Refuses renderings whose SMS would take more segments than a plan channel allows.
     /// `extra` segments are allowed on top of each budget (a correction's lead-in).
-    public func checkBudgets(_ advisory: Advisory, _ renderings: [Language: [MessageKind: RenderedMessage]], extra: Int = 0) throws(ValidationFailure) {
+    /// Only the languages in `languages` are checked: a text nobody will be sent cannot be too long.
+    public func checkBudgets(
+        _ advisory: Advisory, _ renderings: [Language: [MessageKind: RenderedMessage]], extra: Int = 0, languages: Set<Language>
+    ) throws(ValidationFailure) {
         var v = Validator()
         for channel in advisory.channelPlan.channels {
             guard let budget = segmentBudget(channel).map({ $0 + extra }) else { continue }
-            for language in Language.allCases {
+            for language in Language.allCases where languages.contains(language) {
                 guard let sms = renderings[language]?[.sms] else { continue }
                 let measured = sms.sms
                 v.check(measured.segments <= budget, "/template",
@@ -133,10 +140,11 @@ public struct AdvisoryPublisher: Sendable {
         try v.throwIfAny()
     }
 
-    /// Validates and stores a new draft.
+    /// Validates and stores a new draft, with the current versions of the places it names.
     public func draft(_ advisory: Advisory, now: Date) async throws -> Advisory {
-        try validate(advisory, now: now)
-        return try await store.insertAdvisory(advisory)
+        let resolved = try await resolvingPlaces(advisory)
+        try validate(resolved, now: now)
+        return try await store.insertAdvisory(resolved)
     }
 
     /// What a channel plan needs per channel: the address and the message kind.
@@ -153,9 +161,35 @@ public struct AdvisoryPublisher: Sendable {
         return advisory
     }
 
+    /// How many citizens `recipients` are, and which languages they read.
+    public struct AudienceSize: Sendable, Hashable {
+        public var count: Int
+        public var languages: Set<Language>
+    }
+
+    /// The size and languages of `recipients`, from one read of the audience.
+    public func audienceSize(_ recipients: Recipients) async throws -> AudienceSize {
+        let cells = try await store.audienceCells(recipients).filter { $0.count > 0 }
+        return AudienceSize(count: cells.reduce(0) { $0 + $1.count }, languages: Set(cells.map(\.language)))
+    }
+
     /// How many citizens `recipients` are.
     public func recipientCount(_ recipients: Recipients) async throws -> Int {
-        try await store.audienceCells(recipients).reduce(0) { $0 + $1.count }
+        try await audienceSize(recipients).count
+    }
+
+    /// Refuses an advisory whose per-language text parameters lack a value for a language
+    /// some of its audience reads (they would get another language's name for a place).
+    public func checkLanguages(_ advisory: Advisory, languages: Set<Language>) throws(ValidationFailure) {
+        var v = Validator()
+        for (name, value) in advisory.params.resolved(with: advisory.places).texts {
+            guard let given = value.languages else { continue }
+            let missing = languages.subtracting(given).sorted()
+            guard !missing.isEmpty else { continue }
+            let tags = missing.map(\.tag).joined(separator: ", ")
+            v.add("/params/\(name)", "has no value for \(tags), which citizens in the audience read: add \(missing.map { "\"\($0.tag)\"" }.joined(separator: " and ")) (given: \(given.sorted().map(\.tag).joined(separator: ", ")))")
+        }
+        try v.throwIfAny()
     }
 
     /// Refuses an approval by the author when more than `threshold` people would get it.
@@ -180,26 +214,32 @@ public struct AdvisoryPublisher: Sendable {
     /// published advisory with a pending correction gets that correction published. Above
     /// `threshold` recipients the approver must not be the author.
     public func approve(id: Int64, by approver: Actor, threshold: Int, now: Date) async throws -> Approval {
-        let advisory = try await existing(id)
+        var advisory = try await existing(id)
         switch advisory.status {
         case .draft:
+            // Queue time: the texts come from the places' current versions.
+            advisory = try await resolvingPlaces(advisory)
             if advisory.isScheduled { throw OperationError.conflict("advisory \(id) is already approved and scheduled for \(advisory.publishAt.map { "\($0)" } ?? "later")") }
-            let recipients = try await recipientCount(.audience(advisory.audience))
+            let audience = try await audienceSize(.audience(advisory.audience))
+            let recipients = audience.count
             try checkTwoPersonRule(author: advisory.author, authorTokenId: advisory.authorTokenId, approver: approver, recipients: recipients, threshold: threshold)
             try validate(advisory, now: now)
+            try checkLanguages(advisory, languages: audience.languages)
             if let publishAt = advisory.publishAt, publishAt > now {
+                try checkBudgets(advisory, try render(advisory, now: now), languages: audience.languages)
                 try await store.scheduleAdvisory(id: id, approver: approver.name, approverTokenId: approver.tokenId, publishAt: publishAt)
                 return .scheduled(publishAt, recipients: recipients)
             }
-            let result = try await publish(advisory, approver: approver, now: now)
+            let result = try await publish(advisory, approver: approver, languages: audience.languages, now: now)
             return .published(result, recipients: recipients)
         case .published:
             guard let pending = advisory.pendingCorrection else {
                 throw OperationError.conflict("advisory \(id) is already published and has no correction waiting for approval")
             }
-            let recipients = try await recipientCount(.reachedBy(advisoryId: id, beforeVersion: advisory.version + 1))
+            let audience = try await audienceSize(.reachedBy(advisoryId: id, beforeVersion: advisory.version + 1))
+            let recipients = audience.count
             try checkTwoPersonRule(author: pending.author, authorTokenId: pending.authorTokenId, approver: approver, recipients: recipients, threshold: threshold)
-            let result = try await publishCorrection(advisory, pending.correction, approver: approver, now: now)
+            let result = try await publishCorrection(advisory, pending.correction, approver: approver, languages: audience.languages, now: now)
             return .correctionPublished(result, recipients: recipients, author: pending.author)
         case .cancelled, .expired:
             throw OperationError.conflict("advisory \(id) is \(advisory.status.rawValue)")
@@ -209,15 +249,18 @@ public struct AdvisoryPublisher: Sendable {
     /// Publishes draft `id` now as `approver`, without the two-person rule: for drills and
     /// tests that act as one trusted operator.
     public func publish(id: Int64, approver: String, now: Date) async throws -> PublicationResult {
-        let advisory = try await existing(id)
+        let advisory = try await resolvingPlaces(try await existing(id))
         try validate(advisory, now: now)
-        return try await publish(advisory, approver: Actor(name: approver), now: now)
+        return try await publish(advisory, approver: Actor(name: approver), languages: nil, now: now)
     }
 
-    /// Publishes a first version now.
-    func publish(_ advisory: Advisory, approver: Actor, now: Date) async throws -> PublicationResult {
+    /// Publishes a first version now; `languages` are its audience's (nil: read them).
+    func publish(_ advisory: Advisory, approver: Actor, languages: Set<Language>?, now: Date) async throws -> PublicationResult {
+        var languages = languages ?? []
+        if languages.isEmpty { languages = try await audienceSize(.audience(advisory.audience)).languages }
+        try checkLanguages(advisory, languages: languages)
         let renderings = try render(advisory, now: now)
-        try checkBudgets(advisory, renderings)
+        try checkBudgets(advisory, renderings, languages: languages)
         return try await store.publish(Publication(
             advisory: advisory, messageType: .alert, approver: approver.name, approverTokenId: approver.tokenId,
             recipients: .audience(advisory.audience), renderings: renderings, channels: channelMap(advisory.channelPlan),
@@ -239,8 +282,10 @@ public struct AdvisoryPublisher: Sendable {
                 continue
             }
             do {
+                let advisory = try await resolvingPlaces(advisory)
                 try validate(advisory, now: now)
-                _ = try await publish(advisory, approver: Actor(name: advisory.approver ?? advisory.author, tokenId: advisory.approverTokenId), now: now)
+                _ = try await publish(
+                    advisory, approver: Actor(name: advisory.approver ?? advisory.author, tokenId: advisory.approverTokenId), languages: nil, now: now)
                 published += 1
             } catch {
                 failures.append((id, error))
@@ -263,15 +308,21 @@ public struct AdvisoryPublisher: Sendable {
         guard advisory.status == .published else {
             throw OperationError.conflict("advisory \(id) is \(advisory.status.rawValue); only a published advisory can be corrected")
         }
+        // A typed correction takes the places its parameters name, as they are now.
+        var correction = correction
+        if correction.places == nil { correction.places = try await resolvingPlaces(advisory.applying(correction)).places }
         let next = advisory.applying(correction)
         try validate(next, now: now)
-        try checkBudgets(next, try await correctionRenderings(advisory, next, now: now), extra: Self.correctionExtraSegments)
-        let recipients = try await recipientCount(.reachedBy(advisoryId: id, beforeVersion: next.version))
+        let audience = try await audienceSize(.reachedBy(advisoryId: id, beforeVersion: next.version))
+        let recipients = audience.count
+        try checkLanguages(next, languages: audience.languages)
+        try checkBudgets(next, try await correctionRenderings(advisory, next, now: now), extra: Self.correctionExtraSegments, languages: audience.languages)
         if recipients > threshold {
             try await store.setPendingCorrection(id: id, PendingCorrection(correction: correction, author: author.name, authorTokenId: author.tokenId))
             return .awaitingApproval(recipients: recipients)
         }
-        return .published(try await publishCorrection(advisory, correction, approver: author, now: now), recipients: recipients)
+        return .published(
+            try await publishCorrection(advisory, correction, approver: author, languages: audience.languages, now: now), recipients: recipients)
     }
 
     /// A correction may take one segment more than its channel's budget: its lead-in
@@ -282,7 +333,7 @@ public struct AdvisoryPublisher: Sendable {
     func correctionRenderings(_ advisory: Advisory, _ next: Advisory, now: Date) async throws -> [Language: [MessageKind: RenderedMessage]] {
         let previousSentAt = try await store.advisoryVersions(id: next.id!).last?.sentAt ?? advisory.publishedAt ?? now
         let body = try render(next, now: now)
-        let prefix = try render(template: Self.correctionTemplate, kinds: kinds(of: next), arguments: ["previousSentAt": .date(previousSentAt)], zones: zones(next))
+        let prefix = try render(template: Self.correctionTemplate, kinds: kinds(of: next), arguments: { _ in ["previousSentAt": .date(previousSentAt)] }, zones: zones(next))
         var combined: [Language: [MessageKind: RenderedMessage]] = [:]
         for (language, byKind) in body {
             for (kind, message) in byKind {
@@ -292,10 +343,13 @@ public struct AdvisoryPublisher: Sendable {
         return combined
     }
 
-    func publishCorrection(_ advisory: Advisory, _ correction: AdvisoryCorrection, approver: Actor, now: Date) async throws -> PublicationResult {
+    func publishCorrection(
+        _ advisory: Advisory, _ correction: AdvisoryCorrection, approver: Actor, languages: Set<Language>, now: Date
+    ) async throws -> PublicationResult {
         let next = advisory.applying(correction)
+        try checkLanguages(next, languages: languages)
         let combined = try await correctionRenderings(advisory, next, now: now)
-        try checkBudgets(next, combined, extra: Self.correctionExtraSegments)
+        try checkBudgets(next, combined, extra: Self.correctionExtraSegments, languages: languages)
         return try await store.publish(Publication(
             advisory: next, messageType: .update, approver: approver.name, approverTokenId: approver.tokenId,
             recipients: .reachedBy(advisoryId: next.id!, beforeVersion: next.version), renderings: combined,
@@ -321,9 +375,10 @@ public struct AdvisoryPublisher: Sendable {
             for kind in kinds(of: advisory) {
                 guard let source = renderingLanguage(Self.cancellationTemplate, kind, language) else { continue }
                 let title = headline[language]?[.webhook]?.subject ?? ""
+                var arguments: [String: MessageArgument] = ["previousSentAt": .date(previousSentAt), "title": .text(title)]
+                arguments["contactPhone"] = self.arguments(advisory, now: now, language: language)["contactPhone"]
                 renderings[language, default: [:]][kind] = try catalog.render(
-                    template: Self.cancellationTemplate, kind: kind, language: source,
-                    arguments: ["previousSentAt": .date(previousSentAt), "title": .text(title)], zones: zones(advisory))
+                    template: Self.cancellationTemplate, kind: kind, language: source, arguments: arguments, zones: zones(advisory))
             }
         }
         let publication = Publication(
@@ -336,7 +391,7 @@ public struct AdvisoryPublisher: Sendable {
 
     /// Every language in `kinds`, whatever the plan's channels (exports such as CAP).
     public func render(_ advisory: Advisory, kinds: Set<MessageKind>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
-        try render(template: advisory.template, kinds: kinds, arguments: arguments(advisory, now: now), zones: zones(advisory))
+        try render(template: advisory.template, kinds: kinds, arguments: { arguments(advisory, now: now, language: $0) }, zones: zones(advisory))
     }
 
     /// The catalog template that leads a correction ("replaces the message of ...").
@@ -345,14 +400,18 @@ public struct AdvisoryPublisher: Sendable {
     public static let cancellationTemplate = "advisory.cancellation"
 
     /// `template` rendered for every language and `kinds` with its fallbacks.
-    func render(template: String, kinds: Set<MessageKind>, arguments: [String: MessageArgument], zones: MessageZones) throws -> [Language: [MessageKind: RenderedMessage]] {
+    /// Each language's arguments come from `arguments(language)` for the citizens' language.
+    func render(
+        template: String, kinds: Set<MessageKind>, arguments: (Language) -> [String: MessageArgument], zones: MessageZones
+    ) throws -> [Language: [MessageKind: RenderedMessage]] {
         var result: [Language: [MessageKind: RenderedMessage]] = [:]
         for language in Language.allCases {
+            let values = arguments(language)
             for kind in kinds {
                 guard let source = renderingLanguage(template, kind, language) else {
                     throw OperationError.conflict("the catalogs have no \(kind.rawValue) text of '\(template)' for \(language.tag)")
                 }
-                result[language, default: [:]][kind] = try catalog.render(template: template, kind: kind, language: source, arguments: arguments, zones: zones)
+                result[language, default: [:]][kind] = try catalog.render(template: template, kind: kind, language: source, arguments: values, zones: zones)
             }
         }
         return result

@@ -236,7 +236,7 @@ public struct CitizenImportResult: Sendable, Hashable, Codable {
 
 /// All persistence Habar needs. The dispatcher, HTTP layer and CLI talk only to this; the
 /// SQLite store implements it now and a PostgreSQL one later, under one test suite.
-public protocol HabarStore: Sendable {
+public protocol HabarStore: PlaceStore, Sendable {
     /// A random id made when the database was created; prefixes every idempotency key.
     func installationId() async throws -> String
     /// Writes what the store logged ahead back into its files without holding up writers

@@ -74,7 +74,7 @@ enum CAPDocument {
             xml += "    <headline>\(escape(webhook.subject ?? ""))</headline>\n"
             xml += "    <description>\(escape(webhook.text))</description>\n"
             if let sms = texts[language]?[.sms] { xml += "    <instruction>\(escape(sms.text))</instruction>\n" }
-            if let phone = advisory.params.contactPhone { xml += "    <contact>\(escape(phone))</contact>\n" }
+            if let phone = advisory.params.resolved(with: advisory.places).contactPhone { xml += "    <contact>\(escape(phone))</contact>\n" }
             xml += area(advisory.audience, language)
             xml += "  </info>\n"
         }

@@ -45,6 +45,8 @@ enum RequestJSON {
         guard let object = parsed as? [String: Any] else {
             throw Problem(.badRequest, detail: "the body must be a JSON object")
         }
+        let controls = ControlCharacters.problems(inJSON: object)
+        if !controls.isEmpty { throw Problem.validation(ValidationFailure(controls)) }
         return object
     }
 
@@ -61,14 +63,27 @@ enum RequestJSON {
         return value
     }
 
-    /// JSON Merge Patch (RFC 7396) of a flat object: the fields of `patch` replace those of
-    /// `current`, `null` removes one; the result decoded as `T` (unknown fields refused).
+    /// JSON Merge Patch (RFC 7396): the fields of `patch` replace those of `current`, `null`
+    /// removes one, an object merges into an object field (`{"name": {"en": "…"}}` keeps the
+    /// other languages); the result decoded as `T` (unknown fields refused).
     static func merging<T: Codable>(_ patch: [String: Any], into current: T) throws -> T {
-        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(current)) as? [String: Any] ?? [:]
+        let target = try JSONSerialization.jsonObject(with: JSONEncoder().encode(current)) as? [String: Any] ?? [:]
+        return try decode(T.self, from: mergePatch(target, patch))
+    }
+
+    /// RFC 7396 section 2, for objects.
+    static func mergePatch(_ target: [String: Any], _ patch: [String: Any]) -> [String: Any] {
+        var merged = target
         for (key, value) in patch {
-            if value is NSNull { merged.removeValue(forKey: key) } else { merged[key] = value }
+            if value is NSNull {
+                merged.removeValue(forKey: key)
+            } else if let object = value as? [String: Any] {
+                merged[key] = mergePatch(merged[key] as? [String: Any] ?? [:], object)
+            } else {
+                merged[key] = value
+            }
         }
-        return try decode(T.self, from: merged)
+        return merged
     }
 
     /// Reads the whole body and decodes it.

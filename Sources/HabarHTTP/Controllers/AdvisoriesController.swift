@@ -48,6 +48,8 @@ struct AdvisoriesController {
             var params: AdvisoryParameters?
             var template: String?
             var expiresAt: Date?
+            /// The place versions the correction is rendered from (a moved place makes one).
+            var places: [PlaceUse]?
         }
         var id: Int64
         var kind: AdvisoryKind
@@ -68,6 +70,8 @@ struct AdvisoriesController {
         var cancelledAt: Date?
         var pendingCorrection: Pending?
         var versions: [AdvisoryVersion]?
+        /// The place versions the current texts come from.
+        var places: [PlaceUse]
 
         init(_ a: Advisory, versions: [AdvisoryVersion]? = nil) {
             id = a.id ?? 0
@@ -88,8 +92,11 @@ struct AdvisoriesController {
             publishedAt = a.publishedAt
             cancelledAt = a.cancelledAt
             pendingCorrection = a.pendingCorrection.map {
-                Pending(author: $0.author, severity: $0.correction.severity, params: $0.correction.params, template: $0.correction.template, expiresAt: $0.correction.expiresAt)
+                Pending(
+                    author: $0.author, severity: $0.correction.severity, params: $0.correction.params, template: $0.correction.template,
+                    expiresAt: $0.correction.expiresAt, places: $0.correction.places)
             }
+            places = a.places
             self.versions = versions
         }
     }

@@ -56,6 +56,10 @@ struct CheckinPageController {
         guard let text = String(validating: body.readableBytesView, as: UTF8.self),
             let fields = try? ProviderCallbacksController.formFields(text)
         else { return html(.badRequest, withToken(target.pages.formWithError)) }
+        // A note with a control character is refused whole, never stored cut short.
+        if let note = fields["note"], ControlCharacters.problem(in: note) != nil {
+            return html(.unprocessableContent, withToken(target.pages.formWithError))
+        }
         let meaning: ReplyMeaning
         switch fields["status"] {
         case "safe": meaning = .safe
@@ -73,13 +77,13 @@ struct CheckinPageController {
     /// An advisory's pages in one language, with the placeholder where the token goes.
     func render(_ advisory: Advisory, _ language: Language) -> CheckinPages.Rendered {
         let zones = gateway.publisher.zones(advisory)
-        let arguments = gateway.publisher.arguments(advisory, now: gateway.now())
+        let arguments = gateway.publisher.arguments(advisory, now: gateway.now(), language: language)
         let t = { (key: String) -> String in
             HTML.escape(gateway.catalog.string(key, language: language, arguments: arguments, zones: zones)
                 ?? gateway.catalog.string(key, language: .russian, arguments: arguments, zones: zones) ?? "")
         }
         let action = "/c/\(CheckinLinks.placeholder)"
-        let consul = advisory.params.contactPhone != nil ? "<p>\(t("page.checkin.consul"))</p>\n" : ""
+        let consul = advisory.params.resolved(with: advisory.places).contactPhone != nil ? "<p>\(t("page.checkin.consul"))</p>\n" : ""
         func form(error: Bool) -> String {
             var body = "<h1>\(t("page.checkin.title"))</h1>\n<p>\(t("page.checkin.intro"))</p>\n"
             if advisory.params.checkinDeadline != nil { body += "<p>\(t("page.checkin.deadline"))</p>\n" }

@@ -52,16 +52,18 @@ public enum LocaleFormat {
         return (year, month, day, secondOfDay / 3600, secondOfDay % 3600 / 60)
     }
 
-    /// `12 марта`, `12 наурыз`, `12 March` in `zone`.
-    public static func date(_ date: Date, _ zone: TimeZone, _ language: Language) -> String {
+    /// `12 марта`, `12 наурыз`, `12 March` in `zone`; with a Kazakh case, `12 наурызда`.
+    public static func date(_ date: Date, _ zone: TimeZone, _ language: Language, case grammaticalCase: KazakhCase? = nil) -> String {
         let c = components(date, zone)
-        return "\(c.day) \(months[language]![c.month - 1])"
+        let month = months[language]![c.month - 1]
+        return "\(c.day) \(grammaticalCase?.attach(to: month) ?? month)"
     }
 
-    /// `14:30` (24-hour) in `zone`.
-    public static func time(_ date: Date, _ zone: TimeZone) -> String {
+    /// `14:30` (24-hour) in `zone`; with a Kazakh case, `14:30-да`.
+    public static func time(_ date: Date, _ zone: TimeZone, case grammaticalCase: KazakhCase? = nil) -> String {
         let c = components(date, zone)
-        return (c.hour < 10 ? "0" : "") + String(c.hour) + (c.minute < 10 ? ":0" : ":") + String(c.minute)
+        let written = (c.hour < 10 ? "0" : "") + String(c.hour) + (c.minute < 10 ? ":0" : ":") + String(c.minute)
+        return grammaticalCase?.attach(toTime: c.hour, c.minute, written: written) ?? written
     }
 
     /// An E.164 number grouped for reading: `+7 701 123 45 67`, `+98 21 1234 5678`, else
@@ -96,8 +98,8 @@ public enum LocaleFormat {
     /// Calling codes of the region's countries, longest first where they share a prefix.
     static let countryCodes = ["994", "993", "992", "996", "998", "374", "995", "971", "972", "973", "974", "961", "962", "963", "964", "965", "966", "967", "968", "90", "98", "20", "44", "49", "86", "1"]
 
-    /// A map link for a point, short enough for an SMS.
-    public static func mapLink(lat: Double, lon: Double) -> String {
-        "https://maps.google.com/?q=\(String(format: "%.5f", lat)),\(String(format: "%.5f", lon))"
+    /// A map link for a point, short enough for an SMS; without `scheme` it starts at the host name.
+    public static func mapLink(lat: Double, lon: Double, scheme: Bool = true) -> String {
+        (scheme ? "https://" : "") + "maps.google.com/?q=\(String(format: "%.5f", lat)),\(String(format: "%.5f", lon))"
     }
 }

@@ -32,7 +32,8 @@ public struct MessageZones: Sendable, Hashable {
 
 /// One ICU MessageFormat string, parsed: literal text, `{name}`, `{name, number}`,
 /// `{name, date, ZONE}`, `{name, time, ZONE}` (ZONE `local`, `astana`, `utc` or an IANA id;
-/// default `local`), `{name, plural, [offset:N] =N {…} one {…} few {…} many {…} other {…}}`
+/// default `local`), `{name, time, ZONE, CASE}` (Kazakh texts: `locative`, `ablative`,
+/// `dative` — `08:15-те`, `08:00-ден`, `12 наурызға`), `{name, plural, [offset:N] =N {…} one {…} few {…} many {…} other {…}}`
 /// with `#`, and `{name, select, key {…} other {…}}`. Apostrophes quote as in ICU: `''` is
 /// one apostrophe, `'{'` a literal brace.
 public struct MessageFormat: Sendable, Hashable {
@@ -47,8 +48,9 @@ public struct MessageFormat: Sendable, Hashable {
     enum ArgumentType: Sendable, Hashable {
         case plain
         case number
-        case date(String)
-        case time(String)
+        /// A zone name and, for Kazakh, the case the date or time stands in.
+        case date(String, KazakhCase?)
+        case time(String, KazakhCase?)
     }
 
     /// Where and why a message does not parse or render: `offset` counts characters from
@@ -156,12 +158,12 @@ public struct MessageFormat: Sendable, Hashable {
                 case (.plain, .text(let text)): put(text)
                 case (.plain, .number(let number)), (.number, .number(let number)): put(LocaleFormat.number(number, language))
                 case (.plain, .date(let date)): put(LocaleFormat.date(date, zones.local, language) + " " + LocaleFormat.time(date, zones.local))
-                case (.date(let zoneName), .date(let date)):
+                case (.date(let zoneName, let grammaticalCase), .date(let date)):
                     guard let zone = zones.zone(zoneName) else { throw Failure(offset: 0, detail: "unknown time zone '\(zoneName)'") }
-                    put(LocaleFormat.date(date, zone, language))
-                case (.time(let zoneName), .date(let date)):
+                    put(LocaleFormat.date(date, zone, language, case: language == .kazakh ? grammaticalCase : nil))
+                case (.time(let zoneName, let grammaticalCase), .date(let date)):
                     guard let zone = zones.zone(zoneName) else { throw Failure(offset: 0, detail: "unknown time zone '\(zoneName)'") }
-                    put(LocaleFormat.time(date, zone))
+                    put(LocaleFormat.time(date, zone, case: language == .kazakh ? grammaticalCase : nil))
                 default:
                     throw Failure(offset: 0, detail: "parameter '\(name)' is \(value.kind), the message formats it as \(type.kind)")
                 }
@@ -295,12 +297,24 @@ struct Parser {
         case "number", "date", "time":
             var style = ""
             var styleStart = typeStart
+            var grammaticalCase: KazakhCase?
             if current == "," {
                 index += 1
                 skipSpaces()
                 styleStart = index
                 style = word()
                 skipSpaces()
+                if current == ",", type != "number" {
+                    index += 1
+                    skipSpaces()
+                    let caseStart = index
+                    let name = word()
+                    guard let named = KazakhCase(rawValue: name) else {
+                        throw Failure(offset: caseStart, detail: "unknown case '\(name)' (locative, ablative, dative, attributive)")
+                    }
+                    grammaticalCase = named
+                    skipSpaces()
+                }
             }
             guard current == "}" else { throw Failure(offset: index, detail: "expected '}' to close '{\(name), \(type)'") }
             index += 1
@@ -310,10 +324,10 @@ struct Parser {
                 return .argument(name: name, type: .number)
             case "date":
                 guard MessageZones().zone(style) != nil else { throw Failure(offset: styleStart, detail: "unknown time zone '\(style)' (local, astana, utc or an IANA id)") }
-                return .argument(name: name, type: .date(style))
+                return .argument(name: name, type: .date(style, grammaticalCase))
             default:
                 guard MessageZones().zone(style) != nil else { throw Failure(offset: styleStart, detail: "unknown time zone '\(style)' (local, astana, utc or an IANA id)") }
-                return .argument(name: name, type: .time(style))
+                return .argument(name: name, type: .time(style, grammaticalCase))
             }
         case "plural":
             guard current == "," else { throw Failure(offset: index, detail: "expected ',' and the cases after 'plural'") }
