@@ -147,15 +147,7 @@ public final class KannelAdapter: SMSGatewayCallbacks {
                 throw .forbidden("the incoming-SMS request has no valid key")
             }
         }
-        guard let rawSender = fields["from"] ?? request.headers["x-kannel-from"], !rawSender.isEmpty else {
-            throw .invalid("from (the sender, Kannel's %p) is required")
-        }
-        let text = fields["text"] ?? (request.method == "POST" ? request.body : nil)
-        guard let text else { throw .invalid("text (Kannel's %a) is required") }
-        let sentAt = fields["time"].flatMap { TimeInterval($0) }.map { Date(timeIntervalSince1970: $0) }
-        return InboundSMS(
-            channel: name, sender: PhoneNumber(rawSender)?.e164 ?? rawSender, receiver: fields["to"] ?? request.headers["x-kannel-to"],
-            text: text, sentAt: sentAt, receivedAt: now, providerMessageId: fields["id"].flatMap { $0.isEmpty ? nil : $0 })
+        return try request.incomingSMS(channel: name, now: now, headerPrefix: "x-kannel-")
     }
 }
 

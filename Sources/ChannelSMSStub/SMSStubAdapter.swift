@@ -246,3 +246,24 @@ struct AppendOnlyFile: ~Copyable {
 
     deinit { close(descriptor) }
 }
+
+// MARK: Incoming SMS, played by a drill or a newcomer
+
+extension SMSStubAdapter: SMSGatewayCallbacks {
+    /// The stub reports its own deliveries; nobody else may.
+    public func deliveryReport(_ request: ProviderRequest, now: Date) throws(ProviderRequestRefusal) -> DeliveryReceipt {
+        throw .init(status: 404, "the sms-stub channel reports its own deliveries")
+    }
+
+    /// An incoming SMS in the gateways' fields (`from`, `text`, optional `to`, `id`, `time`),
+    /// with `key` equal to the channel's `inboundKey`.
+    public func incomingMessage(_ request: ProviderRequest, now: Date) throws(ProviderRequestRefusal) -> InboundSMS {
+        guard let expected = options.inboundKey else {
+            throw .forbidden("this sms-stub channel has no inboundKey: it takes incoming SMS only from `habar sms-stub reply`")
+        }
+        guard let key = request.fields["key"], ConstantTime.equal(key, expected) else {
+            throw .forbidden("the incoming-SMS request has no valid key")
+        }
+        return try request.incomingSMS(channel: name, now: now)
+    }
+}

@@ -27,12 +27,17 @@ public struct SMSStubConfiguration: Sendable, Hashable, Codable {
     public var unavailableNumbers: [String]?
     /// A simulated provider credential; like any secret it never reaches a log or the file.
     public var accountToken: String?
+    /// The key an HTTP caller gives (`?key=`) to play an incoming SMS at
+    /// `/inbound/sms/{channel}`; without one that route refuses the stub's messages
+    /// (`habar sms-stub reply` needs none: it writes to the database itself).
+    public var inboundKey: String?
 
     public init(
         file: String? = nil, dlrDelayMilliseconds: Int? = nil, failureRate: Double? = nil, seed: UInt64? = nil,
         latencyMilliseconds: Int? = nil, timeoutMilliseconds: Int? = nil, rejectNumbers: [String]? = nil,
-        unavailableNumbers: [String]? = nil, accountToken: String? = nil
+        unavailableNumbers: [String]? = nil, accountToken: String? = nil, inboundKey: String? = nil
     ) {
+        self.inboundKey = inboundKey
         self.file = file
         self.dlrDelayMilliseconds = dlrDelayMilliseconds
         self.failureRate = failureRate

@@ -25,7 +25,10 @@ public struct SMSStubFactory: ChannelAdapterFactory {
         let file = options.file.map { URL(fileURLWithPath: $0) }
             ?? context.dataDirectory.appendingPathComponent(defaultName)
         var context = context
-        context.logger = RedactingLogHandler.wrap(context.logger, secrets: [options.accountToken].compactMap { $0 })
+        if let key = options.inboundKey, key.count < 16 {
+            throw ConfigurationError(keyPath: keyPath + ".inboundKey", reason: "must be at least 16 characters")
+        }
+        context.logger = RedactingLogHandler.wrap(context.logger, secrets: [options.accountToken, options.inboundKey].compactMap { $0 })
         return SMSStubAdapter(name: configuration.name, options: options, file: file.absoluteURL, context: context)
     }
 }

@@ -150,6 +150,7 @@ public func buildApplication(
 public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
     let router = Router(context: HabarRequestContext.self)
     router.add(middleware: ProblemMiddleware())
+    router.add(middleware: MethodNotAllowedMiddleware(openAPI: OpenAPIController.data))
     let limits = BodyLimitMiddleware<HabarRequestContext>(
         maxBodyBytes: gateway.configuration.http.maxBodyBytes, maxImportBytes: gateway.configuration.http.maxImportBytes)
     router.add(middleware: limits)

@@ -77,6 +77,7 @@ extension SQLiteStore {
     public func advisories(_ filter: AdvisoryFilter, page: PageRequest) async throws -> Page<Advisory> {
         var conditions = Conditions()
         conditions.equal("status", filter.status?.rawValue)
+        if let scheduled = filter.scheduled { conditions.add(scheduled ? "approver IS NOT NULL" : "approver IS NULL") }
         conditions.equal("kind", filter.kind?.rawValue)
         if filter.publishedPublicOnly { conditions.add("scope = 'public' AND published_at IS NOT NULL") }
         if let at = filter.inForceAt { conditions.add("expires_at > ?", at.ms) }
@@ -137,10 +138,19 @@ extension SQLiteStore {
 
     // MARK: Tokens
 
-    public func revokeToken(id: Int64, at: Date) async throws -> Bool {
+    public func revokeToken(id: Int64, at: Date) async throws -> TokenRevocation {
         try await writer.write { db in
-            try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [at.ms, id])
-            return db.changesCount > 0
+            // One statement in the write transaction: two admins revoking each other at once
+            // cannot both pass the count.
+            try db.execute(
+                sql: """
+                    UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
+                      AND NOT (role = 'admin' AND (SELECT count(*) FROM tokens WHERE role = 'admin' AND revoked_at IS NULL) <= 1)
+                    """,
+                arguments: [at.ms, id])
+            if db.changesCount > 0 { return .revoked }
+            let role = try String.fetchOne(db, sql: "SELECT role FROM tokens WHERE id = ? AND revoked_at IS NULL", arguments: [id])
+            return role == Role.admin.rawValue ? .lastAdmin : .notFound
         }
     }
 

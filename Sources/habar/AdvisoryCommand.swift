@@ -17,14 +17,15 @@ struct AdvisoryCommand: AsyncParsableCommand {
                 Example:
                   habar advisory send --template green_corridor.opened --severity severe --country IR \\
                     --param route="Тегеран — Астара" --param borderCrossing=Астара --param meetingPoint="Посольство" \\
-                    --param closesAt=2026-03-12T18:00:00Z --param timeZone=Asia/Tehran --param contactPhone=+982100000000 --wait
+                    --param opensAt=2026-03-12T04:30:00Z --param closesAt=2026-03-12T14:30:00Z --param timeZone=Asia/Tehran \\
+                    --param contactPhone=+982122565933 --wait
                 """)
 
         @OptionGroup var common: CommonOptions
         @Option(help: "Catalog template, e.g. green_corridor.opened.") var template: String
         @Option(help: "green_corridor, meeting_point, checkin_request or general (default: the template's first word).") var kind: String?
         @Option(help: "extreme, severe, moderate, minor or unknown.") var severity: String = "severe"
-        @Option(name: .customLong("param"), help: "Template parameter NAME=VALUE (times as RFC 3339).") var params: [String] = []
+        @Option(name: .customLong("param"), help: "Template parameter NAME=VALUE (times as RFC 3339); NAME.LANG=VALUE for one language's text (meetingPoint.kk=…); meetingPointId=N for a place.") var params: [String] = []
         @Option(help: "Audience: country code (repeatable).") var country: [String] = []
         @Option(help: "Audience: city (repeatable).") var city: [String] = []
         @Option(help: "Audience: group id (repeatable).") var group: [String] = []
@@ -91,10 +92,22 @@ struct AdvisoryCommand: AsyncParsableCommand {
             for param in params {
                 let parts = param.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2, !parts[0].isEmpty else { v.add("/params", "'\(param)' is not NAME=VALUE"); continue }
+                let nameAndLanguage = parts[0].split(separator: ".", maxSplits: 1).map(String.init)
                 if parts[0] == "meetingPointLocation" {
                     let numbers = parts[1].split(separator: ",").compactMap { Double($0) }
                     guard numbers.count == 2 else { v.add("/params/meetingPointLocation", "must be LAT,LON"); continue }
                     object[parts[0]] = .object(["lat": .number(numbers[0]), "lon": .number(numbers[1])])
+                } else if parts[0].hasSuffix("Id"), let id = Int64(parts[1]) {
+                    object[parts[0]] = .number(Double(id))  // a place from the registry
+                } else if nameAndLanguage.count == 2 {
+                    // NAME.LANG=VALUE: one language's text (--param meetingPoint.kk=… --param meetingPoint.ru=…).
+                    guard Language(rawValue: nameAndLanguage[1]) != nil else {
+                        v.add("/params/\(nameAndLanguage[0])", "'\(nameAndLanguage[1])' is not a language (kk, ru, en)"); continue
+                    }
+                    var texts: [String: JSONValue] = [:]
+                    if case .object(let existing)? = object[nameAndLanguage[0]] { texts = existing }
+                    texts[nameAndLanguage[1]] = .string(parts[1])
+                    object[nameAndLanguage[0]] = .object(texts)
                 } else {
                     object[parts[0]] = .string(parts[1])
                 }

@@ -11,7 +11,7 @@ struct Habar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "habar",
         abstract: "Citizen notification and hotline gateway.",
-        subcommands: [Serve.self, Migrate.self, TokenCommand.self, CitizensCommand.self, AdvisoryCommand.self, SubscriberCommand.self, MessagesCommand.self, AuditCommand.self])
+        subcommands: [Serve.self, Migrate.self, TokenCommand.self, CitizensCommand.self, AdvisoryCommand.self, SubscriberCommand.self, MessagesCommand.self, AuditCommand.self, SMSStubCommand.self])
 }
 
 /// Options every command that touches the database shares.

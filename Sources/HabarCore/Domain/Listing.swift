@@ -81,16 +81,39 @@ public struct DeliveryFilter: Sendable, Hashable {
 /// Which advisories a list shows.
 public struct AdvisoryFilter: Sendable, Hashable {
     public var status: AdvisoryStatus?
+    /// With `status` draft: only approved drafts waiting for `publishAt` (true, the API's
+    /// `scheduled`) or only those not yet approved (false, the API's `draft`).
+    public var scheduled: Bool?
     public var kind: AdvisoryKind?
     /// Only `public` ones that have been published (the CAP feed).
     public var publishedPublicOnly: Bool
     /// Only those whose expiry is after this time.
     public var inForceAt: Date?
 
-    public init(status: AdvisoryStatus? = nil, kind: AdvisoryKind? = nil, publishedPublicOnly: Bool = false, inForceAt: Date? = nil) {
+    public init(
+        status: AdvisoryStatus? = nil, scheduled: Bool? = nil, kind: AdvisoryKind? = nil, publishedPublicOnly: Bool = false, inForceAt: Date? = nil
+    ) {
         self.status = status
+        self.scheduled = scheduled
         self.kind = kind
         self.publishedPublicOnly = publishedPublicOnly
         self.inForceAt = inForceAt
+    }
+}
+
+/// An advisory's status as the API shows and filters it: a draft that was approved and waits
+/// for its `publishAt` is `scheduled`.
+public enum ListedAdvisoryStatus: String, Sendable, CaseIterable {
+    case draft, scheduled, published, cancelled, expired
+
+    /// The store's filter for this status.
+    public var filter: (status: AdvisoryStatus, scheduled: Bool?) {
+        switch self {
+        case .draft: (.draft, false)
+        case .scheduled: (.draft, true)
+        case .published: (.published, nil)
+        case .cancelled: (.cancelled, nil)
+        case .expired: (.expired, nil)
+        }
     }
 }

@@ -80,6 +80,14 @@ public struct AdvisoryPublisher: Sendable {
         for (index, name) in advisory.channelPlan.channels.enumerated() where channels[name] == nil {
             v.add("/channelPlan/channels/\(index)", "unknown channel '\(name)' (configured: \(channels.keys.sorted().joined(separator: ", ")))")
         }
+        let params = advisory.params
+        if let deadline = params.checkinDeadline {
+            v.check(deadline > now, "/params/checkinDeadline", "is in the past: nobody could answer in time")
+            v.check(deadline <= advisory.expiresAt, "/params/checkinDeadline", "is after expiresAt: answers would be due after the advisory expired")
+        }
+        if let opens = params.opensAt, let closes = params.closesAt {
+            v.check(closes > opens, "/params/closesAt", "is not after opensAt: the corridor would close before it opens")
+        }
         if let zone = advisory.params.timeZone, TimeZone(identifier: zone) == nil {
             v.add("/params/timeZone", "'\(zone)' is not an IANA time zone")
         }

@@ -234,6 +234,15 @@ public struct CitizenImportResult: Sendable, Hashable, Codable {
     }
 }
 
+/// What revoking a token did.
+public enum TokenRevocation: Sendable, Hashable {
+    case revoked
+    /// No unrevoked token has that id.
+    case notFound
+    /// It is the last unrevoked admin token: not revoked.
+    case lastAdmin
+}
+
 /// All persistence Habar needs. The dispatcher, HTTP layer and CLI talk only to this; the
 /// SQLite store implements it now and a PostgreSQL one later, under one test suite.
 public protocol HabarStore: PlaceStore, Sendable {
@@ -268,8 +277,9 @@ public protocol HabarStore: PlaceStore, Sendable {
     func hasTokens() async throws -> Bool
     /// Every token, revoked ones included (hashes are never shown).
     func tokens(page: PageRequest) async throws -> Page<AccessToken>
-    /// Revokes a token; false when there is no such unrevoked token.
-    func revokeToken(id: Int64, at: Date) async throws -> Bool
+    /// Revokes a token, atomically refusing to revoke the last unrevoked admin token (after it
+    /// only shell access could issue tokens again).
+    func revokeToken(id: Int64, at: Date) async throws -> TokenRevocation
 
     // MARK: Advisories
     func insertAdvisory(_ advisory: Advisory) async throws -> Advisory

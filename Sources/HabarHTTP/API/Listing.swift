@@ -56,7 +56,7 @@ enum Listing {
 
     /// A query parameter that must be one of an enumeration's values.
     static func value<T: RawRepresentable & CaseIterable>(_ request: Request, _ name: String, as type: T.Type) throws -> T? where T.RawValue == String {
-        guard let raw = request.uri.queryParameters[Substring(name)].map(String.init), !raw.isEmpty else { return nil }
+        guard let raw = try present(request, name) else { return nil }
         guard let value = T(rawValue: raw) else {
             throw Problem(.badRequest, detail: "\(name) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(raw)'")
         }
@@ -64,13 +64,22 @@ enum Listing {
     }
 
     static func int(_ request: Request, _ name: String) throws -> Int64? {
-        guard let raw = request.uri.queryParameters[Substring(name)].map(String.init), !raw.isEmpty else { return nil }
+        guard let raw = try present(request, name) else { return nil }
         guard let value = Int64(raw) else { throw Problem(.badRequest, detail: "\(name) must be an integer id, not '\(raw)'") }
         return value
     }
 
-    static func string(_ request: Request, _ name: String) -> String? {
-        request.uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+    /// A text filter; given but empty → 400, as a bad value is.
+    static func string(_ request: Request, _ name: String) throws -> String? {
+        try present(request, name)
+    }
+
+    /// A query parameter's value; nil when it is not there; given empty (`?state=`) → 400,
+    /// since an empty filter silently ignored would show more than was asked for.
+    static func present(_ request: Request, _ name: String) throws -> String? {
+        guard let raw = request.uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+        guard !raw.isEmpty else { throw Problem(.badRequest, detail: "\(name) is empty: give a value, or leave the parameter out") }
+        return raw
     }
 }
 

@@ -50,7 +50,9 @@ enum RequestJSON {
         return object
     }
 
-    /// Decodes `T` from a JSON object, refusing fields `T` does not have.
+    /// Decodes `T` from a JSON object, refusing fields `T` does not have (400), and `null` for
+    /// a field it has (422: no request schema takes null; leaving a field out gives its default,
+    /// and in a merge patch null removes a field before this is called).
     static func decode<T: Codable>(_ type: T.Type, from object: [String: Any]) throws -> T {
         let value = try decodeValue(T.self, from: object)
         let unknown = try unknownFields(of: T.self, in: object, decoded: value)
@@ -59,6 +61,12 @@ enum RequestJSON {
                 .badRequest, type: "urn:habar:problem:unknown-fields", title: "Unknown fields",
                 detail: "unknown field\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", "))",
                 errors: unknown.map { FieldError(pointer: $0, detail: "is not a field of this request") })
+        }
+        let nulls = nullPaths(in: object, at: [])
+        if !nulls.isEmpty {
+            throw Problem.validation(ValidationFailure(nulls.map {
+                FieldError(pointer: pointer($0), detail: "is null: give a value, or leave the field out for its default")
+            }))
         }
         return value
     }
@@ -94,7 +102,42 @@ enum RequestJSON {
     static func decodeValue<T: Decodable>(_ type: T.Type, from object: Any) throws -> T {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed])
         do { return try decoder.decode(T.self, from: data) } catch let error as DecodingError {
+            // Foundation's decoder says "not valid JSON", with no path, for a number no Swift
+            // integer holds: find and name those numbers instead.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                let oversized = oversizedNumbers(in: object, at: [])
+                if !oversized.isEmpty {
+                    throw Problem.validation(ValidationFailure(oversized.map {
+                        FieldError(pointer: pointer($0), detail: "is a number too large to store (at most \(Int64.max))")
+                    }))
+                }
+            }
             throw Problem.validation(ValidationFailure([fieldError(error)]))
+        }
+    }
+
+    /// Paths of the nulls in a JSON value.
+    static func nullPaths(in value: Any, at path: [String]) -> [[String]] {
+        switch value {
+        case is NSNull: return [path]
+        case let object as [String: Any]: return object.keys.sorted().flatMap { nullPaths(in: object[$0]!, at: path + [$0]) }
+        case let array as [Any]: return array.enumerated().flatMap { nullPaths(in: $0.element, at: path + [String($0.offset)]) }
+        default: return []
+        }
+    }
+
+    /// Paths of whole numbers beyond what a 64-bit integer holds.
+    static func oversizedNumbers(in value: Any, at path: [String]) -> [[String]] {
+        switch value {
+        case let number as NSNumber where !(value is Bool):
+            let double = number.doubleValue
+            return double.rounded() == double && double.magnitude >= 9.2e18 ? [path] : []
+        case let object as [String: Any]:
+            return object.keys.sorted().flatMap { oversizedNumbers(in: object[$0]!, at: path + [$0]) }
+        case let array as [Any]:
+            return array.enumerated().flatMap { oversizedNumbers(in: $0.element, at: path + [String($0.offset)]) }
+        default:
+            return []
         }
     }
 

@@ -131,8 +131,9 @@ struct AdvisoriesController {
 
     func list(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
+        let status = try Listing.value(request, "status", as: ListedAdvisoryStatus.self)?.filter
         let filter = AdvisoryFilter(
-            status: try Listing.value(request, "status", as: AdvisoryStatus.self), kind: try Listing.value(request, "kind", as: AdvisoryKind.self))
+            status: status?.status, scheduled: status?.scheduled, kind: try Listing.value(request, "kind", as: AdvisoryKind.self))
         return try Listing.response(try await gateway.store.advisories(filter, page: try Listing.page(request))) { Body($0) }
     }
 

@@ -14,12 +14,11 @@ struct CheckinsController {
         try context.require(.viewer)
         // `need_help` as the citizens' form spells it, or the welfare spelling `needs_help`.
         let status: WelfareStatus?
-        switch request.uri.queryParameters["status"].map(String.init) {
+        switch try Listing.present(request, "status") {
         case nil: status = nil
         case "safe": status = .safe
         case "needs_help", "need_help": status = .needsHelp
-        case let other?:
-            throw Problem.validation(ValidationFailure([FieldError(pointer: "status", detail: "'\(other)' is not an answer: safe or needs_help")]))
+        case let other?: throw Problem(.badRequest, detail: "status must be one of safe, needs_help, not '\(other)'")
         }
         let filter = CheckinFilter(advisoryId: try Listing.int(request, "advisoryId"), status: status, citizenId: try Listing.int(request, "citizenId"))
         return try Listing.response(try await gateway.store.checkins(filter, page: try Listing.page(request))) { $0 }
@@ -41,7 +40,7 @@ struct CasesController {
         try context.require(.operator)
         let filter = CaseFilter(
             status: try Listing.value(request, "status", as: CaseStatus.self), reason: try Listing.value(request, "reason", as: CaseReason.self),
-            assignee: Listing.string(request, "assignee"), advisoryId: try Listing.int(request, "advisoryId"),
+            assignee: try Listing.string(request, "assignee"), advisoryId: try Listing.int(request, "advisoryId"),
             citizenId: try Listing.int(request, "citizenId"))
         return try Listing.response(try await gateway.store.cases(filter, page: try Listing.page(request))) { $0 }
     }

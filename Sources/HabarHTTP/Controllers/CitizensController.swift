@@ -135,9 +135,9 @@ struct CitizensController {
     func list(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         let identity = try context.require(.viewer, .agency)
         var filter = CitizenFilter(
-            country: Listing.string(request, "country"), city: Listing.string(request, "city"),
-            groupId: Listing.string(request, "groupId"), agencyId: Listing.string(request, "agencyId"),
-            tag: Listing.string(request, "tag"), checkinStatus: try Listing.value(request, "checkinStatus", as: WelfareStatus.self))
+            country: try Listing.string(request, "country"), city: try Listing.string(request, "city"),
+            groupId: try Listing.string(request, "groupId"), agencyId: try Listing.string(request, "agencyId"),
+            tag: try Listing.string(request, "tag"), checkinStatus: try Listing.value(request, "checkinStatus", as: WelfareStatus.self))
         if identity.role == .agency {
             if let asked = filter.agencyId, asked != identity.agencyId {
                 throw Problem(.forbidden, detail: "an agency token reads only its own agency's citizens")
@@ -334,7 +334,7 @@ struct CitizensController {
             throw Problem(.unsupportedMediaType, detail: "the import body must be text/csv (a header row naming the columns)")
         }
         let allOrNothing: Bool
-        switch Listing.string(request, "mode") {
+        switch try Listing.string(request, "mode") {
         case nil: allOrNothing = false
         case "all-or-nothing": allOrNothing = true
         case let other?: throw Problem(.badRequest, detail: "mode must be all-or-nothing (or absent), not '\(other)'")

@@ -42,7 +42,7 @@ struct DeliveriesController {
         try context.require(.viewer)
         let filter = DeliveryFilter(
             advisoryId: try Listing.int(request, "advisoryId"), citizenId: try Listing.int(request, "citizenId"),
-            state: try Listing.value(request, "state", as: DeliveryState.self), channel: Listing.string(request, "channel"),
+            state: try Listing.value(request, "state", as: DeliveryState.self), channel: try Listing.string(request, "channel"),
             groupId: try Listing.int(request, "groupId"))
         return try Listing.response(try await gateway.store.deliveries(filter, page: try Listing.page(request)), ListedBody.init)
     }

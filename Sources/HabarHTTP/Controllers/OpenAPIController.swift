@@ -4,9 +4,8 @@ import NIOCore
 
 /// `GET /openapi.json`: the contract this server implements (OpenAPI 3.1), public like `/health`.
 struct OpenAPIController {
-    static let document: ByteBuffer? = Bundle.module.url(forResource: "openapi", withExtension: "json")
-        .flatMap { try? Data(contentsOf: $0) }
-        .map { ByteBuffer(bytes: $0) }
+    static let data: Data? = Bundle.module.url(forResource: "openapi", withExtension: "json").flatMap { try? Data(contentsOf: $0) }
+    static let document: ByteBuffer? = data.map { ByteBuffer(bytes: $0) }
 
     func addRoutes(to router: Router<HabarRequestContext>) {
         router.get("openapi.json") { _, _ in

@@ -57,7 +57,7 @@ struct PlacesController {
 
     func list(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
-        let country = Listing.string(request, "country")
+        let country = try Listing.string(request, "country")
         if let country, !(country.count == 2 && country.allSatisfy { $0.isASCII && $0.isUppercase }) {
             throw Problem(.badRequest, detail: "country must be an ISO 3166-1 alpha-2 code, not '\(country)'")
         }

@@ -74,10 +74,12 @@ struct TokensController {
         try context.require(.admin)
         let id = try context.id("token")
         context.audit.target("token/\(id)")
-        guard try await gateway.store.revokeToken(id: id, at: gateway.now()) else {
-            throw Problem(.notFound, detail: "no unrevoked token \(id)")
+        switch try await gateway.store.revokeToken(id: id, at: gateway.now()) {
+        case .revoked: return Response(status: .noContent)
+        case .notFound: throw Problem(.notFound, detail: "no unrevoked token \(id)")
+        case .lastAdmin:
+            throw Problem(.conflict, detail: "token \(id) is the last admin token: issue another admin token first (POST /v1/tokens), then revoke this one")
         }
-        return Response(status: .noContent)
     }
 }
 
