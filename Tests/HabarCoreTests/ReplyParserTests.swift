@@ -188,3 +188,4 @@ struct ReplyParserTests {
 extension String {
     fileprivate func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
+

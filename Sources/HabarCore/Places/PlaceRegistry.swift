@@ -8,7 +8,8 @@ public enum PlaceCorrections {
     /// advisory does not use the place. The old name is the one the advisory's citizens read.
     public static func correction(for advisory: Advisory, new: Place) -> AdvisoryCorrection? {
         let current = advisory.places.filter { $0.role.idParameter != nil }
-        let affected = current.filter { $0.place.id == new.id && $0.place.version < new.version }
+        // Only what citizens were told differs from: a place changed back needs no correction.
+        let affected = current.filter { $0.place.id == new.id && $0.place.version < new.version && new.differs(from: $0.place) }
         guard !affected.isEmpty else { return nil }
         var uses = current.map { $0.place.id == new.id ? PlaceUse(role: $0.role, place: new) : $0 }
         func moved(_ old: Place) -> Bool { old.name != new.name || old.address != new.address || old.location != new.location }

@@ -63,6 +63,8 @@ public struct AdvisoryPreview: Sendable, Encodable {
 extension AdvisoryPublisher {
     /// The preview of `advisory` as it stands (a draft, or the current version).
     public func preview(_ advisory: Advisory, now: Date) async throws -> AdvisoryPreview {
+        // A draft shows the places as they are now: what approving it would queue.
+        let advisory = advisory.status == .draft ? try await resolvingPlaces(advisory) : advisory
         let rendered = try render(advisory, now: now)
         var renderings: [AdvisoryPreview.Rendering] = []
         for language in Language.allCases {
