@@ -150,10 +150,11 @@ public func buildApplication(
 public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
     let router = Router(context: HabarRequestContext.self)
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: MethodNotAllowedMiddleware(openAPI: OpenAPIController.data))
     let limits = BodyLimitMiddleware<HabarRequestContext>(
         maxBodyBytes: gateway.configuration.http.maxBodyBytes, maxImportBytes: gateway.configuration.http.maxImportBytes)
     router.add(middleware: limits)
+    // Before authentication, audit and idempotency: a wrong method is refused as it is.
+    router.add(middleware: MethodNotAllowedMiddleware(openAPI: OpenAPIController.data))
     router.add(middleware: AuthenticationMiddleware(store: gateway.store))
     router.add(middleware: AuditMiddleware(store: gateway.store, now: gateway.now))
     router.add(middleware: IdempotencyMiddleware(store: gateway.store, limits: limits, now: gateway.now))

@@ -83,7 +83,6 @@ public struct AdvisoryPublisher: Sendable {
         let params = advisory.params
         if let deadline = params.checkinDeadline {
             v.check(deadline > now, "/params/checkinDeadline", "is in the past: nobody could answer in time")
-            v.check(deadline <= advisory.expiresAt, "/params/checkinDeadline", "is after expiresAt: answers would be due after the advisory expired")
         }
         if let opens = params.opensAt, let closes = params.closesAt {
             v.check(closes > opens, "/params/closesAt", "is not after opensAt: the corridor would close before it opens")

@@ -2,8 +2,9 @@ import Foundation
 import HabarCore
 import Hummingbird
 
-/// A known path asked with a method it does not take: 405 with `Allow`, before any other
-/// middleware acts on the request (an `Idempotency-Key` is never recorded for it). The paths
+/// A known path asked with a method it does not take: 405 with `Allow`, before
+/// authentication, audit and idempotency act on the request (an `Idempotency-Key` is never
+/// recorded for it); only the body limit answers first (413 needs no reading either). The paths
 /// and methods are the OpenAPI document's, which the conformance tests hold equal to the
 /// routes served. Unknown paths go on to the router's 404.
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
