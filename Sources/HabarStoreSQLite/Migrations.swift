@@ -489,6 +489,17 @@ enum Migrations {
                 ALTER TABLE advisories ADD COLUMN places TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(places));
                 """)
         }
+        migrator.registerMigration("v8: merged phones where v6 lacked them") { db in
+            // v6 gained merged_phone (and merged_id's UNIQUE) after it had shipped: a database
+            // created in between has neither, so a merged citizen's number led nowhere.
+            guard try !db.columns(in: "citizen_merges").contains(where: { $0.name == "merged_phone" }) else { return }
+            try db.execute(sql: """
+                ALTER TABLE citizen_merges ADD COLUMN merged_phone TEXT;
+                UPDATE citizen_merges SET merged_phone = merged_record ->> '$.phone';
+                CREATE INDEX citizen_merges_by_phone ON citizen_merges (merged_phone) WHERE merged_phone IS NOT NULL;
+                CREATE UNIQUE INDEX citizen_merges_merged_id ON citizen_merges (merged_id);
+                """)
+        }
         return migrator
     }
 }

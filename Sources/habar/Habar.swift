@@ -11,6 +11,7 @@ struct Habar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "habar",
         abstract: "Citizen notification and hotline gateway.",
+        version: HabarVersion.current,
         subcommands: [Serve.self, Migrate.self, TokenCommand.self, CitizensCommand.self, AdvisoryCommand.self, SubscriberCommand.self, MessagesCommand.self, AuditCommand.self, SMSStubCommand.self])
 }
 

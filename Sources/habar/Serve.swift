@@ -33,7 +33,19 @@ struct Serve: AsyncParsableCommand {
 
                 """)
         }
-        try await buildApplication(gateway: gateway).runService()
+        do {
+            try await buildApplication(gateway: gateway).runService()
+        } catch {
+            // NIO's bind failure ("bind(descriptor:ptr:bytes:): Address already in use (errno: 98)"),
+            // possibly wrapped by the service group: an unavailable resource, not an internal error.
+            let text = String(describing: error)
+            guard text.contains("bind(") || text.contains("Address already in use") || text.contains("Cannot assign requested address") else {
+                throw error
+            }
+            let reason = text.contains("Address already in use") ? "the address is already in use" : text
+            FileHandle.standardError.write("habar: cannot listen on \(configuration.http.host):\(configuration.http.port): \(reason)\n")
+            throw Exit.unavailable
+        }
         withExtendedLifetime(lock) {}
     }
 }

@@ -31,4 +31,5 @@ struct SMSStubCommandTests {
         #expect(try await store.citizen(id: citizen)?.welfareStatus == .needsHelp)
         #expect(try await store.inboundSMS(page: PageRequest()).items.allSatisfy { $0.processedAt != nil })
     }
+
 }
