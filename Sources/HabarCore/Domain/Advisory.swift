@@ -249,11 +249,6 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
         return arguments
     }
 
-    /// The text parameters with per-language values that lack one for `language`.
-    public func missingTexts(for language: Language) -> [String] {
-        texts.filter { !$0.value.has(language) }.map(\.name)
-    }
-
     /// Placeholders `template` may use without the parameter: they stand in a `select`
     /// branch taken only when the parameter is given (`borderCrossingChanged`, `meetingPointChanged`).
     public static func optionalPlaceholders(of template: String) -> Set<String> {

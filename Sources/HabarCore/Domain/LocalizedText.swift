@@ -19,14 +19,6 @@ public enum LocalizedText: Sendable, Hashable, Codable, ExpressibleByStringLiter
         }
     }
 
-    /// Whether `language` has a value of its own (always, for one text for all).
-    public func has(_ language: Language) -> Bool {
-        switch self {
-        case .everywhere: true
-        case .perLanguage(let texts): texts[language] != nil
-        }
-    }
-
     /// The languages with values of their own; nil when one text serves all.
     public var languages: Set<Language>? {
         if case .perLanguage(let texts) = self { Set(texts.keys) } else { nil }
