@@ -54,6 +54,8 @@ let package = Package(
             dependencies: [
                 "HabarCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -109,23 +111,31 @@ let package = Package(
         ),
 
         // MARK: HTTP, application wiring, CLI
+        // The HTTP API knows the core and its protocols, no store and no adapter.
         .target(
             name: "HabarHTTP",
             dependencies: [
                 "HabarCore",
                 "HabarMessages",
-                "HabarStoreSQLite",
-                "ChannelSMSStub",
-                "ChannelWebhook",
-                "ChannelKannel",
-                "ChannelSMTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Resources/openapi.json")],
+            swiftSettings: swiftSettings
+        ),
+        // The composition root: which stores and adapters this build has, chosen by the
+        // configuration. A library so that tests and the benchmarks wire what the binary wires.
+        .target(
+            name: "HabarApp",
+            dependencies: [
+                "HabarHTTP", "HabarCore", "HabarMessages", "HabarStoreSQLite",
+                "ChannelSMSStub", "ChannelWebhook", "ChannelKannel", "ChannelSMTP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -136,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "habar",
             dependencies: [
-                "HabarHTTP", "HabarCore", "HabarMessages",
+                "HabarApp", "HabarHTTP", "HabarCore", "HabarMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -144,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "habar-bench",
             dependencies: [
-                "HabarHTTP", "HabarCore", "HabarMessages", "HabarStoreSQLite", "ChannelSMSStub", "HabarTesting",
+                "HabarApp", "HabarHTTP", "HabarCore", "HabarMessages", "HabarStoreSQLite", "ChannelSMSStub", "HabarTesting",
                 "ChannelHTTP", "ChannelWebhook", "ChannelKannel", "ChannelSMTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -167,14 +177,14 @@ let package = Package(
         .testTarget(
             name: "ChannelWebhookTests",
             dependencies: [
-                "ChannelWebhook", "HabarHTTP", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "Logging", package: "swift-log"),
+                "ChannelWebhook", "HabarHTTP", "HabarApp", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ChannelKannelTests",
             dependencies: [
-                "ChannelKannel", "HabarHTTP", "HabarTesting", "HabarCore", "HabarMessages", "HabarStoreSQLite",
+                "ChannelKannel", "HabarHTTP", "HabarApp", "HabarTesting", "HabarCore", "HabarMessages", "HabarStoreSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -189,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "HabarHTTPTests",
             dependencies: [
-                "HabarHTTP", "HabarTesting", "ChannelKannel",
+                "HabarHTTP", "HabarApp", "HabarTesting", "ChannelKannel", "HabarStoreSQLite",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             exclude: ["Fixtures"],

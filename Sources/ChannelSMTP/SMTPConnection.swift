@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// One reply of an SMTP server: its code and its text lines (multi-line replies joined).
 struct SMTPReply: Sendable, CustomStringConvertible {
@@ -63,10 +64,12 @@ final class SMTPReplyDecoder: ByteToMessageDecoder {
 /// greeting) for the request that follows; a 421 marks the session as closing.
 final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = SMTPReply
-    // Only touched on the channel's event loop.
+    // `waiting` and `early` are only touched on the channel's event loop.
     private var waiting = CircularBuffer<EventLoopPromise<SMTPReply>>()
     private var early = CircularBuffer<SMTPReply>()
-    private(set) var closing = false
+    /// Set on the event loop, read by the pool from any thread: hence an atomic.
+    private let closingFlag = Atomic<Bool>(false)
+    var closing: Bool { closingFlag.load(ordering: .acquiring) }
 
     func expect(_ promise: EventLoopPromise<SMTPReply>) {
         if let reply = early.popFirst() {
@@ -78,7 +81,7 @@ final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let reply = unwrapInboundIn(data)
-        if reply.code == 421 { closing = true }
+        if reply.code == 421 { closingFlag.store(true, ordering: .releasing) }
         if let promise = waiting.popFirst() {
             promise.succeed(reply)
         } else {
@@ -92,7 +95,7 @@ final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        closing = true
+        closingFlag.store(true, ordering: .releasing)
         failAll(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }

@@ -1,25 +1,11 @@
-import ChannelKannel
-import ChannelSMSStub
-import ChannelSMTP
-import ChannelWebhook
 import Foundation
 import HabarCore
 import HabarMessages
-import HabarStoreSQLite
 import Hummingbird
 import Logging
 import NIOCore
 import Prometheus
-
-extension ChannelRegistry {
-    /// Every adapter type Habar ships; adding one is one line here.
-    public static let standard = ChannelRegistry([
-        SMSStubFactory(),
-        WebhookFactory(),
-        KannelFactory(),
-        SMTPFactory(),
-    ])
-}
+import ServiceLifecycle
 
 extension HabarConfiguration {
     var logLevelValue: Logger.Level? { Logger.Level(rawValue: logLevel) }
@@ -30,6 +16,10 @@ public struct StartupError: Error, CustomStringConvertible {
     public enum Kind: Sendable { case configuration, unavailable }
     public var kind: Kind
     public var description: String
+    public init(kind: Kind, description: String) {
+        self.kind = kind
+        self.description = description
+    }
 }
 
 /// Everything a running gateway is made of, wired from one configuration.
@@ -56,27 +46,22 @@ public struct Gateway: Sendable {
     public let agencySecrets: AgencySecretCache
     public let checkinPages = CheckinPages()
     public let metrics: PrometheusCollectorRegistry
+    /// What the store runs beside the gateway, and what it holds while it serves.
+    public let storeServices: [any Service]
+    let storeHold: (any Sendable)?
     public let logger: Logger
     /// The clock every handler reads (tests set their own).
     public let now: @Sendable () -> Date
 
-    /// Opens the store, loads the catalogs and builds the channels; a problem is an error
-    /// naming the configuration key or the file. `catalog`: catalogs already loaded from
-    /// `configuration.messagesDir` (a test process shares one instead of parsing them per
-    /// gateway); without it they are read from there.
-    public static func make(
-        configuration: HabarConfiguration, logger: Logger, registry: ChannelRegistry = .standard,
-        catalog loaded: MessageCatalog? = nil, now: @escaping @Sendable () -> Date = { Date() }
+    /// Builds the channels and services around an opened store and loaded catalogs; a
+    /// problem is an error naming the configuration key. The composition root (`HabarApp`)
+    /// chooses the store and finds the catalogs.
+    public static func assemble(
+        configuration: HabarConfiguration, opened: OpenedStore, catalog: MessageCatalog, registry: ChannelRegistry,
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) throws -> Gateway {
         let dataDirectory = URL(fileURLWithPath: configuration.dataDir)
-        let store: SQLiteStore
-        do { store = try SQLiteStore.open(directory: dataDirectory) } catch {
-            throw StartupError(kind: .unavailable, description: "cannot open the database under \(dataDirectory.path): \(error)")
-        }
-        let catalog: MessageCatalog
-        do { catalog = try loaded ?? MessageCatalog.load(directory: URL(fileURLWithPath: configuration.messagesDir)) } catch {
-            throw StartupError(kind: .configuration, description: "message catalogs: \(error)")
-        }
+        let store = opened.store
         let receipts = ReceiptCollector(store: store, logger: logger)
         let adapters: [String: any ChannelAdapter]
         do {
@@ -118,7 +103,7 @@ public struct Gateway: Sendable {
             inbound: GroupCommit { batch in try await store.recordInboundSMS(batch) },
             agencyEvents: GroupCommit(maxBatch: 200) { batch in try await store.applyAgencyEvents(batch) },
             agencySecrets: AgencySecretCache(store: store),
-            metrics: registryMetrics, logger: logger, now: now)
+            metrics: registryMetrics, storeServices: opened.services, storeHold: opened.hold, logger: logger, now: now)
     }
 
     /// On a database with no token at all, makes the first admin token (shown once).
@@ -140,8 +125,8 @@ public func buildApplication(
         configuration: .init(address: .hostname(gateway.configuration.http.host, port: gateway.configuration.http.port), serverName: "habar"),
         services: [
             gateway.dispatcher, AdvisoryScheduler(publisher: gateway.publisher, logger: gateway.logger, now: gateway.now),
-            gateway.checkinProcessor, gateway.checkinScheduler, StoreCheckpointer(store: gateway.store, logger: gateway.logger),
-        ],
+            gateway.checkinProcessor, gateway.checkinScheduler,
+        ] + gateway.storeServices,
         onServerRunning: onServerRunning,
         logger: gateway.logger)
 }

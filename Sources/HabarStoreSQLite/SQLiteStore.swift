@@ -65,7 +65,7 @@ public final class SQLiteStore: HabarStore {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // The log is written back by `checkpoint()` in the background (StoreCheckpointer)
+            // The log is written back by `checkpoint()` in the background (SQLiteCheckpointer)
             // often enough that SQLite's own checkpoint in a commit (past 1,000 pages, its
             // default) seldom comes; a larger log slowed every read and write (measured).
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 1000")

@@ -1,3 +1,4 @@
+import HabarApp
 import AsyncHTTPClient
 import ChannelHTTP
 import NIOHTTP1

@@ -1,3 +1,4 @@
+import HabarApp
 import ChannelKannel
 import Foundation
 import HabarCore

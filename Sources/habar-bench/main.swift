@@ -1,3 +1,4 @@
+import HabarApp
 import ArgumentParser
 import ChannelSMSStub
 import Foundation
@@ -130,7 +131,7 @@ func dispatchBenchmark(_ count: Int) async throws {
     let started = ContinuousClock.now
     let runner = Task { try await dispatcher.run() }
     // As in the gateway: the WAL is written back in the background.
-    let checkpointer = Task { try await StoreCheckpointer(store: store, logger: logger).run() }
+    let checkpointer = Task { try await SQLiteCheckpointer(store: store, logger: logger).run() }
     defer { checkpointer.cancel() }
     var sentAt: Double? = nil
     while true {

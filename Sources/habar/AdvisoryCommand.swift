@@ -61,13 +61,13 @@ struct AdvisoryCommand: AsyncParsableCommand {
                 case .scheduled: result = PublicationResult(queued: 0, unreachable: 0)
                 }
             } catch OperationError.forbidden(let why) {
-                try await audit(gateway, "advisory send", target: "advisory/\(stored.id!)", status: 403,
+                try await audit(gateway.store, "advisory send", target: "advisory/\(stored.id!)", status: 403,
                                 details: ["threshold": String(configuration.approval.threshold), "refused": "two-person rule"])
                 FileHandle.standardError.write(
                     "habar: \(why)\nhabar: draft \(stored.id!) is kept; an approver publishes it with POST /v1/advisories/\(stored.id!)/approve\n")
                 throw Exit.dataError
             }
-            try await audit(gateway, "advisory send", target: "advisory/\(stored.id!)", details: ["queued": String(result.queued)])
+            try await audit(gateway.store, "advisory send", target: "advisory/\(stored.id!)", details: ["queued": String(result.queued)])
             print(stored.id!)
             FileHandle.standardError.write("habar: advisory \(stored.id!) queued \(result.queued) deliveries; \(result.unreachable) citizens have no address for its channels\n")
             if wait { try await follow(stored.id!, gateway: gateway) }

@@ -14,11 +14,11 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            let gateway = try makeGateway(try common.load())
+            let store = try makeStore(try common.load())
             var verifier = AuditChainVerifier()
             var page = PageRequest(limit: PageRequest.maxLimit)
             repeat {
-                let entries = try await gateway.store.auditEntries(page: page)
+                let entries = try await store.auditEntries(page: page)
                 for entry in entries.items {
                     if let problem = verifier.check(entry) {
                         FileHandle.standardError.write("habar: audit log tampered: \(problem)\n")

@@ -27,13 +27,13 @@ struct CitizensCommand: AsyncParsableCommand {
                 FileHandle.standardError.write("habar: cannot read \(file)\n")
                 throw Exit.dataError
             }
-            let gateway = try makeGateway(configuration)
-            let report = try await CitizenImport(store: gateway.store).run(data, allOrNothing: allOrNothing, now: Date())
+            let store = try makeStore(configuration)
+            let report = try await CitizenImport(store: store).run(data, allOrNothing: allOrNothing, now: Date())
             if report.refused {
                 FileHandle.standardError.write("habar: \(file) refused: \(report.rejected.map(\.description).joined(separator: "; "))\n")
                 throw Exit.dataError
             }
-            try await audit(gateway, "citizens import", target: "citizens", details: [
+            try await audit(store, "citizens import", target: "citizens", details: [
                 "created": String(report.created), "updated": String(report.updated), "rejected": String(report.rejected.count)])
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HabarApp
 import HabarCore
 import HabarHTTP
 import Logging
@@ -45,19 +46,34 @@ enum Exit {
     static let internalError = ExitCode(70)
 }
 
-func makeGateway(_ configuration: HabarConfiguration) throws -> Gateway {
+/// The whole gateway (catalogs, channels): for commands that render or send. `serving`: also
+/// what `serve` alone needs (SQLite: the data directory's lock, the checkpointer).
+func makeGateway(_ configuration: HabarConfiguration, serving: Bool = false) throws -> Gateway {
     do {
-        return try Gateway.make(configuration: configuration, logger: Logger(label: "habar"))
+        return try Gateway.make(configuration: configuration, logger: Logger(label: "habar"), serving: serving)
     } catch let error as StartupError {
-        FileHandle.standardError.write("habar: \(error)\n")
-        throw error.kind == .unavailable ? Exit.unavailable : Exit.dataError
+        throw exit(error)
     }
+}
+
+/// The store alone, for commands that only read or write records (no catalogs loaded).
+func makeStore(_ configuration: HabarConfiguration) throws -> any HabarStore {
+    do {
+        return try openStore(configuration: configuration, logger: Logger(label: "habar")).store
+    } catch {
+        throw exit(error)
+    }
+}
+
+private func exit(_ error: StartupError) -> ExitCode {
+    FileHandle.standardError.write("habar: \(error)\n")
+    return error.kind == .unavailable ? Exit.unavailable : Exit.dataError
 }
 
 /// Writes a command-line change to the audit log, as the API writes its calls: the actor is
 /// `cli:<user>`, there is no token.
-func audit(_ gateway: Gateway, _ action: String, target: String?, status: Int = 0, details: [String: String] = [:]) async throws {
-    _ = try await gateway.store.appendAudit(AuditEntry(
+func audit(_ store: any HabarStore, _ action: String, target: String?, status: Int = 0, details: [String: String] = [:]) async throws {
+    _ = try await store.appendAudit(AuditEntry(
         at: Date(), actor: "cli:\(ProcessInfo.processInfo.userName)", actorTokenId: nil, role: nil, action: action,
         target: target, status: status, requestId: UUID().uuidString, details: details))
 }

@@ -20,12 +20,8 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write("habar: invalid configuration: \(error)\n")
             throw Exit.dataError
         }
-        let lock: DataDirectoryLock
-        do { lock = try DataDirectoryLock(directory: URL(fileURLWithPath: configuration.dataDir)) } catch {
-            FileHandle.standardError.write("habar: \(error)\n")
-            throw Exit.unavailable
-        }
-        let gateway = try makeGateway(configuration)
+        // The store takes what serving needs itself (SQLite: the data directory's lock).
+        let gateway = try makeGateway(configuration, serving: true)
         if let token = try await gateway.bootstrapAdminToken() {
             FileHandle.standardError.write("""
                 habar: this is a new database; the first admin token (shown once, stored only as a hash):
@@ -46,19 +42,18 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write("habar: cannot listen on \(configuration.http.host):\(configuration.http.port): \(reason)\n")
             throw Exit.unavailable
         }
-        withExtendedLifetime(lock) {}
+        withExtendedLifetime(gateway) {}
     }
 }
 
-/// `habar migrate`: create or upgrade the database and exit.
+/// `habar migrate`: create or upgrade the database and exit (the catalogs are not read).
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create or upgrade the database and exit.")
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         let configuration = try common.load()
-        let gateway = try makeGateway(configuration)
-        let id = try await gateway.store.installationId()
+        let id = try await makeStore(configuration).installationId()
         FileHandle.standardError.write("habar: database under \(configuration.dataDir) is up to date (installation \(id))\n")
     }
 }

@@ -30,11 +30,11 @@ struct SubscriberCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let gateway = try makeGateway(try common.load())
+            let store = try makeStore(try common.load())
             let secret = WebhookSecret.generate()
-            let stored = try await gateway.store.insertSubscriber(
+            let stored = try await store.insertSubscriber(
                 Subscriber(name: name, url: url, secret: secret.text, language: Language(rawValue: language)!))
-            try await audit(gateway, "subscriber add", target: "subscriber/\(stored.id ?? 0)", details: ["name": name, "url": url])
+            try await audit(store, "subscriber add", target: "subscriber/\(stored.id ?? 0)", details: ["name": name, "url": url])
             print(secret.text)
         }
     }
@@ -44,8 +44,8 @@ struct SubscriberCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            let gateway = try makeGateway(try common.load())
-            for subscriber in try await gateway.store.subscribers() {
+            let store = try makeStore(try common.load())
+            for subscriber in try await store.subscribers() {
                 let state = subscriber.active ? "active" : "disabled \(subscriber.disabledAt.map { $0.formatted(.iso8601) } ?? ""): \(subscriber.disabledReason ?? "")"
                 let secrets = subscriber.secret.split(separator: " ").count
                 print("\(subscriber.name)\t\(subscriber.url)\t\(subscriber.language.tag)\t\(secrets) secret(s)\t\(state)")
@@ -77,8 +77,8 @@ struct SubscriberCommand: AsyncParsableCommand {
         @Flag(help: "End the rotation: keep only the newest secret.") var finish = false
 
         func run() async throws {
-            let gateway = try makeGateway(try common.load())
-            guard let current = try await gateway.store.subscribers().first(where: { $0.name == name }) else {
+            let store = try makeStore(try common.load())
+            guard let current = try await store.subscribers().first(where: { $0.name == name }) else {
                 throw ValidationError("no subscriber named '\(name)'")
             }
             if let agency = current.agencyId {
@@ -86,22 +86,22 @@ struct SubscriberCommand: AsyncParsableCommand {
             }
             let secrets = current.secret.split(separator: " ").map(String.init)
             if finish {
-                _ = try await gateway.store.setSubscriberSecret(name: name, secret: secrets[0])
-                try await audit(gateway, "subscriber rotate-secret --finish", target: "subscriber/\(current.id ?? 0)", details: ["name": name])
+                _ = try await store.setSubscriberSecret(name: name, secret: secrets[0])
+                try await audit(store, "subscriber rotate-secret --finish", target: "subscriber/\(current.id ?? 0)", details: ["name": name])
                 return
             }
             let fresh = WebhookSecret.generate()
-            _ = try await gateway.store.setSubscriberSecret(name: name, secret: ([fresh.text] + secrets.prefix(1)).joined(separator: " "))
-            try await audit(gateway, "subscriber rotate-secret", target: "subscriber/\(current.id ?? 0)", details: ["name": name])
+            _ = try await store.setSubscriberSecret(name: name, secret: ([fresh.text] + secrets.prefix(1)).joined(separator: " "))
+            try await audit(store, "subscriber rotate-secret", target: "subscriber/\(current.id ?? 0)", details: ["name": name])
             print(fresh.text)
         }
     }
 
     static func setActive(_ common: CommonOptions, _ name: String, _ active: Bool) async throws {
-        let gateway = try makeGateway(try common.load())
-        guard let stored = try await gateway.store.setSubscriberActive(name: name, active: active, reason: active ? nil : "disabled by an operator", at: Date()) else {
+        let store = try makeStore(try common.load())
+        guard let stored = try await store.setSubscriberActive(name: name, active: active, reason: active ? nil : "disabled by an operator", at: Date()) else {
             throw ValidationError("no subscriber named '\(name)'")
         }
-        try await audit(gateway, active ? "subscriber enable" : "subscriber disable", target: "subscriber/\(stored.id ?? 0)", details: ["name": name])
+        try await audit(store, active ? "subscriber enable" : "subscriber disable", target: "subscriber/\(stored.id ?? 0)", details: ["name": name])
     }
 }

@@ -1,4 +1,5 @@
 @testable import ChannelKannel
+import HabarApp
 import Foundation
 import HabarCore
 import HabarHTTP

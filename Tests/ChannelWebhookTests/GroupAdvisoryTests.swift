@@ -1,3 +1,4 @@
+import HabarApp
 import ChannelWebhook
 import Foundation
 import HabarCore

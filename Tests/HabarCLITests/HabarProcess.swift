@@ -20,11 +20,11 @@ struct HabarProcess {
     }
 
     /// Starts a long-running command (serve); its output goes to `log`.
-    static func start(_ arguments: [String], log: URL) throws -> Process {
+    static func start(_ arguments: [String], log: URL, binary: URL = binary, in directory: URL = Fixtures.repositoryRoot) throws -> Process {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        process.currentDirectoryURL = Fixtures.repositoryRoot
+        process.currentDirectoryURL = directory
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()

@@ -296,9 +296,9 @@ struct DispatcherStateMachineTests {
         let elapsed = ContinuousClock.now - started
         // A burst of 20 goes at once, the next 20 at 20 a second.
         #expect(elapsed >= .milliseconds(900), "40 sends at 20/s with a burst of 20 take about a second; took \(elapsed)")
-        // Not much longer either (a generous bound: the whole suite shares two cores, and a
-        // limiter ten times too slow would take ten seconds).
-        #expect(elapsed < .seconds(6), "took \(elapsed)")
+        // Not much longer either (a generous bound: the whole suite shares two cores, where a
+        // starved run was seen at 6.4 s; a limiter ten times too slow would take ten seconds).
+        #expect(elapsed < .seconds(9), "took \(elapsed)")
     }
 
     @Test("higher severity is sent first, then the oldest")

@@ -1,3 +1,4 @@
+import HabarApp
 import Foundation
 import HabarCore
 import HabarHTTP
@@ -152,6 +153,31 @@ struct ConfigurationTests {
         #expect(configuration.dataDir == "./data")
         #expect(configuration.http.host == "127.0.0.1" && configuration.http.port == 8080)
         #expect(configuration.channels.map(\.name) == ["sms"] && configuration.channels[0].type == "sms-stub")
+    }
+
+    @Test("where the file is wrong, the error says: line and column of a syntax error, of a bad value, of an unknown key")
+    func locatedErrors() throws {
+        func located(_ json: String, environment: [String: String] = [:]) -> String? {
+            do { _ = try load(json, environment: environment); return nil } catch {
+                return (error as? ConfigurationError)?.location.map { String($0.split(separator: ":").suffix(2).joined(separator: ":")) }
+            }
+        }
+        // Syntax: trailing comma, single quotes, unclosed string, duplicate key, text after the end.
+        #expect(located("{\n  \"http\": {\"port\": 8080,}\n}") == "2:25")
+        #expect(located("{\n  'dataDir': 1\n}") == "2:3")
+        #expect(located("{\"dataDir\": \"/x\n\"}") == "1:16")
+        #expect(located("{\"dataDir\": \"a\",\n \"dataDir\": \"b\"}") == "2:2")
+        #expect(located("{} {}") == "1:4")
+        // Values: a type, a range, an unknown key (Cyrillic before it counts as characters).
+        #expect(located("{\"cap\": {\"senderName\": \"Хабар\"},\n \"http\": {\"port\": \"80\"}}") == "2:19")
+        #expect(located("{\n\"http\": {\n  \"port\": 0}}") == "3:11")
+        #expect(located("{\"http\": {\"prot\": 1}}") == "1:19")
+        #expect(keyPath("{\"http\": {\"prot\": 1}}") == "http.prot")
+        // A value the environment replaced is not blamed on the file.
+        #expect(located("{}", environment: ["HABAR_PORT": "0"]) == nil)
+        #expect(keyPath("{\"storage\": {\"kind\": 5}}") == "storage.kind")
+        #expect(try load("{\"storage\": {\"kind\": \"sqlite\"}}").storage.kind == "sqlite")
+        #expect(try load("{}", environment: ["HABAR_STORAGE_KIND": "other"]).storage.kind == "other")
     }
 
     @Test("the example configuration in deploy/ is valid")

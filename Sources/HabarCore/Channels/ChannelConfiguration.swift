@@ -6,11 +6,17 @@ import Logging
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var keyPath: String
     public var reason: String
-    public init(keyPath: String, reason: String) {
+    /// Where in the file, `path:line:column`, when the value came from one.
+    public var location: String?
+    public init(keyPath: String, reason: String, location: String? = nil) {
         self.keyPath = keyPath
         self.reason = reason
+        self.location = location
     }
-    public var description: String { keyPath.isEmpty ? reason : "\(keyPath): \(reason)" }
+    public var description: String {
+        let text = keyPath.isEmpty ? reason : "\(keyPath): \(reason)"
+        return location.map { "\($0): \(text)" } ?? text
+    }
 }
 
 /// Any JSON value, for the adapter-specific part of a channel's configuration.

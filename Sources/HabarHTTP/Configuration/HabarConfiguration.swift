@@ -50,9 +50,14 @@ public struct HabarConfiguration: Sendable, Codable {
         public init() {}
     }
 
-    /// SQLite database, message catalogs and stub files live under it.
+    /// The SQLite database and the stub channels' files live under it.
     public var dataDir: String = "./data"
-    public var messagesDir: String = "./messages"
+    /// The message catalogs. Unset: the `messages` directory next to the installed binary,
+    /// then `share/habar/messages` under its install prefix, then `./messages` (the gateway
+    /// logs which it took).
+    public var messagesDir: String?
+    /// Which store: `{"kind": "sqlite"}` (the default).
+    public var storage = StorageConfiguration()
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical`.
     public var logLevel: String = "info"
     public var http = HTTP()
@@ -82,8 +87,9 @@ public struct HabarConfiguration: Sendable, Codable {
     /// The keys the file may contain; anything else is refused, so a typo never goes
     /// unnoticed. Channel `options` belong to each adapter, which checks them itself.
     static let knownKeys: [String: Set<String>] = [
-        "": ["dataDir", "messagesDir", "logLevel", "http", "approval", "cap", "publicBaseURL", "languageFallback", "dispatcher", "channels", "checkins", "agencies"],
+        "": ["dataDir", "messagesDir", "storage", "logLevel", "http", "approval", "cap", "publicBaseURL", "languageFallback", "dispatcher", "channels", "checkins", "agencies"],
         "agencies": ["channel"],
+        "storage": ["kind"],
         "checkins": ["reminderBeforeDeadlineMinutes", "schedulerSeconds"],
         "cap": ["sender", "senderName", "feedRequiresToken"],
         "http": ["host", "port", "maxBodyBytes", "maxImportBytes"],
@@ -94,33 +100,51 @@ public struct HabarConfiguration: Sendable, Codable {
         "channels[].breaker": ["failureThreshold", "openSeconds"],
     ]
 
-    /// Reads `file` (if any) over the defaults and applies `environment` overrides.
+    /// Reads `file` (if any) over the defaults and applies `environment` overrides. An error in
+    /// the file names its line and column (`habar.json:3:13: http.port: must be 1...65535`).
     public static func load(file: String?, environment: [String: String]) throws(ConfigurationError) -> HabarConfiguration {
         var configuration = HabarConfiguration()
+        var map: JSONSourceMap?
         if let file {
             let data: Data
             do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
                 throw ConfigurationError(keyPath: "", reason: "cannot read configuration file \(file): \(error.localizedDescription)")
             }
-            configuration = try decode(data, file: file)
+            (configuration, map) = try decode(data, file: file)
         }
-        try configuration.applyEnvironment(environment)
-        try configuration.validate()
+        let overridden = try configuration.applyEnvironment(environment)
+        do { try configuration.validate() } catch {
+            // A value the environment did not replace is the file's: say where it is.
+            var error = error
+            if let file, let map, !overridden.contains(error.keyPath), let position = map.position(of: error.keyPath) {
+                error.location = "\(file):\(position)"
+            }
+            throw error
+        }
         return configuration
     }
 
-    static func decode(_ data: Data, file: String) throws(ConfigurationError) -> HabarConfiguration {
+    static func decode(_ data: Data, file: String) throws(ConfigurationError) -> (HabarConfiguration, JSONSourceMap) {
+        let map: JSONSourceMap
+        do { map = try JSONSourceMap(data) } catch {
+            throw ConfigurationError(keyPath: "", reason: "not valid JSON: \(error.reason)", location: "\(file):\(error.position)")
+        }
+        func located(_ error: ConfigurationError) -> ConfigurationError {
+            var error = error
+            error.location = map.position(of: error.keyPath).map { "\(file):\($0)" }
+            return error
+        }
         let value: JSONValue
         do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw ConfigurationError(keyPath: "", reason: "\(file) is not valid JSON: \(error)")
+            throw ConfigurationError(keyPath: "", reason: "not valid JSON: \(error)", location: file)
         }
-        try checkKeys(value, path: "", schemaPath: "")
+        do { try checkKeys(value, path: "", schemaPath: "") } catch { throw located(error) }
         do {
-            return try JSONDecoder().decode(HabarConfiguration.self, from: data)
+            return (try JSONDecoder().decode(HabarConfiguration.self, from: data), map)
         } catch let error as DecodingError {
-            throw ConfigurationError.from(error, prefix: "")
+            throw located(ConfigurationError.from(error, prefix: ""))
         } catch {
-            throw ConfigurationError(keyPath: "", reason: "\(error)")
+            throw ConfigurationError(keyPath: "", reason: "\(error)", location: file)
         }
     }
 
@@ -146,35 +170,51 @@ public struct HabarConfiguration: Sendable, Codable {
 
     /// The environment variables that override the file (documented in the README).
     public static let environmentKeys: [String] = [
-        "HABAR_DATA_DIR", "HABAR_MESSAGES_DIR", "HABAR_LOG_LEVEL", "HABAR_HOST", "HABAR_PORT", "HABAR_MAX_BODY_BYTES",
+        "HABAR_DATA_DIR", "HABAR_MESSAGES_DIR", "HABAR_STORAGE_KIND", "HABAR_LOG_LEVEL", "HABAR_HOST", "HABAR_PORT", "HABAR_MAX_BODY_BYTES",
         "HABAR_MAX_IMPORT_BYTES", "HABAR_APPROVAL_THRESHOLD", "HABAR_INSTANCE_ID", "HABAR_BATCH_SIZE", "HABAR_LEASE_SECONDS",
         "HABAR_CONCURRENCY", "HABAR_PUBLIC_BASE_URL", "HABAR_CAP_SENDER",
     ]
 
-    mutating func applyEnvironment(_ environment: [String: String]) throws(ConfigurationError) {
+    /// Applies the `HABAR_*` overrides; returns the key paths they replaced.
+    @discardableResult
+    mutating func applyEnvironment(_ environment: [String: String]) throws(ConfigurationError) -> Set<String> {
         func int(_ key: String) throws(ConfigurationError) -> Int? {
             guard let raw = environment[key] else { return nil }
             guard let value = Int(raw) else { throw ConfigurationError(keyPath: key, reason: "'\(raw)' is not a whole number") }
             return value
         }
-        if let value = environment["HABAR_DATA_DIR"] { dataDir = value }
-        if let value = environment["HABAR_MESSAGES_DIR"] { messagesDir = value }
-        if let value = environment["HABAR_LOG_LEVEL"] { logLevel = value }
-        if let value = environment["HABAR_HOST"] { http.host = value }
-        if let value = try int("HABAR_PORT") { http.port = value }
-        if let value = try int("HABAR_MAX_BODY_BYTES") { http.maxBodyBytes = value }
-        if let value = try int("HABAR_MAX_IMPORT_BYTES") { http.maxImportBytes = value }
-        if let value = try int("HABAR_APPROVAL_THRESHOLD") { approval.threshold = value }
-        if let value = environment["HABAR_INSTANCE_ID"] { dispatcher.instanceId = value }
-        if let value = try int("HABAR_BATCH_SIZE") { dispatcher.batchSize = value }
-        if let value = try int("HABAR_LEASE_SECONDS") { dispatcher.leaseSeconds = Double(value) }
-        if let value = try int("HABAR_CONCURRENCY") { dispatcher.concurrency = value }
-        if let value = environment["HABAR_PUBLIC_BASE_URL"] { publicBaseURL = value }
-        if let value = environment["HABAR_CAP_SENDER"] { cap.sender = value }
+        var overridden: Set<String> = []
+        func text(_ key: String, _ keyPath: String) -> String? {
+            guard let value = environment[key] else { return nil }
+            overridden.insert(keyPath)
+            return value
+        }
+        func number(_ key: String, _ keyPath: String) throws(ConfigurationError) -> Int? {
+            guard let value = try int(key) else { return nil }
+            overridden.insert(keyPath)
+            return value
+        }
+        if let value = text("HABAR_DATA_DIR", "dataDir") { dataDir = value }
+        if let value = text("HABAR_MESSAGES_DIR", "messagesDir") { messagesDir = value }
+        if let value = text("HABAR_STORAGE_KIND", "storage.kind") { storage.kind = value }
+        if let value = text("HABAR_LOG_LEVEL", "logLevel") { logLevel = value }
+        if let value = text("HABAR_HOST", "http.host") { http.host = value }
+        if let value = try number("HABAR_PORT", "http.port") { http.port = value }
+        if let value = try number("HABAR_MAX_BODY_BYTES", "http.maxBodyBytes") { http.maxBodyBytes = value }
+        if let value = try number("HABAR_MAX_IMPORT_BYTES", "http.maxImportBytes") { http.maxImportBytes = value }
+        if let value = try number("HABAR_APPROVAL_THRESHOLD", "approval.threshold") { approval.threshold = value }
+        if let value = text("HABAR_INSTANCE_ID", "dispatcher.instanceId") { dispatcher.instanceId = value }
+        if let value = try number("HABAR_BATCH_SIZE", "dispatcher.batchSize") { dispatcher.batchSize = value }
+        if let value = try number("HABAR_LEASE_SECONDS", "dispatcher.leaseSeconds") { dispatcher.leaseSeconds = Double(value) }
+        if let value = try number("HABAR_CONCURRENCY", "dispatcher.concurrency") { dispatcher.concurrency = value }
+        if let value = text("HABAR_PUBLIC_BASE_URL", "publicBaseURL") { publicBaseURL = value }
+        if let value = text("HABAR_CAP_SENDER", "cap.sender") { cap.sender = value }
+        return overridden
     }
 
     public func validate() throws(ConfigurationError) {
         if !(1...65535).contains(http.port) { throw ConfigurationError(keyPath: "http.port", reason: "must be 1...65535") }
+        if storage.kind.isEmpty { throw ConfigurationError(keyPath: "storage.kind", reason: "must name a store (sqlite)") }
         if http.host.isEmpty { throw ConfigurationError(keyPath: "http.host", reason: "must not be empty") }
         if http.maxBodyBytes < 1024 { throw ConfigurationError(keyPath: "http.maxBodyBytes", reason: "must be at least 1024") }
         if http.maxImportBytes < 1024 { throw ConfigurationError(keyPath: "http.maxImportBytes", reason: "must be at least 1024") }
@@ -227,6 +267,10 @@ extension HabarConfiguration {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         dataDir = try container.decodeIfPresent(String.self, forKey: .dataDir) ?? dataDir
         messagesDir = try container.decodeIfPresent(String.self, forKey: .messagesDir) ?? messagesDir
+        if container.contains(.storage) {
+            let nested = try container.decode([String: String].self, forKey: .storage)
+            if let kind = nested["kind"] { storage.kind = kind }
+        }
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
         http = try container.decodeIfPresent(HTTP.self, forKey: .http) ?? http
         approval = try container.decodeIfPresent(Approval.self, forKey: .approval) ?? approval
