@@ -106,10 +106,6 @@ extension SQLiteStore {
         }
     }
 
-    public func agencySecrets(id: String, now: Date) async throws -> [WebhookSecret] {
-        try await agencySecretsWithExpiry(id: id, now: now).secrets
-    }
-
     public func agencySecretsWithExpiry(id: String, now: Date) async throws -> (secrets: [WebhookSecret], earliestExpiry: Date?) {
         try await writer.read { db in
             let rows = try Row.fetchAll(

@@ -53,11 +53,6 @@ extension SQLiteStore {
         return try await advisory(id: id)
     }
 
-    public func latestAdvisory(citizenId: Int64) async throws -> Advisory? {
-        guard let id = try await replyContexts(citizenIds: [citizenId], now: Date())[citizenId]?.latestAdvisoryId else { return nil }
-        return try await advisory(id: id)
-    }
-
     // MARK: Recording answers
 
     public func recordCheckins(_ answers: [CheckinAnswer]) async throws {

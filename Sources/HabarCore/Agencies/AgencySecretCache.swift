@@ -11,13 +11,13 @@ public final class AgencySecretCache: Sendable {
         var until: Date
     }
 
-    private let store: any HabarStore
+    private let store: any AgencyStore
     private let lifetime: TimeInterval
     private let entries = Mutex<[String: Entry]>([:])
     /// Unknown agency ids are cached too (empty); past this many entries the cache starts over.
     private let capacity = 10_000
 
-    public init(store: any HabarStore, lifetime: TimeInterval = 5) {
+    public init(store: any AgencyStore, lifetime: TimeInterval = 5) {
         self.store = store
         self.lifetime = lifetime
     }

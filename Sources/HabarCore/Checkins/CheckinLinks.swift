@@ -18,10 +18,10 @@ public final class CheckinLinks: Sendable {
     public static let placeholder = "HabarCheckinTokenXXXXX"
     public static let tokenLength = 22
 
-    private let store: any HabarStore
+    private let store: any InstallationStore
     private let key = Mutex<SymmetricKey?>(nil)
 
-    public init(store: any HabarStore) {
+    public init(store: any InstallationStore) {
         self.store = store
     }
 

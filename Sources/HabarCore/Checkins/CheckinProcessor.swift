@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// number that is no registered citizen is marked processed and answered with nothing:
 /// Habar is no open relay.
 public final class CheckinProcessor: Service {
-    private let store: any HabarStore
+    private let store: any CheckinStore
     private let publisher: AdvisoryPublisher
     private let parser = ReplyParser()
     private let logger: Logger
@@ -21,7 +21,7 @@ public final class CheckinProcessor: Service {
     private let now: @Sendable () -> Date
 
     public init(
-        store: any HabarStore, publisher: AdvisoryPublisher, logger: Logger, pollInterval: Duration = .milliseconds(100),
+        store: any CheckinStore, publisher: AdvisoryPublisher, logger: Logger, pollInterval: Duration = .milliseconds(100),
         batchSize: Int = 100, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.batchSize = batchSize
@@ -71,7 +71,7 @@ public final class CheckinProcessor: Service {
             let meaning = reading.meaning
             var confirmation: CheckinAnswer.Confirmation?
             if let underId = context.openCheckinId ?? context.latestAdvisoryId {
-                if advisories[underId] == nil { advisories[underId] = try await store.advisory(id: underId) }
+                if advisories[underId] == nil { advisories[underId] = try await publisher.store.advisory(id: underId) }
                 if let under = advisories[underId] {
                     let followUp = FollowUp.confirmation(of: meaning)
                     let key = "\(underId)/\(followUp.rawValue)"
@@ -97,7 +97,7 @@ public final class CheckinProcessor: Service {
 /// When check-in requests need their reminders and, at the deadline, their silent recipients
 /// in the hotline queue.
 public final class CheckinScheduler: Service {
-    private let store: any HabarStore
+    private let store: any CheckinStore
     private let publisher: AdvisoryPublisher
     private let reminderLead: TimeInterval
     private let interval: Duration
@@ -106,7 +106,7 @@ public final class CheckinScheduler: Service {
 
     /// - Parameter reminderLead: how long before the deadline the reminder goes to those who have not answered.
     public init(
-        store: any HabarStore, publisher: AdvisoryPublisher, reminderLead: TimeInterval, interval: Duration = .seconds(5), logger: Logger,
+        store: any CheckinStore, publisher: AdvisoryPublisher, reminderLead: TimeInterval, interval: Duration = .seconds(5), logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store

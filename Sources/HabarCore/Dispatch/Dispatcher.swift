@@ -11,7 +11,7 @@ import Synchronization
 /// Graceful shutdown stops claiming, lets the sends in flight finish and records them, and
 /// returns the claimed-but-unsent deliveries to the queue.
 public final class Dispatcher: Service {
-    private let store: any HabarStore
+    private let store: any DispatchStore
     private let channels: [ChannelLane]
     private let receipts: ReceiptCollector
     private let settings: DispatcherSettings
@@ -27,7 +27,7 @@ public final class Dispatcher: Service {
     ///   - configurations: their configuration, for limits and breakers.
     ///   - now: the clock (tests move it).
     public init(
-        store: any HabarStore,
+        store: any DispatchStore,
         adapters: [String: any ChannelAdapter],
         configurations: [ChannelConfiguration],
         receipts: ReceiptCollector,

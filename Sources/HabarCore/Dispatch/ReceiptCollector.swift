@@ -20,7 +20,7 @@ public actor ReceiptCollector: DeliveryReceiptSink {
     private var closed = false
 
     /// - Parameter maxBatch: receipt lists (one per `accept`) written in one transaction at most.
-    public init(store: any HabarStore, logger: Logger, maxBatch: Int = 64) {
+    public init(store: any DispatchStore, logger: Logger, maxBatch: Int = 64) {
         let clock = self.clock
         commits = GroupCommit(maxBatch: maxBatch) { lists in
             do {

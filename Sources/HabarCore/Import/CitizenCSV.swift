@@ -223,9 +223,9 @@ public struct CitizenCSV: Sendable {
 /// A CSV import as the HTTP API and the command line run it: parse, report every bad line,
 /// keep the good ones (or, all-or-nothing, none when any line is bad), in one transaction.
 public struct CitizenImport: Sendable {
-    public let store: any HabarStore
+    public let store: any CitizenStore
 
-    public init(store: any HabarStore) { self.store = store }
+    public init(store: any CitizenStore) { self.store = store }
 
     public struct Report: Sendable {
         public var created: Int

@@ -39,10 +39,10 @@ public enum PlaceCorrections {
 /// The places registry as the API, CLI and console use it: versioned places, and on every
 /// change a pending correction for each advisory in force that used an earlier version.
 public struct PlaceRegistry: Sendable {
-    public let store: any HabarStore
+    public let store: any PlaceStore
     public let publisher: AdvisoryPublisher
 
-    public init(store: any HabarStore, publisher: AdvisoryPublisher) {
+    public init(store: any PlaceStore, publisher: AdvisoryPublisher) {
         self.store = store
         self.publisher = publisher
     }

@@ -17,7 +17,7 @@ public struct LanguageFallback: Sendable, Hashable, Codable {
 /// the configured channels, renders every language × channel kind once, and hands the
 /// frozen texts to the store, which queues the audience in one transaction.
 public struct AdvisoryPublisher: Sendable {
-    public let store: any HabarStore
+    public let store: any PublishingStore & PlaceStore
     public let catalog: MessageCatalog
     public let channels: [String: ChannelCapabilities]
     public let fallback: LanguageFallback
@@ -31,7 +31,7 @@ public struct AdvisoryPublisher: Sendable {
     public static let defaultSMSSegmentBudget = 3
 
     public init(
-        store: any HabarStore, catalog: MessageCatalog, channels: [String: ChannelCapabilities], fallback: LanguageFallback = LanguageFallback(),
+        store: any PublishingStore & PlaceStore, catalog: MessageCatalog, channels: [String: ChannelCapabilities], fallback: LanguageFallback = LanguageFallback(),
         smsSegmentBudgets: [String: Int] = [:], checkinBaseURL: String = "http://127.0.0.1:8080/c", agencyChannel: String? = nil
     ) {
         self.agencyChannel = agencyChannel

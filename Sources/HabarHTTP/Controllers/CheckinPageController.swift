@@ -180,7 +180,7 @@ public final class CheckinPages: Sendable {
     public init(lifetime: TimeInterval = 1) { self.lifetime = lifetime }
 
     /// The advisory while it is published and unexpired, else nil.
-    func advisory(_ id: Int64, store: any HabarStore, now: Date) async throws -> Advisory? {
+    func advisory(_ id: Int64, store: any PublishingStore, now: Date) async throws -> Advisory? {
         let cached = entries.withLock { $0[id] }
         let entry: Entry
         if let cached, now.timeIntervalSince(cached.loadedAt) < lifetime, cached.loadedAt <= now {

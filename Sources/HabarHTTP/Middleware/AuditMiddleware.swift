@@ -11,10 +11,10 @@ import Logging
 /// not written.
 public struct AuditMiddleware: RouterMiddleware {
     public typealias Context = HabarRequestContext
-    let store: any HabarStore
+    let store: any OperatorStore
     let now: @Sendable () -> Date
 
-    public init(store: any HabarStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: any OperatorStore, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.now = now
     }

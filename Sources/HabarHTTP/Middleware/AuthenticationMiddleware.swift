@@ -7,9 +7,9 @@ import Hummingbird
 /// it asks is each handler's `context.require(role)`.
 public struct AuthenticationMiddleware: RouterMiddleware {
     public typealias Context = HabarRequestContext
-    let store: any HabarStore
+    let store: any OperatorStore
 
-    public init(store: any HabarStore) { self.store = store }
+    public init(store: any OperatorStore) { self.store = store }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context

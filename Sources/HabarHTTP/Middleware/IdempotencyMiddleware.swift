@@ -13,13 +13,13 @@ import Synchronization
 /// call that failed inside may be retried with the same key.
 public struct IdempotencyMiddleware: RouterMiddleware {
     public typealias Context = HabarRequestContext
-    let store: any HabarStore
+    let store: any OperatorStore
     let limits: BodyLimitMiddleware<HabarRequestContext>
     let retention: TimeInterval
     let now: @Sendable () -> Date
 
     public init(
-        store: any HabarStore, limits: BodyLimitMiddleware<HabarRequestContext>, retention: TimeInterval = 24 * 3600,
+        store: any OperatorStore, limits: BodyLimitMiddleware<HabarRequestContext>, retention: TimeInterval = 24 * 3600,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store

@@ -1,0 +1,279 @@
+import Foundation
+import HabarCore
+import HabarMessages
+
+/// The behaviour the gateway relies on from any store, written against the role protocols
+/// only: each backend's tests run every case against a fresh store of theirs (SQLite in
+/// memory and as a WAL file pool today; PostgreSQL next, unchanged). A failed check throws
+/// `ConformanceFailure` naming the case and what was seen.
+public struct StoreConformance: Sendable {
+    /// Makes an empty, migrated store; called once per case.
+    public let makeStore: @Sendable () async throws -> any HabarStore
+
+    public init(makeStore: @escaping @Sendable () async throws -> any HabarStore) { self.makeStore = makeStore }
+
+    /// The cases, by name; run each as its own test.
+    public static let cases = [
+        "installation identity", "fan-out once per citizen and version", "claims: lease, no double claim, take-over",
+        "receipts before the send record", "audit chain under concurrent appends", "idempotency keys", "pagination",
+        "conflicts", "last admin token",
+    ]
+
+    public func run(_ name: String) async throws {
+        let store = try await makeStore()
+        switch name {
+        case "installation identity": try await installation(store)
+        case "fan-out once per citizen and version": try await fanOutOnce(store)
+        case "claims: lease, no double claim, take-over": try await claims(store)
+        case "receipts before the send record": try await earlyReceipts(store)
+        case "audit chain under concurrent appends": try await auditChain(store)
+        case "idempotency keys": try await idempotency(store)
+        case "pagination": try await pagination(store)
+        case "conflicts": try await conflicts(store)
+        case "last admin token": try await lastAdmin(store)
+        default: throw ConformanceFailure(name, "no such case")
+        }
+    }
+
+    // MARK: Cases
+
+    func installation(_ store: any HabarStore) async throws {
+        let name = "installation identity"
+        let id = try await store.installationId()
+        guard !id.isEmpty, try await store.installationId() == id else { throw ConformanceFailure(name, "the installation id changes or is empty") }
+        // Concurrent first uses of one secret name agree.
+        let secrets = try await withThrowingTaskGroup(of: Data.self) { group in
+            for _ in 0..<8 { group.addTask { try await store.installationSecret(named: "links") } }
+            return try await group.reduce(into: Set<Data>()) { $0.insert($1) }
+        }
+        guard secrets.count == 1, let secret = secrets.first, secret.count == 32 else {
+            throw ConformanceFailure(name, "concurrent first uses made \(secrets.count) different secrets (or not 32 bytes)")
+        }
+        guard try await store.installationSecret(named: "other") != secret else { throw ConformanceFailure(name, "two names share a secret") }
+    }
+
+    func fanOutOnce(_ store: any HabarStore) async throws {
+        let name = "fan-out once per citizen and version"
+        _ = try await store.upsertCitizens((1...30).map { Fixtures.citizen($0) } + [Fixtures.citizen(99, country: "AE")])
+        let publisher = try Self.publisher(store)
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        guard let id = draft.id else { throw ConformanceFailure(name, "a stored draft has no id") }
+        // Two approvals of the same draft at once (two instances, a double click).
+        let results = await withTaskGroup(of: Result<PublicationResult, any Error>.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    do { return .success(try await publisher.publish(id: id, approver: "approver", now: Date())) } catch { return .failure(error) }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let queued = results.compactMap { try? $0.get().queued }.reduce(0, +)
+        guard queued == 30 else { throw ConformanceFailure(name, "two concurrent publications queued \(queued), not 30 (\(results))") }
+        let deliveries = try await Self.all { try await store.deliveries(DeliveryFilter(advisoryId: id), page: $0) }
+        let citizens = Set(deliveries.compactMap(\.citizenId))
+        guard deliveries.count == 30, citizens.count == 30 else {
+            throw ConformanceFailure(name, "\(deliveries.count) deliveries for \(citizens.count) citizens, not one each for 30")
+        }
+        guard Set(deliveries.map(\.idempotencyKey)).count == 30 else { throw ConformanceFailure(name, "two deliveries share an idempotency key") }
+        let counted = try await store.deliveryCounts(advisoryId: id).reduce(0) { $0 + $1.count }
+        guard counted == 30 else { throw ConformanceFailure(name, "deliveryCounts says \(counted)") }
+    }
+
+    func claims(_ store: any HabarStore) async throws {
+        let name = "claims: lease, no double claim, take-over"
+        _ = try await store.upsertCitizens((1...10).map { Fixtures.citizen($0) })
+        let publisher = try Self.publisher(store)
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        _ = try await publisher.publish(id: draft.id!, approver: "approver", now: Date())
+        let now = Date()
+        let lease = now.addingTimeInterval(30)
+        func claim(_ owner: String, limit: Int, at: Date, until: Date) async throws -> [ClaimedDelivery] {
+            try await store.claimDeliveries(channel: "sms", kind: .sms, address: .phone, limit: limit, owner: owner, leaseUntil: until, now: at)
+        }
+        async let first = claim("instance-a", limit: 6, at: now, until: lease)
+        async let second = claim("instance-b", limit: 6, at: now, until: lease)
+        let (a, b) = try await (first, second)
+        let ids = a.map(\.deliveryId) + b.map(\.deliveryId)
+        guard ids.count == 10, Set(ids).count == 10 else {
+            throw ConformanceFailure(name, "two concurrent claims returned \(a.count) + \(b.count), \(Set(ids).count) distinct, of 10")
+        }
+        guard try await claim("instance-c", limit: 10, at: now, until: lease).isEmpty else { throw ConformanceFailure(name, "a leased delivery was claimed again") }
+        guard try await store.recoverLeases(now: now.addingTimeInterval(29), owner: nil) == 0 else {
+            throw ConformanceFailure(name, "a live lease was taken back")
+        }
+        let recovered = try await store.recoverLeases(now: now.addingTimeInterval(31), owner: nil)
+        guard recovered == 10 else { throw ConformanceFailure(name, "\(recovered) expired leases taken back, not 10") }
+        let later = now.addingTimeInterval(32)
+        let taken = try await claim("instance-c", limit: 10, at: later, until: later.addingTimeInterval(30))
+        guard taken.count == 10 else { throw ConformanceFailure(name, "the survivor claimed \(taken.count) of 10") }
+        let victim = taken[0].deliveryId
+        // The dead instance's late outcome is ignored; the survivor's counts.
+        try await store.recordOutcomes(
+            [DeliveryOutcome(deliveryId: victim, step: 0, channel: "sms", result: .failed(reason: "late"))], owner: "instance-a", now: later)
+        guard try await store.delivery(id: victim)?.state == .sending else { throw ConformanceFailure(name, "an outcome from a lost lease was recorded") }
+        try await store.recordOutcomes(
+            [DeliveryOutcome(deliveryId: victim, step: 0, channel: "sms", result: .sent(providerMessageId: "p-1"))], owner: "instance-c", now: later)
+        guard try await store.delivery(id: victim)?.state == .sent else { throw ConformanceFailure(name, "the lease holder's outcome was not recorded") }
+        let path = try await store.deliveryEvents(deliveryId: victim).map(\.toState)
+        guard path == [.queued, .sending, .retrying, .sending, .sent] else { throw ConformanceFailure(name, "events \(path)") }
+        // A restarted instance takes back its own leases at once.
+        guard try await store.recoverLeases(now: later, owner: "instance-c") == 9 else { throw ConformanceFailure(name, "own leases not taken back") }
+    }
+
+    func earlyReceipts(_ store: any HabarStore) async throws {
+        let name = "receipts before the send record"
+        _ = try await store.upsertCitizens([Fixtures.citizen(1)])
+        let publisher = try Self.publisher(store)
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        _ = try await publisher.publish(id: draft.id!, approver: "approver", now: Date())
+        let now = Date()
+        guard let claimed = try await store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 1, owner: "w", leaseUntil: now.addingTimeInterval(30), now: now
+        ).first else { throw ConformanceFailure(name, "nothing to claim") }
+        let receipt = DeliveryReceipt(deliveryId: claimed.deliveryId, step: 0, channel: "sms", status: .delivered, at: now)
+        try await store.applyReceipts([receipt], now: now)
+        guard try await store.delivery(id: claimed.deliveryId)?.state == .sending else { throw ConformanceFailure(name, "a receipt moved an unsent delivery") }
+        try await store.recordOutcomes(
+            [DeliveryOutcome(deliveryId: claimed.deliveryId, step: 0, channel: "sms", result: .sent(providerMessageId: "x"))], owner: "w", now: now)
+        guard try await store.delivery(id: claimed.deliveryId)?.state == .delivered else {
+            throw ConformanceFailure(name, "the kept receipt was not applied when the send was recorded")
+        }
+        try await store.applyReceipts([receipt], now: now)
+        let path = try await store.deliveryEvents(deliveryId: claimed.deliveryId).map(\.toState)
+        guard path == [.queued, .sending, .sent, .delivered] else { throw ConformanceFailure(name, "events \(path) (a repeated receipt must change nothing)") }
+    }
+
+    func auditChain(_ store: any HabarStore) async throws {
+        let name = "audit chain under concurrent appends"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    _ = try await store.appendAudit(AuditEntry(
+                        at: Date(), actor: "writer-\(index % 4)", actorTokenId: nil, role: .operator, action: "POST /v1/citizens",
+                        target: "citizen/\(index)", status: 201, requestId: "r-\(index)", details: [:]))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let entries = try await Self.all { try await store.auditEntries(page: $0) }
+        guard entries.count == 40 else { throw ConformanceFailure(name, "\(entries.count) entries, not 40") }
+        var verifier = AuditChainVerifier()
+        for entry in entries {
+            if let problem = verifier.check(entry) { throw ConformanceFailure(name, "the chain breaks: \(problem)") }
+        }
+    }
+
+    func idempotency(_ store: any HabarStore) async throws {
+        let name = "idempotency keys"
+        let now = Date()
+        let forget = now.addingTimeInterval(-86_400)
+        func begin(_ key: String, _ fingerprint: String, scope: String = "token/1") async throws -> IdempotencyBegin {
+            try await store.beginIdempotentCall(scope: scope, key: key, fingerprint: fingerprint, now: now, forgetBefore: forget)
+        }
+        let racers = try await withThrowingTaskGroup(of: IdempotencyBegin.self) { group in
+            for _ in 0..<6 { group.addTask { try await begin("k1", "POST /v1/citizens abc") } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        guard racers.filter({ $0 == .proceed }).count == 1, racers.filter({ $0 == .inProgress }).count == 5 else {
+            throw ConformanceFailure(name, "six concurrent first uses: \(racers)")
+        }
+        guard try await begin("k1", "POST /v1/citizens other") == .mismatch else { throw ConformanceFailure(name, "another call under a used key is not a mismatch") }
+        guard try await begin("k1", "POST /v1/citizens abc", scope: "token/2") == .proceed else { throw ConformanceFailure(name, "keys are not per caller") }
+        let response = StoredResponse(status: 201, headers: ["Content-Type": "application/json"], body: Data(#"{"id":1}"#.utf8))
+        try await store.finishIdempotentCall(scope: "token/1", key: "k1", response: response)
+        guard try await begin("k1", "POST /v1/citizens abc") == .replay(response) else { throw ConformanceFailure(name, "the kept response is not replayed") }
+        guard try await begin("k2", "PATCH x") == .proceed else { throw ConformanceFailure(name, "a new key") }
+        try await store.finishIdempotentCall(scope: "token/1", key: "k2", response: nil)
+        guard try await begin("k2", "PATCH x") == .proceed else { throw ConformanceFailure(name, "a released key cannot be used again") }
+        let much = now.addingTimeInterval(2 * 86_400)
+        guard try await store.beginIdempotentCall(scope: "token/1", key: "k1", fingerprint: "other", now: much, forgetBefore: much.addingTimeInterval(-86_400)) == .proceed else {
+            throw ConformanceFailure(name, "an old key is not forgotten")
+        }
+    }
+
+    func pagination(_ store: any HabarStore) async throws {
+        let name = "pagination"
+        for index in 1...23 { _ = try await store.insertCitizen(Fixtures.citizen(index)) }
+        var seen: [Int64] = []
+        var page = PageRequest(limit: 5)
+        var pages = 0
+        while true {
+            let result = try await store.citizens(CitizenFilter(), page: page)
+            seen += result.items.compactMap(\.id)
+            pages += 1
+            guard let next = result.nextAfter else { break }
+            guard pages < 10 else { throw ConformanceFailure(name, "paging does not end") }
+            page = PageRequest(limit: 5, after: next)
+        }
+        guard seen.count == 23, Set(seen).count == 23, seen == seen.sorted(), pages == 5 else {
+            throw ConformanceFailure(name, "\(seen.count) citizens in \(pages) pages of 5, in order: \(seen == seen.sorted())")
+        }
+    }
+
+    func conflicts(_ store: any HabarStore) async throws {
+        let name = "conflicts"
+        func expectConflict(_ what: String, _ body: () async throws -> Void) async throws {
+            do {
+                try await body()
+                throw ConformanceFailure(name, "\(what) was accepted")
+            } catch let error as OperationError {
+                guard case .conflict = error else { throw ConformanceFailure(name, "\(what): \(error), not a conflict") }
+            }
+        }
+        _ = try await store.insertSubscriber(Subscriber(name: "partner", url: "https://example.org/hook", secret: "whsec_a"))
+        try await expectConflict("a second subscriber named partner") {
+            _ = try await store.insertSubscriber(Subscriber(name: "partner", url: "https://example.org/other", secret: "whsec_b"))
+        }
+        guard try await store.subscribers().count == 1 else { throw ConformanceFailure(name, "the refused subscriber was stored") }
+        let place = try await store.insertPlace(Place(kind: .meetingPoint, name: "Посольство", location: GeoPoint(lat: 35.7, lon: 51.4), country: "IR", updatedBy: "operator-1"))
+        var next = place
+        next.version += 1
+        next.name = "Консульство"
+        _ = try await store.insertPlaceVersion(next)
+        try await expectConflict("a place version built on an old one") { _ = try await store.insertPlaceVersion(next) }
+        guard try await store.place(id: place.id!, version: nil)?.version == 2 else { throw ConformanceFailure(name, "the place's version moved on a conflict") }
+        let publisher = try Self.publisher(store)
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        try await store.scheduleAdvisory(id: draft.id!, approver: "a", approverTokenId: nil, publishAt: Date().addingTimeInterval(60))
+        _ = try await store.cancelAdvisory(id: draft.id!, at: Date(), notice: nil)
+        try await expectConflict("scheduling a cancelled advisory") {
+            try await store.scheduleAdvisory(id: draft.id!, approver: "a", approverTokenId: nil, publishAt: Date())
+        }
+    }
+
+    func lastAdmin(_ store: any HabarStore) async throws {
+        let name = "last admin token"
+        let first = try await store.insertToken(AccessToken(name: "first", role: .admin, tokenHash: "h1"))
+        let second = try await store.insertToken(AccessToken(name: "second", role: .admin, tokenHash: "h2"))
+        // Two admins revoking each other at once: one must stay.
+        async let a = store.revokeToken(id: first.id!, at: Date())
+        async let b = store.revokeToken(id: second.id!, at: Date())
+        let outcomes = try await [a, b]
+        guard outcomes.filter({ $0 == .revoked }).count == 1, outcomes.contains(.lastAdmin) else {
+            throw ConformanceFailure(name, "concurrent revocations of the two admins: \(outcomes)")
+        }
+        let left = try await [store.token(hash: "h1"), store.token(hash: "h2")].compactMap { $0 }
+        guard left.count == 1 else { throw ConformanceFailure(name, "\(left.count) admin tokens left") }
+        guard try await store.revokeToken(id: 999, at: Date()) == .notFound else { throw ConformanceFailure(name, "an unknown token") }
+    }
+
+    // MARK: Helpers
+
+    static func publisher(_ store: any HabarStore) throws -> AdvisoryPublisher {
+        AdvisoryPublisher(
+            store: store, catalog: try Fixtures.catalog(),
+            channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
+    }
+
+    /// Every item of a paged listing.
+    static func all<Item>(_ read: (PageRequest) async throws -> Page<Item>) async throws -> [Item] {
+        var items: [Item] = []
+        var page = PageRequest(limit: PageRequest.maxLimit)
+        while true {
+            let result = try await read(page)
+            items += result.items
+            guard let next = result.nextAfter else { return items }
+            page = PageRequest(limit: PageRequest.maxLimit, after: next)
+        }
+    }
+}
