@@ -171,7 +171,7 @@ let package = Package(
         .testTarget(name: "HabarCoreTests", dependencies: ["HabarCore", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HabarStoreSQLiteTests",
-            dependencies: ["HabarStoreSQLite", "HabarTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["HabarStoreSQLite", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
         .testTarget(name: "ChannelSMSStubTests", dependencies: ["ChannelSMSStub", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(

@@ -500,6 +500,90 @@ enum Migrations {
                 CREATE UNIQUE INDEX citizen_merges_merged_id ON citizen_merges (merged_id);
                 """)
         }
+        migrator.registerMigration("v9: delivery purposes instead of negative versions") { db in
+            // Follow-ups (reminders, confirmations of replies) were deliveries and renderings
+            // of versions -1…-4. They get a purpose of their own and the advisory's version
+            // (for those already queued: its version now); every version is 1 or more. SQLite
+            // cannot change a table's UNIQUE constraint, so both tables are rebuilt (foreign
+            // keys are checked after the migration, by the migrator).
+            try db.execute(sql: """
+                CREATE TABLE deliveries_v9 (
+                    id INTEGER PRIMARY KEY,
+                    advisory_id INTEGER NOT NULL REFERENCES advisories (id),
+                    advisory_version INTEGER NOT NULL CHECK (advisory_version >= 1),
+                    purpose TEXT NOT NULL DEFAULT 'advisory'
+                        CHECK (purpose IN ('advisory', 'reminder', 'confirm_safe', 'confirm_help', 'confirm_received')),
+                    plan_index INTEGER NOT NULL DEFAULT 0,
+                    citizen_id INTEGER REFERENCES citizens (id) ON DELETE SET NULL,
+                    subscriber_id INTEGER REFERENCES subscribers (id),
+                    language TEXT NOT NULL CHECK (language IN ('kk', 'ru', 'en')),
+                    phone TEXT,
+                    email TEXT,
+                    steps TEXT NOT NULL CHECK (length(steps) > 0),
+                    step INTEGER NOT NULL DEFAULT 0 CHECK (step >= 0),
+                    channel TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN
+                        ('queued', 'sending', 'sent', 'delivered', 'retrying', 'failed', 'expired', 'cancelled')),
+                    priority INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at INTEGER,
+                    provider_message_id TEXT,
+                    last_error TEXT,
+                    expires_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    step_started_at INTEGER NOT NULL,
+                    first_sent_at INTEGER,
+                    agency_group INTEGER REFERENCES agency_groups (id),
+                    -- One per (version, purpose, citizen, plan entry): a confirmation's plan_index
+                    -- is the id of the SMS it answers.
+                    UNIQUE (advisory_id, advisory_version, purpose, citizen_id, plan_index),
+                    CHECK ((state = 'sending') = (lease_owner IS NOT NULL))
+                );
+                INSERT INTO deliveries_v9 (id, advisory_id, advisory_version, purpose, plan_index, citizen_id, subscriber_id, language,
+                    phone, email, steps, step, channel, state, priority, attempts, next_attempt_at, lease_owner, lease_expires_at,
+                    provider_message_id, last_error, expires_at, created_at, updated_at, step_started_at, first_sent_at, agency_group)
+                SELECT d.id, d.advisory_id, CASE WHEN d.advisory_version >= 1 THEN d.advisory_version ELSE max(a.version, 1) END,
+                    CASE d.advisory_version WHEN -1 THEN 'reminder' WHEN -2 THEN 'confirm_safe' WHEN -3 THEN 'confirm_help'
+                        WHEN -4 THEN 'confirm_received' ELSE 'advisory' END,
+                    d.plan_index, d.citizen_id, d.subscriber_id, d.language, d.phone, d.email, d.steps, d.step, d.channel, d.state,
+                    d.priority, d.attempts, d.next_attempt_at, d.lease_owner, d.lease_expires_at, d.provider_message_id, d.last_error,
+                    d.expires_at, d.created_at, d.updated_at, d.step_started_at, d.first_sent_at, d.agency_group
+                FROM deliveries d JOIN advisories a ON a.id = d.advisory_id;
+                DROP TABLE deliveries;
+                ALTER TABLE deliveries_v9 RENAME TO deliveries;
+                CREATE INDEX deliveries_claim ON deliveries (channel, priority, next_attempt_at)
+                    WHERE state IN ('queued', 'retrying');
+                CREATE INDEX deliveries_leases ON deliveries (lease_expires_at) WHERE state = 'sending';
+                CREATE INDEX deliveries_expiry ON deliveries (expires_at) WHERE state IN ('queued', 'retrying');
+                CREATE INDEX deliveries_by_citizen ON deliveries (citizen_id) WHERE citizen_id IS NOT NULL;
+                CREATE UNIQUE INDEX deliveries_once_per_subscriber
+                    ON deliveries (advisory_id, advisory_version, subscriber_id, plan_index) WHERE subscriber_id IS NOT NULL;
+
+                CREATE TABLE renderings_v9 (
+                    advisory_id INTEGER NOT NULL REFERENCES advisories (id) ON DELETE CASCADE,
+                    version INTEGER NOT NULL CHECK (version >= 1),
+                    purpose TEXT NOT NULL DEFAULT 'advisory',
+                    language TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('sms', 'email', 'webhook')),
+                    rendered_language TEXT NOT NULL,
+                    subject TEXT,
+                    text TEXT NOT NULL,
+                    html TEXT,
+                    PRIMARY KEY (advisory_id, version, purpose, language, kind)
+                ) WITHOUT ROWID;
+                INSERT OR IGNORE INTO renderings_v9 (advisory_id, version, purpose, language, kind, rendered_language, subject, text, html)
+                SELECT r.advisory_id, CASE WHEN r.version >= 1 THEN r.version ELSE max(a.version, 1) END,
+                    CASE r.version WHEN -1 THEN 'reminder' WHEN -2 THEN 'confirm_safe' WHEN -3 THEN 'confirm_help'
+                        WHEN -4 THEN 'confirm_received' ELSE 'advisory' END,
+                    r.language, r.kind, r.rendered_language, r.subject, r.text, r.html
+                FROM renderings r JOIN advisories a ON a.id = r.advisory_id;
+                DROP TABLE renderings;
+                ALTER TABLE renderings_v9 RENAME TO renderings;
+                """)
+        }
         return migrator
     }
 }

@@ -22,13 +22,13 @@ extension SQLiteStore {
     static let openCheckinSQL = """
         SELECT a.id FROM advisories a
         WHERE a.status = 'published' AND a.expires_at > ? AND a.params ->> '$.checkinDeadline' IS NOT NULL
-            AND EXISTS (SELECT 1 FROM deliveries d WHERE d.advisory_id = a.id AND d.advisory_version >= 1 AND d.citizen_id = c.id)
+            AND EXISTS (SELECT 1 FROM deliveries d WHERE d.advisory_id = a.id AND d.purpose = 'advisory' AND d.citizen_id = c.id)
         ORDER BY a.published_at DESC, a.id DESC LIMIT 1
         """
     /// The id of the latest advisory, not cancelled, that reached citizen `c.id`.
     static let latestAdvisorySQL = """
         SELECT d.advisory_id FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
-        WHERE d.citizen_id = c.id AND d.advisory_version >= 1 AND a.status != 'cancelled' ORDER BY d.id DESC LIMIT 1
+        WHERE d.citizen_id = c.id AND d.purpose = 'advisory' AND a.status != 'cancelled' ORDER BY d.id DESC LIMIT 1
         """
 
     public func replyContexts(citizenIds: [Int64], now: Date) async throws -> [Int64: ReplyContext] {
@@ -138,7 +138,8 @@ extension SQLiteStore {
     }
 
     /// One follow-up delivery (a confirmation or a reminder) with its frozen text: the text is
-    /// stored as the rendering of the follow-up's version in the citizen's language.
+    /// stored as the rendering of the follow-up's purpose under the advisory's current version,
+    /// in the citizen's language.
     static func queueFollowUp(
         _ db: Database, advisoryId: Int64, followUp: FollowUp, citizenId: Int64, planIndex: Int, channel: String,
         message: RenderedMessage, expiresAt: Date, now: Date
@@ -148,18 +149,18 @@ extension SQLiteStore {
         else { return }
         let language: String = citizen["language"]
         try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO renderings (advisory_id, version, language, kind, rendered_language, subject, text, html)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR IGNORE INTO renderings (advisory_id, version, purpose, language, kind, rendered_language, subject, text, html)
+            VALUES (?, (SELECT version FROM advisories WHERE id = ?), ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
-                advisoryId, followUp.version, language, message.kind.rawValue, message.language.rawValue, message.subject, message.text, message.html,
+                advisoryId, advisoryId, followUp.purpose.rawValue, language, message.kind.rawValue, message.language.rawValue, message.subject, message.text, message.html,
             ])
         try db.cachedStatement(sql: """
-            INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, email, steps, step, channel,
-                state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 'queued', ?, ?, ?, ?, ?, ?)
+            INSERT INTO deliveries (advisory_id, advisory_version, purpose, plan_index, citizen_id, language, phone, email, steps, step,
+                channel, state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
+            VALUES (?, (SELECT version FROM advisories WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, 0, ?, 'queued', ?, ?, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING
             """).execute(arguments: [
-                advisoryId, followUp.version, planIndex, citizenId, language, citizen["phone"], citizen["email"], channel, channel,
+                advisoryId, advisoryId, followUp.purpose.rawValue, planIndex, citizenId, language, citizen["phone"], citizen["email"], channel, channel,
                 Severity.extreme.priority, now.ms, expiresAt.ms, now.ms, now.ms, now.ms,
             ])
         guard db.changesCount == 1 else { return }
@@ -334,7 +335,7 @@ extension SQLiteStore {
                 sql: """
                     SELECT d.citizen_id, MIN(d.channel) AS channel, c.phone, c.email, c.language FROM deliveries d
                     JOIN citizens c ON c.id = d.citizen_id
-                    WHERE d.advisory_id = ? AND d.advisory_version >= 1 AND d.state IN ('queued', 'retrying', 'sending', 'sent', 'delivered')
+                    WHERE d.advisory_id = ? AND d.purpose = 'advisory' AND d.state IN ('queued', 'retrying', 'sending', 'sent', 'delivered')
                         AND NOT EXISTS (SELECT 1 FROM checkins k WHERE k.citizen_id = d.citizen_id AND k.advisory_id = d.advisory_id)
                     GROUP BY d.citizen_id
                     """,
@@ -370,7 +371,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT DISTINCT d.citizen_id FROM deliveries d
-                    WHERE d.advisory_id = ? AND d.advisory_version >= 1 AND d.citizen_id IS NOT NULL
+                    WHERE d.advisory_id = ? AND d.purpose = 'advisory' AND d.citizen_id IS NOT NULL
                         AND NOT EXISTS (SELECT 1 FROM checkins k WHERE k.citizen_id = d.citizen_id AND k.advisory_id = d.advisory_id)
                         AND NOT EXISTS (SELECT 1 FROM cases x WHERE x.citizen_id = d.citizen_id AND x.status != 'resolved')
                     """,
@@ -402,7 +403,7 @@ extension SQLiteStore {
                     FROM (SELECT citizen_id,
                                  SUM(state IN ('sent', 'delivered')) AS reached,
                                  SUM(state IN ('queued', 'retrying', 'sending')) AS pending
-                          FROM deliveries WHERE advisory_id = ? AND advisory_version >= 1 AND citizen_id IS NOT NULL
+                          FROM deliveries WHERE advisory_id = ? AND purpose = 'advisory' AND citizen_id IS NOT NULL
                           GROUP BY citizen_id) r
                     JOIN citizens c ON c.id = r.citizen_id
                     LEFT JOIN checkins k ON k.citizen_id = r.citizen_id AND k.advisory_id = ?

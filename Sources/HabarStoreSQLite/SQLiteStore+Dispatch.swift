@@ -58,7 +58,7 @@ extension SQLiteStore {
                 db.cachedStatement(sql: """
                     SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
                         d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id,
-                        a.cancel_notice_version, a.kind, a.params, d.citizen_id, d.agency_group
+                        a.cancel_notice_version, a.kind, a.params, d.citizen_id, d.agency_group, d.purpose
                     FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
                     WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
                     ORDER BY d.next_attempt_at, d.id
@@ -66,9 +66,9 @@ extension SQLiteStore {
                     """),
                 arguments: [channel, priority, now.ms, wanted])
             while let row = try rows.next() {
-                // A cancelled advisory sends only its cancellation notice and confirmations of
-                // replies (follow-ups below the reminder's version).
-                if row[13] == "cancelled", (row[16] as Int?) != (row[2] as Int), (row[2] as Int) >= FollowUp.reminder.version {
+                // A cancelled advisory sends only what the purpose's rule lets through.
+                let purpose = DeliveryPurpose(rawValue: row[21]) ?? .advisory
+                if row[13] == "cancelled", !purpose.isSentAfterCancellation(version: row[2], cancelNoticeVersion: row[16]) {
                     closing.append((row.copy(), .cancelled, "advisory cancelled"))
                     continue
                 }
@@ -90,7 +90,7 @@ extension SQLiteStore {
                     closing.append((row.copy(), .cancelled, "the subscriber is disabled"))
                     continue
                 }
-                guard let recipient, let text = try texts.rendering(db, advisoryId, version, language) else {
+                guard let recipient, let text = try texts.rendering(db, advisoryId, version, purpose, language) else {
                     closing.append((row.copy(), .failed, "no \(address.rawValue) address or no \(kind.rawValue) text for this step"))
                     continue
                 }
@@ -102,7 +102,7 @@ extension SQLiteStore {
                     address: recipient, message: text, advisoryId: advisoryId, advisoryVersion: version,
                     severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt,
                     kind: AdvisoryKind(rawValue: row[17]), paramsJSON: address == .webhook ? row[18] : nil,
-                    messageType: version == 1 ? .alert : ((row[16] as Int?) == version ? .cancel : .update), citizenId: row[19],
+                    messageType: .of(version: version, purpose: purpose, cancelNoticeVersion: row[16]), citizenId: row[19],
                     group: try (row[20] as Int64?).map { try Self.groupAdvisoryScope(db, delivery: id, group: $0) })
                 let stepsText: String = row[4]
                 let steps = plans[stepsText] ?? {
@@ -123,15 +123,17 @@ extension SQLiteStore {
         let kind: MessageKind
         var texts: [String: RenderedMessage?] = [:]
 
-        mutating func rendering(_ db: Database, _ advisoryId: Int64, _ version: Int, _ language: String) throws -> RenderedMessage? {
-            let key = "\(advisoryId)/\(version)/\(language)"
+        mutating func rendering(
+            _ db: Database, _ advisoryId: Int64, _ version: Int, _ purpose: DeliveryPurpose, _ language: String
+        ) throws -> RenderedMessage? {
+            let key = "\(advisoryId)/\(version)/\(purpose.rawValue)/\(language)"
             if let cached = texts[key] { return cached }
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: """
                     SELECT rendered_language, subject, text, html FROM renderings
-                    WHERE advisory_id = ? AND version = ? AND language = ? AND kind = ?
+                    WHERE advisory_id = ? AND version = ? AND purpose = ? AND language = ? AND kind = ?
                     """),
-                arguments: [advisoryId, version, language, kind.rawValue])
+                arguments: [advisoryId, version, purpose.rawValue, language, kind.rawValue])
             let rendered = row.flatMap { row -> RenderedMessage? in
                 guard let language = Language(rawValue: row[0]) else { return nil }
                 return RenderedMessage(language: language, kind: kind, subject: row[1], text: row[2], html: row[3])
@@ -290,11 +292,11 @@ extension SQLiteStore {
     /// delivery was the last hope: no other delivery to them has been sent or is pending.
     private static func markUnreachedIfNothingArrived(_ db: Database, delivery: Int64, now: Date) throws {
         guard let citizen = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT citizen_id FROM deliveries WHERE id = ? AND advisory_version >= 1"), arguments: [delivery])
+            db.cachedStatement(sql: "SELECT citizen_id FROM deliveries WHERE id = ? AND purpose = 'advisory'"), arguments: [delivery])
         else { return }
         try db.cachedStatement(sql: """
             UPDATE citizens SET welfare_status = 'unreached' WHERE id = ? AND welfare_status = 'unknown'
-                AND NOT EXISTS (SELECT 1 FROM deliveries WHERE citizen_id = ? AND advisory_version >= 1
+                AND NOT EXISTS (SELECT 1 FROM deliveries WHERE citizen_id = ? AND purpose = 'advisory'
                                 AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered'))
             """).execute(arguments: [citizen, citizen])
         guard db.changesCount == 1 else { return }

@@ -99,7 +99,8 @@ extension SQLiteStore {
                 sql: """
                     UPDATE deliveries SET plan_index = -id WHERE citizen_id = ? AND EXISTS (
                         SELECT 1 FROM deliveries k WHERE k.citizen_id = ? AND k.advisory_id = deliveries.advisory_id
-                            AND k.advisory_version = deliveries.advisory_version AND k.plan_index = deliveries.plan_index)
+                            AND k.advisory_version = deliveries.advisory_version AND k.purpose = deliveries.purpose
+                            AND k.plan_index = deliveries.plan_index)
                     """,
                 arguments: [duplicate, keep])
             try db.execute(sql: "UPDATE deliveries SET citizen_id = ? WHERE citizen_id = ?", arguments: [keep, duplicate])

@@ -213,7 +213,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT state, channel, language, COUNT(*), MIN(first_sent_at) FROM deliveries WHERE advisory_id = ? AND advisory_version >= 1
+                    SELECT state, channel, language, COUNT(*), MIN(first_sent_at) FROM deliveries WHERE advisory_id = ? AND purpose = 'advisory'
                     GROUP BY state, channel, language ORDER BY state, channel, language
                     """,
                 arguments: [id]
@@ -228,7 +228,7 @@ extension SQLiteStore {
             try Int64?.fetchAll(
                 db,
                 sql: """
-                    SELECT first_sent_at FROM deliveries WHERE advisory_id = ? AND advisory_version >= 1 AND state != 'cancelled'
+                    SELECT first_sent_at FROM deliveries WHERE advisory_id = ? AND purpose = 'advisory' AND state != 'cancelled'
                     ORDER BY first_sent_at IS NULL, first_sent_at
                     """,
                 arguments: [id])
@@ -237,7 +237,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT c.welfare_status, COUNT(*) FROM (SELECT DISTINCT citizen_id FROM deliveries WHERE advisory_id = ? AND advisory_version >= 1) d
+                    SELECT c.welfare_status, COUNT(*) FROM (SELECT DISTINCT citizen_id FROM deliveries WHERE advisory_id = ? AND purpose = 'advisory') d
                     JOIN citizens c ON c.id = d.citizen_id GROUP BY 1
                     """,
                 arguments: [id]

@@ -84,6 +84,13 @@ extension SQLiteStore {
         return result
     }
 
+    /// The deliveries `d` of one advisory version (arguments: advisory id, version) queued in
+    /// this transaction: those without a history yet (their `queued` event comes last).
+    static let createdNow = """
+        d.advisory_id = ? AND d.advisory_version = ? AND d.purpose = 'advisory'
+            AND NOT EXISTS (SELECT 1 FROM delivery_events e WHERE e.delivery_id = d.id)
+        """
+
     /// Freezes the publication's texts and queues one delivery per recipient and plan lane.
     private static func queue(_ publication: Publication, plan: ChannelPlan, severity: Severity, db: Database) throws -> PublicationResult {
         let now = publication.now.ms
@@ -109,7 +116,6 @@ extension SQLiteStore {
             case .webhook, nil: "0"
             }
         }
-        let firstId = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM deliveries") ?? 0) + 1
         let lanes: [(index: Int, channels: [String])] =
             plan.mode == .fallback ? [(0, citizenChannels)] : citizenChannels.enumerated().map { ($0.offset, [$0.element]) }
         for lane in lanes where !lane.channels.isEmpty {
@@ -126,7 +132,7 @@ extension SQLiteStore {
                     FROM (SELECT c.id, c.language, c.phone, c.email, rtrim(\(steps), ',') AS steps
                           FROM citizens c WHERE \(recipients.condition))
                     WHERE steps != ''
-                    ON CONFLICT (advisory_id, advisory_version, citizen_id, plan_index) DO NOTHING
+                    ON CONFLICT (advisory_id, advisory_version, purpose, citizen_id, plan_index) DO NOTHING
                     """,
                 arguments: StatementArguments(arguments) + StatementArguments(lane.channels) + recipients.arguments)
         }
@@ -146,14 +152,18 @@ extension SQLiteStore {
                             publication.expiresAt.ms, now, now, now] + subscribers.arguments)
         }
         if let channel = publication.agencyChannel {
-            try queueGroupAdvisories(publication, channel: channel, severity: severity, firstId: firstId, db: db)
+            try queueGroupAdvisories(publication, channel: channel, severity: severity, db: db)
         }
+        // The deliveries this call created are this version's without a history yet (no id
+        // arithmetic: nothing here assumes it is the only writer).
         try db.execute(
             sql: """
                 INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
-                SELECT id, ?, 0, channel, NULL, 'queued', 0, ? FROM deliveries WHERE id >= ?
+                SELECT d.id, ?, 0, d.channel, NULL, 'queued', 0, ? FROM deliveries d
+                WHERE \(Self.createdNow)
                 """,
-            arguments: [now, publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)", firstId])
+            arguments: [now, publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)",
+                        publication.advisoryId, publication.version])
         let queued = db.changesCount
         let anyReach = citizenChannels.isEmpty ? "0" : citizenChannels.map(reach).joined(separator: " OR ")
         let unreachable = try Int.fetchOne(
@@ -179,7 +189,7 @@ extension SQLiteStore {
     /// those tourists (frozen now). A first publication goes to the groups whose tourists the
     /// audience selects; a correction or cancellation notice to the groups earlier versions'
     /// group advisories reached, about the same tourists.
-    private static func queueGroupAdvisories(_ publication: Publication, channel: String, severity: Severity, firstId: Int64, db: Database) throws {
+    private static func queueGroupAdvisories(_ publication: Publication, channel: String, severity: Severity, db: Database) throws {
         let now = publication.now.ms
         let values: StatementArguments = [
             publication.advisoryId, publication.version, channel, channel, severity.priority, now, publication.expiresAt.ms, now, now, now,
@@ -205,13 +215,13 @@ extension SQLiteStore {
                 sql: """
                     INSERT OR IGNORE INTO group_advisory_tourists (delivery_id, tourist_id, citizen_id)
                     SELECT d.id, m.tourist_id, m.citizen_id FROM deliveries d JOIN (\(selected)) m ON m.group_ref = d.agency_group
-                    WHERE d.id >= ? AND d.agency_group IS NOT NULL
+                    WHERE \(Self.createdNow) AND d.agency_group IS NOT NULL
                     """,
-                arguments: members.arguments + [firstId])
+                arguments: members.arguments + [publication.advisoryId, publication.version])
         case .reachedBy(let advisoryId, let beforeVersion):
             let earlier = """
                 SELECT id, subscriber_id, agency_group FROM deliveries
-                WHERE advisory_id = ? AND advisory_version BETWEEN 1 AND ? - 1 AND agency_group IS NOT NULL
+                WHERE advisory_id = ? AND purpose = 'advisory' AND advisory_version < ? AND agency_group IS NOT NULL
                     AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered')
                 """
             try db.execute(
@@ -228,9 +238,9 @@ extension SQLiteStore {
                     SELECT d.id, t.tourist_id, t.citizen_id FROM deliveries d
                     JOIN (\(earlier)) e ON e.agency_group = d.agency_group AND e.subscriber_id = d.subscriber_id
                     JOIN group_advisory_tourists t ON t.delivery_id = e.id
-                    WHERE d.id >= ? AND d.agency_group IS NOT NULL
+                    WHERE \(Self.createdNow) AND d.agency_group IS NOT NULL
                     """,
-                arguments: [advisoryId, beforeVersion, firstId])
+                arguments: [advisoryId, beforeVersion, publication.advisoryId, publication.version])
         }
     }
 

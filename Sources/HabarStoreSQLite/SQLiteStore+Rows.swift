@@ -68,6 +68,7 @@ extension SQLiteStore {
             leaseExpiresAt: (row["lease_expires_at"] as Int64?).map(Date.init(ms:)), providerMessageId: row["provider_message_id"],
             lastError: row["last_error"], expiresAt: Date(ms: row["expires_at"]), createdAt: Date(ms: row["created_at"]),
             updatedAt: Date(ms: row["updated_at"]), stepStartedAt: Date(ms: row["step_started_at"]),
-            idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step), groupId: row["agency_group"])
+            idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step), groupId: row["agency_group"],
+            purpose: DeliveryPurpose(rawValue: row["purpose"]) ?? .advisory)
     }
 }

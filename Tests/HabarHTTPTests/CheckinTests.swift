@@ -170,8 +170,9 @@ struct CaseTests {
         #expect(queue.map(\.reason) == [.needsHelp, .freeText])
         #expect(queue.last?.entries.first?.text == "когда будет автобус до границы?")
         // One confirmation per reply, in the citizen's language, on the reply's channel; none to the stranger.
-        let follow = try await store.deliveries(DeliveryFilter(advisoryId: draft.id!), page: PageRequest(limit: 100)).items.filter { $0.advisoryVersion < 1 }
-        #expect(follow.map(\.advisoryVersion).sorted() == [FollowUp.confirmReceived.version, FollowUp.confirmHelp.version, FollowUp.confirmSafe.version])
+        let follow = try await store.deliveries(DeliveryFilter(advisoryId: draft.id!), page: PageRequest(limit: 100)).items.filter { $0.purpose != .advisory }
+        #expect(follow.map(\.purpose.rawValue).sorted() == ["confirm_help", "confirm_received", "confirm_safe"])
+        #expect(follow.allSatisfy { $0.advisoryVersion == 1 }, "a follow-up carries the version it follows")
         #expect(follow.allSatisfy { $0.steps == ["sms"] })
         let texts = try c.rig.gateway.publisher.renderFollowUp(try #require(try await store.advisory(id: draft.id!)), .confirmSafe, kinds: [.sms], now: Date())
         #expect(texts[.kazakh]?[.sms]?.text.hasPrefix("ҚР СІМ: рақмет, қауіпсіз екеніңіз белгіленді.") == true)
@@ -258,7 +259,7 @@ struct CaseTests {
         #expect(try await scheduler.tick().reminded == 2)
         #expect(try await scheduler.tick().reminded == 0)  // once
         let reminders = try await store.deliveries(DeliveryFilter(advisoryId: draft.id!), page: PageRequest()).items
-            .filter { $0.advisoryVersion == FollowUp.reminder.version }
+            .filter { $0.purpose == .reminder }
         // The request went by SMS; the reminder by e-mail to whoever has an address, else SMS again.
         #expect(Dictionary(uniqueKeysWithValues: reminders.map { ($0.citizenId!, $0.steps) }) == [c.russian.id!: ["sms"], third.id!: ["email"]])
         let later = CheckinScheduler(store: store, publisher: c.rig.gateway.publisher, reminderLead: 3600, logger: .init(label: "t"), now: { deadline.addingTimeInterval(1) })

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HabarCore
+import HabarMessages
 @testable import HabarStoreSQLite
 import HabarTesting
 import Testing
@@ -17,7 +18,10 @@ struct MigrationChecksumTests {
         ("v5: agencies", "584b80509ec0c4f2"),
         ("v6: agency groups, group advisories, merges", "318dbce77a863fa5"),
         ("v7: places", "0282ede506e3c170"),
-        ("v8: merged phones where v6 lacked them", "2aa63c3690248cc1"),
+        // (v8 was pinned while it was the last block, without the newline every other block
+        // ends with; the checksum now always includes it — the migration itself is unchanged.)
+        ("v8: merged phones where v6 lacked them", "9d051bb6ee1b3cf1"),
+        ("v9: delivery purposes instead of negative versions", "c6228ace8b51649f"),
     ]
 
     /// Each `registerMigration` block of Migrations.swift, by name, FNV-1a 64 over its UTF-8 text.
@@ -27,7 +31,9 @@ struct MigrationChecksumTests {
         let marker = "        migrator.registerMigration(\""
         return source.components(separatedBy: marker).dropFirst().map { block in
             let name = String(block.prefix { $0 != "\"" })
-            let body = marker + (block.components(separatedBy: "\n        return migrator").first ?? block)
+            var body = marker + (block.components(separatedBy: "\n        return migrator").first ?? block)
+            // The last block is cut before `return migrator`, the others end with a newline.
+            if !body.hasSuffix("\n") { body += "\n" }
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
             for byte in body.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
             return (name, String(format: "%016llx", hash))
@@ -78,6 +84,51 @@ struct MigrationChecksumTests {
             channel: "sms", sender: "+905321112233", receiver: nil, text: "Аманмын", sentAt: nil, receivedAt: Date(), providerMessageId: "m1"))
         #expect(reply.citizenId == 1)
         #expect(try await store.mergedInto(citizenId: 7) == 1)
+        #expect(try store.isSchemaKnown())
+    }
+
+    @Test("v9 gives follow-ups stored as versions -1…-4 their purpose and the advisory's version; they are still sent and counted apart")
+    func purposesFromNegativeVersions() async throws {
+        let directory = try Fixtures.temporaryDirectory("migrate-v8")
+        let path = directory.appendingPathComponent("habar.sqlite").path
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let expires = now + 3_600_000
+        do {
+            let pool = try DatabasePool(path: path, configuration: SQLiteStore.configuration())
+            try Migrations.migrator.migrate(pool, upTo: "v8: merged phones where v6 lacked them")
+            // A published check-in request (now at version 2), its delivery, a reminder (-1) and a
+            // confirmation (-2, plan_index = the SMS it answers), as v8 stored them.
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO citizens (full_name, language, phone, country, created_at, updated_at)
+                        VALUES ('Айгүл Серікова', 'kk', '+77015550102', 'IR', \(now), \(now));
+                    INSERT INTO advisories (kind, severity, audience, params, template, channel_plan, expires_at, status, version,
+                        author, approver, created_at, published_at)
+                        VALUES ('checkin_request', 'severe', '{"countries":["IR"]}', '{}', 'checkin_request.ask',
+                        '{"mode":"fallback","channels":["sms"]}', \(expires), 'published', 2, 'op', 'ap', \(now), \(now));
+                    INSERT INTO renderings (advisory_id, version, language, kind, rendered_language, text)
+                        VALUES (1, 2, 'kk', 'sms', 'kk', 'request'), (1, -1, 'kk', 'sms', 'kk', 'reminder'), (1, -2, 'kk', 'sms', 'kk', 'thanks');
+                    INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, steps, step, channel,
+                        state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
+                        VALUES (1, 2, 0, 1, 'kk', '+77015550102', 'sms', 0, 'sms', 'delivered', 1, \(now), \(expires), \(now), \(now), \(now)),
+                               (1, -1, 0, 1, 'kk', '+77015550102', 'sms', 0, 'sms', 'queued', 0, \(now), \(expires), \(now), \(now), \(now)),
+                               (1, -2, 17, 1, 'kk', '+77015550102', 'sms', 0, 'sms', 'queued', 0, \(now), \(expires), \(now), \(now), \(now));
+                    INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
+                        VALUES (1, \(now), 0, 'sms', NULL, 'queued', 0), (2, \(now), 0, 'sms', NULL, 'queued', 0), (3, \(now), 0, 'sms', NULL, 'queued', 0);
+                    """)
+            }
+        }
+        let store = try SQLiteStore.open(directory: directory)
+        let deliveries = try await store.deliveries(DeliveryFilter(advisoryId: 1), page: PageRequest()).items
+        #expect(deliveries.map(\.purpose) == [.advisory, .reminder, .confirmSafe])
+        #expect(deliveries.map(\.advisoryVersion) == [2, 2, 2], "every version is 1 or more; a follow-up takes the advisory's")
+        #expect(try await store.deliveryEvents(deliveryId: 3).count == 1, "the history stays with its delivery")
+        // Both follow-ups are still sent, with their own frozen texts.
+        let claimed = try await store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 10, owner: "w", leaseUntil: Date().addingTimeInterval(60), now: Date())
+        #expect(Set(claimed.map(\.message.message.text)) == ["reminder", "thanks"])
+        // Stats count the advisory's own delivery only.
+        #expect(try await store.advisoryStats(id: 1)?.deliveries == 1)
         #expect(try store.isSchemaKnown())
     }
 }

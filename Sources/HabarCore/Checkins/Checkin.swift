@@ -54,16 +54,17 @@ public struct WelfareEvent: Sendable, Hashable, Codable {
     }
 }
 
-/// Messages of an advisory other than its versions, stored as versions below 1 so they go
-/// through the same queue, channels and history: the reminder of a check-in and the
-/// confirmations of replies. Each has its catalog template.
-public enum FollowUp: Int, Sendable, CaseIterable {
-    case reminder = -1
-    case confirmSafe = -2
-    case confirmHelp = -3
-    case confirmReceived = -4
+/// Messages of an advisory other than its versions, queued as deliveries of their own purpose
+/// so they go through the same queue, channels and history: the reminder of a check-in and
+/// the confirmations of replies. Each has its catalog template.
+public enum FollowUp: String, Sendable, CaseIterable {
+    case reminder
+    case confirmSafe = "confirm_safe"
+    case confirmHelp = "confirm_help"
+    case confirmReceived = "confirm_received"
 
-    public var version: Int { rawValue }
+    /// Stored as its deliveries' purpose.
+    public var purpose: DeliveryPurpose { DeliveryPurpose(rawValue: rawValue)! }
 
     public var template: String {
         switch self {

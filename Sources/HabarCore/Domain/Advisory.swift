@@ -45,6 +45,15 @@ public enum AdvisoryMessageType: String, Sendable, Codable, CaseIterable {
     case update
     /// The cancellation (with or without a notice to the people reached).
     case cancel
+
+    /// What a delivery carries: version 1 is the alert, the version a cancellation named its
+    /// notice the cancel, any other version a correction; a follow-up (a reminder, a
+    /// confirmation) goes as an update of the advisory it follows.
+    public static func of(version: Int, purpose: DeliveryPurpose, cancelNoticeVersion: Int?) -> AdvisoryMessageType {
+        guard purpose.isAdvisory else { return .update }
+        if version == cancelNoticeVersion { return .cancel }
+        return version == 1 ? .alert : .update
+    }
 }
 
 /// One published version of an advisory.

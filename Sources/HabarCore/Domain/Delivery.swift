@@ -17,12 +17,39 @@ public enum DeliveryState: String, Sendable, Codable, CaseIterable {
     public static let pending: [DeliveryState] = [.queued, .retrying]
 }
 
+/// Why a delivery exists: the advisory version itself, or a follow-up the gateway sends under
+/// it (a check-in reminder, the confirmation of a citizen's reply).
+public enum DeliveryPurpose: String, Sendable, Codable, CaseIterable {
+    case advisory
+    case reminder
+    case confirmSafe = "confirm_safe"
+    case confirmHelp = "confirm_help"
+    case confirmReceived = "confirm_received"
+
+    /// What HQ counts as the advisory reaching someone (stats, "reached by", unreached).
+    public var isAdvisory: Bool { self == .advisory }
+
+    /// Whether a due delivery of this purpose is still sent after its advisory was cancelled:
+    /// the cancellation notice (the version `cancelNoticeVersion` names) and confirmations of
+    /// replies (a citizen who wrote gets an answer) are; the advisory's other versions and
+    /// reminders to check in are not.
+    public func isSentAfterCancellation(version: Int, cancelNoticeVersion: Int?) -> Bool {
+        switch self {
+        case .advisory: version == cancelNoticeVersion
+        case .reminder: false
+        case .confirmSafe, .confirmHelp, .confirmReceived: true
+        }
+    }
+}
+
 /// One attempt plan for one (advisory version, recipient): ordered channel steps, the
 /// language, and the state of the current step.
 public struct Delivery: Sendable, Hashable, Codable, Identifiable {
     public var id: Int64
     public var advisoryId: Int64
+    /// The advisory version it carries, or (a follow-up) the version current when it was queued.
     public var advisoryVersion: Int
+    public var purpose: DeliveryPurpose
     public var citizenId: Int64?
     public var subscriberId: Int64?
     /// For a group advisory to a travel agency: the group it is about (`/v1/groups/{id}`).
@@ -52,9 +79,10 @@ public struct Delivery: Sendable, Hashable, Codable, Identifiable {
         language: Language, steps: [String], step: Int, state: DeliveryState, attempts: Int,
         nextAttemptAt: Date, leaseOwner: String?, leaseExpiresAt: Date?, providerMessageId: String?,
         lastError: String?, expiresAt: Date, createdAt: Date, updatedAt: Date, stepStartedAt: Date,
-        idempotencyKey: String, groupId: Int64? = nil
+        idempotencyKey: String, groupId: Int64? = nil, purpose: DeliveryPurpose = .advisory
     ) {
         self.groupId = groupId
+        self.purpose = purpose
         self.id = id
         self.advisoryId = advisoryId
         self.advisoryVersion = advisoryVersion
