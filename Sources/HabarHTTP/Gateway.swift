@@ -31,6 +31,8 @@ public struct Gateway: Sendable {
     public let receipts: ReceiptCollector
     public let dispatcher: Dispatcher
     public let publisher: AdvisoryPublisher
+    /// Who may see which citizens (HQ, an agency).
+    public var citizens: CitizenVisibility { CitizenVisibility(store: store) }
     /// The places registry: versions, and corrections of the advisories that used them.
     public var places: PlaceRegistry { PlaceRegistry(store: store, publisher: publisher) }
     public let links: CheckinLinks
@@ -44,7 +46,7 @@ public struct Gateway: Sendable {
     public let agencyEvents: GroupCommit<AgencyEvent, Result<AgencyEventResult, ValidationFailure>>
     /// The secrets that verify agencies' webhooks, kept for a few seconds.
     public let agencySecrets: AgencySecretCache
-    public let checkinPages = CheckinPages()
+    public let checkinPages: CheckinPages
     public let metrics: PrometheusCollectorRegistry
     /// What the store runs beside the gateway, and what it holds while it serves.
     public let storeServices: [any Service]
@@ -89,6 +91,10 @@ public struct Gateway: Sendable {
         let publisher = AdvisoryPublisher(
             store: store, catalog: catalog, channels: adapters.mapValues(\.capabilities), fallback: configuration.fallback,
             smsSegmentBudgets: budgets, checkinBaseURL: configuration.publicBaseURL + "/c", agencyChannel: configuration.agencies.channel)
+        // Whatever the publisher changes, from the API, the CLI, a place or the scheduler,
+        // drops the check-in pages' copy of it.
+        let checkinPages = CheckinPages()
+        publisher.changes.observe { id in checkinPages.forget(id) }
         let processor = CheckinProcessor(store: store, publisher: publisher, logger: logger, now: now)
         let scheduler = CheckinScheduler(
             store: store, publisher: publisher, reminderLead: configuration.checkins.reminderBeforeDeadlineMinutes * 60,
@@ -103,7 +109,7 @@ public struct Gateway: Sendable {
             inbound: GroupCommit { batch in try await store.recordInboundSMS(batch) },
             agencyEvents: GroupCommit(maxBatch: 200) { batch in try await store.applyAgencyEvents(batch) },
             agencySecrets: AgencySecretCache(store: store),
-            metrics: registryMetrics, storeServices: opened.services, storeHold: opened.hold, logger: logger, now: now)
+            checkinPages: checkinPages, metrics: registryMetrics, storeServices: opened.services, storeHold: opened.hold, logger: logger, now: now)
     }
 
     /// On a database with no token at all, makes the first admin token (shown once).

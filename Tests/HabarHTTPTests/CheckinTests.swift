@@ -59,6 +59,24 @@ struct CheckinLinkTests {
         }
     }
 
+    @Test("a change the publisher commits shows on an open page at once, whoever made it (here the core service, not the API): a correction, then a cancellation")
+    func changesDropThePage() async throws {
+        let c = try await CheckinRig()
+        let token = try await c.token(c.russian)
+        try await c.rig.run { api in
+            #expect(try await api.call(.get, "/c/\(token)").text.contains("Консул: +98 21 2256 5933"))
+            var params = c.advisory.params
+            params.contactPhone = "+982100000000"
+            let outcome = try await c.rig.gateway.publisher.correct(
+                id: c.advisory.id!, AdvisoryCorrection(params: params), by: Actor(name: "operator-2"), threshold: 100, now: Date())
+            guard case .published = outcome else { Issue.record("the correction waits: \(outcome)"); return }
+            let corrected = try await api.call(.get, "/c/\(token)")
+            #expect(corrected.text.contains("Консул: +98 21 0000 0000") && !corrected.text.contains("2256 5933"), "\(corrected.text)")
+            _ = try await c.rig.gateway.publisher.cancel(id: c.advisory.id!, notice: false, by: Actor(name: "approver-1"), now: Date())
+            #expect(try await api.call(.get, "/c/\(token)").status == 404, "a cancelled advisory's link closes at once")
+        }
+    }
+
     @Test("forged, altered, unknown-advisory and cancelled tokens get a plain 404 page and record nothing")
     func refused() async throws {
         let c = try await CheckinRig()

@@ -7,6 +7,16 @@ public enum AdvisoryKind: String, Sendable, Codable, CaseIterable {
     case meetingPoint = "meeting_point"
     case checkinRequest = "checkin_request"
     case general
+
+    /// The catalog template an advisory of this kind uses when none is named.
+    public var defaultTemplate: String {
+        switch self {
+        case .greenCorridor: "green_corridor.opened"
+        case .meetingPoint: "meeting_point.set"
+        case .checkinRequest: "checkin_request.ask"
+        case .general: "general.notice"
+        }
+    }
 }
 
 /// CAP 1.2 severity. Higher severities are dispatched first.

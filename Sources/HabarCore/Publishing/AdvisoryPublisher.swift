@@ -27,13 +27,17 @@ public struct AdvisoryPublisher: Sendable {
     public let checkinBaseURL: String
     /// The webhook channel that carries `group.advisory` to travel agencies (nil: none).
     public let agencyChannel: String?
+    /// Told of every change this publisher commits (caches drop their copy).
+    public let changes: AdvisoryChanges
 
     public static let defaultSMSSegmentBudget = 3
 
     public init(
         store: any PublishingStore & PlaceStore, catalog: MessageCatalog, channels: [String: ChannelCapabilities], fallback: LanguageFallback = LanguageFallback(),
-        smsSegmentBudgets: [String: Int] = [:], checkinBaseURL: String = "http://127.0.0.1:8080/c", agencyChannel: String? = nil
+        smsSegmentBudgets: [String: Int] = [:], checkinBaseURL: String = "http://127.0.0.1:8080/c", agencyChannel: String? = nil,
+        changes: AdvisoryChanges = AdvisoryChanges()
     ) {
+        self.changes = changes
         self.agencyChannel = agencyChannel
         self.store = store
         self.catalog = catalog
@@ -75,6 +79,7 @@ public struct AdvisoryPublisher: Sendable {
         var v = Validator()
         do { try advisory.audience.validate() } catch { for e in error.errors { v.add(e.pointer ?? "/audience", e.detail) } }
         v.check(advisory.expiresAt > now, "/expiresAt", "is in the past: an expired advisory is never sent")
+        if let publishAt = advisory.publishAt { v.check(publishAt < advisory.expiresAt, "/publishAt", "is not before expiresAt") }
         v.check(!advisory.channelPlan.channels.isEmpty, "/channelPlan/channels", "needs at least one channel")
         v.check(Set(advisory.channelPlan.channels).count == advisory.channelPlan.channels.count, "/channelPlan/channels", "names a channel twice")
         for (index, name) in advisory.channelPlan.channels.enumerated() where channels[name] == nil {
@@ -268,10 +273,12 @@ public struct AdvisoryPublisher: Sendable {
         try checkLanguages(advisory, languages: languages)
         let renderings = try render(advisory, now: now)
         try checkBudgets(advisory, renderings, languages: languages)
-        return try await store.publish(Publication(
+        let result = try await store.publish(Publication(
             advisory: advisory, messageType: .alert, approver: approver.name, approverTokenId: approver.tokenId,
             recipients: .audience(advisory.audience), renderings: renderings, channels: channelMap(advisory.channelPlan),
             agencyChannel: agencyChannel, now: now))
+        if let id = advisory.id { changes.changed(id) }
+        return result
     }
 
     /// Publishes approved advisories whose time has come. One that cannot be published
@@ -284,7 +291,7 @@ public struct AdvisoryPublisher: Sendable {
         for advisory in try await store.dueScheduledAdvisories(now: now) {
             guard let id = advisory.id else { continue }
             if advisory.expiresAt <= now {
-                _ = try await store.cancelAdvisory(id: id, at: now, notice: nil)
+                _ = try await cancelled(id, store.cancelAdvisory(id: id, at: now, notice: nil))
                 failures.append((id, OperationError.conflict("advisory \(id) expired before its publishing time came; cancelled")))
                 continue
             }
@@ -357,10 +364,18 @@ public struct AdvisoryPublisher: Sendable {
         try checkLanguages(next, languages: languages)
         let combined = try await correctionRenderings(advisory, next, now: now)
         try checkBudgets(next, combined, extra: Self.correctionExtraSegments, languages: languages)
-        return try await store.publish(Publication(
+        let result = try await store.publish(Publication(
             advisory: next, messageType: .update, approver: approver.name, approverTokenId: approver.tokenId,
             recipients: .reachedBy(advisoryId: next.id!, beforeVersion: next.version), renderings: combined,
             channels: channelMap(next.channelPlan), agencyChannel: agencyChannel, now: now))
+        changes.changed(next.id!)  // a new deadline or consul number shows at once
+        return result
+    }
+
+    /// A committed cancellation: its check-in links close now, not when a cache ages.
+    private func cancelled<T>(_ id: Int64, _ result: T) -> T {
+        changes.changed(id)
+        return result
     }
 
     /// Cancels advisory `id`: nothing not yet sent goes out; with `notice`, the people already
@@ -371,7 +386,7 @@ public struct AdvisoryPublisher: Sendable {
             throw OperationError.conflict("advisory \(id) is \(advisory.status.rawValue)")
         }
         guard notice, advisory.status == .published else {
-            return try await store.cancelAdvisory(id: id, at: now, notice: nil)
+            return try await cancelled(id, store.cancelAdvisory(id: id, at: now, notice: nil))
         }
         var next = advisory
         next.version += 1
@@ -393,7 +408,7 @@ public struct AdvisoryPublisher: Sendable {
             recipients: .reachedBy(advisoryId: id, beforeVersion: next.version), renderings: renderings,
             channels: channelMap(advisory.channelPlan), agencyChannel: agencyChannel,
             expiresAt: max(advisory.expiresAt, now.addingTimeInterval(6 * 3600)), now: now)
-        return try await store.cancelAdvisory(id: id, at: now, notice: publication)
+        return try await cancelled(id, store.cancelAdvisory(id: id, at: now, notice: publication))
     }
 
     /// Every language in `kinds`, whatever the plan's channels (exports such as CAP).

@@ -32,11 +32,6 @@ struct AdvisoriesController {
         var expiresAt: Date
         var scope: AdvisoryScope?
         var publishAt: Date?
-
-        static let defaultTemplates: [AdvisoryKind: String] = [
-            .greenCorridor: "green_corridor.opened", .meetingPoint: "meeting_point.set",
-            .checkinRequest: "checkin_request.ask", .general: "general.notice",
-        ]
     }
 
     /// An advisory as the API shows it. `status` is `scheduled` for an approved draft that
@@ -116,12 +111,9 @@ struct AdvisoriesController {
         let now = gateway.now()
         let advisory = Advisory(
             kind: input.kind, severity: input.severity, audience: input.audience, params: input.params ?? AdvisoryParameters(),
-            template: input.template ?? Input.defaultTemplates[input.kind] ?? "general.notice", channelPlan: input.channelPlan,
+            template: input.template ?? input.kind.defaultTemplate, channelPlan: input.channelPlan,
             expiresAt: input.expiresAt, author: identity.name, createdAt: now, scope: input.scope ?? .restricted,
             publishAt: input.publishAt, authorTokenId: identity.id)
-        if let publishAt = input.publishAt, publishAt >= input.expiresAt {
-            throw ValidationFailure(pointer: "/publishAt", "is not before expiresAt")
-        }
         let stored = try await gateway.publisher.draft(advisory, now: now)
         context.audit.target("advisory/\(stored.id ?? 0)")
         var response = try JSONBody.response(Body(stored), status: .created)
@@ -203,7 +195,6 @@ struct AdvisoriesController {
         context.audit.target("advisory/\(id)")
         context.audit.detail("threshold", String(threshold))
         let outcome = try await gateway.publisher.correct(id: id, correction, by: context.actor, threshold: threshold, now: gateway.now())
-        gateway.checkinPages.forget(id)  // a new deadline or consul number shows at once
         let advisory = try await existing(context)
         switch outcome {
         case .published(let result, let recipients):
@@ -227,7 +218,6 @@ struct AdvisoriesController {
         let id = try context.id("advisory")
         context.audit.target("advisory/\(id)")
         let result = try await gateway.publisher.cancel(id: id, notice: input.notice ?? false, by: context.actor, now: gateway.now())
-        gateway.checkinPages.forget(id)  // its check-in links close now, not a second later
         context.audit.detail("cancelledDeliveries", String(result.cancelled))
         context.audit.detail("notice", String(result.notice != nil))
         let advisory = try await existing(context)

@@ -134,47 +134,20 @@ struct CitizensController {
 
     func list(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         let identity = try context.require(.viewer, .agency)
-        var filter = CitizenFilter(
+        let filter = CitizenFilter(
             country: try Listing.string(request, "country"), city: try Listing.string(request, "city"),
             groupId: try Listing.string(request, "groupId"), agencyId: try Listing.string(request, "agencyId"),
             tag: try Listing.string(request, "tag"), checkinStatus: try Listing.value(request, "checkinStatus", as: WelfareStatus.self))
-        if identity.role == .agency {
-            if let asked = filter.agencyId, asked != identity.agencyId {
-                throw Problem(.forbidden, detail: "an agency token reads only its own agency's citizens")
-            }
-            filter.agencyId = nil
-            filter.visibleToAgency = identity.agencyId
-        }
-        var page = try await gateway.store.citizens(filter, page: try Listing.page(request))
-        if identity.role == .agency { page.items = try await asSeenBy(identity.agencyId ?? "", page.items) }
+        let page = try await gateway.citizens.citizens(filter, page: try Listing.page(request), as: .init(identity))
         return try Listing.response(page) { Body($0) }
     }
 
-    /// Citizens as an agency sees them: a tourist it shares with another agency shows this
-    /// agency and its own group, never the other agency's.
-    func asSeenBy(_ agency: String, _ citizens: [Citizen]) async throws -> [Citizen] {
-        let shared = citizens.compactMap { $0.agencyId == agency ? nil : $0.id }
-        let groups = try await gateway.store.agencyMemberships(citizenIds: shared, agencyId: agency)
-        return citizens.map { citizen in
-            guard citizen.agencyId != agency, let id = citizen.id, let group = groups[id] else { return citizen }
-            var seen = citizen
-            seen.agencyId = agency
-            seen.groupId = group
-            return seen
-        }
-    }
-
-    /// The citizen, if this caller may see it: an agency only its own.
+    /// The citizen, if this caller may see it (`CitizenVisibility`).
     func visible(_ context: HabarRequestContext, _ identity: AccessToken) async throws -> Citizen {
         let id = try context.id("citizen")
-        guard let citizen = try await gateway.store.citizen(id: id) else { throw Problem(.notFound, detail: "no citizen \(id)") }
-        if identity.role == .agency, citizen.agencyId != identity.agencyId {
-            guard let seen = try await asSeenBy(identity.agencyId ?? "", [citizen]).first, seen.agencyId == identity.agencyId else {
-                throw Problem(.forbidden, detail: "citizen \(id) is not one of this agency's")
-            }
-            return seen
+        do { return try await gateway.citizens.citizen(id: id, as: .init(identity)) } catch OperationError.notFound {
+            throw Problem(.notFound, detail: "no citizen \(id)")
         }
-        return citizen
     }
 
     func show(_ context: HabarRequestContext) async throws -> Response {
