@@ -308,8 +308,8 @@ extension SQLiteStore {
     static let groupColumns = """
         g.id, g.agency_id, g.group_id, g.name, g.country, g.city, g.hotel, g.return_flight, g.return_date,
         g.status, g.status_place, g.status_at, g.created_at, g.updated_at,
-        COUNT(c.id) AS on_manifest, TOTAL(c.welfare_status = 'safe') AS safe, TOTAL(c.welfare_status = 'needs_help') AS needs_help,
-        TOTAL(c.welfare_status = 'unreached') AS unreached, TOTAL(c.welfare_status = 'unknown') AS unknown
+        COUNT(c.id) AS on_manifest, TOTAL(c.welfare_status = \(WelfareStatus.safe.sql)) AS safe, TOTAL(c.welfare_status = \(WelfareStatus.needsHelp.sql)) AS needs_help,
+        TOTAL(c.welfare_status = \(WelfareStatus.unreached.sql)) AS unreached, TOTAL(c.welfare_status = \(WelfareStatus.unknown.sql)) AS unknown
         FROM agency_groups g
         LEFT JOIN agency_tourists t ON t.agency_id = g.agency_id AND t.group_id = g.group_id
         LEFT JOIN citizens c ON c.id = t.citizen_id

@@ -22,13 +22,13 @@ extension SQLiteStore {
     static let openCheckinSQL = """
         SELECT a.id FROM advisories a
         WHERE a.status = 'published' AND a.expires_at > ? AND a.params ->> '$.checkinDeadline' IS NOT NULL
-            AND EXISTS (SELECT 1 FROM deliveries d WHERE d.advisory_id = a.id AND d.purpose = 'advisory' AND d.citizen_id = c.id)
+            AND EXISTS (SELECT 1 FROM deliveries d WHERE d.advisory_id = a.id AND d.purpose = \(DeliveryPurpose.advisory.sql) AND d.citizen_id = c.id)
         ORDER BY a.published_at DESC, a.id DESC LIMIT 1
         """
     /// The id of the latest advisory, not cancelled, that reached citizen `c.id`.
     static let latestAdvisorySQL = """
         SELECT d.advisory_id FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
-        WHERE d.citizen_id = c.id AND d.purpose = 'advisory' AND a.status != 'cancelled' ORDER BY d.id DESC LIMIT 1
+        WHERE d.citizen_id = c.id AND d.purpose = \(DeliveryPurpose.advisory.sql) AND a.status != 'cancelled' ORDER BY d.id DESC LIMIT 1
         """
 
     public func replyContexts(citizenIds: [Int64], now: Date) async throws -> [Int64: ReplyContext] {
@@ -157,7 +157,7 @@ extension SQLiteStore {
         try db.cachedStatement(sql: """
             INSERT INTO deliveries (advisory_id, advisory_version, purpose, plan_index, citizen_id, language, phone, email, steps, step,
                 channel, state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
-            VALUES (?, (SELECT version FROM advisories WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, 0, ?, 'queued', ?, ?, ?, ?, ?, ?)
+            VALUES (?, (SELECT version FROM advisories WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, 0, ?, \(DeliveryState.queued.sql), ?, ?, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING
             """).execute(arguments: [
                 advisoryId, advisoryId, followUp.purpose.rawValue, planIndex, citizenId, language, citizen["phone"], citizen["email"], channel, channel,
@@ -335,7 +335,7 @@ extension SQLiteStore {
                 sql: """
                     SELECT d.citizen_id, MIN(d.channel) AS channel, c.phone, c.email, c.language FROM deliveries d
                     JOIN citizens c ON c.id = d.citizen_id
-                    WHERE d.advisory_id = ? AND d.purpose = 'advisory' AND d.state IN ('queued', 'retrying', 'sending', 'sent', 'delivered')
+                    WHERE d.advisory_id = ? AND d.purpose = \(DeliveryPurpose.advisory.sql) AND d.state IN \(DeliveryState.live.sql)
                         AND NOT EXISTS (SELECT 1 FROM checkins k WHERE k.citizen_id = d.citizen_id AND k.advisory_id = d.advisory_id)
                     GROUP BY d.citizen_id
                     """,
@@ -371,7 +371,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT DISTINCT d.citizen_id FROM deliveries d
-                    WHERE d.advisory_id = ? AND d.purpose = 'advisory' AND d.citizen_id IS NOT NULL
+                    WHERE d.advisory_id = ? AND d.purpose = \(DeliveryPurpose.advisory.sql) AND d.citizen_id IS NOT NULL
                         AND NOT EXISTS (SELECT 1 FROM checkins k WHERE k.citizen_id = d.citizen_id AND k.advisory_id = d.advisory_id)
                         AND NOT EXISTS (SELECT 1 FROM cases x WHERE x.citizen_id = d.citizen_id AND x.status != 'resolved')
                     """,
@@ -401,9 +401,9 @@ extension SQLiteStore {
                              ELSE 'no_answer' END AS outcome,
                         COUNT(*)
                     FROM (SELECT citizen_id,
-                                 SUM(state IN ('sent', 'delivered')) AS reached,
-                                 SUM(state IN ('queued', 'retrying', 'sending')) AS pending
-                          FROM deliveries WHERE advisory_id = ? AND purpose = 'advisory' AND citizen_id IS NOT NULL
+                                 SUM(state IN \(DeliveryState.handedOver.sql)) AS reached,
+                                 SUM(state IN \(DeliveryState.unsent.sql)) AS pending
+                          FROM deliveries WHERE advisory_id = ? AND purpose = \(DeliveryPurpose.advisory.sql) AND citizen_id IS NOT NULL
                           GROUP BY citizen_id) r
                     JOIN citizens c ON c.id = r.citizen_id
                     LEFT JOIN checkins k ON k.citizen_id = r.citizen_id AND k.advisory_id = ?

@@ -36,7 +36,7 @@ extension SQLiteStore {
         try await writer.read { db in
             try Bool.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = ? AND state IN ('queued', 'retrying') AND next_attempt_at <= ?)
+                    SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = ? AND state IN \(DeliveryState.pending.sql) AND next_attempt_at <= ?)
                     """),
                 arguments: [channel, now.ms]) ?? false
         }
@@ -60,7 +60,7 @@ extension SQLiteStore {
                         d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id,
                         a.cancel_notice_version, a.kind, a.params, d.citizen_id, d.agency_group, d.purpose
                     FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
-                    WHERE d.channel = ? AND d.state IN ('queued', 'retrying') AND d.priority = ? AND d.next_attempt_at <= ?
+                    WHERE d.channel = ? AND d.state IN \(DeliveryState.pending.sql) AND d.priority = ? AND d.next_attempt_at <= ?
                     ORDER BY d.next_attempt_at, d.id
                     LIMIT ?
                     """),
@@ -177,10 +177,10 @@ extension SQLiteStore {
         let json = "[" + ids.map(String.init).joined(separator: ",") + "]"
         try db.cachedStatement(sql: """
             INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
-            SELECT id, ?, step, channel, state, 'sending', attempts + 1 FROM deliveries WHERE id IN (SELECT value FROM json_each(?))
+            SELECT id, ?, step, channel, state, \(DeliveryState.sending.sql), attempts + 1 FROM deliveries WHERE id IN (SELECT value FROM json_each(?))
             """).execute(arguments: [now.ms, json])
         try db.cachedStatement(sql: """
-            UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+            UPDATE deliveries SET state = \(DeliveryState.sending.sql), lease_owner = ?, lease_expires_at = ?, updated_at = ?
             WHERE id IN (SELECT value FROM json_each(?))
             """).execute(arguments: [owner, leaseUntil.ms, now.ms, json])
     }
@@ -221,11 +221,11 @@ extension SQLiteStore {
         if !sent.isEmpty {
             let updated = try Int64.fetchAll(
                 db.cachedStatement(sql: """
-                    UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = j.value ->> '$.p',
+                    UPDATE deliveries SET state = \(DeliveryState.sent.sql), attempts = attempts + 1, provider_message_id = j.value ->> '$.p',
                         first_sent_at = coalesce(first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
                     FROM json_each(?) AS j
                     WHERE deliveries.id = j.value ->> '$.i' AND deliveries.step = j.value ->> '$.s'
-                        AND +deliveries.state = 'sending' AND +deliveries.lease_owner = ?
+                        AND +deliveries.state = \(DeliveryState.sending.sql) AND +deliveries.lease_owner = ?
                     RETURNING deliveries.id
                     """),
                 arguments: [now.ms, now.ms, sentJSON, owner])
@@ -240,7 +240,7 @@ extension SQLiteStore {
             guard let row = try Row.fetchOne(
                 db.cachedStatement(sql: """
                     SELECT id, step, steps, channel, state, attempts FROM deliveries
-                    WHERE id = ? AND state = 'sending' AND lease_owner = ? AND step = ?
+                    WHERE id = ? AND state = \(DeliveryState.sending.sql) AND lease_owner = ? AND step = ?
                     """),
                 arguments: [outcome.deliveryId, owner, outcome.step])
             else { continue }
@@ -254,14 +254,14 @@ extension SQLiteStore {
         switch result {
         case .sent(let provider):
             try db.cachedStatement(sql: """
-                UPDATE deliveries SET state = 'sent', attempts = attempts + 1, provider_message_id = ?, last_error = NULL,
+                UPDATE deliveries SET state = \(DeliveryState.sent.sql), attempts = attempts + 1, provider_message_id = ?, last_error = NULL,
                     first_sent_at = coalesce(first_sent_at, ?), lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
                 """).execute(arguments: [provider, now.ms, now.ms, id])
             try appendEvent(db, id: id, at: now, step: row["step"], channel: row["channel"], from: "sending", to: .sent,
                             attempt: attempts + 1, detail: nil, provider: provider)
         case .retry(let at, let reason, let counts):
             try db.cachedStatement(sql: """
-                UPDATE deliveries SET state = 'retrying', attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
+                UPDATE deliveries SET state = \(DeliveryState.retrying.sql), attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
                 """).execute(arguments: [counts ? 1 : 0, at.ms, reason, now.ms, id])
             try appendEvent(db, id: id, at: now, step: row["step"], channel: row["channel"], from: "sending", to: .retrying,
@@ -280,7 +280,7 @@ extension SQLiteStore {
             try transition(db, row: row, to: .expired, at: now, detail: "expired before it could be sent")
         case .released:
             try db.cachedStatement(sql: """
-                UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END,
+                UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN \(DeliveryState.retrying.sql) ELSE \(DeliveryState.queued.sql) END,
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
                 """).execute(arguments: [now.ms, id])
             try appendEvent(db, id: id, at: now, step: row["step"], channel: row["channel"], from: "sending",
@@ -291,17 +291,22 @@ extension SQLiteStore {
     /// A citizen whose welfare is unknown becomes `unreached` when this (finally failed)
     /// delivery was the last hope: no other delivery to them has been sent or is pending.
     private static func markUnreachedIfNothingArrived(_ db: Database, delivery: Int64, now: Date) throws {
-        guard let citizen = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT citizen_id FROM deliveries WHERE id = ? AND purpose = 'advisory'"), arguments: [delivery])
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT c.id, c.welfare_status, (SELECT COUNT(*) FROM deliveries o WHERE o.citizen_id = c.id
+                    AND o.purpose = \(DeliveryPurpose.advisory.sql) AND o.state IN \(DeliveryState.live.sql))
+                FROM deliveries d JOIN citizens c ON c.id = d.citizen_id WHERE d.id = ? AND d.purpose = \(DeliveryPurpose.advisory.sql)
+                """), arguments: [delivery]),
+            let current = WelfareStatus(rawValue: row[1])
         else { return }
-        try db.cachedStatement(sql: """
-            UPDATE citizens SET welfare_status = 'unreached' WHERE id = ? AND welfare_status = 'unknown'
-                AND NOT EXISTS (SELECT 1 FROM deliveries WHERE citizen_id = ? AND purpose = 'advisory'
-                                AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered'))
-            """).execute(arguments: [citizen, citizen])
+        let citizen: Int64 = row[0]
+        let next = current.afterFinalFailure(liveDeliveries: row[2])
+        guard next != current else { return }
+        try db.cachedStatement(sql: "UPDATE citizens SET welfare_status = ? WHERE id = ? AND welfare_status = ?")
+            .execute(arguments: [next.rawValue, citizen, current.rawValue])
         guard db.changesCount == 1 else { return }
-        try db.cachedStatement(sql: "INSERT INTO welfare_events (citizen_id, status, source, detail, at) VALUES (?, 'unreached', 'delivery', ?, ?)")
-            .execute(arguments: [citizen, "every delivery failed", now.ms])
+        try db.cachedStatement(sql: "INSERT INTO welfare_events (citizen_id, status, source, detail, at) VALUES (?, ?, 'delivery', ?, ?)")
+            .execute(arguments: [citizen, next.rawValue, "every delivery failed", now.ms])
     }
 
     /// The current step failed: queue the next step of the plan, or fail the delivery.
@@ -311,7 +316,7 @@ extension SQLiteStore {
         let steps = (row["steps"] as String).split(separator: ",").map(String.init)
         guard let next, next < steps.count else {
             try db.cachedStatement(sql: """
-                UPDATE deliveries SET state = 'failed', last_error = ?, lease_owner = NULL, lease_expires_at = NULL,
+                UPDATE deliveries SET state = \(DeliveryState.failed.sql), last_error = ?, lease_owner = NULL, lease_expires_at = NULL,
                     updated_at = ? WHERE id = ?
                 """).execute(arguments: [reason, now.ms, id])
             try appendEvent(db, id: id, at: now, step: step, channel: row["channel"], from: from, to: .failed,
@@ -322,7 +327,7 @@ extension SQLiteStore {
         try appendEvent(db, id: id, at: now, step: step, channel: row["channel"], from: from, to: .failed,
                         attempt: row["attempts"], detail: reason, provider: nil)
         try db.cachedStatement(sql: """
-            UPDATE deliveries SET state = 'queued', step = ?, channel = ?, attempts = 0, next_attempt_at = ?, step_started_at = ?,
+            UPDATE deliveries SET state = \(DeliveryState.queued.sql), step = ?, channel = ?, attempts = 0, next_attempt_at = ?, step_started_at = ?,
                 provider_message_id = NULL, last_error = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
             WHERE id = ?
             """).execute(arguments: [next, steps[next], now.ms, now.ms, reason, now.ms, id])
@@ -365,10 +370,10 @@ extension SQLiteStore {
             if !delivered.isEmpty {
                 let updated = try Int64.fetchAll(
                     db.cachedStatement(sql: """
-                        UPDATE deliveries SET state = 'delivered', updated_at = j.value ->> '$.t'
+                        UPDATE deliveries SET state = \(DeliveryState.delivered.sql), updated_at = j.value ->> '$.t'
                         FROM json_each(?) AS j
                         WHERE deliveries.id = j.value ->> '$.i' AND deliveries.step = j.value ->> '$.s'
-                            AND +deliveries.channel = j.value ->> '$.c' AND +deliveries.state = 'sent'
+                            AND +deliveries.channel = j.value ->> '$.c' AND +deliveries.state = \(DeliveryState.sent.sql)
                         RETURNING deliveries.id
                         """),
                     arguments: [json])
@@ -433,7 +438,7 @@ extension SQLiteStore {
         let state: String = row["state"]
         switch (receipt.status, state) {
         case (.delivered, "sent"):
-            try db.cachedStatement(sql: "UPDATE deliveries SET state = 'delivered', updated_at = ? WHERE id = ?")
+            try db.cachedStatement(sql: "UPDATE deliveries SET state = \(DeliveryState.delivered.sql), updated_at = ? WHERE id = ?")
                 .execute(arguments: [receipt.at.ms, receipt.deliveryId])
             try appendEvent(db, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel, from: "sent",
                             to: .delivered, attempt: row["attempts"], detail: "delivery report", provider: receipt.providerMessageId)
@@ -475,7 +480,7 @@ extension SQLiteStore {
         try await writer.write { db in
             try db.cachedStatement(sql: """
                 UPDATE deliveries SET next_attempt_at = ?
-                WHERE channel = ? AND state IN ('queued', 'retrying') AND next_attempt_at <= ? AND step_started_at >= ?
+                WHERE channel = ? AND state IN \(DeliveryState.pending.sql) AND next_attempt_at <= ? AND step_started_at >= ?
                 """).execute(arguments: [until.ms, channel, now.ms, unlessStepStartedBefore.ms])
             return db.changesCount
         }
@@ -487,12 +492,12 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT id, step, channel, state, attempts, lease_owner FROM deliveries
-                    WHERE state = 'sending' AND (lease_expires_at <= ? OR lease_owner = ?)
+                    WHERE state = \(DeliveryState.sending.sql) AND (lease_expires_at <= ? OR lease_owner = ?)
                     """,
                 arguments: [now.ms, owner])
             for row in rows {
                 try db.cachedStatement(sql: """
-                    UPDATE deliveries SET state = 'retrying', attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
+                    UPDATE deliveries SET state = \(DeliveryState.retrying.sql), attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
                         lease_expires_at = NULL, last_error = ?, updated_at = ? WHERE id = ?
                     """).execute(arguments: [now.ms, "lease of \(row["lease_owner"] ?? "?") ended mid-send", now.ms, row["id"]])
                 try Self.appendEvent(db, id: row["id"], at: now, step: row["step"], channel: row["channel"], from: "sending", to: .retrying,
@@ -509,7 +514,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT id, step, channel, state, attempts FROM deliveries
-                    WHERE state IN ('queued', 'retrying') AND expires_at <= ? LIMIT 10000
+                    WHERE state IN \(DeliveryState.pending.sql) AND expires_at <= ? LIMIT 10000
                     """,
                 arguments: [now.ms])
             for row in rows { try Self.transition(db, row: row, to: .expired, at: now, detail: "expired before it could be sent") }

@@ -126,7 +126,7 @@ extension SQLiteStore {
             }
             let pending = try Row.fetchAll(
                 db,
-                sql: "SELECT id, step, channel, state, attempts FROM deliveries WHERE citizen_id = ? AND state IN ('queued', 'retrying')",
+                sql: "SELECT id, step, channel, state, attempts FROM deliveries WHERE citizen_id = ? AND state IN \(DeliveryState.pending.sql)",
                 arguments: [id])
             for row in pending { try Self.transition(db, row: row, to: .cancelled, at: at, detail: "citizen's data erased") }
             // Counts stay (state, channel, language); the address and the link to the person go.
@@ -213,7 +213,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT state, channel, language, COUNT(*), MIN(first_sent_at) FROM deliveries WHERE advisory_id = ? AND purpose = 'advisory'
+                    SELECT state, channel, language, COUNT(*), MIN(first_sent_at) FROM deliveries WHERE advisory_id = ? AND purpose = \(DeliveryPurpose.advisory.sql)
                     GROUP BY state, channel, language ORDER BY state, channel, language
                     """,
                 arguments: [id]
@@ -228,7 +228,7 @@ extension SQLiteStore {
             try Int64?.fetchAll(
                 db,
                 sql: """
-                    SELECT first_sent_at FROM deliveries WHERE advisory_id = ? AND purpose = 'advisory' AND state != 'cancelled'
+                    SELECT first_sent_at FROM deliveries WHERE advisory_id = ? AND purpose = \(DeliveryPurpose.advisory.sql) AND state != \(DeliveryState.cancelled.sql)
                     ORDER BY first_sent_at IS NULL, first_sent_at
                     """,
                 arguments: [id])
@@ -237,7 +237,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT c.welfare_status, COUNT(*) FROM (SELECT DISTINCT citizen_id FROM deliveries WHERE advisory_id = ? AND purpose = 'advisory') d
+                    SELECT c.welfare_status, COUNT(*) FROM (SELECT DISTINCT citizen_id FROM deliveries WHERE advisory_id = ? AND purpose = \(DeliveryPurpose.advisory.sql)) d
                     JOIN citizens c ON c.id = d.citizen_id GROUP BY 1
                     """,
                 arguments: [id]
@@ -245,13 +245,12 @@ extension SQLiteStore {
         }
         let counts = try await grouped
         let times = try await sendTimes
-        let rank = Int((Double(times.count) * 0.95).rounded(.up))
         return AdvisoryStats(
             deliveries: counts.reduce(0) { $0 + $1.0.count }, counts: counts.map(\.0),
             checkins: Dictionary(try await welfare, uniquingKeysWith: +),
             publishedAt: (published[0] as Int64?).map(Date.init(ms:)),
             firstSentAt: counts.compactMap(\.1).min().map(Date.init(ms:)),
-            ninetyFivePercentSentAt: rank > 0 ? times[rank - 1].map(Date.init(ms:)) : nil)
+            ninetyFivePercentSentAt: SendProgress.time(toSend: 0.95, of: times.map { $0.map(Date.init(ms:)) }))
     }
 
     // MARK: Audit log

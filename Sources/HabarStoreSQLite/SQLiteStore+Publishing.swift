@@ -74,7 +74,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT id, step, channel, state, attempts FROM deliveries
-                    WHERE advisory_id = ? AND advisory_version < ? AND state IN ('queued', 'retrying')
+                    WHERE advisory_id = ? AND advisory_version < ? AND state IN \(DeliveryState.pending.sql)
                     """,
                 arguments: [publication.advisoryId, publication.version])
             for row in pending {
@@ -87,7 +87,7 @@ extension SQLiteStore {
     /// The deliveries `d` of one advisory version (arguments: advisory id, version) queued in
     /// this transaction: those without a history yet (their `queued` event comes last).
     static let createdNow = """
-        d.advisory_id = ? AND d.advisory_version = ? AND d.purpose = 'advisory'
+        d.advisory_id = ? AND d.advisory_version = ? AND d.purpose = \(DeliveryPurpose.advisory.sql)
             AND NOT EXISTS (SELECT 1 FROM delivery_events e WHERE e.delivery_id = d.id)
         """
 
@@ -128,7 +128,7 @@ extension SQLiteStore {
                     INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, email,
                         steps, step, channel, state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
                     SELECT ?, ?, ?, id, language, phone, email, steps, 0, substr(steps, 1, instr(steps || ',', ',') - 1),
-                        'queued', ?, ?, ?, ?, ?, ?
+                        \(DeliveryState.queued.sql), ?, ?, ?, ?, ?, ?
                     FROM (SELECT c.id, c.language, c.phone, c.email, rtrim(\(steps), ',') AS steps
                           FROM citizens c WHERE \(recipients.condition))
                     WHERE steps != ''
@@ -144,7 +144,7 @@ extension SQLiteStore {
                 sql: """
                     INSERT INTO deliveries (advisory_id, advisory_version, plan_index, subscriber_id, language, steps, step, channel,
                         state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
-                    SELECT ?, ?, ?, s.id, s.language, ?, 0, ?, 'queued', ?, ?, ?, ?, ?, ?
+                    SELECT ?, ?, ?, s.id, s.language, ?, 0, ?, \(DeliveryState.queued.sql), ?, ?, ?, ?, ?, ?
                     FROM subscribers s WHERE s.active = 1 AND \(subscribers.condition)
                     ON CONFLICT DO NOTHING
                     """,
@@ -159,7 +159,7 @@ extension SQLiteStore {
         try db.execute(
             sql: """
                 INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
-                SELECT d.id, ?, 0, d.channel, NULL, 'queued', 0, ? FROM deliveries d
+                SELECT d.id, ?, 0, d.channel, NULL, \(DeliveryState.queued.sql), 0, ? FROM deliveries d
                 WHERE \(Self.createdNow)
                 """,
             arguments: [now, publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)",
@@ -205,7 +205,7 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     \(insert)
-                    SELECT ?, ?, g.id, s.id, g.id, s.language, ?, 0, ?, 'queued', ?, ?, ?, ?, ?, ?
+                    SELECT ?, ?, g.id, s.id, g.id, s.language, ?, 0, ?, \(DeliveryState.queued.sql), ?, ?, ?, ?, ?, ?
                     FROM agency_groups g JOIN agencies a ON a.id = g.agency_id JOIN subscribers s ON s.id = a.subscriber_id AND s.active = 1
                     WHERE g.id IN (SELECT group_ref FROM (\(selected)))
                     ON CONFLICT DO NOTHING
@@ -221,13 +221,13 @@ extension SQLiteStore {
         case .reachedBy(let advisoryId, let beforeVersion):
             let earlier = """
                 SELECT id, subscriber_id, agency_group FROM deliveries
-                WHERE advisory_id = ? AND purpose = 'advisory' AND advisory_version < ? AND agency_group IS NOT NULL
-                    AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered')
+                WHERE advisory_id = ? AND purpose = \(DeliveryPurpose.advisory.sql) AND advisory_version < ? AND agency_group IS NOT NULL
+                    AND state IN \(DeliveryState.live.sql)
                 """
             try db.execute(
                 sql: """
                     \(insert)
-                    SELECT DISTINCT ?, ?, e.agency_group, s.id, e.agency_group, s.language, ?, 0, ?, 'queued', ?, ?, ?, ?, ?, ?
+                    SELECT DISTINCT ?, ?, e.agency_group, s.id, e.agency_group, s.language, ?, 0, ?, \(DeliveryState.queued.sql), ?, ?, ?, ?, ?, ?
                     FROM (\(earlier)) e JOIN subscribers s ON s.id = e.subscriber_id AND s.active = 1
                     ON CONFLICT DO NOTHING
                     """,
@@ -258,7 +258,7 @@ extension SQLiteStore {
                 arguments: [at.ms, id])
             let pending = try Row.fetchAll(
                 db,
-                sql: "SELECT id, step, channel, state, attempts FROM deliveries WHERE advisory_id = ? AND state IN ('queued', 'retrying')",
+                sql: "SELECT id, step, channel, state, attempts FROM deliveries WHERE advisory_id = ? AND state IN \(DeliveryState.pending.sql)",
                 arguments: [id])
             for row in pending {
                 try Self.transition(db, row: row, to: .cancelled, at: at, detail: "advisory cancelled")
@@ -333,7 +333,7 @@ struct RecipientsSQL {
             // Reached (sending, sent, delivered) or still queued for it; not failed, expired or cancelled.
             self.condition = """
                 c.id IN (SELECT citizen_id FROM deliveries WHERE advisory_id = ? AND advisory_version < ?
-                    AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered') AND citizen_id IS NOT NULL)
+                    AND state IN \(DeliveryState.live.sql) AND citizen_id IS NOT NULL)
                 """
             self.arguments = [advisoryId, beforeVersion]
         }
@@ -355,7 +355,7 @@ struct SubscribersSQL {
             // Not agencies: their group advisories follow their own rule.
             self.condition = """
                 s.agency_id IS NULL AND s.id IN (SELECT subscriber_id FROM deliveries WHERE advisory_id = ? AND advisory_version < ?
-                    AND state IN ('queued', 'retrying', 'sending', 'sent', 'delivered') AND subscriber_id IS NOT NULL AND agency_group IS NULL)
+                    AND state IN \(DeliveryState.live.sql) AND subscriber_id IS NOT NULL AND agency_group IS NULL)
                 """
             self.arguments = [advisoryId, beforeVersion]
         }

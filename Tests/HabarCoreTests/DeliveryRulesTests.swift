@@ -1,3 +1,4 @@
+import Foundation
 import HabarCore
 import Testing
 
@@ -36,5 +37,29 @@ struct DeliveryRulesTests {
         #expect(DeliveryPurpose.allCases.filter(\.isAdvisory) == [.advisory])
         #expect(FollowUp.allCases.map(\.purpose) == [.reminder, .confirmSafe, .confirmHelp, .confirmReceived])
         #expect(FollowUp.confirmation(of: .safe).template == "reply.safe")
+    }
+}
+
+@Suite("Welfare and send progress rules")
+struct ProgressRulesTests {
+    @Test("only an unknown welfare becomes unreached, and only when nothing of the advisory is live for them", arguments: [
+        (WelfareStatus.unknown, 0, WelfareStatus.unreached),
+        (.unknown, 1, .unknown),
+        (.safe, 0, .safe),
+        (.needsHelp, 0, .needsHelp),
+        (.unreached, 0, .unreached),
+    ])
+    func unreached(_ current: WelfareStatus, _ live: Int, _ expected: WelfareStatus) {
+        #expect(current.afterFinalFailure(liveDeliveries: live) == expected)
+    }
+
+    @Test("95% sent: the ⌈0.95·n⌉-th first send, nil until that many went")
+    func ninetyFive() {
+        let t = (0..<20).map { Date(timeIntervalSince1970: Double($0)) }
+        #expect(SendProgress.time(toSend: 0.95, of: t.shuffled()) == t[18], "19 of 20")
+        #expect(SendProgress.time(toSend: 0.95, of: Array(t.prefix(18)) + [nil, nil]) == nil, "18 of 20 sent is not 95%")
+        #expect(SendProgress.time(toSend: 0.95, of: Array(t.prefix(19)) + [nil]) == t[18])
+        #expect(SendProgress.time(toSend: 0.95, of: [t[3]]) == t[3])
+        #expect(SendProgress.time(toSend: 0.95, of: []) == nil)
     }
 }

@@ -15,6 +15,13 @@ public enum DeliveryState: String, Sendable, Codable, CaseIterable {
 
     /// States the dispatcher may still claim and send from.
     public static let pending: [DeliveryState] = [.queued, .retrying]
+    /// Not handed to a provider yet (pending, or claimed and being sent).
+    public static let unsent: [DeliveryState] = [.queued, .retrying, .sending]
+    /// Handed to a provider.
+    public static let handedOver: [DeliveryState] = [.sent, .delivered]
+    /// Still on its way or arrived: what counts as reaching someone (a correction goes to
+    /// them, they are not unreached). Failed, expired and cancelled ones do not.
+    public static let live: [DeliveryState] = unsent + handedOver
 }
 
 /// Why a delivery exists: the advisory version itself, or a follow-up the gateway sends under
