@@ -60,11 +60,11 @@ struct AdvisoryCommand: AsyncParsableCommand {
                 case .published(let published, _), .correctionPublished(let published, _, _): result = published
                 case .scheduled: result = PublicationResult(queued: 0, unreachable: 0)
                 }
-            } catch OperationError.forbidden(let why) {
+            } catch let refusal as TwoPersonRuleRefusal {
                 try await audit(gateway.store, "advisory send", target: "advisory/\(stored.id!)", status: 403,
-                                details: ["threshold": String(configuration.approval.threshold), "refused": "two-person rule"])
+                                details: ["threshold": String(configuration.approval.threshold), "refused": "two-person rule", "author": refusal.author])
                 FileHandle.standardError.write(
-                    "habar: \(why)\nhabar: draft \(stored.id!) is kept; an approver publishes it with POST /v1/advisories/\(stored.id!)/approve\n")
+                    "habar: \(refusal)\nhabar: draft \(stored.id!) is kept; an approver publishes it with POST /v1/advisories/\(stored.id!)/approve\n")
                 throw Exit.dataError
             }
             try await audit(gateway.store, "advisory send", target: "advisory/\(stored.id!)", details: ["queued": String(result.queued)])

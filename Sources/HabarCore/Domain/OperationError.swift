@@ -18,6 +18,24 @@ public enum OperationError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Who does something: a token's holder, or the command line.
+/// An approval the two-person rule refuses: the approver wrote it, and more than the threshold
+/// would get it. Carries the author, so whoever refuses can record whose it was.
+public struct TwoPersonRuleRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+    public var author: String
+    public var recipients: Int
+    public var threshold: Int
+
+    public init(author: String, recipients: Int, threshold: Int) {
+        self.author = author
+        self.recipients = recipients
+        self.threshold = threshold
+    }
+
+    public var description: String {
+        "two-person rule: this goes to \(recipients) people, more than the threshold of \(threshold), so it must be approved by someone other than its author (\(author))"
+    }
+}
+
 public struct Actor: Sendable, Hashable {
     public var name: String
     public var tokenId: Int64?

@@ -205,10 +205,9 @@ public struct AdvisoryPublisher: Sendable {
     }
 
     /// Refuses an approval by the author when more than `threshold` people would get it.
-    func checkTwoPersonRule(author: String, authorTokenId: Int64?, approver: Actor, recipients: Int, threshold: Int) throws {
+    func checkTwoPersonRule(author: String, authorTokenId: Int64?, approver: Actor, recipients: Int, threshold: Int) throws(TwoPersonRuleRefusal) {
         if recipients > threshold, approver.isSamePerson(name: author, tokenId: authorTokenId) {
-            throw OperationError.forbidden(
-                "two-person rule: this goes to \(recipients) people, more than the threshold of \(threshold), so it must be approved by someone other than its author (\(author))")
+            throw TwoPersonRuleRefusal(author: author, recipients: recipients, threshold: threshold)
         }
     }
 

@@ -158,17 +158,19 @@ struct AdvisoriesController {
         context.audit.target("advisory/\(id)")
         context.audit.detail("threshold", String(threshold))
         context.audit.detail("approver", identity.name)
-        if let advisory = try await gateway.store.advisory(id: id) {
-            context.audit.detail("author", advisory.pendingCorrection?.author ?? advisory.author)
-        }
         let approval: AdvisoryPublisher.Approval
         do {
             approval = try await gateway.publisher.approve(id: id, by: context.actor, threshold: threshold, now: gateway.now())
-        } catch OperationError.forbidden(let why) {
+        } catch let refusal as TwoPersonRuleRefusal {
+            context.audit.detail("author", refusal.author)
             context.audit.detail("refused", "two-person rule")
-            throw Problem(.forbidden, type: "urn:habar:problem:two-person-rule", title: "Two-person rule", detail: why)
+            throw refusal
         }
+        // The publisher read the advisory once; this is the one read of it as it now is.
         let advisory = try await existing(context)
+        if case .correctionPublished(_, _, let author) = approval { context.audit.detail("author", author) } else {
+            context.audit.detail("author", advisory.author)
+        }
         var body = OutcomeBody(advisory: Body(advisory), outcome: "published")
         switch approval {
         case .published(let result, let recipients):

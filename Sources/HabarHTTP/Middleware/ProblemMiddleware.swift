@@ -32,6 +32,8 @@ extension Problem {
         case OperationError.notFound(let what): Problem(.notFound, detail: "\(what) not found")
         case OperationError.conflict(let why): Problem(.conflict, detail: why)
         case OperationError.forbidden(let why): Problem(.forbidden, detail: why)
+        case let refusal as TwoPersonRuleRefusal:
+            Problem(.forbidden, type: "urn:habar:problem:two-person-rule", title: "Two-person rule", detail: refusal.description)
         case let error as HTTPError: Problem(error.status, detail: error.body ?? error.status.reasonPhrase)
         case let error as any HTTPResponseError: Problem(error.status, detail: error.status.reasonPhrase)
         default: nil
