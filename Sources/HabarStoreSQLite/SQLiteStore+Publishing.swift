@@ -85,11 +85,13 @@ extension SQLiteStore {
     }
 
     /// The deliveries `d` of one advisory version (arguments: advisory id, version) queued in
-    /// this transaction: those without a history yet (their `queued` event comes last).
-    static let createdNow = """
-        d.advisory_id = ? AND d.advisory_version = ? AND d.purpose = \(DeliveryPurpose.advisory.sql)
-            AND NOT EXISTS (SELECT 1 FROM delivery_events e WHERE e.delivery_id = d.id)
-        """
+    /// this transaction: every one of the version when it had none before (`first`), else
+    /// those without a history yet (their `queued` event comes last). No id arithmetic:
+    /// nothing here assumes it is the only writer.
+    static func createdNow(first: Bool) -> String {
+        let version = "d.advisory_id = ? AND d.advisory_version = ? AND d.purpose = \(DeliveryPurpose.advisory.sql)"
+        return first ? version : version + " AND NOT EXISTS (SELECT 1 FROM delivery_events e WHERE e.delivery_id = d.id)"
+    }
 
     /// Freezes the publication's texts and queues one delivery per recipient and plan lane.
     private static func queue(_ publication: Publication, plan: ChannelPlan, severity: Severity, db: Database) throws -> PublicationResult {
@@ -108,6 +110,10 @@ extension SQLiteStore {
             }
         }
         let recipients = RecipientsSQL(publication.recipients)
+        // Publishing a version again (the same approval twice) queues only who is new.
+        let first = try Bool.fetchOne(
+            db, sql: "SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE advisory_id = ? AND advisory_version = ? AND purpose = \(DeliveryPurpose.advisory.sql))",
+            arguments: [publication.advisoryId, publication.version]) ?? false
         let citizenChannels = plan.channels.filter { publication.channels[$0]?.address != .webhook }
         func reach(_ channel: String) -> String {
             switch publication.channels[channel]?.address {
@@ -152,15 +158,13 @@ extension SQLiteStore {
                             publication.expiresAt.ms, now, now, now] + subscribers.arguments)
         }
         if let channel = publication.agencyChannel {
-            try queueGroupAdvisories(publication, channel: channel, severity: severity, db: db)
+            try queueGroupAdvisories(publication, channel: channel, severity: severity, first: first, db: db)
         }
-        // The deliveries this call created are this version's without a history yet (no id
-        // arithmetic: nothing here assumes it is the only writer).
         try db.execute(
             sql: """
                 INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
                 SELECT d.id, ?, 0, d.channel, NULL, \(DeliveryState.queued.sql), 0, ? FROM deliveries d
-                WHERE \(Self.createdNow)
+                WHERE \(Self.createdNow(first: first))
                 """,
             arguments: [now, publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)",
                         publication.advisoryId, publication.version])
@@ -189,7 +193,7 @@ extension SQLiteStore {
     /// those tourists (frozen now). A first publication goes to the groups whose tourists the
     /// audience selects; a correction or cancellation notice to the groups earlier versions'
     /// group advisories reached, about the same tourists.
-    private static func queueGroupAdvisories(_ publication: Publication, channel: String, severity: Severity, db: Database) throws {
+    private static func queueGroupAdvisories(_ publication: Publication, channel: String, severity: Severity, first: Bool, db: Database) throws {
         let now = publication.now.ms
         let values: StatementArguments = [
             publication.advisoryId, publication.version, channel, channel, severity.priority, now, publication.expiresAt.ms, now, now, now,
@@ -215,7 +219,7 @@ extension SQLiteStore {
                 sql: """
                     INSERT OR IGNORE INTO group_advisory_tourists (delivery_id, tourist_id, citizen_id)
                     SELECT d.id, m.tourist_id, m.citizen_id FROM deliveries d JOIN (\(selected)) m ON m.group_ref = d.agency_group
-                    WHERE \(Self.createdNow) AND d.agency_group IS NOT NULL
+                    WHERE \(Self.createdNow(first: first)) AND d.agency_group IS NOT NULL
                     """,
                 arguments: members.arguments + [publication.advisoryId, publication.version])
         case .reachedBy(let advisoryId, let beforeVersion):
@@ -238,7 +242,7 @@ extension SQLiteStore {
                     SELECT d.id, t.tourist_id, t.citizen_id FROM deliveries d
                     JOIN (\(earlier)) e ON e.agency_group = d.agency_group AND e.subscriber_id = d.subscriber_id
                     JOIN group_advisory_tourists t ON t.delivery_id = e.id
-                    WHERE \(Self.createdNow) AND d.agency_group IS NOT NULL
+                    WHERE \(Self.createdNow(first: first)) AND d.agency_group IS NOT NULL
                     """,
                 arguments: [advisoryId, beforeVersion, publication.advisoryId, publication.version])
         }
