@@ -118,6 +118,16 @@ public struct StoreConformance: Sendable {
         guard path == [.queued, .sending, .retrying, .sending, .sent] else { throw ConformanceFailure(name, "events \(path)") }
         // A restarted instance takes back its own leases at once.
         guard try await store.recoverLeases(now: later, owner: "instance-c") == 9 else { throw ConformanceFailure(name, "own leases not taken back") }
+        try await Self.checkMoves(store, ids: taken.map(\.deliveryId), case: name)
+    }
+
+    /// Every recorded move of these deliveries is one the state machine allows.
+    static func checkMoves(_ store: any HabarStore, ids: [Int64], case name: String) async throws {
+        for id in ids {
+            for event in try await store.deliveryEvents(deliveryId: id) where !DeliveryState.allows(from: event.fromState, to: event.toState) {
+                throw ConformanceFailure(name, "delivery \(id) moved \(event.fromState?.rawValue ?? "nil") → \(event.toState.rawValue)")
+            }
+        }
     }
 
     func earlyReceipts(_ store: any HabarStore) async throws {
@@ -141,6 +151,7 @@ public struct StoreConformance: Sendable {
         try await store.applyReceipts([receipt], now: now)
         let path = try await store.deliveryEvents(deliveryId: claimed.deliveryId).map(\.toState)
         guard path == [.queued, .sending, .sent, .delivered] else { throw ConformanceFailure(name, "events \(path) (a repeated receipt must change nothing)") }
+        try await Self.checkMoves(store, ids: [claimed.deliveryId], case: name)
     }
 
     func auditChain(_ store: any HabarStore) async throws {

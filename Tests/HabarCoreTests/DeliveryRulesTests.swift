@@ -32,6 +32,17 @@ struct DeliveryRulesTests {
         #expect(AdvisoryMessageType.of(version: version, purpose: purpose, cancelNoticeVersion: notice) == expected)
     }
 
+    @Test("the state machine: created queued; final states are final; a sent delivery is delivered, fails or falls back")
+    func transitions() {
+        #expect(DeliveryState.allows(from: nil, to: .queued) && !DeliveryState.allows(from: nil, to: .sent))
+        for final in DeliveryState.allCases where final.isFinal {
+            #expect(DeliveryState.allCases.allSatisfy { !DeliveryState.allows(from: final, to: $0) }, "\(final) is final")
+        }
+        #expect(!DeliveryState.allows(from: .queued, to: .sent), "nothing is sent without being claimed")
+        #expect(!DeliveryState.allows(from: .sent, to: .retrying), "a provider took it: it is not sent again on this step")
+        #expect(DeliveryState.allows(from: .sent, to: .queued) && DeliveryState.allows(from: .sending, to: .retrying))
+    }
+
     @Test("only the advisory itself counts as reaching someone; follow-ups keep the catalog templates")
     func purposes() {
         #expect(DeliveryPurpose.allCases.filter(\.isAdvisory) == [.advisory])

@@ -40,8 +40,13 @@ struct DispatchRig {
 
     func delivery(_ id: Int64 = 1) async throws -> Delivery { try #require(try await store.delivery(id: id)) }
 
+    /// The delivery's history, each move checked against the state machine in core.
     func path(_ id: Int64 = 1) async throws -> [String] {
-        try await store.deliveryEvents(deliveryId: id).map { "\($0.step):\($0.toState.rawValue)" }
+        let events = try await store.deliveryEvents(deliveryId: id)
+        for event in events where !DeliveryState.allows(from: event.fromState, to: event.toState) {
+            Issue.record("delivery \(id) moved \(event.fromState?.rawValue ?? "nil") → \(event.toState.rawValue), which the state machine does not allow")
+        }
+        return events.map { "\($0.step):\($0.toState.rawValue)" }
     }
 }
 

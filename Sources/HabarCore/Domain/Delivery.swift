@@ -22,6 +22,19 @@ public enum DeliveryState: String, Sendable, Codable, CaseIterable {
     /// Still on its way or arrived: what counts as reaching someone (a correction goes to
     /// them, they are not unreached). Failed, expired and cancelled ones do not.
     public static let live: [DeliveryState] = unsent + handedOver
+
+    /// The state machine every store records (one event per move): `from` nil is creation.
+    /// A failed step that falls back moves to `queued` on the next step; a send released at
+    /// shutdown goes back to `queued` or `retrying`; a lease taken over goes to `retrying`.
+    public static func allows(from: DeliveryState?, to: DeliveryState) -> Bool {
+        guard let from else { return to == .queued }
+        switch from {
+        case .queued, .retrying: return [.sending, .expired, .cancelled, .failed].contains(to)
+        case .sending: return [.sent, .retrying, .queued, .failed, .expired, .cancelled].contains(to)
+        case .sent: return [.delivered, .failed, .queued].contains(to)
+        case .delivered, .failed, .expired, .cancelled: return false
+        }
+    }
 }
 
 /// Why a delivery exists: the advisory version itself, or a follow-up the gateway sends under
