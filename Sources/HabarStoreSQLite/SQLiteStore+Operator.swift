@@ -223,13 +223,13 @@ extension SQLiteStore {
                     count: row[3]), row[4] as Int64?)
             }
         }
-        // Time to 95% sent counts the deliveries that were meant to go: not the cancelled ones.
+        // Time to 95% sent counts the deliveries that were meant to go: not the cancelled ones
+        // (unordered: SendProgress orders the times itself).
         async let sendTimes = writer.read { db in
             try Int64?.fetchAll(
                 db,
                 sql: """
                     SELECT first_sent_at FROM deliveries WHERE advisory_id = ? AND purpose = \(DeliveryPurpose.advisory.sql) AND state != \(DeliveryState.cancelled.sql)
-                    ORDER BY first_sent_at IS NULL, first_sent_at
                     """,
                 arguments: [id])
         }
