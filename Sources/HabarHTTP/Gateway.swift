@@ -25,7 +25,17 @@ public struct StartupError: Error, CustomStringConvertible {
 /// Everything a running gateway is made of, wired from one configuration.
 public struct Gateway: Sendable {
     public let configuration: HabarConfiguration
+    /// The whole store, for the composition and the services; controllers use `roles` and
+    /// the services below.
     public let store: any HabarStore
+    /// The store by role.
+    public var roles: StoreRoles { StoreRoles(store) }
+    /// Creating, changing, merging and erasing citizens.
+    public var citizenRecords: CitizenRecords { CitizenRecords(store: store) }
+    /// Agencies and their secrets.
+    public var agencyRegistry: AgencyRegistry { AgencyRegistry(store: store, secrets: agencySecrets) }
+    /// The hotline queue.
+    public var hotline: HotlineQueue { HotlineQueue(store: store) }
     public let catalog: MessageCatalog
     public let adapters: [String: any ChannelAdapter]
     public let receipts: ReceiptCollector

@@ -32,8 +32,8 @@ enum CAPDocument {
     /// The `<alert>` element alone (the Atom feed embeds it).
     static func alert(_ advisory: Advisory, gateway: Gateway) async throws -> String {
         let id = advisory.id ?? 0
-        let installation = try await gateway.store.installationId()
-        let versions = try await gateway.store.advisoryVersions(id: id)
+        let installation = try await gateway.roles.installation.installationId()
+        let versions = try await gateway.roles.publishing.advisoryVersions(id: id)
         let current = versions.last
         let sender = gateway.configuration.cap.sender
         let messageType: String

@@ -101,7 +101,7 @@ struct AdvisoriesController {
 
     func existing(_ context: HabarRequestContext) async throws -> Advisory {
         let id = try context.id("advisory")
-        guard let advisory = try await gateway.store.advisory(id: id) else { throw Problem(.notFound, detail: "no advisory \(id)") }
+        guard let advisory = try await gateway.roles.publishing.advisory(id: id) else { throw Problem(.notFound, detail: "no advisory \(id)") }
         return advisory
     }
 
@@ -126,13 +126,13 @@ struct AdvisoriesController {
         let status = try Listing.value(request, "status", as: ListedAdvisoryStatus.self)?.filter
         let filter = AdvisoryFilter(
             status: status?.status, scheduled: status?.scheduled, kind: try Listing.value(request, "kind", as: AdvisoryKind.self))
-        return try Listing.response(try await gateway.store.advisories(filter, page: try Listing.page(request))) { Body($0) }
+        return try Listing.response(try await gateway.roles.publishing.advisories(filter, page: try Listing.page(request))) { Body($0) }
     }
 
     func show(_ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
         let advisory = try await existing(context)
-        return try JSONBody.response(Body(advisory, versions: try await gateway.store.advisoryVersions(id: advisory.id!)))
+        return try JSONBody.response(Body(advisory, versions: try await gateway.roles.publishing.advisoryVersions(id: advisory.id!)))
     }
 
     func preview(_ context: HabarRequestContext) async throws -> Response {
@@ -246,7 +246,7 @@ struct AdvisoriesController {
     func stats(_ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
         let advisory = try await existing(context)
-        guard let stats = try await gateway.store.advisoryStats(id: advisory.id!) else { throw Problem(.notFound, detail: "no advisory") }
+        guard let stats = try await gateway.roles.publishing.advisoryStats(id: advisory.id!) else { throw Problem(.notFound, detail: "no advisory") }
         var checkins = Dictionary(uniqueKeysWithValues: WelfareStatus.allCases.map { ($0.rawValue, 0) })
         for (status, count) in stats.checkins { checkins[status.rawValue] = count }
         func since(_ date: Date?) -> Double? {
@@ -255,7 +255,7 @@ struct AdvisoriesController {
         }
         return try JSONBody.response(StatsBody(
             advisoryId: advisory.id!, version: advisory.version, deliveries: stats.deliveries, counts: stats.counts, checkins: checkins,
-            checkinAnswers: try await gateway.store.checkinTally(advisoryId: advisory.id!), publishedAt: stats.publishedAt, firstSentAt: stats.firstSentAt, timeToFirstSendSeconds: since(stats.firstSentAt),
+            checkinAnswers: try await gateway.roles.checkins.checkinTally(advisoryId: advisory.id!), publishedAt: stats.publishedAt, firstSentAt: stats.firstSentAt, timeToFirstSendSeconds: since(stats.firstSentAt),
             timeTo95PercentSentSeconds: since(stats.ninetyFivePercentSentAt)))
     }
 

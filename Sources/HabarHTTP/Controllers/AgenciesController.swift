@@ -70,17 +70,12 @@ struct AgenciesController {
         try context.require(.admin)
         let input = try await RequestJSON.decode(Input.self, from: request, limit: gateway.configuration.http.maxBodyBytes)
         let name = try validated(input)
-        let id = input.id ?? "agency-" + String(UUID().uuidString.lowercased().prefix(8))
-        let secret = WebhookSecret.generate(bytes: 32)
-        let (token, hash) = AccessToken.generate()
-        let now = gateway.now()
-        let agency = try await gateway.store.insertAgency(
-            Agency(id: id, name: name, webhookURL: input.webhookUrl, language: input.language ?? .russian, createdAt: now),
-            secret: secret.text, token: AccessToken(name: "agency \(id)", role: .agency, agencyId: id, tokenHash: hash, createdAt: now))
-        gateway.agencySecrets.invalidate(agencyId: id)
+        let created = try await gateway.agencyRegistry.create(
+            id: input.id, name: name, webhookURL: input.webhookUrl, language: input.language ?? .russian, at: gateway.now())
+        let id = created.agency.id
         context.audit.target("agency/\(id)")
         context.audit.detail("name", name)
-        var response = try JSONBody.response(Body(agency, secret: secret.text, token: token), status: .created)
+        var response = try JSONBody.response(Body(created.agency, secret: created.secret, token: created.token), status: .created)
         response.headers[.location] = "/v1/agencies/\(id)"
         response.headers[.cacheControl] = "no-store"
         return response
@@ -88,14 +83,14 @@ struct AgenciesController {
 
     func list(_ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
-        return try JSONBody.response(["items": try await gateway.store.agencies().map { Body($0) }])
+        return try JSONBody.response(["items": try await gateway.roles.agencies.agencies().map { Body($0) }])
     }
 
     func show(_ context: HabarRequestContext) async throws -> Response {
         let identity = try context.require(.viewer, .agency)
         let id = context.parameters.get("id") ?? ""
         if identity.role == .agency, identity.agencyId != id { throw Problem(.forbidden, detail: "an agency token reads only its own agency") }
-        guard let agency = try await gateway.store.agency(id: id) else { throw Problem(.notFound, detail: "no agency '\(id)'") }
+        guard let agency = try await gateway.roles.agencies.agency(id: id) else { throw Problem(.notFound, detail: "no agency '\(id)'") }
         return try JSONBody.response(Body(agency))
     }
 
@@ -107,7 +102,7 @@ struct AgenciesController {
         let id = context.parameters.get("id") ?? ""
         context.audit.target("agency/\(id)")
         let patch = try RequestJSON.object(try await RequestJSON.body(request, limit: gateway.configuration.http.maxBodyBytes))
-        guard let existing = try await gateway.store.agency(id: id) else { throw Problem(.notFound, detail: "no agency '\(id)'") }
+        guard let existing = try await gateway.roles.agencies.agency(id: id) else { throw Problem(.notFound, detail: "no agency '\(id)'") }
         let input = try RequestJSON.merging(
             patch, into: Input(id: existing.id, name: existing.name, webhookUrl: existing.webhookURL, language: existing.language))
         let name = try validated(input)
@@ -116,10 +111,9 @@ struct AgenciesController {
         if patch["language"] is NSNull { fixed.append(FieldError(pointer: "/language", detail: "cannot be removed; one of kk, ru, en")) }
         if !fixed.isEmpty { throw Problem.validation(ValidationFailure(fixed)) }
         context.audit.detail("fields", patch.keys.sorted().joined(separator: ","))
-        guard let updated = try await gateway.store.updateAgency(
+        let updated = try await gateway.agencyRegistry.update(
             Agency(id: id, name: name, webhookURL: input.webhookUrl, language: input.language ?? existing.language, createdAt: existing.createdAt),
             enableWebhook: patch["webhookUrl"].map { !($0 is NSNull) } ?? false, at: gateway.now())
-        else { throw Problem(.notFound, detail: "no agency '\(id)'") }
         return try JSONBody.response(Body(updated))
     }
 
@@ -137,14 +131,12 @@ struct AgenciesController {
         guard (0...43_200).contains(overlap) else {
             throw Problem.validation(ValidationFailure([FieldError(pointer: "/overlapMinutes", detail: "0 to 43200 minutes")]))
         }
-        let secret = WebhookSecret.generate(bytes: 32)
-        let now = gateway.now()
-        defer { gateway.agencySecrets.invalidate(agencyId: id) }
-        guard try await gateway.store.rotateAgencySecret(id: id, secret: secret.text, overlap: TimeInterval(overlap * 60), now: now),
-            let agency = try await gateway.store.agency(id: id)
-        else { throw Problem(.notFound, detail: "no agency '\(id)'") }
+        let rotated: AgencyRegistry.Credentials
+        do { rotated = try await gateway.agencyRegistry.rotateSecret(id: id, overlap: TimeInterval(overlap * 60), at: gateway.now()) } catch OperationError.notFound {
+            throw Problem(.notFound, detail: "no agency '\(id)'")
+        }
         context.audit.detail("overlapMinutes", String(overlap))
-        var response = try JSONBody.response(Body(agency, secret: secret.text))
+        var response = try JSONBody.response(Body(rotated.agency, secret: rotated.secret))
         response.headers[.cacheControl] = "no-store"
         return response
     }

@@ -51,7 +51,7 @@ struct AgencyInboundController {
             (type, command) = body.count > 65_536 ? try await Self.offPool(read) : try read()
         } catch let problem as Problem {
             // A webhook-id seen before is acknowledged whatever came with it this time.
-            if let seen = try await gateway.store.agencyEventType(agencyId: agencyId, webhookId: id ?? "") {
+            if let seen = try await gateway.roles.agencies.agencyEventType(agencyId: agencyId, webhookId: id ?? "") {
                 return Self.answer(status: "duplicate", type: seen)
             }
             throw problem

@@ -9,7 +9,7 @@ struct AuditController {
     func addRoutes(to group: RouterGroup<HabarRequestContext>) {
         group.get { request, context in
             try context.require(.admin)
-            return try Listing.response(try await gateway.store.auditEntries(page: try Listing.page(request))) { $0 }
+            return try Listing.response(try await gateway.roles.operators.auditEntries(page: try Listing.page(request))) { $0 }
         }
     }
 }

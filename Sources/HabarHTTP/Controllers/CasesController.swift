@@ -19,13 +19,13 @@ struct CasesController {
             status: try Listing.value(request, "status", as: CaseStatus.self), reason: try Listing.value(request, "reason", as: CaseReason.self),
             assignee: try Listing.string(request, "assignee"), advisoryId: try Listing.int(request, "advisoryId"),
             citizenId: try Listing.int(request, "citizenId"))
-        return try Listing.response(try await gateway.store.cases(filter, page: try Listing.page(request))) { $0 }
+        return try Listing.response(try await gateway.roles.checkins.cases(filter, page: try Listing.page(request))) { $0 }
     }
 
     func show(_ context: HabarRequestContext) async throws -> Response {
         try context.require(.operator)
         let id = try context.id("case")
-        guard let found = try await gateway.store.hotlineCase(id: id) else { throw Problem(.notFound, detail: "no case \(id)") }
+        guard let found = try await gateway.roles.checkins.hotlineCase(id: id) else { throw Problem(.notFound, detail: "no case \(id)") }
         return try JSONBody.response(found)
     }
 
@@ -41,18 +41,15 @@ struct CasesController {
         let id = try context.id("case")
         context.audit.target("case/\(id)")
         let input = try await RequestJSON.decode(Input.self, from: request, limit: gateway.configuration.http.maxBodyBytes)
-        var v = Validator()
-        v.check(input.status != nil || input.assignee != nil || input.note != nil, "", "give status, assignee or note")
-        v.check((input.assignee ?? "").count <= 100, "/assignee", "at most 100 characters")
-        v.check((input.note ?? "").count <= 4000, "/note", "at most 4000 characters")
-        v.check(input.note.map { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty } ?? true, "/note", "must not be empty")
-        try v.throwIfAny()
+        let change = CaseUpdate(status: input.status, assignee: input.assignee, note: input.note)
+        try HotlineQueue.validate(change)
         if let status = input.status { context.audit.detail("status", status.rawValue) }
         if let assignee = input.assignee { context.audit.detail("assignee", assignee) }
         // A conflict (reopening while another case is open) becomes 409 in ProblemMiddleware.
-        guard let updated = try await gateway.store.updateCase(
-            id: id, CaseUpdate(status: input.status, assignee: input.assignee, note: input.note), author: caller.name, at: gateway.now())
-        else { throw Problem(.notFound, detail: "no case \(id)") }
+        let updated: HotlineCase
+        do { updated = try await gateway.hotline.update(id: id, change, by: caller.name, at: gateway.now()) } catch OperationError.notFound {
+            throw Problem(.notFound, detail: "no case \(id)")
+        }
         return try JSONBody.response(updated)
     }
 }

@@ -30,7 +30,7 @@ struct CheckinPageController {
 
     func target(_ context: HabarRequestContext) async throws -> Target? {
         guard let token = context.parameters.get("token"), let ids = try await gateway.links.verify(token),
-            let advisory = try await gateway.checkinPages.advisory(ids.advisoryId, store: gateway.store, now: gateway.now()),
+            let advisory = try await gateway.checkinPages.advisory(ids.advisoryId, store: gateway.roles.publishing, now: gateway.now()),
             let citizen = try await citizen(ids.citizenId)
         else { return nil }
         let pages = gateway.checkinPages.pages(advisory, language: citizen.language) { render(advisory, citizen.language) }
@@ -39,9 +39,7 @@ struct CheckinPageController {
 
     /// The link's citizen, or the one their record was merged into (the link still works).
     func citizen(_ id: Int64) async throws -> Citizen? {
-        if let citizen = try await gateway.store.citizen(id: id) { return citizen }
-        guard let survivor = try await gateway.store.mergedInto(citizenId: id) else { return nil }
-        return try await gateway.store.citizen(id: survivor)
+        try await gateway.citizenRecords.current(id: id)
     }
 
     func page(_ context: HabarRequestContext) async throws -> Response {

@@ -21,6 +21,6 @@ struct CheckinsController {
         case let other?: throw Problem(.badRequest, detail: "status must be one of safe, needs_help, not '\(other)'")
         }
         let filter = CheckinFilter(advisoryId: try Listing.int(request, "advisoryId"), status: status, citizenId: try Listing.int(request, "citizenId"))
-        return try Listing.response(try await gateway.store.checkins(filter, page: try Listing.page(request))) { $0 }
+        return try Listing.response(try await gateway.roles.checkins.checkins(filter, page: try Listing.page(request))) { $0 }
     }
 }

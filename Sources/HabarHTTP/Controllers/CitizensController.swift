@@ -89,6 +89,10 @@ struct CitizensController {
         /// Only in the read of one citizen: the records merged into it.
         var merges: [CitizenMerge]?
 
+        init(_ profile: CitizenRecords.Profile) {
+            self.init(profile.citizen, history: profile.history, merges: profile.merges)
+        }
+
         init(_ citizen: Citizen, history: [WelfareEvent]? = nil, merges: [CitizenMerge]? = nil) {
             self.citizen = citizen
             self.history = history
@@ -122,10 +126,7 @@ struct CitizensController {
         let input = try await RequestJSON.decode(Input.self, from: request, limit: limit)
         let now = gateway.now()
         let citizen = try input.citizen(createdAt: now, now: now)
-        if let phone = citizen.phone, let existing = try await gateway.store.citizenId(phone: phone.e164) {
-            throw Problem(.conflict, detail: "citizen \(existing) already has the phone number \(phone.e164); update that record instead")
-        }
-        let stored = try await gateway.store.insertCitizen(citizen)
+        let stored = try await gateway.citizenRecords.create(citizen)
         context.audit.target("citizen/\(stored.id ?? 0)")
         var response = try JSONBody.response(Body(stored), status: .created)
         response.headers[.location] = "/v1/citizens/\(stored.id ?? 0)"
@@ -158,9 +159,7 @@ struct CitizensController {
 
     /// A citizen with their recent welfare history and the records merged into them.
     func fullBody(_ citizen: Citizen) async throws -> Body {
-        let id = citizen.id ?? 0
-        return Body(citizen, history: try await gateway.store.welfareHistory(citizenId: id, limit: 50),
-                    merges: try await gateway.store.citizenMerges(citizenId: id))
+        Body(try await gateway.citizenRecords.profile(citizen))
     }
 
     // MARK: Duplicates
@@ -178,16 +177,11 @@ struct CitizensController {
     func mergeSuggestions(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
         let page = try Listing.page(request)
-        let (candidates, dismissed) = try await gateway.store.mergeCandidates()
-        let after = page.after ?? -1
-        let found = Array(MergeSuggestions.find(candidates, dismissed: dismissed).lazy.filter { $0.position > after }.prefix(page.limit + 1))
-        let shown = Page(fetched: found, limit: page.limit, id: \.position)
-        let records = try await gateway.store.citizens(ids: shown.items.flatMap { [$0.citizenIds.0, $0.citizenIds.1] })
-        let items = shown.items.compactMap { suggestion -> SuggestionBody? in
-            guard let a = records[suggestion.citizenIds.0], let b = records[suggestion.citizenIds.1] else { return nil }
-            return SuggestionBody(citizenIds: [suggestion.citizenIds.0, suggestion.citizenIds.1], reasons: suggestion.reasons, citizens: [Body(a), Body(b)])
+        let found = try await gateway.citizenRecords.suggestions(after: page.after, limit: page.limit)
+        let items = found.items.map { suggestion, a, b in
+            SuggestionBody(citizenIds: [suggestion.citizenIds.0, suggestion.citizenIds.1], reasons: suggestion.reasons, citizens: [Body(a), Body(b)])
         }
-        return try JSONBody.response(Listing.Body(items: items, nextCursor: shown.nextAfter.map(Listing.encodeCursor)))
+        return try JSONBody.response(Listing.Body(items: items, nextCursor: found.next.map(Listing.encodeCursor)))
     }
 
     struct DismissInput: Codable {
@@ -203,7 +197,9 @@ struct CitizensController {
         }
         context.audit.target("citizen/\(input.citizenIds[0])")
         context.audit.detail("dismissedWith", String(input.citizenIds[1]))
-        guard try await gateway.store.dismissMergeSuggestion(input.citizenIds[0], input.citizenIds[1], actor: identity.name, at: gateway.now()) else {
+        do {
+            try await gateway.citizenRecords.dismissSuggestion(input.citizenIds[0], input.citizenIds[1], by: identity.name, at: gateway.now())
+        } catch OperationError.notFound {
             throw Problem(.notFound, detail: "citizens \(input.citizenIds[0]) and \(input.citizenIds[1]) do not both exist")
         }
         return Response(status: .noContent)
@@ -225,8 +221,8 @@ struct CitizensController {
         guard input.duplicateId != id else {
             throw Problem.validation(ValidationFailure(pointer: "/duplicateId", "a citizen cannot be merged into itself"))
         }
-        let merged = try await gateway.store.mergeCitizens(keep: id, duplicate: input.duplicateId, actor: identity.name, at: gateway.now())
-        return try JSONBody.response(try await fullBody(merged))
+        let merged = try await gateway.citizenRecords.merge(keep: id, duplicate: input.duplicateId, by: identity.name, at: gateway.now())
+        return try JSONBody.response(Body(merged))
     }
 
     /// JSON Merge Patch (RFC 7396): the fields sent replace the stored ones, `null` clears one.
@@ -240,26 +236,13 @@ struct CitizensController {
         let welfare = try operatorWelfare(&patch)
         let input = try RequestJSON.merging(patch, into: Input(existing))
         let citizen = try input.citizen(id: existing.id, createdAt: existing.createdAt, now: gateway.now())
-        if let phone = citizen.phone, phone != existing.phone, let other = try await gateway.store.citizenId(phone: phone.e164), other != existing.id {
-            throw Problem(.conflict, detail: "citizen \(other) already has the phone number \(phone.e164)")
-        }
         context.audit.detail("fields", (patch.keys.sorted() + (welfare == nil ? [] : ["checkinStatus"])).joined(separator: ","))
-        guard var stored = try await gateway.store.updateCitizen(citizen) else {
-            throw Problem(.notFound, detail: "no citizen \(existing.id ?? 0)")
-        }
-        if let (meaning, note) = welfare, let id = existing.id {
-            let now = gateway.now()
-            let open = try await gateway.store.openCheckinRequest(citizenId: id, now: now)
-            try await gateway.store.recordCheckins([CheckinAnswer(
-                citizenId: id, advisoryId: open?.id, meaning: meaning, source: .operator,
-                text: [identity.name, note].compactMap { $0 }.joined(separator: ": "), at: now)])
-            stored = try await gateway.store.citizen(id: id) ?? stored
-        }
+        let stored = try await gateway.citizenRecords.update(citizen, existing: existing, welfare: welfare, by: identity.name, at: gateway.now())
         return try JSONBody.response(Body(stored))
     }
 
     /// Takes `checkinStatus` and `checkinNote` out of a patch (they are not citizen fields).
-    func operatorWelfare(_ patch: inout [String: Any]) throws -> (ReplyMeaning, String?)? {
+    func operatorWelfare(_ patch: inout [String: Any]) throws -> CitizenRecords.OperatorWelfare? {
         let status = patch.removeValue(forKey: "checkinStatus")
         let note = patch.removeValue(forKey: "checkinNote")
         guard let status else {
@@ -275,14 +258,14 @@ struct CitizensController {
         guard note == nil || note is String, ((note as? String)?.count ?? 0) <= 1000 else {
             throw Problem.validation(ValidationFailure([FieldError(pointer: "/checkinNote", detail: "a text of at most 1000 characters")]))
         }
-        return (meaning, note as? String)
+        return CitizenRecords.OperatorWelfare(meaning: meaning, note: note as? String)
     }
 
     func erase(_ context: HabarRequestContext) async throws -> Response {
         try context.require(.operator)
         let id = try context.id("citizen")
         context.audit.target("citizen/\(id)")
-        guard try await gateway.store.eraseCitizen(id: id, at: gateway.now()) else {
+        do { try await gateway.citizenRecords.erase(id: id, at: gateway.now()) } catch OperationError.notFound {
             throw Problem(.notFound, detail: "no citizen \(id)")
         }
         return Response(status: .noContent)
@@ -313,7 +296,7 @@ struct CitizensController {
         case let other?: throw Problem(.badRequest, detail: "mode must be all-or-nothing (or absent), not '\(other)'")
         }
         let body = try await RequestJSON.body(request, limit: gateway.configuration.http.maxImportBytes)
-        let report = try await CitizenImport(store: gateway.store).run(Data(body.readableBytesView), allOrNothing: allOrNothing, now: gateway.now())
+        let report = try await gateway.citizenRecords.importCSV(Data(body.readableBytesView), allOrNothing: allOrNothing, now: gateway.now())
         context.audit.target("citizens")
         context.audit.detail("created", String(report.created))
         context.audit.detail("updated", String(report.updated))

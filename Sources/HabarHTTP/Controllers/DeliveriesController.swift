@@ -44,7 +44,7 @@ struct DeliveriesController {
             advisoryId: try Listing.int(request, "advisoryId"), citizenId: try Listing.int(request, "citizenId"),
             state: try Listing.value(request, "state", as: DeliveryState.self), channel: try Listing.string(request, "channel"),
             groupId: try Listing.int(request, "groupId"))
-        return try Listing.response(try await gateway.store.deliveries(filter, page: try Listing.page(request)), ListedBody.init)
+        return try Listing.response(try await gateway.roles.deliveries.deliveries(filter, page: try Listing.page(request)), ListedBody.init)
     }
 
     func show(_ context: HabarRequestContext) async throws -> Response {
@@ -52,10 +52,10 @@ struct DeliveriesController {
         guard let id = context.parameters.get("id", as: Int64.self) else {
             throw Problem(.notFound, detail: "no such delivery")
         }
-        guard let delivery = try await gateway.store.delivery(id: id) else {
+        guard let delivery = try await gateway.roles.deliveries.delivery(id: id) else {
             throw Problem(.notFound, detail: "no delivery \(id)")
         }
-        let events = try await gateway.store.deliveryEvents(deliveryId: id)
+        let events = try await gateway.roles.deliveries.deliveryEvents(deliveryId: id)
         return try JSONBody.response(DeliveryBody(delivery: delivery, events: events))
     }
 }

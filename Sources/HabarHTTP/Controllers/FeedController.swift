@@ -19,15 +19,15 @@ struct FeedController {
         var advisories: [Advisory] = []
         var page = PageRequest(limit: PageRequest.maxLimit)
         repeat {
-            let next = try await gateway.store.advisories(AdvisoryFilter(publishedPublicOnly: true, inForceAt: gateway.now()), page: page)
+            let next = try await gateway.roles.publishing.advisories(AdvisoryFilter(publishedPublicOnly: true, inForceAt: gateway.now()), page: page)
             advisories += next.items
             page.after = next.nextAfter
         } while page.after != nil && advisories.count < 1000
         let base = gateway.configuration.publicBaseURL
-        let installation = try await gateway.store.installationId()
+        let installation = try await gateway.roles.installation.installationId()
         var entries: [(updated: Date, xml: String)] = []
         for advisory in advisories {
-            let sent = try await gateway.store.advisoryVersions(id: advisory.id!).last?.sentAt ?? advisory.publishedAt ?? Date()
+            let sent = try await gateway.roles.publishing.advisoryVersions(id: advisory.id!).last?.sentAt ?? advisory.publishedAt ?? Date()
             let texts = try gateway.publisher.render(advisory, kinds: [.webhook], now: sent)
             let title = texts[.russian]?[.webhook]?.subject ?? texts[.kazakh]?[.webhook]?.subject ?? advisory.kind.rawValue
             let summary = texts[.russian]?[.webhook]?.text ?? ""

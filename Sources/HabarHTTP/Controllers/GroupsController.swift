@@ -19,7 +19,7 @@ struct GroupsController {
         let identity = try context.require(.viewer, .agency)
         let agencyId = context.parameters.get("id") ?? ""
         try Self.checkOwn(identity, agencyId, what: "agency \(agencyId)'s groups")
-        guard let page = try await gateway.store.agencyGroups(agencyId: agencyId, page: try Listing.page(request)) else {
+        guard let page = try await gateway.roles.agencies.agencyGroups(agencyId: agencyId, page: try Listing.page(request)) else {
             throw Problem(.notFound, detail: "no agency '\(agencyId)'")
         }
         return try Listing.response(page) { GroupBody($0) }
@@ -28,7 +28,7 @@ struct GroupsController {
     func show(_ context: HabarRequestContext) async throws -> Response {
         let identity = try context.require(.viewer, .agency)
         let id = try context.id("group")
-        guard let found = try await gateway.store.groupReconciliation(id: id) else { throw Problem(.notFound, detail: "no group \(id)") }
+        guard let found = try await gateway.roles.agencies.groupReconciliation(id: id) else { throw Problem(.notFound, detail: "no group \(id)") }
         try Self.checkOwn(identity, found.group.agencyId, what: "group \(id)")
         return try JSONBody.response(ReconciliationBody(found))
     }

@@ -25,7 +25,7 @@ struct HealthController {
 
     func ready() async throws -> Response {
         var reasons: [String] = []
-        do { _ = try await gateway.store.installationId() } catch {
+        do { _ = try await gateway.roles.installation.installationId() } catch {
             reasons.append("database: \(error)")
         }
         for name in gateway.dispatcher.pausedChannels() {
@@ -44,7 +44,7 @@ struct HealthController {
         metricName: "habar_queue_depth", unitName: "", helpText: "Deliveries queued, retrying or being sent, by channel") }
 
     func metrics() async throws -> Response {
-        let counts = try await gateway.store.deliveryCounts(advisoryId: nil)
+        let counts = try await gateway.roles.deliveries.deliveryCounts(advisoryId: nil)
         var byStateChannel: [String: [String: Int]] = [:]
         for count in counts { byStateChannel[count.state.rawValue, default: [:]][count.channel, default: 0] += count.count }
         let channels = Set(gateway.adapters.keys).union(counts.map(\.channel))

@@ -64,7 +64,7 @@ struct PlacesController {
         let filter = PlaceFilter(
             kind: try Listing.value(request, "kind", as: PlaceKind.self), country: country,
             status: try Listing.value(request, "status", as: PlaceStatus.self))
-        return try Listing.response(try await gateway.store.places(filter, page: try Listing.page(request))) { $0 }
+        return try Listing.response(try await gateway.roles.places.places(filter, page: try Listing.page(request))) { $0 }
     }
 
     func show(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
@@ -75,7 +75,7 @@ struct PlacesController {
             guard let number = Int(raw), number >= 1 else { throw Problem(.badRequest, detail: "version must be a whole number from 1, not '\(raw)'") }
             version = number
         }
-        guard let place = try await gateway.store.place(id: id, version: version) else {
+        guard let place = try await gateway.roles.places.place(id: id, version: version) else {
             throw Problem(.notFound, detail: version.map { "place \(id) has no version \($0)" } ?? "no place \(id)")
         }
         return try JSONBody.response(place)
@@ -94,7 +94,7 @@ struct PlacesController {
         let id = try context.id("place")
         context.audit.target("place/\(id)")
         let patch = try RequestJSON.object(try await RequestJSON.body(request, limit: gateway.configuration.http.maxBodyBytes))
-        guard let current = try await gateway.store.place(id: id, version: nil) else { throw Problem(.notFound, detail: "no place \(id)") }
+        guard let current = try await gateway.roles.places.place(id: id, version: nil) else { throw Problem(.notFound, detail: "no place \(id)") }
         var fixed: [FieldError] = []
         if patch["name"] is NSNull { fixed.append(FieldError(pointer: "/name", detail: "cannot be removed")) }
         if patch["kind"] is NSNull { fixed.append(FieldError(pointer: "/kind", detail: "cannot be removed")) }

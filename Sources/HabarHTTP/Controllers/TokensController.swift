@@ -54,7 +54,7 @@ struct TokensController {
         }
         try v.throwIfAny()
         let (secret, hash) = AccessToken.generate()
-        let stored = try await gateway.store.insertToken(AccessToken(
+        let stored = try await gateway.roles.operators.insertToken(AccessToken(
             name: name, role: input.role, agencyId: input.agencyId, tokenHash: hash, createdAt: gateway.now()))
         context.audit.target("token/\(stored.id ?? 0)")
         context.audit.detail("role", stored.role.rawValue)
@@ -67,14 +67,14 @@ struct TokensController {
 
     func list(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         try context.require(.admin)
-        return try Listing.response(try await gateway.store.tokens(page: try Listing.page(request))) { Body($0) }
+        return try Listing.response(try await gateway.roles.operators.tokens(page: try Listing.page(request))) { Body($0) }
     }
 
     func revoke(_ context: HabarRequestContext) async throws -> Response {
         try context.require(.admin)
         let id = try context.id("token")
         context.audit.target("token/\(id)")
-        switch try await gateway.store.revokeToken(id: id, at: gateway.now()) {
+        switch try await gateway.roles.operators.revokeToken(id: id, at: gateway.now()) {
         case .revoked: return Response(status: .noContent)
         case .notFound: throw Problem(.notFound, detail: "no unrevoked token \(id)")
         case .lastAdmin:
