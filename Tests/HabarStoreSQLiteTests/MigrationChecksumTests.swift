@@ -22,6 +22,7 @@ struct MigrationChecksumTests {
         // ends with; the checksum now always includes it — the migration itself is unchanged.)
         ("v8: merged phones where v6 lacked them", "9d051bb6ee1b3cf1"),
         ("v9: delivery purposes instead of negative versions", "c6228ace8b51649f"),
+        ("v10: CHECK lists SQLite evaluates without a temporary index", "fafc39f34fcd99d5"),
     ]
 
     /// Each `registerMigration` block of Migrations.swift, by name, FNV-1a 64 over its UTF-8 text.
@@ -130,5 +131,51 @@ struct MigrationChecksumTests {
         // Stats count the advisory's own delivery only.
         #expect(try await store.advisoryStats(id: 1)?.deliveries == 1)
         #expect(try store.isSchemaKnown())
+    }
+
+    @Test("v10 rewrites the CHECK lists in place: rows stay, every allowed value is still taken, every other refused, the file checks out")
+    func equivalentCheckLists() async throws {
+        let directory = try Fixtures.temporaryDirectory("migrate-v9")
+        let path = directory.appendingPathComponent("habar.sqlite").path
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let pool = try DatabasePool(path: path, configuration: SQLiteStore.configuration())
+        try Migrations.migrator.migrate(pool, upTo: "v9: delivery purposes instead of negative versions")
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO citizens (full_name, language, phone, country, created_at, updated_at)
+                    VALUES ('Марат Ахметов', 'ru', '+77015550103', 'TR', \(now), \(now));
+                INSERT INTO advisories (kind, severity, audience, params, template, channel_plan, expires_at, status, version,
+                    author, created_at) VALUES ('general', 'minor', '{}', '{}', 'general.notice',
+                    '{"mode":"fallback","channels":["sms"]}', \(now + 1000), 'draft', 1, 'op', \(now));
+                """)
+        }
+        let before = try await pool.read { db in try String.fetchAll(db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'table' ORDER BY name") }
+        try Migrations.migrator.migrate(pool)
+        try await pool.write { db in
+            #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
+            let tables = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            #expect(tables.count == before.count)
+            #expect(!tables.contains { $0.range(of: #"[a-z_]+ IN\s*\('"#, options: .regularExpression) != nil }, "no CHECK list is left")
+            #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM citizens") == 1)
+            func insert(purpose: String, state: String, language: String) throws {
+                try db.execute(sql: """
+                    INSERT INTO deliveries (advisory_id, advisory_version, purpose, citizen_id, language, phone, steps, channel, state,
+                        priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
+                    VALUES (1, 1, ?, 1, ?, '+77015550103', 'sms', 'sms', ?, 1, \(now), \(now), \(now), \(now), \(now))
+                    """, arguments: [purpose, language, state])
+                try db.execute(sql: "DELETE FROM deliveries")
+            }
+            for purpose in DeliveryPurpose.allCases { try insert(purpose: purpose.rawValue, state: "queued", language: "kk") }
+            for state in DeliveryState.allCases where state != .sending { try insert(purpose: "advisory", state: state.rawValue, language: "ru") }
+            for language in Language.allCases { try insert(purpose: "advisory", state: "queued", language: language.rawValue) }
+            for (purpose, state, language) in [("advisor", "queued", "kk"), ("advisory", "queue", "kk"), ("advisory", "queued", "de"), ("", "queued", "kk")] {
+                #expect(throws: DatabaseError.self, "purpose '\(purpose)', state '\(state)', language '\(language)' is refused") {
+                    try insert(purpose: purpose, state: state, language: language)
+                }
+            }
+            #expect(throws: DatabaseError.self, "a citizen's language is still checked") {
+                try db.execute(sql: "UPDATE citizens SET language = 'de'")
+            }
+        }
     }
 }
