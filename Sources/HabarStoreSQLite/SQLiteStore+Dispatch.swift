@@ -436,29 +436,28 @@ extension SQLiteStore {
             row["step"] == receipt.step, row["channel"] == receipt.channel
         else { return }
         let state: String = row["state"]
-        switch (receipt.status, state) {
-        case (.delivered, "sent"):
+        guard let current = DeliveryState(rawValue: state) else { return }
+        let steps = (row["steps"] as String).split(separator: ",").map(String.init)
+        switch ReceiptEffect.of(receipt.status, state: current, step: receipt.step, steps: steps) {
+        case .delivered:
             try db.cachedStatement(sql: "UPDATE deliveries SET state = \(DeliveryState.delivered.sql), updated_at = ? WHERE id = ?")
                 .execute(arguments: [receipt.at.ms, receipt.deliveryId])
-            try appendEvent(db, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel, from: "sent",
+            try appendEvent(db, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel, from: state,
                             to: .delivered, attempt: row["attempts"], detail: "delivery report", provider: receipt.providerMessageId)
-        case (.failed(let reason), "sent"):
-            try failStep(db, row: row, from: "sent", reason: "provider reported non-delivery: \(reason)",
-                         next: DeliveryPlan.nextStep(after: receipt.step, of: (row["steps"] as String).split(separator: ",").map(String.init)),
-                         now: receipt.at)
-        case (.delivered, "sending"), (.failed, "sending"):
+        case .stepFailed(let reason, let next):
+            try failStep(db, row: row, from: state, reason: reason, next: next, now: receipt.at)
+        case .holdUntilSent:
             var reason: String? = nil
             if case .failed(let text) = receipt.status { reason = text }
             try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO early_receipts (delivery_id, step, status, reason, at, provider_message_id)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [receipt.deliveryId, receipt.step, reason == nil ? "delivered" : "failed", reason, receipt.at.ms, receipt.providerMessageId])
-        case (.intermediate(let text), "sent"), (.intermediate(let text), "sending"):
+        case .note(let text):
             try appendEvent(db, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel, from: state,
-                            to: DeliveryState(rawValue: state) ?? .sent, attempt: row["attempts"], detail: "provider: \(text)",
-                            provider: receipt.providerMessageId)
-        default:
-            break  // a repeat or a late report for a step already closed: nothing changes
+                            to: current, attempt: row["attempts"], detail: text, provider: receipt.providerMessageId)
+        case .ignore:
+            break
         }
     }
 

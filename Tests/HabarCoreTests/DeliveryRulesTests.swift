@@ -73,4 +73,25 @@ struct ProgressRulesTests {
         #expect(SendProgress.time(toSend: 0.95, of: [t[3]]) == t[3])
         #expect(SendProgress.time(toSend: 0.95, of: []) == nil)
     }
+
+    @Test("a receipt: delivered or falls back only from sent, kept while the send is unrecorded, never moves a closed step")
+    func receipts() {
+        let plan = ["sms", "email"]
+        #expect(ReceiptEffect.of(.delivered, state: .sent, step: 0, steps: plan) == .delivered)
+        #expect(ReceiptEffect.of(.failed(reason: "absent"), state: .sent, step: 0, steps: plan)
+            == .stepFailed(reason: "provider reported non-delivery: absent", next: 1), "the next step of the plan")
+        #expect(ReceiptEffect.of(.failed(reason: "absent"), state: .sent, step: 1, steps: plan)
+            == .stepFailed(reason: "provider reported non-delivery: absent", next: nil), "the plan is exhausted")
+        #expect(ReceiptEffect.of(.delivered, state: .sending, step: 0, steps: plan) == .holdUntilSent)
+        #expect(ReceiptEffect.of(.failed(reason: "x"), state: .sending, step: 0, steps: plan) == .holdUntilSent)
+        #expect(ReceiptEffect.of(.intermediate("buffered"), state: .sent, step: 0, steps: plan) == .note("provider: buffered"))
+        for state in [DeliveryState.queued, .retrying, .delivered, .failed, .expired, .cancelled] {
+            for status in [DeliveryReceipt.Status.delivered, .failed(reason: "x"), .intermediate("y")] {
+                #expect(ReceiptEffect.of(status, state: state, step: 0, steps: plan) == .ignore, "\(status) on \(state)")
+            }
+        }
+        // Every move a receipt makes is one the state machine allows.
+        #expect(DeliveryState.allows(from: .sent, to: .delivered))
+        #expect(DeliveryState.allows(from: .sent, to: .failed) && DeliveryState.allows(from: .sent, to: .queued))
+    }
 }

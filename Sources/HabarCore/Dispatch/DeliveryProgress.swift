@@ -22,3 +22,32 @@ extension WelfareStatus {
         self == .unknown && liveDeliveries == 0 ? .unreached : self
     }
 }
+
+/// What a provider's report does to the delivery step it is about, whatever the store.
+public enum ReceiptEffect: Sendable, Hashable {
+    /// `sent` → `delivered`.
+    case delivered
+    /// `sent` → `failed` on this step: the plan's next step is queued (`next`), else the
+    /// delivery fails for good.
+    case stepFailed(reason: String, next: Int?)
+    /// The report came before the send was recorded (`sending`): keep it and apply it when the
+    /// send is recorded, in the same transaction.
+    case holdUntilSent
+    /// A provider's interim word: an event, no move.
+    case note(String)
+    /// A repeat, or a late report about a step already closed: nothing changes.
+    case ignore
+
+    /// The effect of `status` on a delivery in `state` whose plan is `steps`, reported for
+    /// `step` (the store has matched step and channel to the delivery's current ones).
+    public static func of(_ status: DeliveryReceipt.Status, state: DeliveryState, step: Int, steps: [String]) -> ReceiptEffect {
+        switch (status, state) {
+        case (.delivered, .sent): .delivered
+        case (.failed(let reason), .sent):
+            .stepFailed(reason: "provider reported non-delivery: \(reason)", next: DeliveryPlan.nextStep(after: step, of: steps))
+        case (.delivered, .sending), (.failed, .sending): .holdUntilSent
+        case (.intermediate(let text), .sent), (.intermediate(let text), .sending): .note("provider: \(text)")
+        default: .ignore
+        }
+    }
+}
