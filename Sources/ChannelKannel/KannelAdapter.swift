@@ -140,7 +140,7 @@ public final class KannelAdapter: SMSGatewayCallbacks {
     /// body), `id` (%I, Kannel's message id, which makes Kannel's retries recognisable), `time`
     /// (%T), and `key` when `callbackSecret` is set. Kannel's X-Kannel-From/To headers are
     /// read when the query has no sender or receiver.
-    public func incomingMessage(_ request: ProviderRequest, now: Date) throws(ProviderRequestRefusal) -> InboundSMS {
+    public func incomingMessage(_ request: ProviderRequest, now: Date) throws(ProviderRequestRefusal) -> NewInboundSMS {
         let fields = request.fields
         if let secret = options.callbackSecret {
             guard let key = fields["key"], ConstantTime.equal(key, secret) else {

@@ -257,7 +257,7 @@ extension SMSStubAdapter: SMSGatewayCallbacks {
 
     /// An incoming SMS in the gateways' fields (`from`, `text`, optional `to`, `id`, `time`),
     /// with `key` equal to the channel's `inboundKey`.
-    public func incomingMessage(_ request: ProviderRequest, now: Date) throws(ProviderRequestRefusal) -> InboundSMS {
+    public func incomingMessage(_ request: ProviderRequest, now: Date) throws(ProviderRequestRefusal) -> NewInboundSMS {
         guard let expected = options.inboundKey else {
             throw .forbidden("this sms-stub channel has no inboundKey: it takes incoming SMS only from `habar sms-stub reply`")
         }

@@ -51,7 +51,7 @@ public struct Gateway: Sendable {
     /// Answers from the check-in pages and incoming SMS from the gateways, many per
     /// transaction under load, each acknowledged only once stored.
     public let answers: GroupCommit<CheckinAnswer, Void>
-    public let inbound: GroupCommit<InboundSMS, InboundRecord>
+    public let inbound: GroupCommit<NewInboundSMS, InboundRecord>
     /// Agencies' verified webhooks, many per transaction (a manifest in a savepoint of its own).
     public let agencyEvents: GroupCommit<AgencyEvent, Result<AgencyEventResult, ValidationFailure>>
     /// The secrets that verify agencies' webhooks, kept for a few seconds.
@@ -126,7 +126,7 @@ public struct Gateway: Sendable {
     public func bootstrapAdminToken() async throws -> String? {
         guard try await !store.hasTokens() else { return nil }
         let (token, hash) = AccessToken.generate()
-        _ = try await store.insertToken(AccessToken(name: "first admin", role: .admin, tokenHash: hash))
+        _ = try await store.insertToken(NewAccessToken(id: .unsaved, name: "first admin", role: .admin, tokenHash: hash))
         return token
     }
 }

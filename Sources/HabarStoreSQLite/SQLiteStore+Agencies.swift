@@ -5,7 +5,7 @@ import HabarMessages
 
 /// Travel agencies: their secrets, the webhooks they sent, their groups and tourists.
 extension SQLiteStore {
-    public func insertAgency(_ agency: Agency, secret: String, token: AccessToken) async throws -> Agency {
+    public func insertAgency(_ agency: Agency, secret: String, token: NewAccessToken) async throws -> Agency {
         try await writer.write { db in
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agencies WHERE id = ?)", arguments: [agency.id]) == true {
                 throw OperationError.conflict("an agency with id '\(agency.id)' exists")
@@ -241,8 +241,8 @@ extension SQLiteStore {
                     ])
                 if known != nil { updated += 1 } else { linked += 1; linkedNow = true }
             } else {
-                let citizen = Citizen(
-                    fullName: tourist.fullName, language: tourist.language ?? .russian, phone: phone.map(PhoneNumber.init(storedE164:)),
+                let citizen = NewCitizen(
+                    id: .unsaved, fullName: tourist.fullName, language: tourist.language ?? .russian, phone: phone.map(PhoneNumber.init(storedE164:)),
                     email: tourist.email, country: group.destination.country, city: group.destination.city, groupId: group.id, agencyId: agency,
                     passportNumber: tourist.passportNumber, birthDate: tourist.birthDate, createdAt: at, updatedAt: at)
                 citizenId = try insert(citizen, db).id

@@ -7,7 +7,7 @@ import HabarMessages
 extension SQLiteStore {
     // MARK: Webhook subscribers
 
-    public func insertSubscriber(_ subscriber: Subscriber) async throws -> Subscriber {
+    public func insertSubscriber(_ subscriber: NewSubscriber) async throws -> Subscriber {
         try await writer.write { db in
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM subscribers WHERE name = ?)", arguments: [subscriber.name]) == true {
                 throw OperationError.conflict("a subscriber named '\(subscriber.name)' exists")
@@ -19,9 +19,7 @@ extension SQLiteStore {
                     """,
                 arguments: [subscriber.name, subscriber.url, subscriber.secret, subscriber.language.rawValue, subscriber.agencyId,
                             subscriber.active, subscriber.createdAt.ms])
-            var stored = subscriber
-            stored.id = db.lastInsertedRowID
-            return stored
+            return subscriber.stored(id: db.lastInsertedRowID)
         }
     }
 
@@ -57,11 +55,11 @@ extension SQLiteStore {
 
     // MARK: Incoming SMS
 
-    public func recordInboundSMS(_ messages: [InboundSMS]) async throws -> [InboundRecord] {
+    public func recordInboundSMS(_ messages: [NewInboundSMS]) async throws -> [InboundRecord] {
         try await writer.write { db in try messages.map { try Self.recordInbound($0, db: db) } }
     }
 
-    private static func recordInbound(_ message: InboundSMS, db: Database) throws -> InboundRecord {
+    private static func recordInbound(_ message: NewInboundSMS, db: Database) throws -> InboundRecord {
         let key = message.dedupeKey
         if let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT id, citizen_id FROM inbound_sms WHERE channel = ? AND dedupe_key = ?"),

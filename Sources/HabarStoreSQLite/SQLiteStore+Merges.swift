@@ -31,7 +31,7 @@ extension SQLiteStore {
         guard !ids.isEmpty else { return [:] }
         return try await writer.read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM citizens WHERE id IN (SELECT value FROM json_each(?))", arguments: [Self.idList(ids)])
-            return Dictionary(rows.map(Self.citizen).map { ($0.id ?? 0, $0) }, uniquingKeysWith: { first, _ in first })
+            return Dictionary(rows.map(Self.citizen).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         }
     }
 

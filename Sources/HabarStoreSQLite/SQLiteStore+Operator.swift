@@ -105,7 +105,7 @@ extension SQLiteStore {
     }
 
     public func updateCitizen(_ citizen: Citizen) async throws -> Citizen? {
-        guard let id = citizen.id else { return nil }
+        let id = citizen.id
         return try await writer.write { db in
             try db.execute(
                 sql: """
@@ -255,10 +255,10 @@ extension SQLiteStore {
 
     // MARK: Audit log
 
-    public func appendAudit(_ entry: AuditEntry) async throws -> AuditEntry {
+    public func appendAudit(_ entry: NewAuditEntry) async throws -> AuditEntry {
         try await writer.write { db in
             let previous = try String.fetchOne(db, sql: "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1") ?? AuditEntry.genesisHash
-            var linked = entry.chained(after: previous)
+            let linked = entry.chained(after: previous)
             let details = String(decoding: try JSONEncoder.sorted.encode(linked.details), as: UTF8.self)
             try db.execute(
                 sql: """
@@ -269,8 +269,7 @@ extension SQLiteStore {
                     linked.at.ms, linked.actor, linked.actorTokenId, linked.role?.rawValue, linked.action, linked.target,
                     linked.status, linked.requestId, details, linked.previousHash, linked.hash,
                 ])
-            linked.id = db.lastInsertedRowID
-            return linked
+            return linked.stored(id: db.lastInsertedRowID)
         }
     }
 

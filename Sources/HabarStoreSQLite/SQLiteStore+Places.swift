@@ -11,23 +11,20 @@ extension SQLiteStore {
         return try decoder.decode(Place.self, from: Data(body.utf8))
     }
 
-    static func insertVersion(_ place: Place, id: Int64, _ db: Database) throws {
-        var stored = place
-        stored.id = id
+    static func insertVersion(_ place: Place, _ db: Database) throws {
         try db.execute(
             sql: "INSERT INTO place_versions (place_id, version, body, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)",
-            arguments: [id, place.version, try json(stored), place.updatedAt.ms, place.updatedBy])
+            arguments: [place.id, place.version, try json(place), place.updatedAt.ms, place.updatedBy])
     }
 
-    public func insertPlace(_ place: Place) async throws -> Place {
+    public func insertPlace(_ place: NewPlace) async throws -> Place {
         try await writer.write { db in
             try db.execute(
                 sql: "INSERT INTO places (kind, version, country, status, created_at) VALUES (?, 1, ?, ?, ?)",
                 arguments: [place.kind.rawValue, place.country, place.status.rawValue, place.createdAt.ms])
-            var stored = place
-            stored.id = db.lastInsertedRowID
+            var stored = place.stored(id: db.lastInsertedRowID)
             stored.version = 1
-            try Self.insertVersion(stored, id: stored.id!, db)
+            try Self.insertVersion(stored, db)
             return stored
         }
     }
@@ -60,7 +57,7 @@ extension SQLiteStore {
     }
 
     public func insertPlaceVersion(_ place: Place) async throws -> Place {
-        guard let id = place.id else { throw OperationError.notFound("a place without an id") }
+        let id = place.id
         return try await writer.write { db in
             // Only from the version the change was made against: a concurrent change wins once.
             try db.execute(
@@ -69,7 +66,7 @@ extension SQLiteStore {
             guard db.changesCount == 1 else {
                 throw OperationError.conflict("place \(id) was changed meanwhile; read it again and repeat the change")
             }
-            try Self.insertVersion(place, id: id, db)
+            try Self.insertVersion(place, db)
             return place
         }
     }

@@ -103,11 +103,11 @@ public final class SQLiteStore: HabarStore {
 
     // MARK: Citizens
 
-    public func insertCitizen(_ citizen: Citizen) async throws -> Citizen {
+    public func insertCitizen(_ citizen: NewCitizen) async throws -> Citizen {
         try await writer.write { db in try Self.insert(citizen, db) }
     }
 
-    static func insert(_ citizen: Citizen, _ db: Database) throws -> Citizen {
+    static func insert(_ citizen: NewCitizen, _ db: Database) throws -> Citizen {
         try db.cachedStatement(
             sql: """
                 INSERT INTO citizens (full_name, language, phone, email, country, city, lat, lon, group_id, agency_id,
@@ -115,12 +115,10 @@ public final class SQLiteStore: HabarStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: StatementArguments(citizenValues(citizen) + [citizen.createdAt.ms, citizen.updatedAt.ms]))
-        var stored = citizen
-        stored.id = db.lastInsertedRowID
-        return stored
+        return citizen.stored(id: db.lastInsertedRowID)
     }
 
-    static func citizenValues(_ c: Citizen) -> [(any DatabaseValueConvertible)?] {
+    static func citizenValues<ID>(_ c: CitizenRecord<ID>) -> [(any DatabaseValueConvertible)?] {
         [
             c.fullName, c.language.rawValue, c.phone?.e164, c.email, c.country, c.city, c.position?.lat, c.position?.lon,
             c.groupId, c.agencyId, c.tags.isEmpty ? "" : "|" + c.tags.joined(separator: "|") + "|",
@@ -134,7 +132,7 @@ public final class SQLiteStore: HabarStore {
         }
     }
 
-    public func upsertCitizens(_ citizens: [Citizen]) async throws -> CitizenImportResult {
+    public func upsertCitizens(_ citizens: [NewCitizen]) async throws -> CitizenImportResult {
         try await writer.write { db in
             var result = CitizenImportResult(created: 0, updated: 0)
             for citizen in citizens {
@@ -173,14 +171,12 @@ public final class SQLiteStore: HabarStore {
 
     // MARK: Tokens
 
-    public func insertToken(_ token: AccessToken) async throws -> AccessToken {
+    public func insertToken(_ token: NewAccessToken) async throws -> AccessToken {
         try await writer.write { db in
             try db.execute(
                 sql: "INSERT INTO tokens (name, role, agency_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [token.name, token.role.rawValue, token.agencyId, token.tokenHash, token.createdAt.ms])
-            var stored = token
-            stored.id = db.lastInsertedRowID
-            return stored
+            return token.stored(id: db.lastInsertedRowID)
         }
     }
 
@@ -196,7 +192,7 @@ public final class SQLiteStore: HabarStore {
 
     // MARK: Advisories
 
-    public func insertAdvisory(_ advisory: Advisory) async throws -> Advisory {
+    public func insertAdvisory(_ advisory: NewAdvisory) async throws -> Advisory {
         let encoded = try Self.encodeContent(advisory)
         return try await writer.write { db in
             try db.execute(
@@ -211,14 +207,12 @@ public final class SQLiteStore: HabarStore {
                     advisory.approver, advisory.createdAt.ms, advisory.publishedAt?.ms, advisory.cancelledAt?.ms,
                     advisory.scope.rawValue, advisory.publishAt?.ms, advisory.authorTokenId, encoded.places,
                 ])
-            var stored = advisory
-            stored.id = db.lastInsertedRowID
-            return stored
+            return advisory.stored(id: db.lastInsertedRowID)
         }
     }
 
     /// The JSON columns of an advisory.
-    static func encodeContent(_ advisory: Advisory) throws -> (audience: String, params: String, plan: String, places: String) {
+    static func encodeContent<ID>(_ advisory: AdvisoryRecord<ID>) throws -> (audience: String, params: String, plan: String, places: String) {
         (try json(advisory.audience), try json(advisory.params), try json(advisory.channelPlan), try json(advisory.places))
     }
 

@@ -6,9 +6,9 @@ import HabarStoreSQLite
 /// Ready-made domain values and stores for tests.
 public enum Fixtures {
     /// A citizen in Iran with a Kazakh mobile number derived from `index`.
-    public static func citizen(_ index: Int, language: Language = .russian, email: Bool = false, country: String = "IR") -> Citizen {
-        Citizen(
-            fullName: "Citizen \(index)", language: language,
+    public static func citizen(_ index: Int, language: Language = .russian, email: Bool = false, country: String = "IR") -> NewCitizen {
+        NewCitizen(
+            id: .unsaved, fullName: "Citizen \(index)", language: language,
             phone: PhoneNumber(String(format: "+7701%07d", index)),
             email: email ? "citizen\(index)@example.kz" : nil, country: country)
     }
@@ -17,9 +17,9 @@ public enum Fixtures {
     public static func advisory(
         country: String = "IR", channels: [String] = ["sms"], mode: ChannelPlan.Mode = .fallback,
         severity: Severity = .severe, expiresAt: Date = Date().addingTimeInterval(3600), template: String = "green_corridor.opened"
-    ) -> Advisory {
-        Advisory(
-            kind: .greenCorridor, severity: severity, audience: Audience(countries: [country]),
+    ) -> NewAdvisory {
+        NewAdvisory(
+            id: .unsaved, kind: .greenCorridor, severity: severity, audience: Audience(countries: [country]),
             params: AdvisoryParameters(
                 route: "Тегеран — Астара", borderCrossing: "Астара", opensAt: Date(timeIntervalSince1970: 1_773_300_600),
                 closesAt: Date(timeIntervalSince1970: 1_773_338_400),
@@ -30,9 +30,9 @@ public enum Fixtures {
     /// A check-in request in Iran ("are you safe? reply 1 or 2, or use the link") due at `deadline`.
     public static func checkinRequest(
         deadline: Date = Date().addingTimeInterval(6 * 3600), channels: [String] = ["sms"], expiresAt: Date = Date().addingTimeInterval(24 * 3600)
-    ) -> Advisory {
-        Advisory(
-            kind: .checkinRequest, severity: .severe, audience: Audience(countries: ["IR"]),
+    ) -> NewAdvisory {
+        NewAdvisory(
+            id: .unsaved, kind: .checkinRequest, severity: .severe, audience: Audience(countries: ["IR"]),
             params: AdvisoryParameters(contactPhone: "+982122565933", timeZone: "Asia/Tehran", checkinDeadline: deadline),
             template: "checkin_request.ask", channelPlan: ChannelPlan(mode: .fallback, channels: channels), expiresAt: expiresAt,
             author: "operator-1")

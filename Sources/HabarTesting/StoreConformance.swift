@@ -57,7 +57,7 @@ public struct StoreConformance: Sendable {
         _ = try await store.upsertCitizens((1...30).map { Fixtures.citizen($0) } + [Fixtures.citizen(99, country: "AE")])
         let publisher = try Self.publisher(store)
         let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        guard let id = draft.id else { throw ConformanceFailure(name, "a stored draft has no id") }
+        let id = draft.id
         // Two approvals of the same draft at once (two instances, a double click).
         let results = await withTaskGroup(of: Result<PublicationResult, any Error>.self) { group in
             for _ in 0..<2 {
@@ -84,7 +84,7 @@ public struct StoreConformance: Sendable {
         _ = try await store.upsertCitizens((1...10).map { Fixtures.citizen($0) })
         let publisher = try Self.publisher(store)
         let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await publisher.publish(id: draft.id!, approver: "approver", now: Date())
+        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
         let now = Date()
         let lease = now.addingTimeInterval(30)
         func claim(_ owner: String, limit: Int, at: Date, until: Date) async throws -> [ClaimedDelivery] {
@@ -135,7 +135,7 @@ public struct StoreConformance: Sendable {
         _ = try await store.upsertCitizens([Fixtures.citizen(1)])
         let publisher = try Self.publisher(store)
         let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await publisher.publish(id: draft.id!, approver: "approver", now: Date())
+        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
         let now = Date()
         guard let claimed = try await store.claimDeliveries(
             channel: "sms", kind: .sms, address: .phone, limit: 1, owner: "w", leaseUntil: now.addingTimeInterval(30), now: now
@@ -159,8 +159,8 @@ public struct StoreConformance: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<40 {
                 group.addTask {
-                    _ = try await store.appendAudit(AuditEntry(
-                        at: Date(), actor: "writer-\(index % 4)", actorTokenId: nil, role: .operator, action: "POST /v1/citizens",
+                    _ = try await store.appendAudit(NewAuditEntry(
+                        id: .unsaved, at: Date(), actor: "writer-\(index % 4)", actorTokenId: nil, role: .operator, action: "POST /v1/citizens",
                         target: "citizen/\(index)", status: 201, requestId: "r-\(index)", details: [:]))
                 }
             }
@@ -231,34 +231,34 @@ public struct StoreConformance: Sendable {
                 guard case .conflict = error else { throw ConformanceFailure(name, "\(what): \(error), not a conflict") }
             }
         }
-        _ = try await store.insertSubscriber(Subscriber(name: "partner", url: "https://example.org/hook", secret: "whsec_a"))
+        _ = try await store.insertSubscriber(NewSubscriber(id: .unsaved, name: "partner", url: "https://example.org/hook", secret: "whsec_a"))
         try await expectConflict("a second subscriber named partner") {
-            _ = try await store.insertSubscriber(Subscriber(name: "partner", url: "https://example.org/other", secret: "whsec_b"))
+            _ = try await store.insertSubscriber(NewSubscriber(id: .unsaved, name: "partner", url: "https://example.org/other", secret: "whsec_b"))
         }
         guard try await store.subscribers().count == 1 else { throw ConformanceFailure(name, "the refused subscriber was stored") }
-        let place = try await store.insertPlace(Place(kind: .meetingPoint, name: "Посольство", location: GeoPoint(lat: 35.7, lon: 51.4), country: "IR", updatedBy: "operator-1"))
+        let place = try await store.insertPlace(NewPlace(id: .unsaved, kind: .meetingPoint, name: "Посольство", location: GeoPoint(lat: 35.7, lon: 51.4), country: "IR", updatedBy: "operator-1"))
         var next = place
         next.version += 1
         next.name = "Консульство"
         _ = try await store.insertPlaceVersion(next)
         try await expectConflict("a place version built on an old one") { _ = try await store.insertPlaceVersion(next) }
-        guard try await store.place(id: place.id!, version: nil)?.version == 2 else { throw ConformanceFailure(name, "the place's version moved on a conflict") }
+        guard try await store.place(id: place.id, version: nil)?.version == 2 else { throw ConformanceFailure(name, "the place's version moved on a conflict") }
         let publisher = try Self.publisher(store)
         let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        try await store.scheduleAdvisory(id: draft.id!, approver: "a", approverTokenId: nil, publishAt: Date().addingTimeInterval(60))
-        _ = try await store.cancelAdvisory(id: draft.id!, at: Date(), notice: nil)
+        try await store.scheduleAdvisory(id: draft.id, approver: "a", approverTokenId: nil, publishAt: Date().addingTimeInterval(60))
+        _ = try await store.cancelAdvisory(id: draft.id, at: Date(), notice: nil)
         try await expectConflict("scheduling a cancelled advisory") {
-            try await store.scheduleAdvisory(id: draft.id!, approver: "a", approverTokenId: nil, publishAt: Date())
+            try await store.scheduleAdvisory(id: draft.id, approver: "a", approverTokenId: nil, publishAt: Date())
         }
     }
 
     func lastAdmin(_ store: any HabarStore) async throws {
         let name = "last admin token"
-        let first = try await store.insertToken(AccessToken(name: "first", role: .admin, tokenHash: "h1"))
-        let second = try await store.insertToken(AccessToken(name: "second", role: .admin, tokenHash: "h2"))
+        let first = try await store.insertToken(NewAccessToken(id: .unsaved, name: "first", role: .admin, tokenHash: "h1"))
+        let second = try await store.insertToken(NewAccessToken(id: .unsaved, name: "second", role: .admin, tokenHash: "h2"))
         // Two admins revoking each other at once: one must stay.
-        async let a = store.revokeToken(id: first.id!, at: Date())
-        async let b = store.revokeToken(id: second.id!, at: Date())
+        async let a = store.revokeToken(id: first.id, at: Date())
+        async let b = store.revokeToken(id: second.id, at: Date())
         let outcomes = try await [a, b]
         guard outcomes.filter({ $0 == .revoked }).count == 1, outcomes.contains(.lastAdmin) else {
             throw ConformanceFailure(name, "concurrent revocations of the two admins: \(outcomes)")

@@ -33,7 +33,7 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
     let (_, hash) = AccessToken.generate()
     _ = try await gateway.store.insertAgency(
         Agency(id: "bench", name: "Bench Travel", webhookURL: nil, language: .russian, createdAt: Date()), secret: secret.text,
-        token: AccessToken(name: "agency bench", role: .agency, agencyId: "bench", tokenHash: hash))
+        token: NewAccessToken(id: .unsaved, name: "agency bench", role: .agency, agencyId: "bench", tokenHash: hash))
     let url = URL(string: "http://127.0.0.1:\(port)/inbound/agencies/bench")!
 
     // AsyncHTTPClient with pooled keep-alive connections, as a partner's sender would be.

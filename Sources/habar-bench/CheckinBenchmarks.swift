@@ -65,13 +65,13 @@ func checkinBenchmark(citizens count: Int, seconds: Int) async throws {
     defer { server.cancel() }
     try await Task.sleep(for: .milliseconds(500))
 
-    var batch: [Citizen] = []
+    var batch: [NewCitizen] = []
     for index in 1...count { batch.append(Fixtures.citizen(index, language: index % 2 == 0 ? .kazakh : .russian)) }
     _ = try await gateway.store.upsertCitizens(batch)
     let draft = try await gateway.publisher.draft(Fixtures.checkinRequest(), now: Date())
-    _ = try await gateway.publisher.publish(id: draft.id!, approver: "bench", now: Date())
+    _ = try await gateway.publisher.publish(id: draft.id, approver: "bench", now: Date())
     print("checkin: \(count) citizens asked through a real Kannel; waiting for the requests to be sent and reported delivered…")
-    while try await gateway.store.deliveryCounts(advisoryId: draft.id!).filter({ [.queued, .retrying, .sending, .sent].contains($0.state) })
+    while try await gateway.store.deliveryCounts(advisoryId: draft.id).filter({ [.queued, .retrying, .sending, .sent].contains($0.state) })
         .reduce(0, { $0 + $1.count }) > 0
     {
         try await Task.sleep(for: .milliseconds(500))
@@ -79,7 +79,7 @@ func checkinBenchmark(citizens count: Int, seconds: Int) async throws {
     var tokens: [String] = []
     for index in 1...count {
         let id = try await gateway.store.citizenId(phone: Fixtures.citizen(index).phone!.e164)!
-        tokens.append(try await gateway.links.token(citizenId: id, advisoryId: draft.id!))
+        tokens.append(try await gateway.links.token(citizenId: id, advisoryId: draft.id))
     }
     let url = "http://127.0.0.1:\(port)"
     let (health, _) = try await runWrk("request = function() return wrk.format(\"GET\", \"/health\") end", url: url, seconds: seconds)

@@ -85,7 +85,7 @@ func seededStore(_ count: Int) async throws -> (SQLiteStore, URL) {
     let directory = try Fixtures.temporaryDirectory("bench")
     let store = try SQLiteStore.open(directory: directory)
     let started = ContinuousClock.now
-    var batch: [Citizen] = []
+    var batch: [NewCitizen] = []
     batch.reserveCapacity(50_000)
     for index in 1...count {
         batch.append(Fixtures.citizen(index, language: index % 2 == 0 ? .kazakh : .russian))
@@ -106,7 +106,7 @@ func queueBenchmark(_ count: Int) async throws {
         channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
     let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
     let started = ContinuousClock.now
-    let result = try await publisher.publish(id: draft.id!, approver: "bench", now: Date())
+    let result = try await publisher.publish(id: draft.id, approver: "bench", now: Date())
     let elapsed = seconds(ContinuousClock.now - started)
     print(String(format: "queue: %d deliveries (with their 'queued' events) in %.2f s = %.0f/s; peak RSS %.0f MB",
                  result.queued, elapsed, Double(result.queued) / elapsed, peakRSSMegabytes()))
@@ -126,7 +126,7 @@ func dispatchBenchmark(_ count: Int) async throws {
                                 settings: settings, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
     let publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: adapters.mapValues(\.capabilities))
     let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-    _ = try await publisher.publish(id: draft.id!, approver: "bench", now: Date())
+    _ = try await publisher.publish(id: draft.id, approver: "bench", now: Date())
 
     let started = ContinuousClock.now
     let runner = Task { try await dispatcher.run() }
@@ -180,7 +180,7 @@ func apiBenchmark(_ count: Int) async throws {
     let gateway = try Gateway.make(configuration: configuration, logger: logger)
     func issue(_ name: String, _ role: Role) async throws -> String {
         let (token, hash) = AccessToken.generate()
-        _ = try await gateway.store.insertToken(AccessToken(name: name, role: role, tokenHash: hash))
+        _ = try await gateway.store.insertToken(NewAccessToken(id: .unsaved, name: name, role: role, tokenHash: hash))
         return token
     }
     let operatorToken = try await issue("bench operator", .operator)

@@ -41,7 +41,7 @@ struct AdvisoryCommand: AsyncParsableCommand {
             let configuration = try common.load()
             let gateway = try makeGateway(configuration)
             let now = Date()
-            let advisory: Advisory
+            let advisory: NewAdvisory
             do { advisory = try makeAdvisory(gateway: gateway, now: now) } catch let failure as ValidationFailure {
                 report(failure)
                 throw Exit.dataError
@@ -55,29 +55,29 @@ struct AdvisoryCommand: AsyncParsableCommand {
             let result: PublicationResult
             do {
                 switch try await gateway.publisher.approve(
-                    id: stored.id!, by: Actor(name: "cli"), threshold: configuration.approval.threshold, now: now)
+                    id: stored.id, by: Actor(name: "cli"), threshold: configuration.approval.threshold, now: now)
                 {
                 case .published(let published, _), .correctionPublished(let published, _, _): result = published
                 case .scheduled: result = PublicationResult(queued: 0, unreachable: 0)
                 }
             } catch let refusal as TwoPersonRuleRefusal {
-                try await audit(gateway.store, "advisory send", target: "advisory/\(stored.id!)", status: 403,
+                try await audit(gateway.store, "advisory send", target: "advisory/\(stored.id)", status: 403,
                                 details: ["threshold": String(configuration.approval.threshold), "refused": "two-person rule", "author": refusal.author])
                 FileHandle.standardError.write(
-                    "habar: \(refusal)\nhabar: draft \(stored.id!) is kept; an approver publishes it with POST /v1/advisories/\(stored.id!)/approve\n")
+                    "habar: \(refusal)\nhabar: draft \(stored.id) is kept; an approver publishes it with POST /v1/advisories/\(stored.id)/approve\n")
                 throw Exit.dataError
             }
-            try await audit(gateway.store, "advisory send", target: "advisory/\(stored.id!)", details: ["queued": String(result.queued)])
-            print(stored.id!)
-            FileHandle.standardError.write("habar: advisory \(stored.id!) queued \(result.queued) deliveries; \(result.unreachable) citizens have no address for its channels\n")
-            if wait { try await follow(stored.id!, gateway: gateway) }
+            try await audit(gateway.store, "advisory send", target: "advisory/\(stored.id)", details: ["queued": String(result.queued)])
+            print(stored.id)
+            FileHandle.standardError.write("habar: advisory \(stored.id) queued \(result.queued) deliveries; \(result.unreachable) citizens have no address for its channels\n")
+            if wait { try await follow(stored.id, gateway: gateway) }
         }
 
         func report(_ failure: ValidationFailure) {
             for error in failure.errors { FileHandle.standardError.write("habar: \(error)\n") }
         }
 
-        func makeAdvisory(gateway: Gateway, now: Date) throws -> Advisory {
+        func makeAdvisory(gateway: Gateway, now: Date) throws -> NewAdvisory {
             var v = Validator()
             let kindName = kind ?? String(template.split(separator: ".").first ?? "")
             let kind = AdvisoryKind(rawValue: kindName)
@@ -132,8 +132,8 @@ struct AdvisoryCommand: AsyncParsableCommand {
             let audience = Audience(
                 all: all ? true : nil, countries: country.isEmpty ? nil : country, cities: city.isEmpty ? nil : city,
                 groupIds: group.isEmpty ? nil : group, agencyIds: agency.isEmpty ? nil : agency, tags: tag.isEmpty ? nil : tag)
-            return Advisory(
-                kind: kind!, severity: severity!, audience: audience, params: parameters, template: template,
+            return NewAdvisory(
+                id: .unsaved, kind: kind!, severity: severity!, audience: audience, params: parameters, template: template,
                 channelPlan: ChannelPlan(mode: planMode!, channels: plan), expiresAt: now.addingTimeInterval(expiry!), author: "cli")
         }
 

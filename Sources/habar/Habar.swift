@@ -73,8 +73,8 @@ private func exit(_ error: StartupError) -> ExitCode {
 /// Writes a command-line change to the audit log, as the API writes its calls: the actor is
 /// `cli:<user>`, there is no token.
 func audit(_ store: any OperatorStore, _ action: String, target: String?, status: Int = 0, details: [String: String] = [:]) async throws {
-    _ = try await store.appendAudit(AuditEntry(
-        at: Date(), actor: "cli:\(ProcessInfo.processInfo.userName)", actorTokenId: nil, role: nil, action: action,
+    _ = try await store.appendAudit(NewAuditEntry(
+        id: .unsaved, at: Date(), actor: "cli:\(ProcessInfo.processInfo.userName)", actorTokenId: nil, role: nil, action: action,
         target: target, status: status, requestId: UUID().uuidString, details: details))
 }
 

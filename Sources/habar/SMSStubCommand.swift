@@ -44,8 +44,8 @@ struct SMSStubCommand: AsyncParsableCommand {
             }
             let gateway = try makeGateway(configuration)
             let now = Date()
-            let record = try await gateway.store.recordInboundSMS(InboundSMS(
-                channel: name, sender: PhoneNumber(from)!.e164, receiver: nil, text: text, sentAt: now, receivedAt: now,
+            let record = try await gateway.store.recordInboundSMS(NewInboundSMS(
+                id: .unsaved, channel: name, sender: PhoneNumber(from)!.e164, receiver: nil, text: text, sentAt: now, receivedAt: now,
                 providerMessageId: "cli-\(UUID().uuidString)"))
             try await gateway.checkinProcessor.processBatch()
             let reading = ReplyParser().read(text)

@@ -33,8 +33,8 @@ struct SubscriberCommand: AsyncParsableCommand {
             let store = try makeStore(try common.load())
             let secret = WebhookSecret.generate()
             let stored = try await store.insertSubscriber(
-                Subscriber(name: name, url: url, secret: secret.text, language: Language(rawValue: language)!))
-            try await audit(store, "subscriber add", target: "subscriber/\(stored.id ?? 0)", details: ["name": name, "url": url])
+                NewSubscriber(id: .unsaved, name: name, url: url, secret: secret.text, language: Language(rawValue: language)!))
+            try await audit(store, "subscriber add", target: "subscriber/\(stored.id)", details: ["name": name, "url": url])
             print(secret.text)
         }
     }
@@ -87,12 +87,12 @@ struct SubscriberCommand: AsyncParsableCommand {
             let secrets = current.secret.split(separator: " ").map(String.init)
             if finish {
                 _ = try await store.setSubscriberSecret(name: name, secret: secrets[0])
-                try await audit(store, "subscriber rotate-secret --finish", target: "subscriber/\(current.id ?? 0)", details: ["name": name])
+                try await audit(store, "subscriber rotate-secret --finish", target: "subscriber/\(current.id)", details: ["name": name])
                 return
             }
             let fresh = WebhookSecret.generate()
             _ = try await store.setSubscriberSecret(name: name, secret: ([fresh.text] + secrets.prefix(1)).joined(separator: " "))
-            try await audit(store, "subscriber rotate-secret", target: "subscriber/\(current.id ?? 0)", details: ["name": name])
+            try await audit(store, "subscriber rotate-secret", target: "subscriber/\(current.id)", details: ["name": name])
             print(fresh.text)
         }
     }
@@ -102,6 +102,6 @@ struct SubscriberCommand: AsyncParsableCommand {
         guard let stored = try await store.setSubscriberActive(name: name, active: active, reason: active ? nil : "disabled by an operator", at: Date()) else {
             throw ValidationError("no subscriber named '\(name)'")
         }
-        try await audit(store, active ? "subscriber enable" : "subscriber disable", target: "subscriber/\(stored.id ?? 0)", details: ["name": name])
+        try await audit(store, active ? "subscriber enable" : "subscriber disable", target: "subscriber/\(stored.id)", details: ["name": name])
     }
 }

@@ -26,8 +26,8 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try makeStore(try common.load())
             let (token, hash) = AccessToken.generate()
-            let stored = try await store.insertToken(AccessToken(name: name, role: Role(rawValue: role)!, agencyId: agency, tokenHash: hash))
-            try await audit(store, "token create", target: "token/\(stored.id ?? 0)", details: ["role": role, "name": name])
+            let stored = try await store.insertToken(NewAccessToken(id: .unsaved, name: name, role: Role(rawValue: role)!, agencyId: agency, tokenHash: hash))
+            try await audit(store, "token create", target: "token/\(stored.id)", details: ["role": role, "name": name])
             print(token)
         }
     }

@@ -241,9 +241,9 @@ struct KannelEndToEndTests {
         let store = live.gateway.store
         _ = try await store.upsertCitizens([Fixtures.citizen(1, language: .kazakh), Fixtures.citizen(2, language: .russian)])
         let advisory = try await live.gateway.publisher.draft(Fixtures.advisory(channels: ["sms"]), now: Date())
-        _ = try await live.gateway.publisher.publish(id: advisory.id!, approver: "approver-1", now: Date())
+        _ = try await live.gateway.publisher.publish(id: advisory.id, approver: "approver-1", now: Date())
 
-        let deliveries = try await live.deliveries(of: advisory.id!, until: [.delivered], count: 2)
+        let deliveries = try await live.deliveries(of: advisory.id, until: [.delivered], count: 2)
         #expect(deliveries.map(\.state) == [.delivered, .delivered], "\(deliveries.map { ($0.state, $0.lastError ?? "") })")
         // Exactly the frozen texts arrived at the SMSC, once each, from Habar's sender number.
         let texts = try live.gateway.publisher.render(advisory, now: Date())
@@ -303,9 +303,9 @@ struct KannelEndToEndTests {
         let russian = try await store.insertCitizen(Fixtures.citizen(2, language: .russian))
         let asking = try await store.insertCitizen(Fixtures.citizen(3, language: .russian))
         let draft = try await live.gateway.publisher.draft(Fixtures.checkinRequest(channels: ["sms"]), now: Date())
-        _ = try await live.gateway.publisher.publish(id: draft.id!, approver: "approver-1", now: Date())
-        let advisory = try #require(try await store.advisory(id: draft.id!))
-        let sent = try await live.deliveries(of: draft.id!, until: [.delivered], count: 3)
+        _ = try await live.gateway.publisher.publish(id: draft.id, approver: "approver-1", now: Date())
+        let advisory = try #require(try await store.advisory(id: draft.id))
+        let sent = try await live.deliveries(of: draft.id, until: [.delivered], count: 3)
         #expect(sent.allSatisfy { $0.state == .delivered }, "\(sent)")
 
         // Each request carries the citizen's own link, and the link opens their page.
@@ -328,15 +328,15 @@ struct KannelEndToEndTests {
         try kannel.inject(from: "+905551112233", to: "1444", text: "1")
         var confirmations: [Delivery] = []
         for _ in 0..<200 {
-            confirmations = try await store.deliveries(DeliveryFilter(advisoryId: draft.id!), page: PageRequest(limit: 100)).items
+            confirmations = try await store.deliveries(DeliveryFilter(advisoryId: draft.id), page: PageRequest(limit: 100)).items
                 .filter { $0.purpose != .advisory }
             if confirmations.count == 3, confirmations.allSatisfy({ $0.state == .delivered }) { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(confirmations.count == 3 && confirmations.allSatisfy { $0.state == .delivered }, "\(confirmations)")
-        #expect(try await store.citizen(id: kazakh.id!)?.welfareStatus == .safe)
-        #expect(try await store.citizen(id: russian.id!)?.welfareStatus == .needsHelp)
-        #expect(try await store.citizen(id: asking.id!)?.welfareStatus == .unknown)
+        #expect(try await store.citizen(id: kazakh.id)?.welfareStatus == .safe)
+        #expect(try await store.citizen(id: russian.id)?.welfareStatus == .needsHelp)
+        #expect(try await store.citizen(id: asking.id)?.welfareStatus == .unknown)
         let cases = try await store.cases(CaseFilter(status: .open), page: PageRequest()).items
         #expect(cases.map(\.citizenId) == [russian.id, asking.id] && cases.map(\.reason) == [.needsHelp, .freeText])
         #expect(cases.last?.entries.first?.text == "Где автобус?")
@@ -396,8 +396,8 @@ struct KannelEndToEndTests {
         defer { Task { await live.stop() } }
         _ = try await live.gateway.store.upsertCitizens([Fixtures.citizen(1, language: .kazakh), Fixtures.citizen(2, language: .russian)])
         let advisory = try await live.gateway.publisher.draft(Fixtures.advisory(channels: ["sms", "sms-backup"]), now: Date())
-        _ = try await live.gateway.publisher.publish(id: advisory.id!, approver: "approver-1", now: Date())
-        let deliveries = try await live.deliveries(of: advisory.id!, until: [.delivered], count: 2)
+        _ = try await live.gateway.publisher.publish(id: advisory.id, approver: "approver-1", now: Date())
+        let deliveries = try await live.deliveries(of: advisory.id, until: [.delivered], count: 2)
         #expect(deliveries.map(\.state) == [.delivered, .delivered], "\(deliveries.map { ($0.state, $0.lastError ?? "") })")
         #expect(deliveries.allSatisfy { $0.channel == "sms-backup" && $0.step == 1 })
         let events = try await live.gateway.store.deliveryEvents(deliveryId: deliveries[0].id)

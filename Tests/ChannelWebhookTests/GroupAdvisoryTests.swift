@@ -28,7 +28,7 @@ struct GroupAdvisoryTests {
         let (_, hash) = AccessToken.generate()
         _ = try await gateway.store.insertAgency(
             Agency(id: id, name: id, webhookURL: receiver.url("/ok"), language: language, createdAt: Date()), secret: receiver.secret.text,
-            token: AccessToken(name: "agency \(id)", role: .agency, agencyId: id, tokenHash: hash))
+            token: NewAccessToken(id: .unsaved, name: "agency \(id)", role: .agency, agencyId: id, tokenHash: hash))
     }
 
     func manifest(_ gateway: Gateway, agency: String, group: String, country: String, tourists: [(String, String, String)], id: String) async throws {
@@ -92,11 +92,11 @@ struct GroupAdvisoryTests {
             GroupAdvisoryCell(agencyId: "caravan", language: .russian, groups: 1, tourists: 1),
             GroupAdvisoryCell(agencyId: "silkway", language: .kazakh, groups: 2, tourists: 3),
         ], "\(preview.byAgency)")
-        let published = try await gateway.publisher.publish(id: advisory.id!, approver: "approver-1", now: Date())
+        let published = try await gateway.publisher.publish(id: advisory.id, approver: "approver-1", now: Date())
         #expect(published.queued == 5 + 3)  // five citizens, three groups
 
         // then each agency gets one group advisory per group, verified with the reference library.
-        let first = try await settled(gateway, advisory.id!, count: 3)
+        let first = try await settled(gateway, advisory.id, count: 3)
         #expect(first.allSatisfy { $0.state == .sent && $0.groupId != nil && $0.citizenId == nil }, "\(first)")
         let toSilkway = received(silkway)
         #expect(toSilkway.map(\.group) == ["G-17", "G-18"] && toSilkway.map(\.tourists) == [["T-1", "T-2"], ["T-3"]], "\(silkway.received())")
@@ -109,13 +109,13 @@ struct GroupAdvisoryTests {
         let data = try #require(bodies.compactMap { $0["data"] as? [String: Any] }.first { ($0["group"] as? [String: Any])?["id"] as? String == "G-17" })
         #expect((data["group"] as? [String: Any])?["name"] as? String == "Тур G-17")
         #expect(((data["tourists"] as? [[String: Any]])?.first?["fullName"] as? String) == "Айгүл Серікова")
-        #expect(data["advisoryId"] as? Int == Int(advisory.id!) && data["kind"] as? String == "green_corridor" && data["params"] is [String: Any])
+        #expect(data["advisoryId"] as? Int == Int(advisory.id) && data["kind"] as? String == "green_corridor" && data["params"] is [String: Any])
 
         // A correction goes to the same groups, about the same tourists.
         var changed = advisory.params
         changed.meetingPoint = "Сарпи, кеден бекеті"
-        _ = try await gateway.publisher.correct(id: advisory.id!, AdvisoryCorrection(params: changed), by: Actor(name: "operator-1"), threshold: 100, now: Date())
-        _ = try await settled(gateway, advisory.id!, count: 6)
+        _ = try await gateway.publisher.correct(id: advisory.id, AdvisoryCorrection(params: changed), by: Actor(name: "operator-1"), threshold: 100, now: Date())
+        _ = try await settled(gateway, advisory.id, count: 6)
         let updates = received(silkway).filter { $0.status == "updated" }
         #expect(updates.map(\.group) == ["G-17", "G-18"] && updates.map(\.tourists) == [["T-1", "T-2"], ["T-3"]], "\(silkway.received())")
         #expect(received(caravan).filter { $0.status == "updated" }.count == 1)
@@ -123,8 +123,8 @@ struct GroupAdvisoryTests {
         // Silk Way's secret is rotated with an hour's overlap: its next webhooks carry both signatures.
         #expect(try await gateway.store.rotateAgencySecret(id: "silkway", secret: WebhookSecret.generate().text, overlap: 3600, now: Date()))
         // A cancellation with notice tells them it no longer holds.
-        _ = try await gateway.publisher.cancel(id: advisory.id!, notice: true, by: Actor(name: "approver-1"), now: Date())
-        let all = try await settled(gateway, advisory.id!, count: 9)
+        _ = try await gateway.publisher.cancel(id: advisory.id, notice: true, by: Actor(name: "approver-1"), now: Date())
+        let all = try await settled(gateway, advisory.id, count: 9)
         #expect(all.allSatisfy { $0.state == .sent }, "\(all)")
         #expect(received(silkway).filter { $0.status == "cancelled" }.map(\.group) == ["G-17", "G-18"])
         let signatures = silkway.received().filter { (($0["body"] as? [String: Any])?["data"] as? [String: Any])?["status"] as? String == "cancelled" }
@@ -139,8 +139,8 @@ struct GroupAdvisoryTests {
         // Once the overlap is over (no overlap here), only the new secret signs.
         #expect(try await gateway.store.rotateAgencySecret(id: "caravan", secret: WebhookSecret.generate().text, overlap: 0, now: Date()))
         let second = try await gateway.publisher.draft(Fixtures.advisory(country: "TR", channels: ["sms"]), now: Date())
-        _ = try await gateway.publisher.publish(id: second.id!, approver: "approver-1", now: Date())
-        _ = try await settled(gateway, second.id!, count: 3)
+        _ = try await gateway.publisher.publish(id: second.id, approver: "approver-1", now: Date())
+        _ = try await settled(gateway, second.id, count: 3)
         let refused = caravan.received().last
         #expect(refused?["verified"] as? Bool == false, "the old secret no longer verifies what Habar signs: \(refused ?? [:])")
     }
@@ -154,16 +154,16 @@ struct GroupAdvisoryTests {
         let (_, hash) = AccessToken.generate()
         _ = try await gateway.store.insertAgency(
             Agency(id: "silkway", name: "Silk Way", webhookURL: receiver.url("/gone"), language: .kazakh, createdAt: Date()), secret: receiver.secret.text,
-            token: AccessToken(name: "agency silkway", role: .agency, agencyId: "silkway", tokenHash: hash))
+            token: NewAccessToken(id: .unsaved, name: "agency silkway", role: .agency, agencyId: "silkway", tokenHash: hash))
         let (admin, adminHash) = AccessToken.generate()
-        _ = try await gateway.store.insertToken(AccessToken(name: "admin", role: .admin, tokenHash: adminHash))
+        _ = try await gateway.store.insertToken(NewAccessToken(id: .unsaved, name: "admin", role: .admin, tokenHash: adminHash))
         try await manifest(gateway, agency: "silkway", group: "G-17", country: "TR", tourists: [("T-1", "Айгүл Серікова", "+77015550001")], id: "m1")
         /// An advisory to Türkiye's citizens; its group advisories once sent (they are queued with it).
         func advise() async throws -> [Delivery] {
             let advisory = try await gateway.publisher.draft(Fixtures.advisory(country: "TR", channels: ["sms"]), now: Date())
-            _ = try await gateway.publisher.publish(id: advisory.id!, approver: "approver-1", now: Date())
-            let queued = try await gateway.store.deliveries(DeliveryFilter(advisoryId: advisory.id!, channel: "agencies"), page: PageRequest()).items
-            return queued.isEmpty ? [] : try await settled(gateway, advisory.id!, count: queued.count)
+            _ = try await gateway.publisher.publish(id: advisory.id, approver: "approver-1", now: Date())
+            let queued = try await gateway.store.deliveries(DeliveryFilter(advisoryId: advisory.id, channel: "agencies"), page: PageRequest()).items
+            return queued.isEmpty ? [] : try await settled(gateway, advisory.id, count: queued.count)
         }
         @Sendable func call(_ client: some TestClientProtocol, _ method: HTTPRequest.Method, _ body: String? = nil) async throws -> (Int, [String: Any]) {
             var headers: HTTPFields = [.authorization: "Bearer \(admin)"]
@@ -204,15 +204,15 @@ struct GroupAdvisoryTests {
         let (_, hash) = AccessToken.generate()
         _ = try await gateway.store.insertAgency(
             Agency(id: "quiet", name: "Quiet", webhookURL: nil, language: .russian, createdAt: Date()), secret: WebhookSecret.generate().text,
-            token: AccessToken(name: "agency quiet", role: .agency, agencyId: "quiet", tokenHash: hash))
+            token: NewAccessToken(id: .unsaved, name: "agency quiet", role: .agency, agencyId: "quiet", tokenHash: hash))
         try await manifest(gateway, agency: "quiet", group: "Q-1", country: "TR", tourists: [("Q", "Асель Нурова", "+77015550011")], id: "q1")
         _ = try await gateway.store.upsertCitizens([Fixtures.citizen(1)])
         let iran = try await gateway.publisher.draft(Fixtures.advisory(country: "IR"), now: Date())
-        #expect(try await gateway.publisher.publish(id: iran.id!, approver: "a", now: Date()).queued == 1)
+        #expect(try await gateway.publisher.publish(id: iran.id, approver: "a", now: Date()).queued == 1)
         let turkey = try await gateway.publisher.draft(Fixtures.advisory(country: "TR"), now: Date())
         let preview = try await gateway.publisher.preview(turkey, now: Date()).groupAdvisories
         #expect(preview.groups == 0 && preview.tourists == 0 && preview.byAgency.isEmpty)
-        #expect(try await gateway.publisher.publish(id: turkey.id!, approver: "a", now: Date()).queued == 1)
+        #expect(try await gateway.publisher.publish(id: turkey.id, approver: "a", now: Date()).queued == 1)
         #expect(try await gateway.store.deliveries(DeliveryFilter(channel: "agencies"), page: PageRequest()).items.isEmpty)
     }
 }

@@ -41,19 +41,19 @@ struct SubscriberTests {
         let (gateway, dispatcher) = try gateway()
         defer { dispatcher.cancel() }
         let store = gateway.store
-        _ = try await store.insertSubscriber(Subscriber(name: "partner-kk", url: receiver.url("/ok"), secret: receiver.secret.text, language: .kazakh))
-        _ = try await store.insertSubscriber(Subscriber(name: "partner-ru", url: receiver.url("/ok"), secret: receiver.secret.text, language: .russian))
-        _ = try await store.insertSubscriber(Subscriber(name: "left", url: receiver.url("/gone"), secret: receiver.secret.text))
-        _ = try await store.insertSubscriber(Subscriber(name: "paused", url: receiver.url("/ok"), secret: receiver.secret.text, active: false))
+        _ = try await store.insertSubscriber(NewSubscriber(id: .unsaved, name: "partner-kk", url: receiver.url("/ok"), secret: receiver.secret.text, language: .kazakh))
+        _ = try await store.insertSubscriber(NewSubscriber(id: .unsaved, name: "partner-ru", url: receiver.url("/ok"), secret: receiver.secret.text, language: .russian))
+        _ = try await store.insertSubscriber(NewSubscriber(id: .unsaved, name: "left", url: receiver.url("/gone"), secret: receiver.secret.text))
+        _ = try await store.insertSubscriber(NewSubscriber(id: .unsaved, name: "paused", url: receiver.url("/ok"), secret: receiver.secret.text, active: false))
         await #expect(throws: OperationError.self) {
-            try await store.insertSubscriber(Subscriber(name: "partner-kk", url: receiver.url("/ok"), secret: receiver.secret.text))
+            try await store.insertSubscriber(NewSubscriber(id: .unsaved, name: "partner-kk", url: receiver.url("/ok"), secret: receiver.secret.text))
         }
         _ = try await store.upsertCitizens([Fixtures.citizen(1, language: .kazakh)])
         let advisory = try await gateway.publisher.draft(Fixtures.advisory(channels: ["sms", "partners"]), now: Date())
-        let published = try await gateway.publisher.publish(id: advisory.id!, approver: "approver-1", now: Date())
+        let published = try await gateway.publisher.publish(id: advisory.id, approver: "approver-1", now: Date())
         #expect(published.queued == 4)  // one citizen, three active subscribers
 
-        let first = try await settled(gateway, advisory.id!, count: 3)
+        let first = try await settled(gateway, advisory.id, count: 3)
         #expect(first.map(\.state).sorted { $0.rawValue < $1.rawValue } == [.failed, .sent, .sent], "\(first)")
         let received = receiver.received()
         #expect(received.count == 2 && received.allSatisfy { $0["verified"] as? Bool == true }, "\(received)")
@@ -69,8 +69,8 @@ struct SubscriberTests {
         var changed = advisory.params
         changed.meetingPoint = "Астара, кеден бекеті"
         _ = try await gateway.publisher.correct(
-            id: advisory.id!, AdvisoryCorrection(params: changed), by: Actor(name: "operator-1"), threshold: 100, now: Date())
-        let both = try await settled(gateway, advisory.id!, count: 5)
+            id: advisory.id, AdvisoryCorrection(params: changed), by: Actor(name: "operator-1"), threshold: 100, now: Date())
+        let both = try await settled(gateway, advisory.id, count: 5)
         #expect(both.filter { $0.advisoryVersion == 2 }.map(\.state) == [.sent, .sent], "\(both)")
         let updates = receiver.received().dropFirst(2).compactMap { $0["body"] as? [String: Any] }
         #expect(updates.count == 2 && updates.allSatisfy { $0["type"] as? String == "advisory.updated" })

@@ -31,11 +31,11 @@ struct DispatchRig {
     }
 
     /// Registers `count` citizens (with e-mail when asked) and publishes an advisory to them.
-    func publish(_ advisory: Advisory, citizens count: Int = 1, email: Bool = false) async throws -> Int64 {
+    func publish(_ advisory: NewAdvisory, citizens count: Int = 1, email: Bool = false) async throws -> Int64 {
         _ = try await store.upsertCitizens((1...count).map { Fixtures.citizen($0, email: email) })
         let stored = try await store.insertAdvisory(advisory)
-        _ = try await publisher.publish(id: stored.id!, approver: "approver-1", now: clock.now)
-        return stored.id!
+        _ = try await publisher.publish(id: stored.id, approver: "approver-1", now: clock.now)
+        return stored.id
     }
 
     func delivery(_ id: Int64 = 1) async throws -> Delivery { try #require(try await store.delivery(id: id)) }
@@ -142,9 +142,9 @@ struct DispatcherStateMachineTests {
     @Test("citizens without an address for a channel skip that step")
     func stepsFollowAddresses() async throws {
         let rig = try DispatchRig([ScriptedChannel(name: "sms"), ScriptedChannel(name: "email", address: .email, kind: .email)])
-        _ = try await rig.store.insertCitizen(Citizen(fullName: "Only mail", email: "only@example.kz", country: "IR"))
+        _ = try await rig.store.insertCitizen(NewCitizen(id: .unsaved, fullName: "Only mail", email: "only@example.kz", country: "IR"))
         let stored = try await rig.store.insertAdvisory(Fixtures.advisory(channels: ["sms", "email"], expiresAt: rig.clock.now.addingTimeInterval(3600)))
-        let result = try await rig.publisher.publish(id: stored.id!, approver: "a", now: rig.clock.now)
+        let result = try await rig.publisher.publish(id: stored.id, approver: "a", now: rig.clock.now)
         #expect(result.queued == 1)
         #expect(try await rig.delivery().steps == ["email"])
     }
@@ -311,10 +311,10 @@ struct DispatcherStateMachineTests {
         let rig = try DispatchRig([ScriptedChannel(name: "sms")])
         _ = try await rig.store.upsertCitizens([Fixtures.citizen(1)])
         let minor = try await rig.store.insertAdvisory(Fixtures.advisory(severity: .minor, expiresAt: rig.clock.now.addingTimeInterval(3600)))
-        _ = try await rig.publisher.publish(id: minor.id!, approver: "a", now: rig.clock.now)
+        _ = try await rig.publisher.publish(id: minor.id, approver: "a", now: rig.clock.now)
         rig.clock.advance(1)
         let extreme = try await rig.store.insertAdvisory(Fixtures.advisory(severity: .extreme, expiresAt: rig.clock.now.addingTimeInterval(3600)))
-        _ = try await rig.publisher.publish(id: extreme.id!, approver: "a", now: rig.clock.now)
+        _ = try await rig.publisher.publish(id: extreme.id, approver: "a", now: rig.clock.now)
         let claimed = try await rig.store.claimDeliveries(
             channel: "sms", kind: .sms, address: .phone, limit: 1, owner: "w", leaseUntil: rig.clock.now.addingTimeInterval(30), now: rig.clock.now)
         #expect(claimed.first?.message.advisoryId == extreme.id)
@@ -338,8 +338,8 @@ struct DispatcherStateMachineTests {
         var advisory = Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600))
         advisory.audience = Audience(countries: ["IR"], citizenIds: [1])
         let stored = try await rig.store.insertAdvisory(advisory)
-        #expect(try await rig.publisher.publish(id: stored.id!, approver: "a", now: rig.clock.now).queued == 2)
-        #expect(try await rig.publisher.publish(id: stored.id!, approver: "a", now: rig.clock.now).queued == 0)
+        #expect(try await rig.publisher.publish(id: stored.id, approver: "a", now: rig.clock.now).queued == 2)
+        #expect(try await rig.publisher.publish(id: stored.id, approver: "a", now: rig.clock.now).queued == 0)
     }
 }
 

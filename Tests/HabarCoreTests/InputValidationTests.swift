@@ -72,7 +72,7 @@ struct AdvisoryValidationTests {
             channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
     }
 
-    func pointers(_ advisory: Advisory) throws -> [String] {
+    func pointers(_ advisory: NewAdvisory) throws -> [String] {
         let publisher = try publisher()
         do {
             try publisher.validate(advisory, now: Date())

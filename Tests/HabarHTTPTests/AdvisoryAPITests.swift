@@ -90,7 +90,7 @@ struct AdvisoryAPITests {
             configuration.channels = [ChannelConfiguration(name: "sms", type: "sms-stub"), ChannelConfiguration(name: "sms-backup", type: "sms-stub")]
         }
         try await citizens(rig, 5, kazakh: 2)
-        _ = try await rig.gateway.store.upsertCitizens([Citizen(fullName: "Mail only", language: .english, email: "a@example.kz", country: "IR")])
+        _ = try await rig.gateway.store.upsertCitizens([NewCitizen(id: .unsaved, fullName: "Mail only", language: .english, email: "a@example.kz", country: "IR")])
         try await rig.run { api in
             let body = APIRig.advisoryJSON.replacingOccurrences(of: #""channels": ["sms"]"#, with: #""channels": ["sms", "sms-backup"]"#)
             let created = try await api.call(.post, "/v1/advisories", json: body, as: .some(rig.tokens[.operator]))
@@ -244,8 +244,8 @@ struct AdvisoryAPITests {
     func capAndFeed() async throws {
         let rig = try await APIRig()
         _ = try await rig.gateway.store.upsertCitizens([
-            Citizen(fullName: "Near", phone: PhoneNumber("+77010000001"), country: "IR", position: GeoPoint(lat: 38.08, lon: 46.29)),
-            Citizen(fullName: "Far", phone: PhoneNumber("+77010000002"), country: "IR", position: GeoPoint(lat: 29.6, lon: 52.5)),
+            NewCitizen(id: .unsaved, fullName: "Near", phone: PhoneNumber("+77010000001"), country: "IR", position: GeoPoint(lat: 38.08, lon: 46.29)),
+            NewCitizen(id: .unsaved, fullName: "Far", phone: PhoneNumber("+77010000002"), country: "IR", position: GeoPoint(lat: 29.6, lon: 52.5)),
         ])
         try await rig.run { api in
             let circle = APIRig.advisoryJSON.replacingOccurrences(of: #""countries": ["IR"]"#, with: #""countries": ["IR"], "circle": {"center": {"lat": 38.07, "lon": 46.3}, "radiusKm": 50}"#)

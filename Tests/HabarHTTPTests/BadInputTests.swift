@@ -163,8 +163,8 @@ struct BadInputTests {
         let c = try await CheckinRig()
         let store = c.rig.gateway.store
         for (index, (citizen, text)) in [(c.kazakh, "Автобус қашан келеді?"), (c.russian, "Нет")].enumerated() {
-            _ = try await store.recordInboundSMS(InboundSMS(
-                channel: "sms", sender: citizen.phone!.e164, receiver: nil, text: text, sentAt: nil,
+            _ = try await store.recordInboundSMS(NewInboundSMS(
+                id: .unsaved, channel: "sms", sender: citizen.phone!.e164, receiver: nil, text: text, sentAt: nil,
                 receivedAt: Date().addingTimeInterval(Double(index)), providerMessageId: "r\(index)"))
         }
         #expect(try await c.rig.gateway.checkinProcessor.processBatch() == 2)

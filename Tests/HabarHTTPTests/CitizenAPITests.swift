@@ -33,13 +33,13 @@ struct CitizenAPITests {
 
             // A delivery to them, then erasure: the person and their address go, the count stays.
             let draft = try await rig.gateway.publisher.draft(Fixtures.advisory(), now: Date())
-            _ = try await rig.gateway.publisher.publish(id: draft.id!, approver: "a", now: Date())
+            _ = try await rig.gateway.publisher.publish(id: draft.id, approver: "a", now: Date())
             #expect(try await op.call(.delete, "/v1/citizens/\(id(created))").status == 204)
             #expect(try await op.call(.get, "/v1/citizens/\(id(created))").status == 404)
             #expect(try await op.call(.delete, "/v1/citizens/\(id(created))").status == 404)
-            let counts = try await store.deliveryCounts(advisoryId: draft.id!)
+            let counts = try await store.deliveryCounts(advisoryId: draft.id)
             #expect(counts.map(\.state) == [.cancelled] && counts.map(\.count) == [1])
-            let delivery = try #require(try await store.deliveries(DeliveryFilter(advisoryId: draft.id!), page: PageRequest()).items.first)
+            let delivery = try #require(try await store.deliveries(DeliveryFilter(advisoryId: draft.id), page: PageRequest()).items.first)
             #expect(delivery.citizenId == nil)
         }
         #expect(try await store.countCitizens() == 0)
@@ -120,11 +120,11 @@ struct CitizenAPITests {
             let again = try await importCSV(op, csv.replacingOccurrences(of: "Иванов Иван;", with: "Иванов Иван Петрович;"))
             #expect(again.json["created"] as? Int == 0 && again.json["updated"] as? Int == 3, "\(again.text)")
             #expect(try await rig.gateway.store.countCitizens() == 3)
-            #expect(try await rig.gateway.store.citizen(id: citizens[1].id!)?.fullName == "Иванов Иван Петрович")
+            #expect(try await rig.gateway.store.citizen(id: citizens[1].id)?.fullName == "Иванов Иван Петрович")
             // Matched on passport number when there is no phone.
             let byPassport = try await importCSV(op, "fullName,email,country,passportNumber\nPassport Only,new@example.kz,AE,N999\n")
             #expect(byPassport.json["updated"] as? Int == 1)
-            #expect(try await rig.gateway.store.citizen(id: citizens[2].id!)?.country == "AE")
+            #expect(try await rig.gateway.store.citizen(id: citizens[2].id)?.country == "AE")
         }
     }
 

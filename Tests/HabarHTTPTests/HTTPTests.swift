@@ -27,7 +27,7 @@ func testGateway(clock: TestClock? = nil, _ configure: (inout HabarConfiguration
 
 func token(_ gateway: Gateway, _ role: Role, agency: String? = nil) async throws -> String {
     let (token, hash) = AccessToken.generate()
-    _ = try await gateway.store.insertToken(AccessToken(name: "\(role)", role: role, agencyId: agency, tokenHash: hash))
+    _ = try await gateway.store.insertToken(NewAccessToken(id: .unsaved, name: "\(role)", role: role, agencyId: agency, tokenHash: hash))
     return token
 }
 
@@ -59,7 +59,7 @@ struct HTTPBasicsTests {
         let gateway = try testGateway()
         _ = try await gateway.store.upsertCitizens([Fixtures.citizen(1), Fixtures.citizen(2)])
         let draft = try await gateway.publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await gateway.publisher.publish(id: draft.id!, approver: "a", now: Date())
+        _ = try await gateway.publisher.publish(id: draft.id, approver: "a", now: Date())
         try await gateway.dispatcher.dispatchOnce(channel: "sms")
         try await buildApplication(gateway: gateway).test(.router) { client in
             try await client.execute(uri: "/metrics", method: .get) { response in
@@ -79,7 +79,7 @@ struct HTTPBasicsTests {
         let agency = try await token(gateway, .agency, agency: "agency-1")
         _ = try await gateway.store.upsertCitizens([Fixtures.citizen(1)])
         let draft = try await gateway.publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await gateway.publisher.publish(id: draft.id!, approver: "a", now: Date())
+        _ = try await gateway.publisher.publish(id: draft.id, approver: "a", now: Date())
         try await buildApplication(gateway: gateway).test(.router) { client in
             for (header, status) in [(nil, HTTPResponse.Status.unauthorized), ("Bearer hb_wrong", .unauthorized), ("Bearer \(agency)", .forbidden)] {
                 var headers: HTTPFields = [:]

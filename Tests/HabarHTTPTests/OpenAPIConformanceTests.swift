@@ -76,14 +76,14 @@ struct OpenAPIConformanceTests {
 
             // Check-ins: the citizen's page and answer, the answers, the hotline queue.
             let checkinDraft = try await rig.gateway.publisher.draft(Fixtures.checkinRequest(), now: Date())
-            _ = try await rig.gateway.publisher.publish(id: checkinDraft.id!, approver: "approver-1", now: Date())
+            _ = try await rig.gateway.publisher.publish(id: checkinDraft.id, approver: "approver-1", now: Date())
             let citizenId = try #require(try await rig.gateway.store.citizenId(phone: Fixtures.citizen(101).phone!.e164))
-            let link = try await rig.gateway.links.token(citizenId: citizenId, advisoryId: checkinDraft.id!)
+            let link = try await rig.gateway.links.token(citizenId: citizenId, advisoryId: checkinDraft.id)
             try await c.call(.get, "/c/\(link)", as: nil)
             try await c.call(.get, "/c/AAAAAAAAAAAAAAAAAAAAAA", as: nil)  // 404
             try await c.call(.post, "/c/\(link)", body: Data("note=x".utf8), contentType: "application/x-www-form-urlencoded", as: nil)  // 422
             try await c.call(.post, "/c/\(link)", body: Data("status=need_help&note=%D0%9D%D0%B5%D1%82+%D0%B2%D0%BE%D0%B4%D1%8B".utf8), contentType: "application/x-www-form-urlencoded", as: nil)
-            try await c.call(.get, "/v1/checkins?advisoryId=\(checkinDraft.id!)&status=need_help", as: viewer)
+            try await c.call(.get, "/v1/checkins?advisoryId=\(checkinDraft.id)&status=need_help", as: viewer)
             let queue = try await c.call(.get, "/v1/cases?status=open", as: op)
             let caseId = ((queue.json["items"] as? [[String: Any]])?.first?["id"] as? Int) ?? 0
             try await c.call(.get, "/v1/cases/\(caseId)", as: op)
@@ -117,16 +117,16 @@ struct OpenAPIConformanceTests {
             try await c.call(.get, "/v1/groups/99999", as: viewer)  // 404
 
             // Duplicates: the agency's tourist is HQ's Айгүл in Latin letters with the same birth date.
-            let hqRecord = try await rig.gateway.store.insertCitizen(Citizen(fullName: "Айгүл Серікова", phone: PhoneNumber("+77015550102"), country: "TR", birthDate: "1990-05-01"))
-            let latin = try await rig.gateway.store.insertCitizen(Citizen(fullName: "Aigul Serikova", phone: PhoneNumber("+905321112233"), country: "TR", agencyId: "silkway", birthDate: "1990-05-01"))
+            let hqRecord = try await rig.gateway.store.insertCitizen(NewCitizen(id: .unsaved, fullName: "Айгүл Серікова", phone: PhoneNumber("+77015550102"), country: "TR", birthDate: "1990-05-01"))
+            let latin = try await rig.gateway.store.insertCitizen(NewCitizen(id: .unsaved, fullName: "Aigul Serikova", phone: PhoneNumber("+905321112233"), country: "TR", agencyId: "silkway", birthDate: "1990-05-01"))
             let suggestions = try await c.call(.get, "/v1/citizens/merge-suggestions", as: viewer)
             #expect((suggestions.json["items"] as? [Any])?.count == 1, "\(suggestions.text)")
-            try await c.call(.post, "/v1/citizens/merge-suggestions/dismiss", json: #"{"citizenIds": [\#(hqRecord.id!), 99999]}"#, as: op)  // 404
-            try await c.call(.post, "/v1/citizens/merge-suggestions/dismiss", json: #"{"citizenIds": [\#(hqRecord.id!)]}"#, as: op)  // 422
-            try await c.call(.post, "/v1/citizens/\(hqRecord.id!)/merge", json: #"{"duplicateId": \#(latin.id!)}"#, as: op)
-            try await c.call(.post, "/v1/citizens/\(hqRecord.id!)/merge", json: #"{"duplicateId": \#(latin.id!)}"#, as: op)  // 404: merged already
-            let another = try await rig.gateway.store.insertCitizen(Citizen(fullName: "Aigul Serikova", phone: PhoneNumber("+905321112299"), country: "TR"))
-            try await c.call(.post, "/v1/citizens/merge-suggestions/dismiss", json: #"{"citizenIds": [\#(hqRecord.id!), \#(another.id!)]}"#, as: op)
+            try await c.call(.post, "/v1/citizens/merge-suggestions/dismiss", json: #"{"citizenIds": [\#(hqRecord.id), 99999]}"#, as: op)  // 404
+            try await c.call(.post, "/v1/citizens/merge-suggestions/dismiss", json: #"{"citizenIds": [\#(hqRecord.id)]}"#, as: op)  // 422
+            try await c.call(.post, "/v1/citizens/\(hqRecord.id)/merge", json: #"{"duplicateId": \#(latin.id)}"#, as: op)
+            try await c.call(.post, "/v1/citizens/\(hqRecord.id)/merge", json: #"{"duplicateId": \#(latin.id)}"#, as: op)  // 404: merged already
+            let another = try await rig.gateway.store.insertCitizen(NewCitizen(id: .unsaved, fullName: "Aigul Serikova", phone: PhoneNumber("+905321112299"), country: "TR"))
+            try await c.call(.post, "/v1/citizens/merge-suggestions/dismiss", json: #"{"citizenIds": [\#(hqRecord.id), \#(another.id)]}"#, as: op)
 
             let citizen = try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR", "language": "kk", "lat": 35.7, "lon": 51.4}"#, as: op)
             try await c.call(.post, "/v1/citizens", json: #"{"fullName": "Айгүл", "phone": "+77011234567", "country": "IR"}"#, as: op)  // 409

@@ -25,7 +25,7 @@ struct APIRig {
     /// A token with its own name (people are told apart by token and by name).
     func person(_ name: String, _ role: Role) async throws -> String {
         let (token, hash) = AccessToken.generate()
-        _ = try await gateway.store.insertToken(AccessToken(name: name, role: role, tokenHash: hash))
+        _ = try await gateway.store.insertToken(NewAccessToken(id: .unsaved, name: name, role: role, tokenHash: hash))
         return token
     }
 
@@ -68,18 +68,18 @@ struct OperatorAPITests {
         let rig = try await APIRig()
         let document = try OpenAPIDocument.load()
         let store = rig.gateway.store
-        let own = try await store.insertCitizen(Citizen(fullName: "Own", phone: PhoneNumber("+77010000001"), country: "IR", agencyId: "agency-1"))
-        _ = try await store.insertCitizen(Citizen(fullName: "Other", phone: PhoneNumber("+77010000002"), country: "IR", agencyId: "agency-2"))
+        let own = try await store.insertCitizen(NewCitizen(id: .unsaved, fullName: "Own", phone: PhoneNumber("+77010000001"), country: "IR", agencyId: "agency-1"))
+        _ = try await store.insertCitizen(NewCitizen(id: .unsaved, fullName: "Other", phone: PhoneNumber("+77010000002"), country: "IR", agencyId: "agency-2"))
         let draft = try await rig.gateway.publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await rig.gateway.publisher.publish(id: draft.id!, approver: "someone", now: Date())
+        _ = try await rig.gateway.publisher.publish(id: draft.id, approver: "someone", now: Date())
         try await rig.run { api in
             for (method, template, operation) in document.operations {
                 let allowed = Set(operation["x-habar-roles"] as? [String] ?? [])
                 #expect(!allowed.isEmpty, "\(method) \(template) has no x-habar-roles")
                 let path = template.replacingOccurrences(
                     of: "{id}",
-                    with: template.hasPrefix("/v1/tokens") ? "999999" : template.hasPrefix("/v1/citizens") ? "\(own.id!)"
-                        : template.hasPrefix("/v1/agencies") ? "agency-1" : "\(draft.id!)")
+                    with: template.hasPrefix("/v1/tokens") ? "999999" : template.hasPrefix("/v1/citizens") ? "\(own.id)"
+                        : template.hasPrefix("/v1/agencies") ? "agency-1" : "\(draft.id)")
                 let isCSV = template.hasSuffix("/import")
                 func call(_ token: String?) async throws -> Answer {
                     let body = ["POST", "PATCH"].contains(method) ? (isCSV ? "fullName,country,phone\n" : "{}") : nil
@@ -115,23 +115,23 @@ struct OperatorAPITests {
     func agencyScope() async throws {
         let rig = try await APIRig()
         let store = rig.gateway.store
-        let own = try await store.insertCitizen(Citizen(fullName: "Own", phone: PhoneNumber("+77010000001"), country: "IR", agencyId: "agency-1"))
-        let other = try await store.insertCitizen(Citizen(fullName: "Other", phone: PhoneNumber("+77010000002"), country: "IR", agencyId: "agency-2"))
-        _ = try await store.insertCitizen(Citizen(fullName: "None", phone: PhoneNumber("+77010000003"), country: "IR"))
+        let own = try await store.insertCitizen(NewCitizen(id: .unsaved, fullName: "Own", phone: PhoneNumber("+77010000001"), country: "IR", agencyId: "agency-1"))
+        let other = try await store.insertCitizen(NewCitizen(id: .unsaved, fullName: "Other", phone: PhoneNumber("+77010000002"), country: "IR", agencyId: "agency-2"))
+        _ = try await store.insertCitizen(NewCitizen(id: .unsaved, fullName: "None", phone: PhoneNumber("+77010000003"), country: "IR"))
         try await rig.run { api in
             let agency = API(client: api.client, token: rig.tokens[.agency])
             let list = try await agency.call(.get, "/v1/citizens")
             #expect(list.status == 200)
             #expect((list.json["items"] as? [[String: Any]])?.compactMap { $0["fullName"] as? String } == ["Own"])
             #expect(try await agency.call(.get, "/v1/citizens?agencyId=agency-2").status == 403)
-            #expect(try await agency.call(.get, "/v1/citizens/\(own.id!)").status == 200)
-            #expect(try await agency.call(.get, "/v1/citizens/\(other.id!)").status == 403)
-            #expect(try await agency.call(.patch, "/v1/citizens/\(own.id!)", json: #"{"city": "Tabriz"}"#).status == 403)
-            #expect(try await agency.call(.delete, "/v1/citizens/\(other.id!)").status == 403)
+            #expect(try await agency.call(.get, "/v1/citizens/\(own.id)").status == 200)
+            #expect(try await agency.call(.get, "/v1/citizens/\(other.id)").status == 403)
+            #expect(try await agency.call(.patch, "/v1/citizens/\(own.id)", json: #"{"city": "Tabriz"}"#).status == 403)
+            #expect(try await agency.call(.delete, "/v1/citizens/\(other.id)").status == 403)
             #expect(try await agency.call(.get, "/v1/deliveries").status == 403)
             #expect(try await agency.call(.get, "/v1/advisories").status == 403)
         }
-        #expect(try await store.citizen(id: own.id!)?.city == nil)
+        #expect(try await store.citizen(id: own.id)?.city == nil)
         #expect(try await store.countCitizens() == 3)
     }
 

@@ -81,8 +81,8 @@ struct MigrationChecksumTests {
         }
         let store = try SQLiteStore.open(directory: directory)
         // An SMS reply from the merged record's number reaches the kept citizen.
-        let reply = try await store.recordInboundSMS(InboundSMS(
-            channel: "sms", sender: "+905321112233", receiver: nil, text: "Аманмын", sentAt: nil, receivedAt: Date(), providerMessageId: "m1"))
+        let reply = try await store.recordInboundSMS(NewInboundSMS(
+            id: .unsaved, channel: "sms", sender: "+905321112233", receiver: nil, text: "Аманмын", sentAt: nil, receivedAt: Date(), providerMessageId: "m1"))
         #expect(reply.citizenId == 1)
         #expect(try await store.mergedInto(citizenId: 7) == 1)
         #expect(try store.isSchemaKnown())

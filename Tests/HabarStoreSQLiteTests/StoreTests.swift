@@ -18,16 +18,15 @@ struct StoreTests {
     @Test("citizens round-trip with every field", arguments: stores)
     func citizenRoundTrip(_ name: String) async throws {
         let store = try store(name)
-        let citizen = Citizen(
-            fullName: "Айгүл Серікқызы", language: .kazakh, phone: PhoneNumber("+77011234567"), email: "aigul@example.kz",
+        let citizen = NewCitizen(
+            id: .unsaved, fullName: "Айгүл Серікқызы", language: .kazakh, phone: PhoneNumber("+77011234567"), email: "aigul@example.kz",
             country: "IR", city: "Tehran", position: GeoPoint(lat: 35.7, lon: 51.4), groupId: "g-1", agencyId: "a-1",
             tags: ["pilgrims", "group-7"], passportNumber: "N1234567", birthDate: "1990-05-17")
         let stored = try await store.insertCitizen(citizen)
-        var read = try #require(try await store.citizen(id: stored.id!))
+        var read = try #require(try await store.citizen(id: stored.id))
         read.createdAt = citizen.createdAt
         read.updatedAt = citizen.updatedAt
-        var expected = citizen
-        expected.id = stored.id
+        var expected = citizen.stored(id: stored.id)
         #expect(abs(read.createdAt.timeIntervalSince(expected.createdAt)) < 0.001)
         read.createdAt = expected.createdAt
         read.updatedAt = expected.updatedAt
@@ -42,7 +41,7 @@ struct StoreTests {
         #expect(try await store.upsertCitizens([first, Fixtures.citizen(2)]) == CitizenImportResult(created: 2, updated: 0))
         var renamed = Fixtures.citizen(1)
         renamed.fullName = "Renamed"
-        var newPhone = Citizen(fullName: "Same passport", phone: PhoneNumber("+77029999999"), country: "AE")
+        var newPhone = NewCitizen(id: .unsaved, fullName: "Same passport", phone: PhoneNumber("+77029999999"), country: "AE")
         newPhone.passportNumber = "N1"
         #expect(try await store.upsertCitizens([renamed, newPhone]) == CitizenImportResult(created: 0, updated: 2))
         #expect(try await store.countCitizens() == 2)
@@ -53,15 +52,15 @@ struct StoreTests {
     func constraints(_ name: String) async throws {
         let store = try store(name)
         await #expect(throws: (any Error).self) {
-            _ = try await store.insertCitizen(Citizen(fullName: "No contact", country: "IR"))
+            _ = try await store.insertCitizen(NewCitizen(id: .unsaved, fullName: "No contact", country: "IR"))
         }
         let (_, hash) = AccessToken.generate()
-        _ = try await store.insertToken(AccessToken(name: "a", role: .viewer, tokenHash: hash))
+        _ = try await store.insertToken(NewAccessToken(id: .unsaved, name: "a", role: .viewer, tokenHash: hash))
         await #expect(throws: (any Error).self, "token hashes are unique") {
-            _ = try await store.insertToken(AccessToken(name: "b", role: .viewer, tokenHash: hash))
+            _ = try await store.insertToken(NewAccessToken(id: .unsaved, name: "b", role: .viewer, tokenHash: hash))
         }
         await #expect(throws: (any Error).self, "an agency token needs its agency") {
-            _ = try await store.insertToken(AccessToken(name: "c", role: .agency, tokenHash: AccessToken.generate().hash))
+            _ = try await store.insertToken(NewAccessToken(id: .unsaved, name: "c", role: .agency, tokenHash: AccessToken.generate().hash))
         }
     }
 
@@ -70,7 +69,7 @@ struct StoreTests {
         let store = try store(name)
         #expect(try await store.hasTokens() == false)
         let (token, hash) = AccessToken.generate()
-        _ = try await store.insertToken(AccessToken(name: "duty", role: .operator, tokenHash: hash))
+        _ = try await store.insertToken(NewAccessToken(id: .unsaved, name: "duty", role: .operator, tokenHash: hash))
         #expect(try await store.token(hash: AccessToken.hash(token))?.role == .operator)
         #expect(try await store.token(hash: AccessToken.hash(token + "x")) == nil)
         #expect(!hash.contains(token), "only the hash is stored")
@@ -91,7 +90,7 @@ struct StoreTests {
             var advisory = Fixtures.advisory()
             advisory.audience = audience
             let draft = try await publisher.draft(advisory, now: Date())
-            return try await publisher.publish(id: draft.id!, approver: "a", now: Date()).queued
+            return try await publisher.publish(id: draft.id, approver: "a", now: Date()).queued
         }
         #expect(try await queued(Audience(countries: ["IR"])) == 2)
         #expect(try await queued(Audience(countries: ["IR"], tags: ["pilgrims"])) == 1)
@@ -128,17 +127,17 @@ struct StoreTests {
         var advisory = Fixtures.advisory()
         advisory.audience = overlapping
         let draft = try await publisher.draft(advisory, now: Date())
-        #expect(try await publisher.publish(id: draft.id!, approver: "a", now: Date()).queued == 2)
-        #expect(try await publisher.publish(id: draft.id!, approver: "a", now: Date()).queued == 0, "publishing again queues nothing new")
-        let citizens = try await store.deliveries(DeliveryFilter(advisoryId: draft.id!), page: PageRequest()).items.compactMap(\.citizenId)
+        #expect(try await publisher.publish(id: draft.id, approver: "a", now: Date()).queued == 2)
+        #expect(try await publisher.publish(id: draft.id, approver: "a", now: Date()).queued == 0, "publishing again queues nothing new")
+        let citizens = try await store.deliveries(DeliveryFilter(advisoryId: draft.id), page: PageRequest()).items.compactMap(\.citizenId)
         #expect(citizens.sorted() == [1, 3])
     }
 
     @Test("the audit log refuses changes and deletions in the database itself", arguments: stores)
     func appendOnlyAudit(_ name: String) async throws {
         let store = try store(name)
-        let first = try await store.appendAudit(AuditEntry(at: Date(), actor: "a", actorTokenId: 1, role: .admin, action: "POST /v1/tokens", target: "token/2", status: 201, requestId: "r1"))
-        let second = try await store.appendAudit(AuditEntry(at: Date(), actor: "b", actorTokenId: 2, role: .operator, action: "POST /v1/citizens", target: "citizen/1", status: 201, requestId: "r2"))
+        let first = try await store.appendAudit(NewAuditEntry(id: .unsaved, at: Date(), actor: "a", actorTokenId: 1, role: .admin, action: "POST /v1/tokens", target: "token/2", status: 201, requestId: "r1"))
+        let second = try await store.appendAudit(NewAuditEntry(id: .unsaved, at: Date(), actor: "b", actorTokenId: 2, role: .operator, action: "POST /v1/citizens", target: "citizen/1", status: 201, requestId: "r2"))
         #expect(first.previousHash == AuditEntry.genesisHash && second.previousHash == first.hash)
         await #expect(throws: (any Error).self) { try await store.rawExecute("UPDATE audit_log SET actor = 'c'") }
         await #expect(throws: (any Error).self) { try await store.rawExecute("DELETE FROM audit_log") }
@@ -154,7 +153,7 @@ struct StoreTests {
             store: store, catalog: try Fixtures.catalog(),
             channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
         let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await publisher.publish(id: draft.id!, approver: "a", now: Date())
+        _ = try await publisher.publish(id: draft.id, approver: "a", now: Date())
         #expect(try await store.deliveryEvents(deliveryId: 1).count == 1)
         await #expect(throws: (any Error).self) { try await store.rawExecute("DELETE FROM delivery_events") }
         await #expect(throws: (any Error).self) { try await store.rawExecute("UPDATE delivery_events SET to_state = 'delivered'") }

@@ -30,7 +30,7 @@ public struct AgencyRegistry: Sendable {
         defer { secrets.invalidate(agencyId: id) }
         let agency = try await store.insertAgency(
             Agency(id: id, name: name, webhookURL: webhookURL, language: language, createdAt: now),
-            secret: secret.text, token: AccessToken(name: "agency \(id)", role: .agency, agencyId: id, tokenHash: hash, createdAt: now))
+            secret: secret.text, token: NewAccessToken(id: .unsaved, name: "agency \(id)", role: .agency, agencyId: id, tokenHash: hash, createdAt: now))
         return Credentials(agency: agency, secret: secret.text, token: token)
     }
 

@@ -40,7 +40,7 @@ public struct ProviderRequestRefusal: Error, Sendable, Hashable, CustomStringCon
 /// gateway's retry covers a crash.
 public protocol SMSGatewayCallbacks: ChannelAdapter {
     func deliveryReport(_ request: ProviderRequest, now: Date) throws(ProviderRequestRefusal) -> DeliveryReceipt
-    func incomingMessage(_ request: ProviderRequest, now: Date) throws(ProviderRequestRefusal) -> InboundSMS
+    func incomingMessage(_ request: ProviderRequest, now: Date) throws(ProviderRequestRefusal) -> NewInboundSMS
 }
 
 extension ProviderRequest {
@@ -48,15 +48,15 @@ extension ProviderRequest {
     /// `text` (or a POST's body), `id` (the gateway's message id, which makes its retries
     /// recognisable) and `time` (Unix seconds); `headerPrefix` names headers to read the sender
     /// and receiver from when the fields lack them (Kannel's `x-kannel-`).
-    public func incomingSMS(channel: String, now: Date, headerPrefix: String? = nil) throws(ProviderRequestRefusal) -> InboundSMS {
+    public func incomingSMS(channel: String, now: Date, headerPrefix: String? = nil) throws(ProviderRequestRefusal) -> NewInboundSMS {
         let header = { (name: String) in headerPrefix.flatMap { headers[$0 + name] } }
         guard let rawSender = fields["from"] ?? header("from"), !rawSender.isEmpty else {
             throw .invalid("from (the sender's number) is required")
         }
         guard let text = fields["text"] ?? (method == "POST" ? body : nil) else { throw .invalid("text is required") }
         let sentAt = fields["time"].flatMap { TimeInterval($0) }.map { Date(timeIntervalSince1970: $0) }
-        return InboundSMS(
-            channel: channel, sender: PhoneNumber(rawSender)?.e164 ?? rawSender, receiver: fields["to"] ?? header("to"),
+        return NewInboundSMS(
+            id: .unsaved, channel: channel, sender: PhoneNumber(rawSender)?.e164 ?? rawSender, receiver: fields["to"] ?? header("to"),
             text: text, sentAt: sentAt, receivedAt: now, providerMessageId: fields["id"].flatMap { $0.isEmpty ? nil : $0 })
     }
 }

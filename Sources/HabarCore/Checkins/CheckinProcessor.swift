@@ -62,7 +62,7 @@ public final class CheckinProcessor: Service {
         var texts: [String: [Language: [MessageKind: RenderedMessage]]] = [:]
         let rendered = now()
         for sms in batch {
-            guard let id = sms.id else { continue }
+            let id = sms.id
             guard let citizenId = sms.citizenId, let context = contexts[citizenId] else {
                 strangers.append(id)
                 continue
@@ -135,7 +135,8 @@ public final class CheckinScheduler: Service {
         let due = try await store.checkinRequestsDue(now: current, reminderLead: reminderLead)
         var reminded = 0, escalated = 0
         for advisory in due.remind {
-            guard let id = advisory.id, let deadline = advisory.params.checkinDeadline else { continue }
+            let id = advisory.id
+            guard let deadline = advisory.params.checkinDeadline else { continue }
             let texts = try publisher.renderFollowUp(advisory, .reminder, kinds: [.sms, .email], now: current)
             let addresses = publisher.channels.mapValues(\.addressKind)
             let count = try await store.queueReminders(
@@ -144,7 +145,7 @@ public final class CheckinScheduler: Service {
             reminded += count
         }
         for advisory in due.escalate {
-            guard let id = advisory.id else { continue }
+            let id = advisory.id
             let count = try await store.escalateSilent(advisoryId: id, now: current)
             logger.info("check-in deadline passed: silent recipients are in the hotline queue", metadata: ["advisory": "\(id)", "count": "\(count)"])
             escalated += count

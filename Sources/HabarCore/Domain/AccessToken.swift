@@ -19,8 +19,13 @@ public enum Role: String, Sendable, Codable, CaseIterable {
 }
 
 /// An issued API token. The token itself is shown once; only its SHA-256 is stored.
-public struct AccessToken: Sendable, Hashable, Codable, Identifiable {
-    public var id: Int64?
+/// (As stored; `NewAccessToken` before it is.)
+public typealias AccessToken = AccessTokenRecord<Int64>
+/// An API token on the way into the store.
+public typealias NewAccessToken = AccessTokenRecord<Unsaved>
+
+public struct AccessTokenRecord<ID: RecordID>: Sendable, Hashable, Codable, Identifiable {
+    public var id: ID
     public var name: String
     public var role: Role
     public var agencyId: String?
@@ -29,7 +34,7 @@ public struct AccessToken: Sendable, Hashable, Codable, Identifiable {
     public var revokedAt: Date?
 
     public init(
-        id: Int64? = nil, name: String, role: Role, agencyId: String? = nil, tokenHash: String,
+        id: ID, name: String, role: Role, agencyId: String? = nil, tokenHash: String,
         createdAt: Date = Date(), revokedAt: Date? = nil
     ) {
         self.id = id
@@ -52,6 +57,11 @@ public struct AccessToken: Sendable, Hashable, Codable, Identifiable {
     /// SHA-256 of the token, hex.
     public static func hash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// This record under the id the store gave it.
+    public func stored(id: Int64) -> AccessToken {
+        AccessToken(id: id, name: name, role: role, agencyId: agencyId, tokenHash: tokenHash, createdAt: createdAt, revokedAt: revokedAt)
     }
 }
 

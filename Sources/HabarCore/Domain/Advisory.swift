@@ -286,8 +286,13 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
 }
 
 /// What HQ says: a kind, a severity, an audience, parameters, a template and a channel plan.
-public struct Advisory: Sendable, Hashable, Codable, Identifiable {
-    public var id: Int64?
+/// (As stored; `NewAdvisory` before it is.)
+public typealias Advisory = AdvisoryRecord<Int64>
+/// An advisory on the way into the store.
+public typealias NewAdvisory = AdvisoryRecord<Unsaved>
+
+public struct AdvisoryRecord<ID: RecordID>: Sendable, Hashable, Codable, Identifiable {
+    public var id: ID
     public var kind: AdvisoryKind
     public var severity: Severity
     public var audience: Audience
@@ -315,7 +320,7 @@ public struct Advisory: Sendable, Hashable, Codable, Identifiable {
     public var places: [PlaceUse]
 
     public init(
-        id: Int64? = nil, kind: AdvisoryKind, severity: Severity, audience: Audience,
+        id: ID, kind: AdvisoryKind, severity: Severity, audience: Audience,
         params: AdvisoryParameters, template: String, channelPlan: ChannelPlan, expiresAt: Date,
         status: AdvisoryStatus = .draft, version: Int = 1, author: String, approver: String? = nil,
         createdAt: Date = Date(), publishedAt: Date? = nil, cancelledAt: Date? = nil, scope: AdvisoryScope = .restricted,
@@ -350,7 +355,7 @@ public struct Advisory: Sendable, Hashable, Codable, Identifiable {
     public var isScheduled: Bool { status == .draft && approver != nil }
 
     /// This advisory with `correction` applied, as its next version.
-    public func applying(_ correction: AdvisoryCorrection) -> Advisory {
+    public func applying(_ correction: AdvisoryCorrection) -> Self {
         var next = self
         if let severity = correction.severity { next.severity = severity }
         if let params = correction.params { next.params = params }
@@ -360,5 +365,10 @@ public struct Advisory: Sendable, Hashable, Codable, Identifiable {
         next.version = version + 1
         next.pendingCorrection = nil
         return next
+    }
+
+    /// This record under the id the store gave it.
+    public func stored(id: Int64) -> Advisory {
+        Advisory(id: id, kind: kind, severity: severity, audience: audience, params: params, template: template, channelPlan: channelPlan, expiresAt: expiresAt, status: status, version: version, author: author, approver: approver, createdAt: createdAt, publishedAt: publishedAt, cancelledAt: cancelledAt, scope: scope, publishAt: publishAt, authorTokenId: authorTokenId, approverTokenId: approverTokenId, pendingCorrection: pendingCorrection, cancelNoticeVersion: cancelNoticeVersion, places: places)
     }
 }

@@ -4,8 +4,15 @@ import Foundation
 /// One state-changing call, as the audit log keeps it. Entries form a hash chain: each
 /// `hash` covers the entry's fields and the previous entry's hash, so changing, removing or
 /// reordering any entry breaks every hash after it.
-public struct AuditEntry: Sendable, Hashable, Codable, Identifiable {
-    public var id: Int64?
+/// (As stored; `NewAuditEntry` before it is.)
+public typealias AuditEntry = AuditEntryRecord<Int64>
+/// An audit entry on the way into the store.
+public typealias NewAuditEntry = AuditEntryRecord<Unsaved>
+
+let auditGenesisHash = String(repeating: "0", count: 64)
+
+public struct AuditEntryRecord<ID: RecordID>: Sendable, Hashable, Codable, Identifiable {
+    public var id: ID
     public var at: Date
     /// The token's name (a person or a system), or `cli` / `system`.
     public var actor: String
@@ -25,7 +32,7 @@ public struct AuditEntry: Sendable, Hashable, Codable, Identifiable {
     public var hash: String
 
     public init(
-        id: Int64? = nil, at: Date, actor: String, actorTokenId: Int64?, role: Role?, action: String, target: String?,
+        id: ID, at: Date, actor: String, actorTokenId: Int64?, role: Role?, action: String, target: String?,
         status: Int, requestId: String, details: [String: String] = [:], previousHash: String = "", hash: String = ""
     ) {
         self.id = id
@@ -43,7 +50,7 @@ public struct AuditEntry: Sendable, Hashable, Codable, Identifiable {
     }
 
     /// The hash the first entry chains to.
-    public static let genesisHash = String(repeating: "0", count: 64)
+    public static var genesisHash: String { auditGenesisHash }
 
     /// The fields the hash covers, in a fixed order with a fixed encoding; `at` in integer
     /// milliseconds as stored.
@@ -57,16 +64,21 @@ public struct AuditEntry: Sendable, Hashable, Codable, Identifiable {
     }
 
     /// SHA-256 (hex) over the previous hash and this entry's canonical text.
-    public static func chainHash(previous: String, entry: AuditEntry) -> String {
+    public static func chainHash(previous: String, entry: Self) -> String {
         SHA256.hash(data: Data((previous + "\n" + entry.canonicalText).utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// This entry linked after `previous`.
-    public func chained(after previous: String) -> AuditEntry {
+    public func chained(after previous: String) -> Self {
         var linked = self
         linked.previousHash = previous
         linked.hash = Self.chainHash(previous: previous, entry: linked)
         return linked
+    }
+
+    /// This record under the id the store gave it.
+    public func stored(id: Int64) -> AuditEntry {
+        AuditEntry(id: id, at: at, actor: actor, actorTokenId: actorTokenId, role: role, action: action, target: target, status: status, requestId: requestId, details: details, previousHash: previousHash, hash: hash)
     }
 }
 
@@ -79,7 +91,7 @@ public struct AuditChainVerifier: Sendable {
 
     /// What is wrong with `entry`, or nil when it follows the chain.
     public mutating func check(_ entry: AuditEntry) -> String? {
-        let id = entry.id.map(String.init) ?? "?"
+        let id = entry.id
         if entry.previousHash != lastHash {
             return "entry \(id): its previous hash \(entry.previousHash.prefix(12))… is not the hash of the entry before it (\(lastHash.prefix(12))…): an entry was removed, inserted or reordered"
         }

@@ -22,9 +22,14 @@ public struct GeoPoint: Sendable, Hashable, Codable {
     public var isValid: Bool { (-90...90).contains(lat) && (-180...180).contains(lon) }
 }
 
-/// A citizen abroad whom HQ may need to reach.
-public struct Citizen: Sendable, Hashable, Codable, Identifiable {
-    public var id: Int64?
+/// A citizen abroad whom HQ may need to reach, as stored.
+public typealias Citizen = CitizenRecord<Int64>
+/// A citizen on the way into the store.
+public typealias NewCitizen = CitizenRecord<Unsaved>
+
+/// A citizen abroad whom HQ may need to reach (`Citizen` once stored, `NewCitizen` before).
+public struct CitizenRecord<ID: RecordID>: Sendable, Hashable, Codable, Identifiable {
+    public var id: ID
     public var fullName: String
     public var language: Language
     public var phone: PhoneNumber?
@@ -47,7 +52,7 @@ public struct Citizen: Sendable, Hashable, Codable, Identifiable {
     public var updatedAt: Date
 
     public init(
-        id: Int64? = nil, fullName: String, language: Language = .russian, phone: PhoneNumber? = nil,
+        id: ID, fullName: String, language: Language = .russian, phone: PhoneNumber? = nil,
         email: String? = nil, country: String, city: String? = nil, position: GeoPoint? = nil,
         groupId: String? = nil, agencyId: String? = nil, tags: [String] = [], passportNumber: String? = nil,
         birthDate: String? = nil, welfareStatus: WelfareStatus = .unknown, lastContactAt: Date? = nil,
@@ -70,6 +75,16 @@ public struct Citizen: Sendable, Hashable, Codable, Identifiable {
         self.lastContactAt = lastContactAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+    }
+
+    /// This citizen under the id the store gave it.
+    public func stored(id: Int64) -> Citizen {
+        var stored = Citizen(
+            id: id, fullName: fullName, language: language, phone: phone, email: email, country: country, city: city,
+            position: position, groupId: groupId, agencyId: agencyId, tags: tags, passportNumber: passportNumber,
+            birthDate: birthDate, welfareStatus: welfareStatus, lastContactAt: lastContactAt, createdAt: createdAt, updatedAt: updatedAt)
+        stored.lastContactSource = lastContactSource
+        return stored
     }
 
     /// Checks what the type itself cannot: a name, a contact, a real country, sane values.

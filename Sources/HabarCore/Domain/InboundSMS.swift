@@ -3,8 +3,13 @@ import Crypto
 
 /// An SMS a citizen sent to Habar's number, as the SMS gateway handed it over: stored
 /// once (the gateway's retries are recognised by `dedupeKey`) for the check-in parser.
-public struct InboundSMS: Sendable, Hashable, Codable, Identifiable {
-    public var id: Int64?
+/// (As stored; `NewInboundSMS` before it is.)
+public typealias InboundSMS = InboundSMSRecord<Int64>
+/// An incoming SMS on the way into the store.
+public typealias NewInboundSMS = InboundSMSRecord<Unsaved>
+
+public struct InboundSMSRecord<ID: RecordID>: Sendable, Hashable, Codable, Identifiable {
+    public var id: ID
     /// The channel instance it came through.
     public var channel: String
     /// E.164 when the sender's number could be read as one, else as the gateway gave it.
@@ -22,7 +27,7 @@ public struct InboundSMS: Sendable, Hashable, Codable, Identifiable {
     public var processedAt: Date?
 
     public init(
-        id: Int64? = nil, channel: String, sender: String, receiver: String?, text: String, sentAt: Date?,
+        id: ID, channel: String, sender: String, receiver: String?, text: String, sentAt: Date?,
         receivedAt: Date, providerMessageId: String?, citizenId: Int64? = nil, processedAt: Date? = nil
     ) {
         self.id = id
@@ -43,6 +48,11 @@ public struct InboundSMS: Sendable, Hashable, Codable, Identifiable {
         if let providerMessageId, !providerMessageId.isEmpty { return "id:" + providerMessageId }
         let material = [sender, receiver ?? "", sentAt.map { String(Int64($0.timeIntervalSince1970)) } ?? "", text].joined(separator: "\u{1F}")
         return "sha256:" + SHA256.hash(data: Data(material.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// This record under the id the store gave it.
+    public func stored(id: Int64) -> InboundSMS {
+        InboundSMS(id: id, channel: channel, sender: sender, receiver: receiver, text: text, sentAt: sentAt, receivedAt: receivedAt, providerMessageId: providerMessageId, citizenId: citizenId, processedAt: processedAt)
     }
 }
 

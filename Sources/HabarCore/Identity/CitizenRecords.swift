@@ -28,7 +28,7 @@ public struct CitizenRecords: Sendable {
 
     /// Stores a new citizen. `.conflict` when another record has the phone number (the
     /// caller updates that one instead).
-    public func create(_ citizen: Citizen) async throws -> Citizen {
+    public func create(_ citizen: NewCitizen) async throws -> Citizen {
         if let phone = citizen.phone, let existing = try await store.citizenId(phone: phone.e164) {
             throw OperationError.conflict("citizen \(existing) already has the phone number \(phone.e164); update that record instead")
         }
@@ -42,7 +42,7 @@ public struct CitizenRecords: Sendable {
     public func update(
         _ citizen: Citizen, existing: Citizen, welfare: OperatorWelfare?, by operatorName: String, at now: Date
     ) async throws -> Citizen {
-        guard let id = existing.id else { throw OperationError.notFound("citizen") }
+        let id = existing.id
         if let phone = citizen.phone, phone != existing.phone, let other = try await store.citizenId(phone: phone.e164), other != id {
             throw OperationError.conflict("citizen \(other) already has the phone number \(phone.e164)")
         }
@@ -58,7 +58,7 @@ public struct CitizenRecords: Sendable {
     /// The citizen and what happened to them: the last `historyLimit` welfare changes and
     /// the records merged into theirs.
     public func profile(_ citizen: Citizen, historyLimit: Int = 50) async throws -> Profile {
-        let id = citizen.id ?? 0
+        let id = citizen.id
         return Profile(
             citizen: citizen, history: try await store.welfareHistory(citizenId: id, limit: historyLimit),
             merges: try await store.citizenMerges(citizenId: id))

@@ -53,7 +53,7 @@ public struct CitizenVisibility: Sendable {
         guard !shared.isEmpty else { return citizens }
         let groups = try await store.agencyMemberships(citizenIds: shared, agencyId: agency)
         return citizens.map { citizen in
-            guard citizen.agencyId != agency, let id = citizen.id, let group = groups[id] else { return citizen }
+            guard citizen.agencyId != agency, let group = groups[citizen.id] else { return citizen }
             var seen = citizen
             seen.agencyId = agency
             seen.groupId = group

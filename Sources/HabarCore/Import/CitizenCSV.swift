@@ -13,7 +13,7 @@ public struct CitizenCSV: Sendable {
 
     /// The result of reading a file: citizens from the good rows and a report on the bad.
     public struct Parsed: Sendable {
-        public var citizens: [Citizen]
+        public var citizens: [NewCitizen]
         /// Line numbers (1 is the header) of the citizens above, in order.
         public var lines: [Int]
         public var rejected: [FieldError]
@@ -101,7 +101,7 @@ public struct CitizenCSV: Sendable {
         return parsed
     }
 
-    static func citizen(_ row: [String: String], line: Int, now: Date) -> Result<Citizen, ValidationFailure> {
+    static func citizen(_ row: [String: String], line: Int, now: Date) -> Result<NewCitizen, ValidationFailure> {
         var errors: [FieldError] = []
         func fail(_ field: String, _ detail: String) { errors.append(FieldError(line: line, field: field, detail: detail)) }
 
@@ -127,8 +127,8 @@ public struct CitizenCSV: Sendable {
             }
         default: fail(row["lat"] == nil ? "lat" : "lon", "lat and lon go together")
         }
-        let citizen = Citizen(
-            fullName: row["fullName"] ?? "", language: language, phone: phone, email: row["email"],
+        let citizen = NewCitizen(
+            id: .unsaved, fullName: row["fullName"] ?? "", language: language, phone: phone, email: row["email"],
             country: (row["country"] ?? "").uppercased(), city: row["city"], position: position, groupId: row["groupId"],
             agencyId: row["agencyId"], tags: (row["tags"] ?? "").split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
             passportNumber: row["passportNumber"], birthDate: row["birthDate"], createdAt: now, updatedAt: now)

@@ -16,8 +16,13 @@ public enum PlaceStatus: String, Sendable, Codable, CaseIterable {
 /// One version of a green corridor, border crossing or meeting point as HQ keeps it: names
 /// and addresses per language, position, contact and status. Every change is a new version;
 /// advisories name places by id and record the version they were rendered from.
-public struct Place: Sendable, Hashable, Codable, Identifiable {
-    public var id: Int64?
+/// (As stored; `NewPlace` before it is.)
+public typealias Place = PlaceRecord<Int64>
+/// A place on the way into the store.
+public typealias NewPlace = PlaceRecord<Unsaved>
+
+public struct PlaceRecord<ID: RecordID>: Sendable, Hashable, Codable, Identifiable {
+    public var id: ID
     public var version: Int
     public var kind: PlaceKind
     public var name: LocalizedText
@@ -36,7 +41,7 @@ public struct Place: Sendable, Hashable, Codable, Identifiable {
     public var updatedBy: String
 
     public init(
-        id: Int64? = nil, version: Int = 1, kind: PlaceKind, name: LocalizedText, address: LocalizedText? = nil, location: GeoPoint? = nil,
+        id: ID, version: Int = 1, kind: PlaceKind, name: LocalizedText, address: LocalizedText? = nil, location: GeoPoint? = nil,
         country: String? = nil, contactPhone: String? = nil, openingHours: LocalizedText? = nil, status: PlaceStatus = .open,
         createdAt: Date = Date(), updatedAt: Date = Date(), updatedBy: String
     ) {
@@ -56,7 +61,7 @@ public struct Place: Sendable, Hashable, Codable, Identifiable {
     }
 
     /// Whether `other` says anything different to a citizen (the version's time and author aside).
-    public func differs(from other: Place) -> Bool {
+    public func differs(from other: Self) -> Bool {
         var a = self, b = other
         (a.version, a.updatedAt, a.updatedBy) = (0, .distantPast, "")
         (b.version, b.updatedAt, b.updatedBy) = (0, .distantPast, "")
@@ -84,6 +89,11 @@ public struct Place: Sendable, Hashable, Codable, Identifiable {
             v.check(PhoneNumber(contactPhone) != nil, "/contactPhone", "'\(contactPhone)' is not a phone number (E.164, e.g. +982122565933)")
         }
         try v.throwIfAny()
+    }
+
+    /// This record under the id the store gave it.
+    public func stored(id: Int64) -> Place {
+        Place(id: id, version: version, kind: kind, name: name, address: address, location: location, country: country, contactPhone: contactPhone, openingHours: openingHours, status: status, createdAt: createdAt, updatedAt: updatedAt, updatedBy: updatedBy)
     }
 }
 

@@ -6,7 +6,7 @@ import HabarMessages
 public enum PlaceCorrections {
     /// The correction `advisory` needs now that place `new.id` is at version `new`; nil when the
     /// advisory does not use the place. The old name is the one the advisory's citizens read.
-    public static func correction(for advisory: Advisory, new: Place) -> AdvisoryCorrection? {
+    public static func correction<ID>(for advisory: AdvisoryRecord<ID>, new: Place) -> AdvisoryCorrection? {
         let current = advisory.places.filter { $0.role.idParameter != nil }
         // Only what citizens were told differs from: a place changed back needs no correction.
         let affected = current.filter { $0.place.id == new.id && $0.place.version < new.version && new.differs(from: $0.place) }
@@ -48,7 +48,7 @@ public struct PlaceRegistry: Sendable {
     }
 
     /// Validates and stores version 1 of a new place.
-    public func create(_ place: Place) async throws -> Place {
+    public func create(_ place: NewPlace) async throws -> Place {
         try place.validate()
         return try await store.insertPlace(Self.normalised(place))
     }
@@ -70,10 +70,9 @@ public struct PlaceRegistry: Sendable {
     /// leaves a pending correction, by `author`, on every advisory in force that used an earlier
     /// version. A correction that cannot be made (a template needs what the place lacks) is
     /// reported, not made.
-    public func change(id: Int64, to changed: Place, by author: Actor, now: Date) async throws -> (place: Place, advisories: [AffectedAdvisory]) {
+    public func change(id: Int64, to changed: NewPlace, by author: Actor, now: Date) async throws -> (place: Place, advisories: [AffectedAdvisory]) {
         guard let current = try await store.place(id: id, version: nil) else { throw OperationError.notFound("place \(id)") }
-        var next = Self.normalised(changed)
-        next.id = id
+        var next = Self.normalised(changed).stored(id: id)
         next.kind = current.kind
         next.createdAt = current.createdAt
         try next.validate()
@@ -84,7 +83,8 @@ public struct PlaceRegistry: Sendable {
         let stored = try await store.insertPlaceVersion(next)
         var affected: [AffectedAdvisory] = []
         for advisory in try await store.advisoriesInForce(usingPlace: id, before: stored.version, now: now) {
-            guard let advisoryId = advisory.id, let correction = PlaceCorrections.correction(for: advisory, new: stored) else { continue }
+            let advisoryId = advisory.id
+            guard let correction = PlaceCorrections.correction(for: advisory, new: stored) else { continue }
             let template = correction.template ?? advisory.template
             do {
                 let recipients = try await publisher.propose(advisory, correction, by: author, now: now)
@@ -98,7 +98,7 @@ public struct PlaceRegistry: Sendable {
     }
 
     /// Phones in E.164, as everywhere in Habar.
-    static func normalised(_ place: Place) -> Place {
+    static func normalised<ID>(_ place: PlaceRecord<ID>) -> PlaceRecord<ID> {
         var result = place
         if let phone = place.contactPhone, let number = PhoneNumber(phone) { result.contactPhone = number.e164 }
         return result
@@ -109,7 +109,7 @@ extension AdvisoryPublisher {
     /// `advisory` with the current versions of the places its parameters name by id; a place
     /// that does not exist or is of another kind, or a name given both typed and by id, is
     /// refused by pointer.
-    public func resolvingPlaces(_ advisory: Advisory) async throws -> Advisory {
+    public func resolvingPlaces<ID>(_ advisory: AdvisoryRecord<ID>) async throws -> AdvisoryRecord<ID> {
         var v = Validator()
         var uses: [PlaceUse] = []
         for role in [PlaceUse.Role.meetingPoint, .borderCrossing, .corridor] {
@@ -138,7 +138,8 @@ extension AdvisoryPublisher {
     /// colleagues (or `author`, at or below the threshold), after checking it completely;
     /// returns how many people it would reach.
     public func propose(_ advisory: Advisory, _ correction: AdvisoryCorrection, by author: Actor, now: Date) async throws -> Int {
-        guard let id = advisory.id, advisory.status == .published else {
+        let id = advisory.id
+        guard advisory.status == .published else {
             throw OperationError.conflict("only a published advisory can be corrected")
         }
         let next = advisory.applying(correction)

@@ -55,7 +55,7 @@ public struct AdvisoryPublisher: Sendable {
 
     /// The typed values `advisory`'s templates are rendered with at `now` for readers of
     /// `language` (a text parameter without a value for it takes its fallback chain's).
-    public func arguments(_ advisory: Advisory, now: Date, language: Language) -> [String: MessageArgument] {
+    public func arguments<ID>(_ advisory: AdvisoryRecord<ID>, now: Date, language: Language) -> [String: MessageArgument] {
         var arguments = advisory.params.resolved(with: advisory.places)
             .templateArguments(now: now, language: language, fallback: fallback.chain(for: language))
         // Each citizen's link: the dispatcher puts their token in the placeholder's place.
@@ -70,12 +70,12 @@ public struct AdvisoryPublisher: Sendable {
     }
 
     /// Where the advisory's times are shown: its own zone, and Astana.
-    public func zones(_ advisory: Advisory) -> MessageZones {
+    public func zones<ID>(_ advisory: AdvisoryRecord<ID>) -> MessageZones {
         MessageZones(local: advisory.params.timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!)
     }
 
     /// Checks a draft completely; every problem is reported with its JSON Pointer.
-    public func validate(_ advisory: Advisory, now: Date) throws(ValidationFailure) {
+    public func validate<ID>(_ advisory: AdvisoryRecord<ID>, now: Date) throws(ValidationFailure) {
         var v = Validator()
         do { try advisory.audience.validate() } catch { for e in error.errors { v.add(e.pointer ?? "/audience", e.detail) } }
         v.check(advisory.expiresAt > now, "/expiresAt", "is in the past: an expired advisory is never sent")
@@ -118,7 +118,7 @@ public struct AdvisoryPublisher: Sendable {
 
     /// The message kinds the plan's channels need, and the webhook payload when agencies
     /// may get the advisory as a group advisory.
-    func kinds(of advisory: Advisory) -> Set<MessageKind> {
+    func kinds<ID>(of advisory: AdvisoryRecord<ID>) -> Set<MessageKind> {
         var kinds = Set(advisory.channelPlan.channels.compactMap { channels[$0]?.messageKind })
         if let agencyChannel, let kind = channels[agencyChannel]?.messageKind { kinds.insert(kind) }
         return kinds
@@ -129,7 +129,7 @@ public struct AdvisoryPublisher: Sendable {
     }
 
     /// Every language × kind the advisory needs, rendered once.
-    public func render(_ advisory: Advisory, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
+    public func render<ID>(_ advisory: AdvisoryRecord<ID>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
         try render(advisory, kinds: kinds(of: advisory), now: now)
     }
 
@@ -153,7 +153,7 @@ public struct AdvisoryPublisher: Sendable {
     }
 
     /// Validates and stores a new draft, with the current versions of the places it names.
-    public func draft(_ advisory: Advisory, now: Date) async throws -> Advisory {
+    public func draft(_ advisory: NewAdvisory, now: Date) async throws -> Advisory {
         let resolved = try await resolvingPlaces(advisory)
         try validate(resolved, now: now)
         return try await store.insertAdvisory(resolved)
@@ -192,7 +192,7 @@ public struct AdvisoryPublisher: Sendable {
 
     /// Refuses an advisory whose per-language text parameters lack a value for a language
     /// some of its audience reads (they would get another language's name for a place).
-    public func checkLanguages(_ advisory: Advisory, languages: Set<Language>) throws(ValidationFailure) {
+    public func checkLanguages<ID>(_ advisory: AdvisoryRecord<ID>, languages: Set<Language>) throws(ValidationFailure) {
         var v = Validator()
         for (name, value) in advisory.params.resolved(with: advisory.places).texts {
             guard let given = value.languages else { continue }
@@ -276,7 +276,7 @@ public struct AdvisoryPublisher: Sendable {
             advisory: advisory, messageType: .alert, approver: approver.name, approverTokenId: approver.tokenId,
             recipients: .audience(advisory.audience), renderings: renderings, channels: channelMap(advisory.channelPlan),
             agencyChannel: agencyChannel, now: now))
-        if let id = advisory.id { changes.changed(id) }
+        changes.changed(advisory.id)
         return result
     }
 
@@ -288,7 +288,7 @@ public struct AdvisoryPublisher: Sendable {
         var published = 0
         var failures: [(id: Int64, error: any Error)] = []
         for advisory in try await store.dueScheduledAdvisories(now: now) {
-            guard let id = advisory.id else { continue }
+            let id = advisory.id
             if advisory.expiresAt <= now {
                 _ = try await cancelled(id, store.cancelAdvisory(id: id, at: now, notice: nil))
                 failures.append((id, OperationError.conflict("advisory \(id) expired before its publishing time came; cancelled")))
@@ -344,7 +344,7 @@ public struct AdvisoryPublisher: Sendable {
 
     /// The corrected texts, each led by the catalog's `advisory.correction` in its language.
     func correctionRenderings(_ advisory: Advisory, _ next: Advisory, now: Date) async throws -> [Language: [MessageKind: RenderedMessage]] {
-        let previousSentAt = try await store.advisoryVersions(id: next.id!).last?.sentAt ?? advisory.publishedAt ?? now
+        let previousSentAt = try await store.advisoryVersions(id: next.id).last?.sentAt ?? advisory.publishedAt ?? now
         let body = try render(next, now: now)
         let prefix = try render(template: Self.correctionTemplate, kinds: kinds(of: next), arguments: { _ in ["previousSentAt": .date(previousSentAt)] }, zones: zones(next))
         var combined: [Language: [MessageKind: RenderedMessage]] = [:]
@@ -365,9 +365,9 @@ public struct AdvisoryPublisher: Sendable {
         try checkBudgets(next, combined, extra: Self.correctionExtraSegments, languages: languages)
         let result = try await store.publish(Publication(
             advisory: next, messageType: .update, approver: approver.name, approverTokenId: approver.tokenId,
-            recipients: .reachedBy(advisoryId: next.id!, beforeVersion: next.version), renderings: combined,
+            recipients: .reachedBy(advisoryId: next.id, beforeVersion: next.version), renderings: combined,
             channels: channelMap(next.channelPlan), agencyChannel: agencyChannel, now: now))
-        changes.changed(next.id!)  // a new deadline or consul number shows at once
+        changes.changed(next.id)  // a new deadline or consul number shows at once
         return result
     }
 
@@ -411,7 +411,7 @@ public struct AdvisoryPublisher: Sendable {
     }
 
     /// Every language in `kinds`, whatever the plan's channels (exports such as CAP).
-    public func render(_ advisory: Advisory, kinds: Set<MessageKind>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
+    public func render<ID>(_ advisory: AdvisoryRecord<ID>, kinds: Set<MessageKind>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
         try render(template: advisory.template, kinds: kinds, arguments: { arguments(advisory, now: now, language: $0) }, zones: zones(advisory))
     }
 

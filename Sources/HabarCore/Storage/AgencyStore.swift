@@ -8,7 +8,7 @@ import HabarMessages
 public protocol AgencyStore: Sendable {
     /// Registers an agency with its first secret, its outbound subscriber (when it has a
     /// webhook URL) and its token, in one transaction; an id in use is a `.conflict`.
-    func insertAgency(_ agency: Agency, secret: String, token: AccessToken) async throws -> Agency
+    func insertAgency(_ agency: Agency, secret: String, token: NewAccessToken) async throws -> Agency
     func agencies() async throws -> [Agency]
     func agency(id: String) async throws -> Agency?
     /// Stores an agency's name, webhook URL and language (nil if there is no such agency). A

@@ -24,7 +24,7 @@ public protocol CheckinStore: InstallationStore {
     /// Stores incoming SMS in one transaction, each unless the same message (by `dedupeKey`)
     /// is stored already (then its stored record is returned), linking it to the citizen
     /// with the sender's number.
-    func recordInboundSMS(_ messages: [InboundSMS]) async throws -> [InboundRecord]
+    func recordInboundSMS(_ messages: [NewInboundSMS]) async throws -> [InboundRecord]
     /// Incoming SMS, oldest first.
     func inboundSMS(page: PageRequest) async throws -> Page<InboundSMS>
     /// Incoming SMS not processed yet, oldest first.
@@ -59,7 +59,7 @@ public protocol CheckinStore: InstallationStore {
 }
 
 extension CheckinStore {
-    public func recordInboundSMS(_ message: InboundSMS) async throws -> InboundRecord {
+    public func recordInboundSMS(_ message: NewInboundSMS) async throws -> InboundRecord {
         try await recordInboundSMS([message])[0]
     }
 }

@@ -17,14 +17,14 @@ public struct CitizenImportResult: Sendable, Hashable, Codable {
 /// answers a caller handles; any other error is the store failing.
 public protocol CitizenStore: Sendable {
     /// Stores a new citizen; returns it with its id.
-    func insertCitizen(_ citizen: Citizen) async throws -> Citizen
+    func insertCitizen(_ citizen: NewCitizen) async throws -> Citizen
     func citizen(id: Int64) async throws -> Citizen?
     /// The citizens with these ids that exist.
     func citizens(ids: [Int64]) async throws -> [Int64: Citizen]
     /// Creates or updates every citizen in one transaction (matching on phone, then
     /// passport number). An update keeps the stored value of every field the new record
     /// leaves empty, and never touches welfare status.
-    func upsertCitizens(_ citizens: [Citizen]) async throws -> CitizenImportResult
+    func upsertCitizens(_ citizens: [NewCitizen]) async throws -> CitizenImportResult
     func countCitizens() async throws -> Int
     /// Citizens filtered, in id order, paged by id.
     func citizens(_ filter: CitizenFilter, page: PageRequest) async throws -> Page<Citizen>

@@ -42,7 +42,7 @@ public struct StoredResponse: Sendable, Hashable {
 /// answers a caller handles; any other error is the store failing.
 public protocol OperatorStore: Sendable {
     /// Stores a token (its hash only); returns it with its id.
-    func insertToken(_ token: AccessToken) async throws -> AccessToken
+    func insertToken(_ token: NewAccessToken) async throws -> AccessToken
     /// The unrevoked token with this hash.
     func token(hash: String) async throws -> AccessToken?
     func hasTokens() async throws -> Bool
@@ -56,12 +56,12 @@ public protocol OperatorStore: Sendable {
     /// last and its `hash` covers it, both computed in the transaction that reads the last one,
     /// so concurrent appends (from any number of callers or processes) stay one chain, in the
     /// order of their ids. Returns it as stored.
-    func appendAudit(_ entry: AuditEntry) async throws -> AuditEntry
+    func appendAudit(_ entry: NewAuditEntry) async throws -> AuditEntry
     /// The audit log, oldest first, paged by id.
     func auditEntries(page: PageRequest) async throws -> Page<AuditEntry>
 
     /// Stores a new subscriber; a name in use is a `.conflict`.
-    func insertSubscriber(_ subscriber: Subscriber) async throws -> Subscriber
+    func insertSubscriber(_ subscriber: NewSubscriber) async throws -> Subscriber
     func subscribers() async throws -> [Subscriber]
     /// Enables or disables a subscriber by name; nil when there is none.
     func setSubscriberActive(name: String, active: Bool, reason: String?, at: Date) async throws -> Subscriber?

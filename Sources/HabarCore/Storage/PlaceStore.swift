@@ -4,7 +4,7 @@ import Foundation
 /// that were rendered from an earlier version of one.
 public protocol PlaceStore: Sendable {
     /// Stores version 1 of a new place; returns it with its id.
-    func insertPlace(_ place: Place) async throws -> Place
+    func insertPlace(_ place: NewPlace) async throws -> Place
 
     /// The current version of place `id`, or version `version` of it; nil when there is none.
     func place(id: Int64, version: Int?) async throws -> Place?

@@ -38,7 +38,7 @@ public struct Publication: Sendable {
         channels: [String: (address: AddressKind, kind: MessageKind)], agencyChannel: String? = nil, expiresAt: Date? = nil, now: Date
     ) {
         self.agencyChannel = agencyChannel
-        self.advisoryId = advisory.id ?? 0
+        self.advisoryId = advisory.id
         self.version = advisory.version
         self.messageType = messageType
         self.approver = approver
@@ -128,7 +128,7 @@ public struct AdvisoryStats: Sendable, Hashable, Codable {
 /// answers a caller handles; any other error is the store failing.
 public protocol PublishingStore: Sendable {
     /// Stores a new advisory (a draft); returns it with its id.
-    func insertAdvisory(_ advisory: Advisory) async throws -> Advisory
+    func insertAdvisory(_ advisory: NewAdvisory) async throws -> Advisory
     func advisory(id: Int64) async throws -> Advisory?
     /// Advisories filtered, newest first, paged by id.
     func advisories(_ filter: AdvisoryFilter, page: PageRequest) async throws -> Page<Advisory>

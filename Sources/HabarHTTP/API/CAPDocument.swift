@@ -31,7 +31,7 @@ enum CAPDocument {
 
     /// The `<alert>` element alone (the Atom feed embeds it).
     static func alert(_ advisory: Advisory, gateway: Gateway) async throws -> String {
-        let id = advisory.id ?? 0
+        let id = advisory.id
         let installation = try await gateway.roles.installation.installationId()
         let versions = try await gateway.roles.publishing.advisoryVersions(id: id)
         let current = versions.last

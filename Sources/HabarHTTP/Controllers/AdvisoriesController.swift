@@ -69,7 +69,7 @@ struct AdvisoriesController {
         var places: [PlaceUse]
 
         init(_ a: Advisory, versions: [AdvisoryVersion]? = nil) {
-            id = a.id ?? 0
+            id = a.id
             kind = a.kind
             severity = a.severity
             audience = a.audience
@@ -109,15 +109,15 @@ struct AdvisoriesController {
         let identity = try context.require(.operator)
         let input = try await RequestJSON.decode(Input.self, from: request, limit: limit)
         let now = gateway.now()
-        let advisory = Advisory(
-            kind: input.kind, severity: input.severity, audience: input.audience, params: input.params ?? AdvisoryParameters(),
+        let advisory = NewAdvisory(
+            id: .unsaved, kind: input.kind, severity: input.severity, audience: input.audience, params: input.params ?? AdvisoryParameters(),
             template: input.template ?? input.kind.defaultTemplate, channelPlan: input.channelPlan,
             expiresAt: input.expiresAt, author: identity.name, createdAt: now, scope: input.scope ?? .restricted,
             publishAt: input.publishAt, authorTokenId: identity.id)
         let stored = try await gateway.publisher.draft(advisory, now: now)
-        context.audit.target("advisory/\(stored.id ?? 0)")
+        context.audit.target("advisory/\(stored.id)")
         var response = try JSONBody.response(Body(stored), status: .created)
-        response.headers[.location] = "/v1/advisories/\(stored.id ?? 0)"
+        response.headers[.location] = "/v1/advisories/\(stored.id)"
         return response
     }
 
@@ -132,7 +132,7 @@ struct AdvisoriesController {
     func show(_ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
         let advisory = try await existing(context)
-        return try JSONBody.response(Body(advisory, versions: try await gateway.roles.publishing.advisoryVersions(id: advisory.id!)))
+        return try JSONBody.response(Body(advisory, versions: try await gateway.roles.publishing.advisoryVersions(id: advisory.id)))
     }
 
     func preview(_ context: HabarRequestContext) async throws -> Response {
@@ -246,7 +246,7 @@ struct AdvisoriesController {
     func stats(_ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
         let advisory = try await existing(context)
-        guard let stats = try await gateway.roles.publishing.advisoryStats(id: advisory.id!) else { throw Problem(.notFound, detail: "no advisory") }
+        guard let stats = try await gateway.roles.publishing.advisoryStats(id: advisory.id) else { throw Problem(.notFound, detail: "no advisory") }
         var checkins = Dictionary(uniqueKeysWithValues: WelfareStatus.allCases.map { ($0.rawValue, 0) })
         for (status, count) in stats.checkins { checkins[status.rawValue] = count }
         func since(_ date: Date?) -> Double? {
@@ -254,8 +254,8 @@ struct AdvisoriesController {
             return (date.timeIntervalSince(start) * 1000).rounded() / 1000
         }
         return try JSONBody.response(StatsBody(
-            advisoryId: advisory.id!, version: advisory.version, deliveries: stats.deliveries, counts: stats.counts, checkins: checkins,
-            checkinAnswers: try await gateway.roles.checkins.checkinTally(advisoryId: advisory.id!), publishedAt: stats.publishedAt, firstSentAt: stats.firstSentAt, timeToFirstSendSeconds: since(stats.firstSentAt),
+            advisoryId: advisory.id, version: advisory.version, deliveries: stats.deliveries, counts: stats.counts, checkins: checkins,
+            checkinAnswers: try await gateway.roles.checkins.checkinTally(advisoryId: advisory.id), publishedAt: stats.publishedAt, firstSentAt: stats.firstSentAt, timeToFirstSendSeconds: since(stats.firstSentAt),
             timeTo95PercentSentSeconds: since(stats.ninetyFivePercentSentAt)))
     }
 
@@ -263,7 +263,7 @@ struct AdvisoriesController {
         try context.require(.viewer)
         let advisory = try await existing(context)
         guard advisory.publishedAt != nil else {
-            throw Problem(.conflict, detail: "advisory \(advisory.id!) has not been published; CAP describes published alerts")
+            throw Problem(.conflict, detail: "advisory \(advisory.id) has not been published; CAP describes published alerts")
         }
         let document = try await CAPDocument.make(advisory, gateway: gateway)
         return Response(

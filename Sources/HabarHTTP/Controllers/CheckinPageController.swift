@@ -66,7 +66,7 @@ struct CheckinPageController {
         }
         let note = fields["note"].map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(Self.noteLimit)) }.flatMap { $0.isEmpty ? nil : $0 }
         try await gateway.answers.submit(CheckinAnswer(
-            citizenId: target.citizen.id!, advisoryId: target.advisory.id, meaning: meaning, source: .link, text: note, at: gateway.now()))
+            citizenId: target.citizen.id, advisoryId: target.advisory.id, meaning: meaning, source: .link, text: note, at: gateway.now()))
         return html(.ok, withToken(meaning == .safe ? target.pages.thanksSafe : target.pages.thanksHelp))
     }
 
@@ -201,7 +201,7 @@ public final class CheckinPages: Sendable {
     }
 
     func pages(_ advisory: Advisory, language: Language, render: () -> Rendered) -> Rendered {
-        guard let id = advisory.id else { return render() }
+        let id = advisory.id
         if let pages = entries.withLock({ $0[id]?.pages[language] }) { return pages }
         let rendered = render()
         entries.withLock { $0[id]?.pages[language] = rendered }

@@ -52,7 +52,7 @@ struct CitizensController {
         }
 
         /// The citizen it describes, checked completely.
-        func citizen(id: Int64? = nil, createdAt: Date, now: Date) throws -> Citizen {
+        func citizen<ID>(id: ID, createdAt: Date, now: Date) throws -> CitizenRecord<ID> {
             var v = Validator()
             var phoneNumber: PhoneNumber? = nil
             if let phone {
@@ -66,7 +66,7 @@ struct CitizensController {
             case (nil, _): v.add("/lat", "lat and lon go together")
             case (_, nil): v.add("/lon", "lat and lon go together")
             }
-            let citizen = Citizen(
+            let citizen = CitizenRecord(
                 id: id, fullName: fullName.trimmingCharacters(in: .whitespaces), language: language ?? .russian, phone: phoneNumber,
                 email: email, country: country, city: city, position: position, groupId: groupId, agencyId: agencyId,
                 tags: tags ?? [], passportNumber: passportNumber, birthDate: birthDate, createdAt: createdAt, updatedAt: now)
@@ -108,7 +108,7 @@ struct CitizensController {
         func encode(to encoder: any Encoder) throws {
             try Input(citizen).encode(to: encoder)
             var container = encoder.container(keyedBy: Extra.self)
-            try container.encode(citizen.id ?? 0, forKey: .id)
+            try container.encode(citizen.id, forKey: .id)
             try container.encode(citizen.welfareStatus, forKey: .checkinStatus)
             try container.encodeIfPresent(citizen.lastContactAt, forKey: .lastContactAt)
             try container.encodeIfPresent(citizen.lastContactSource, forKey: .lastContactSource)
@@ -125,11 +125,11 @@ struct CitizensController {
         try context.require(.operator)
         let input = try await RequestJSON.decode(Input.self, from: request, limit: limit)
         let now = gateway.now()
-        let citizen = try input.citizen(createdAt: now, now: now)
+        let citizen = try input.citizen(id: Unsaved.unsaved, createdAt: now, now: now)
         let stored = try await gateway.citizenRecords.create(citizen)
-        context.audit.target("citizen/\(stored.id ?? 0)")
+        context.audit.target("citizen/\(stored.id)")
         var response = try JSONBody.response(Body(stored), status: .created)
-        response.headers[.location] = "/v1/citizens/\(stored.id ?? 0)"
+        response.headers[.location] = "/v1/citizens/\(stored.id)"
         return response
     }
 
@@ -230,7 +230,7 @@ struct CitizensController {
         let identity = try context.require(.operator)
         var patch = try RequestJSON.object(try await RequestJSON.body(request, limit: limit))
         let existing = try await visible(context, identity)
-        context.audit.target("citizen/\(existing.id ?? 0)")
+        context.audit.target("citizen/\(existing.id)")
         // An operator who spoke to the citizen records their welfare: `checkinStatus` (safe or
         // needs_help) with an optional `checkinNote`; it answers their open check-in request.
         let welfare = try operatorWelfare(&patch)

@@ -27,15 +27,15 @@ struct FeedController {
         let installation = try await gateway.roles.installation.installationId()
         var entries: [(updated: Date, xml: String)] = []
         for advisory in advisories {
-            let sent = try await gateway.roles.publishing.advisoryVersions(id: advisory.id!).last?.sentAt ?? advisory.publishedAt ?? Date()
+            let sent = try await gateway.roles.publishing.advisoryVersions(id: advisory.id).last?.sentAt ?? advisory.publishedAt ?? Date()
             let texts = try gateway.publisher.render(advisory, kinds: [.webhook], now: sent)
             let title = texts[.russian]?[.webhook]?.subject ?? texts[.kazakh]?[.webhook]?.subject ?? advisory.kind.rawValue
             let summary = texts[.russian]?[.webhook]?.text ?? ""
             var entry = "  <entry>\n"
-            entry += "    <id>urn:habar:\(CAPDocument.escape(CAPDocument.identifier(installation, advisory.id!, advisory.version)))</id>\n"
+            entry += "    <id>urn:habar:\(CAPDocument.escape(CAPDocument.identifier(installation, advisory.id, advisory.version)))</id>\n"
             entry += "    <title>\(CAPDocument.escape(title))</title>\n"
             entry += "    <updated>\(CAPDocument.time(sent))</updated>\n"
-            entry += "    <link rel=\"related\" href=\"\(CAPDocument.escape(base))/v1/advisories/\(advisory.id!)/cap\"/>\n"
+            entry += "    <link rel=\"related\" href=\"\(CAPDocument.escape(base))/v1/advisories/\(advisory.id)/cap\"/>\n"
             entry += "    <summary>\(CAPDocument.escape(summary))</summary>\n"
             entry += "    <content type=\"application/cap+xml\">\n"
             entry += try await CAPDocument.alert(advisory, gateway: gateway)

@@ -38,9 +38,9 @@ struct PlacesController {
             status = place.status
         }
 
-        func place(by author: String, at now: Date) -> Place {
-            Place(
-                kind: kind, name: name, address: address, location: location, country: country, contactPhone: contactPhone,
+        func place(by author: String, at now: Date) -> NewPlace {
+            NewPlace(
+                id: .unsaved, kind: kind, name: name, address: address, location: location, country: country, contactPhone: contactPhone,
                 openingHours: openingHours, status: status ?? .open, createdAt: now, updatedAt: now, updatedBy: author)
         }
     }
@@ -49,9 +49,9 @@ struct PlacesController {
         let identity = try context.require(.operator)
         let input = try await RequestJSON.decode(Input.self, from: request, limit: gateway.configuration.http.maxBodyBytes)
         let stored = try await gateway.places.create(input.place(by: identity.name, at: gateway.now()))
-        context.audit.target("place/\(stored.id ?? 0)")
+        context.audit.target("place/\(stored.id)")
         var response = try JSONBody.response(stored, status: .created)
-        response.headers[.location] = "/v1/places/\(stored.id ?? 0)"
+        response.headers[.location] = "/v1/places/\(stored.id)"
         return response
     }
 

@@ -32,7 +32,7 @@ struct ProviderCallbacksController {
 
     func incoming(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         let adapter = try channel(context)
-        let message: InboundSMS
+        let message: NewInboundSMS
         do { message = try adapter.incomingMessage(try await providerRequest(request), now: gateway.now()) } catch let refusal as ProviderRequestRefusal {
             throw refused(refusal, adapter)
         }

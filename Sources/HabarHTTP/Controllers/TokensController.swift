@@ -31,7 +31,7 @@ struct TokensController {
         var token: String?
 
         init(_ token: AccessToken, secret: String? = nil) {
-            id = token.id ?? 0
+            id = token.id
             name = token.name
             role = token.role
             agencyId = token.agencyId
@@ -54,13 +54,13 @@ struct TokensController {
         }
         try v.throwIfAny()
         let (secret, hash) = AccessToken.generate()
-        let stored = try await gateway.roles.operators.insertToken(AccessToken(
-            name: name, role: input.role, agencyId: input.agencyId, tokenHash: hash, createdAt: gateway.now()))
-        context.audit.target("token/\(stored.id ?? 0)")
+        let stored = try await gateway.roles.operators.insertToken(NewAccessToken(
+            id: .unsaved, name: name, role: input.role, agencyId: input.agencyId, tokenHash: hash, createdAt: gateway.now()))
+        context.audit.target("token/\(stored.id)")
         context.audit.detail("role", stored.role.rawValue)
         context.audit.detail("name", stored.name)
         var response = try JSONBody.response(Body(stored, secret: secret), status: .created)
-        response.headers[.location] = "/v1/tokens/\(stored.id ?? 0)"
+        response.headers[.location] = "/v1/tokens/\(stored.id)"
         response.headers[.cacheControl] = "no-store"
         return response
     }

@@ -43,8 +43,8 @@ public struct AuditMiddleware: RouterMiddleware {
     func record(_ request: Request, _ context: Context, status: Int, requestId: String) async throws {
         guard let identity = context.identity else { return }
         let note = context.audit.current
-        _ = try await store.appendAudit(AuditEntry(
-            at: now(), actor: identity.name, actorTokenId: identity.id, role: identity.role,
+        _ = try await store.appendAudit(NewAuditEntry(
+            id: .unsaved, at: now(), actor: identity.name, actorTokenId: identity.id, role: identity.role,
             action: "\(request.method.rawValue) \(Self.route(request.uri.path))", target: note.target, status: status,
             requestId: requestId, details: note.details))
     }

@@ -36,7 +36,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
             throw Problem(.badRequest, detail: "Idempotency-Key must be 1 to 255 visible ASCII characters")
         }
         // Without a valid token the call is refused anyway; nothing to remember.
-        guard let identity = context.identity, let tokenId = identity.id else { return try await next(request, context) }
+        guard let identity = context.identity else { return try await next(request, context) }
         var request = request
         let limit = limits.limit(for: request.uri.path)
         let body: ByteBuffer
@@ -47,7 +47,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         hasher.update(data: Data("\(request.method.rawValue) \(request.uri.description)\n".utf8))
         hasher.update(data: Data(body.readableBytesView))
         let fingerprint = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        let scope = "token:\(tokenId)"
+        let scope = "token:\(identity.id)"
         let time = now()
         switch try await store.beginIdempotentCall(
             scope: scope, key: key, fingerprint: fingerprint, now: time, forgetBefore: time.addingTimeInterval(-retention))
