@@ -31,6 +31,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         // TLS for the SMTP client (STARTTLS and implicit TLS).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The console: bcrypt for passwords and TOTP for the second factor.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // The console's server-rendered pages.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: Domain, messages, storage
@@ -127,12 +131,28 @@ let package = Package(
             resources: [.copy("Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
+        // The operator console under /console/: pages over the gateway's core services.
+        .target(
+            name: "HabarConsole",
+            dependencies: [
+                "HabarHTTP", "HabarCore", "HabarMessages",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Templates")],
+            swiftSettings: swiftSettings
+        ),
         // The composition root: which stores and adapters this build has, chosen by the
         // configuration. A library so that tests and the benchmarks wire what the binary wires.
         .target(
             name: "HabarApp",
             dependencies: [
-                "HabarHTTP", "HabarCore", "HabarMessages", "HabarStoreSQLite",
+                "HabarHTTP", "HabarConsole", "HabarCore", "HabarMessages", "HabarStoreSQLite",
                 "ChannelSMSStub", "ChannelWebhook", "ChannelKannel", "ChannelSMTP",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,7 +166,7 @@ let package = Package(
         .executableTarget(
             name: "habar",
             dependencies: [
-                "HabarApp", "HabarHTTP", "HabarCore", "HabarMessages",
+                "HabarApp", "HabarHTTP", "HabarConsole", "HabarCore", "HabarMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -206,8 +226,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HabarConsoleTests",
+            dependencies: [
+                "HabarConsole", "HabarHTTP", "HabarApp", "HabarTesting", "HabarCore", "HabarMessages", "HabarStoreSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HabarCLITests",
             dependencies: ["HabarTesting", "HabarCore", "HabarMessages", "HabarStoreSQLite"],
+            exclude: ["Browser"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -19,6 +19,9 @@ if ! [ -x /usr/sbin/postfix ]; then
   echo "postfix postfix/mailname string habar-test.localdomain" | debconf-set-selections
 fi
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The operator console is tested in a real headless Chromium, driven by Selenium.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "run-all: installing ${need_apt[*]}"
   apt-get update -qq
@@ -29,6 +32,9 @@ fi
 python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install -q standardwebhooks
 # The smtp channel is tested against aiosmtpd too.
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install -q aiosmtpd
+# Selenium drives the console's browser tests (with the driver above; SE_OFFLINE: never download one).
+python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
+export SE_OFFLINE=true
 
 swift build --build-tests
 # The catalogs are checked like code: every key, variant, plural form, SMS budget, HTML.

@@ -134,10 +134,10 @@ public struct Gateway: Sendable {
 /// The HTTP application with the dispatcher and the scheduler as its services; tests call
 /// this with their own gateway.
 public func buildApplication(
-    gateway: Gateway, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    gateway: Gateway, modules: [any GatewayModule] = [], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
-        router: buildRouter(gateway: gateway),
+        router: buildRouter(gateway: gateway, modules: modules),
         configuration: .init(address: .hostname(gateway.configuration.http.host, port: gateway.configuration.http.port), serverName: "habar"),
         services: [
             gateway.dispatcher, AdvisoryScheduler(publisher: gateway.publisher, logger: gateway.logger, now: gateway.now),
@@ -147,8 +147,14 @@ public func buildApplication(
         logger: gateway.logger)
 }
 
-/// Every route and middleware of the API.
-public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
+/// A front end that brings its own routes to the gateway's server (the operator console),
+/// built on the gateway's services like the API.
+public protocol GatewayModule: Sendable {
+    func addRoutes(to router: Router<HabarRequestContext>, gateway: Gateway)
+}
+
+/// Every route and middleware of the API, and those of `modules`.
+public func buildRouter(gateway: Gateway, modules: [any GatewayModule] = []) -> Router<HabarRequestContext> {
     let router = Router(context: HabarRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     let limits = BodyLimitMiddleware<HabarRequestContext>(
@@ -175,5 +181,6 @@ public func buildRouter(gateway: Gateway) -> Router<HabarRequestContext> {
     AgencyInboundController(gateway: gateway).addRoutes(to: router)
     GroupsController(gateway: gateway).addRoutes(to: router.group("v1/groups"))
     PlacesController(gateway: gateway).addRoutes(to: router.group("v1/places"))
+    for module in modules { module.addRoutes(to: router, gateway: gateway) }
     return router
 }

@@ -23,9 +23,13 @@ public struct HabarRequestContext: RequestContext {
     /// Whether an `Authorization` header was sent but did not name a valid token.
     public var presentedInvalidToken = false
     public var audit = AuditNote()
+    /// The peer's IP address as the socket has it ("" when unknown): sign-in attempts are
+    /// counted per address.
+    public let remoteAddress: String
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress ?? ""
     }
 
     /// Lets the request through only for a caller whose role satisfies one of `roles`:

@@ -622,6 +622,29 @@ enum Migrations {
                 throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "v10: the schema check failed after rewriting the CHECK lists")
             }
         }
+        migrator.registerMigration("v11: console accounts and sessions") { db in
+            try db.execute(sql: """
+                CREATE TABLE operators (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL COLLATE NOCASE UNIQUE CHECK (length(trim(name)) BETWEEN 1 AND 100),
+                    role TEXT NOT NULL CHECK (role = 'admin' OR role = 'operator' OR role = 'approver' OR role = 'viewer'),
+                    password_hash TEXT NOT NULL,
+                    totp_secret TEXT,
+                    language TEXT NOT NULL DEFAULT 'ru' CHECK (language = 'kk' OR language = 'ru' OR language = 'en'),
+                    created_at INTEGER NOT NULL,
+                    disabled_at INTEGER
+                );
+                -- The cookie's SHA-256, never the cookie.
+                CREATE TABLE console_sessions (
+                    token_hash TEXT PRIMARY KEY,
+                    operator_id INTEGER NOT NULL REFERENCES operators (id) ON DELETE CASCADE,
+                    csrf_token TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    last_seen_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX console_sessions_by_operator ON console_sessions (operator_id);
+                """)
+        }
         return migrator
     }
 }

@@ -16,7 +16,7 @@ public struct StoreConformance: Sendable {
     public static let cases = [
         "installation identity", "fan-out once per citizen and version", "claims: lease, no double claim, take-over",
         "receipts before the send record", "audit chain under concurrent appends", "idempotency keys", "pagination",
-        "conflicts", "last admin token",
+        "conflicts", "last admin token", "console accounts and sessions",
     ]
 
     public func run(_ name: String) async throws {
@@ -31,11 +31,49 @@ public struct StoreConformance: Sendable {
         case "pagination": try await pagination(store)
         case "conflicts": try await conflicts(store)
         case "last admin token": try await lastAdmin(store)
+        case "console accounts and sessions": try await console(store)
         default: throw ConformanceFailure(name, "no such case")
         }
     }
 
     // MARK: Cases
+
+    /// Names are unique without case; a session is found by its hash while in use, touched on
+    /// each use, gone once idle or ended; two browsers of one account are two sessions.
+    func console(_ store: any HabarStore) async throws {
+        let name = "console accounts and sessions"
+        let start = Date(timeIntervalSince1970: 1_773_300_000)
+        let account = try await store.insertOperator(name: "Aigerim", role: .approver, passwordHash: "$2b$04$x", language: .kazakh, at: start)
+        do {
+            _ = try await store.insertOperator(name: "aigerim", role: .viewer, passwordHash: "h", language: .russian, at: start)
+            throw ConformanceFailure(name, "a second account named aigerim (other case) was accepted")
+        } catch OperationError.conflict {}
+        guard try await store.operatorAccount(name: "AIGERIM")?.id == account.id, try await store.operatorAccounts().count == 1 else {
+            throw ConformanceFailure(name, "the account is not found by its name without case")
+        }
+        for (hash, at) in [("one", start), ("two", start.addingTimeInterval(10))] {
+            try await store.insertSession(ConsoleSession(tokenHash: hash, operatorId: account.id, csrfToken: "csrf-" + hash, createdAt: at, lastSeenAt: at))
+        }
+        let hour = start.addingTimeInterval(3600)
+        guard let found = try await store.session(tokenHash: "one", idleSince: start.addingTimeInterval(-1), now: hour),
+            found.account.id == account.id, found.account.role == .approver, found.session.csrfToken == "csrf-one", found.session.lastSeenAt == hour
+        else { throw ConformanceFailure(name, "an open session is not found with its account, or not touched") }
+        // Idle since `hour - 1`: "one" was used at `hour`, "two" at start + 10 s.
+        guard try await store.session(tokenHash: "one", idleSince: hour.addingTimeInterval(-1), now: hour.addingTimeInterval(1)) != nil else {
+            throw ConformanceFailure(name, "a session used after the idle limit was ended")
+        }
+        guard try await store.session(tokenHash: "two", idleSince: hour.addingTimeInterval(-1), now: hour) == nil,
+            try await store.session(tokenHash: "two", idleSince: start, now: start) == nil
+        else { throw ConformanceFailure(name, "an idle session is still open (or came back)") }
+        try await store.deleteSession(tokenHash: "one")
+        guard try await store.session(tokenHash: "one", idleSince: start, now: hour) == nil else {
+            throw ConformanceFailure(name, "an ended session is still open")
+        }
+        guard try await store.setOperatorLanguage(id: account.id, language: .english),
+            try await store.operatorAccount(name: "Aigerim")?.language == .english,
+            try await !store.setOperatorLanguage(id: account.id + 100, language: .english)
+        else { throw ConformanceFailure(name, "the language is not kept, or an unknown account was changed") }
+    }
 
     func installation(_ store: any HabarStore) async throws {
         let name = "installation identity"

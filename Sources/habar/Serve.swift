@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HabarCore
+import HabarConsole
 import HabarHTTP
 import Hummingbird
 
@@ -30,7 +31,7 @@ struct Serve: AsyncParsableCommand {
                 """)
         }
         do {
-            try await buildApplication(gateway: gateway).runService()
+            try await buildApplication(gateway: gateway, modules: [ConsoleModule()]).runService()
         } catch {
             // NIO's bind failure ("bind(descriptor:ptr:bytes:): Address already in use (errno: 98)"),
             // possibly wrapped by the service group: an unavailable resource, not an internal error.

@@ -13,6 +13,8 @@
 /// | `AgencyStore` | travel agencies and their webhooks |
 /// | `OperatorStore` | tokens, the audit log, `Idempotency-Key`, webhook subscribers |
 /// | `PlaceStore` | the places registry |
+/// | `ConsoleStore` | the operator console's accounts and sessions |
 public protocol HabarStore:
-    DispatchStore, PublishingStore, DeliveryReadStore, CitizenStore, CheckinStore, AgencyStore, OperatorStore, PlaceStore
+    DispatchStore, PublishingStore, DeliveryReadStore, CitizenStore, CheckinStore, AgencyStore, OperatorStore, PlaceStore,
+    ConsoleStore
 {}

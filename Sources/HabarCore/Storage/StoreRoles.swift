@@ -10,6 +10,7 @@ public struct StoreRoles: Sendable {
     public let agencies: any AgencyStore
     public let operators: any OperatorStore
     public let places: any PlaceStore
+    public let console: any ConsoleStore
 
     public init(_ store: any HabarStore) {
         installation = store
@@ -19,5 +20,6 @@ public struct StoreRoles: Sendable {
         agencies = store
         operators = store
         places = store
+        console = store
     }
 }

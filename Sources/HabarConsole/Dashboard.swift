@@ -1,0 +1,61 @@
+import Foundation
+import HabarCore
+import HabarHTTP
+import HabarMessages
+
+/// What the dashboard shows: every advisory in force with its progress (queued, sent,
+/// delivered, failed) per channel, and the open hotline cases by reason.
+enum Dashboard {
+    /// A delivery state as the dashboard groups it.
+    enum Column: String, CaseIterable {
+        case queued, sent, delivered, failed
+
+        static func of(_ state: DeliveryState) -> Column? {
+            switch state {
+            case .queued, .retrying, .sending: .queued
+            case .sent: .sent
+            case .delivered: .delivered
+            case .failed, .expired: .failed
+            case .cancelled: nil
+            }
+        }
+    }
+
+    static func read(gateway: Gateway, language: Language, pages: ConsolePages) async throws -> [String: Any] {
+        let now = gateway.now()
+        let advisories = try await gateway.roles.publishing.advisories(
+            AdvisoryFilter(status: .published, inForceAt: now), page: PageRequest(limit: PageRequest.maxLimit)).items
+        var rows: [[String: Any]] = []
+        for advisory in advisories {
+            let counts = try await gateway.roles.deliveries.deliveryCounts(advisoryId: advisory.id)
+            var channels: [String: [Column: Int]] = [:]
+            for count in counts {
+                guard let column = Column.of(count.state) else { continue }
+                channels[count.channel, default: [:]][column, default: 0] += count.count
+            }
+            let perChannel = channels.keys.sorted().map { channel -> [String: Any] in
+                let byColumn = channels[channel] ?? [:]
+                let total = byColumn.values.reduce(0, +)
+                let handed = (byColumn[.sent] ?? 0) + (byColumn[.delivered] ?? 0) + (byColumn[.failed] ?? 0)
+                var row: [String: Any] = ["channel": channel, "total": total, "done": handed]
+                for column in Column.allCases { row[column.rawValue] = byColumn[column] ?? 0 }
+                row["percent"] = total == 0 ? 0 : handed * 100 / total
+                return row
+            }
+            rows.append([
+                "id": advisory.id, "kind": pages.text("console.kind." + advisory.kind.rawValue, language),
+                "severity": pages.text("console.severity." + advisory.severity.rawValue, language),
+                "template": advisory.template, "version": advisory.version, "channels": perChannel,
+                "hasChannels": !perChannel.isEmpty,
+            ])
+        }
+        let open = try await gateway.roles.checkins.cases(CaseFilter(status: .open), page: PageRequest(limit: PageRequest.maxLimit)).items
+        let assigned = try await gateway.roles.checkins.cases(CaseFilter(status: .assigned), page: PageRequest(limit: PageRequest.maxLimit)).items
+        var byReason: [CaseReason: Int] = [:]
+        for hotlineCase in open + assigned { byReason[hotlineCase.reason, default: 0] += 1 }
+        let reasons = CaseReason.allCases.map { reason -> [String: Any] in
+            ["reason": pages.text("console.case_reason." + reason.rawValue, language), "count": byReason[reason] ?? 0]
+        }
+        return ["advisories": rows, "noAdvisories": rows.isEmpty, "caseReasons": reasons]
+    }
+}
