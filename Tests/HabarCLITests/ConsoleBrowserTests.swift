@@ -25,6 +25,15 @@ struct ConsoleBrowserTests {
         #expect(created.status == 0, "\(created.stderr)")
         let password = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(password.count == 16)
+        // Three citizens in Iran and a notice to them, sent by the stub once the server runs.
+        let csv = data.appendingPathComponent("citizens.csv")
+        try Data("fullName,phone,country,language\nАйгүл,+77010000001,IR,kk\nМарат,+77010000002,IR,ru\nDana,+77010000003,IR,en\n".utf8).write(to: csv)
+        #expect(try await HabarProcess.run(["citizens", "import", csv.path, "--data-dir", data.path]).status == 0)
+        let sent = try await HabarProcess.run([
+            "advisory", "send", "--data-dir", data.path, "--template", "general.notice", "--country", "IR",
+            "--param", "text=Проверка связи", "--param", "contactPhone=+77172000000",
+        ])
+        #expect(sent.status == 0, "\(sent.stderr)")
         let port = HabarProcess.freePort()
         let server = try HabarProcess.start(["serve", "--data-dir", data.path, "--port", "\(port)"], log: data.appendingPathComponent("serve.log"))
         defer { server.terminate() }
@@ -42,6 +51,9 @@ struct ConsoleBrowserTests {
         #expect((seen["heading"] as? String) == "Обстановка")
         #expect((seen["who"] as? String) == "Айгерим (оператор)")
         #expect((seen["kazakhHeading"] as? String) == "Ахуал")
+        #expect((seen["advisories"] as? [String]) == ["advisory-1"])
+        #expect((seen["delivered"] as? [String]) == ["3"], "the dashboard reached every delivery: \(seen)")
+        #expect((seen["percent"] as? [String]) == ["100%"])
         #expect((seen["afterSignOutDashboard"] as? String)?.hasSuffix("/console/login") == true)
         let cookies = seen["cookies"] as? [[String: Any]] ?? []
         let session = cookies.first { $0["name"] as? String == "habar_session" }

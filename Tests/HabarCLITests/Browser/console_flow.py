@@ -6,12 +6,24 @@ Prints one JSON object of what it saw; exits 1 on the first expectation that fai
 import json
 import os
 import sys
+import time
 
 os.environ.setdefault("SE_OFFLINE", "true")
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def submit(driver, selector):
+    """Clicks a submit button and waits for the next page to replace this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, selector).click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 15).until(expected_conditions.presence_of_element_located((By.TAG_NAME, "main")))
 
 
 def browser(javascript, width, height):
@@ -19,8 +31,12 @@ def browser(javascript, width, height):
     options.binary_location = "/usr/bin/chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
         options.add_argument(argument)
+    # An HQ workstation set to Russian: the sign-in page follows Accept-Language.
+    options.add_argument("--lang=ru")
+    prefs = {"intl.accept_languages": "ru,kk"}
     if not javascript:
-        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+        prefs["profile.managed_default_content_settings.javascript"] = 2
+    options.add_experimental_option("prefs", prefs)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
@@ -38,10 +54,10 @@ def main():
         # A wrong password first: the form says so, next to the fields.
         driver.find_element(By.ID, "name").send_keys(name)
         driver.find_element(By.ID, "password").send_keys("not the password")
-        driver.find_element(By.CSS_SELECTOR, "form[action='/console/login'] button[type=submit]").click()
+        submit(driver, "form[action='/console/login'] button[type=submit]")
         seen["failure"] = driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
         driver.find_element(By.ID, "password").send_keys(password)
-        driver.find_element(By.CSS_SELECTOR, "form[action='/console/login'] button[type=submit]").click()
+        submit(driver, "form[action='/console/login'] button[type=submit]")
         seen["afterSignIn"] = driver.current_url
         assert driver.current_url.endswith("/console/"), driver.current_url
         seen["heading"] = driver.find_element(By.TAG_NAME, "h1").text
@@ -49,12 +65,26 @@ def main():
         seen["cookies"] = [{"name": c["name"], "httpOnly": c.get("httpOnly"), "sameSite": c.get("sameSite"), "secure": c.get("secure")}
                            for c in driver.get_cookies()]
         seen["advisories"] = [a.get_attribute("id") for a in driver.find_elements(By.CSS_SELECTOR, "article.advisory")]
-        seen["delivered"] = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "td.delivered")]
+        # The stub reports deliveries a moment later: reloading (the page without script) until all are in.
+        def texts(selector):
+            for _ in range(20):
+                try:
+                    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, selector)]
+                except WebDriverException:
+                    time.sleep(0.1)  # the page was being replaced
+            return []
+        for _ in range(40):
+            if texts("td.delivered") == ["3"] and texts(".percent") == ["100%"]:
+                break
+            time.sleep(0.25)
+            driver.get(base + "/console/")
+        seen["delivered"] = texts("td.delivered")
+        seen["percent"] = texts(".percent")
         driver.save_screenshot(os.path.join(shots, f"console-dashboard{suffix}.png"))
         # The language switch, then signing out.
-        driver.find_element(By.CSS_SELECTOR, "button[name=language][value=kk]").click()
+        submit(driver, "button[name=language][value=kk]")
         seen["kazakhHeading"] = driver.find_element(By.TAG_NAME, "h1").text
-        driver.find_element(By.CSS_SELECTOR, "form[action='/console/logout'] button").click()
+        submit(driver, "form[action='/console/logout'] button")
         seen["afterSignOut"] = driver.current_url
         driver.get(base + "/console/")
         seen["afterSignOutDashboard"] = driver.current_url
