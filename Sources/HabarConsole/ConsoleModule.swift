@@ -145,18 +145,24 @@ struct ConsoleController {
     func dashboard(_ request: Request) async throws -> Response {
         guard let signed = try await signed(request) else { return Self.redirect("/console/login") }
         let board = try await Dashboard.read(gateway: gateway, language: signed.language, pages: pages)
-        return html(.ok, pages.render("dashboard", language: signed.language, frame(signed, path: "/console/").merging(board) { a, _ in a }))
+        return html(.ok, pages.render("dashboard", language: signed.language, try await frame(signed, path: "/console/").merging(board) { a, _ in a }))
     }
 
-    /// What every signed-in page shows around its content.
-    func frame(_ signed: Signed, path: String) -> [String: Any] {
-        [
+    /// What every signed-in page shows around its content: who is signed in, the language,
+    /// and while any exercise is in force a banner saying so.
+    func frame(_ signed: Signed, path: String) async throws -> [String: Any] {
+        let exercises = try await gateway.roles.publishing.advisories(
+            AdvisoryFilter(status: .published, inForceAt: gateway.now(), exercise: true), page: PageRequest(limit: PageRequest.maxLimit)).items.count
+        var frame: [String: Any] = [
             "csrf": signed.session.csrfToken,
             "signedInAs": pages.text("console.signed_in_as", signed.language, [
                 "name": .text(signed.account.name), "role": .text(pages.text("console.role." + signed.account.role.rawValue, signed.language)),
             ]),
             "languages": pages.languageChoices(signed.language, path: path),
         ]
+        // (An empty string is not false to Mustache: the key is left out instead.)
+        if exercises > 0 { frame["exerciseBanner"] = pages.text("console.exercise.banner", signed.language, ["count": .number(Double(exercises))]) }
+        return frame
     }
 
     func forbidden(_ language: Language) -> Response {

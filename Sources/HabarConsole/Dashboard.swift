@@ -45,7 +45,8 @@ enum Dashboard {
             rows.append([
                 "id": advisory.id, "kind": pages.text("console.kind." + advisory.kind.rawValue, language),
                 "severity": pages.text("console.severity." + advisory.severity.rawValue, language),
-                "template": advisory.template, "version": advisory.version, "channels": perChannel,
+                "template": advisory.template, "version": advisory.version, "channels": perChannel, "exercise": advisory.exercise,
+                "mode": pages.text(advisory.exercise ? "console.exercise.label" : "console.live.label", language),
                 "hasChannels": !perChannel.isEmpty,
             ])
         }

@@ -100,7 +100,8 @@ public struct Gateway: Sendable {
         for channel in configuration.channels { if let budget = channel.segmentBudget { budgets[channel.name] = budget } }
         let publisher = AdvisoryPublisher(
             store: store, catalog: catalog, channels: adapters.mapValues(\.capabilities), fallback: configuration.fallback,
-            smsSegmentBudgets: budgets, checkinBaseURL: configuration.publicBaseURL + "/c", agencyChannel: configuration.agencies.channel)
+            smsSegmentBudgets: budgets, checkinBaseURL: configuration.publicBaseURL + "/c", agencyChannel: configuration.agencies.channel,
+            exerciseChannels: Set(configuration.effectiveChannels.filter(\.isExercise).map(\.name)))
         // Whatever the publisher changes, from the API, the CLI, a place or the scheduler,
         // drops the check-in pages' copy of it.
         let checkinPages = CheckinPages()

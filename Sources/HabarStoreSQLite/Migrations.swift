@@ -645,6 +645,11 @@ enum Migrations {
                 CREATE INDEX console_sessions_by_operator ON console_sessions (operator_id);
                 """)
         }
+        migrator.registerMigration("v12: exercise advisories") { db in
+            try db.execute(sql: """
+                ALTER TABLE advisories ADD COLUMN exercise INTEGER NOT NULL DEFAULT 0 CHECK (exercise = 0 OR exercise = 1);
+                """)
+        }
         return migrator
     }
 }

@@ -81,6 +81,7 @@ extension SQLiteStore {
         conditions.equal("kind", filter.kind?.rawValue)
         if filter.publishedPublicOnly { conditions.add("scope = 'public' AND published_at IS NOT NULL") }
         if let at = filter.inForceAt { conditions.add("expires_at > ?", at.ms) }
+        if let exercise = filter.exercise { conditions.add("exercise = ?", exercise) }
         let (clause, arguments) = conditions.sql(after: page.after, idColumn: "id", limit: page.limit)
         let fetched = try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM advisories \(clause)", arguments: arguments).map(Self.advisory)

@@ -53,7 +53,7 @@ extension SQLiteStore {
                     author: row["pending_author"] ?? "", authorTokenId: row["pending_author_token_id"])
             },
             cancelNoticeVersion: row["cancel_notice_version"],
-            places: try decode([PlaceUse].self, "places"))
+            places: try decode([PlaceUse].self, "places"), exercise: row["exercise"] as Bool? ?? false)
     }
 
     static func delivery(_ row: Row, installation: String) -> Delivery {

@@ -198,14 +198,14 @@ public final class SQLiteStore: HabarStore {
             try db.execute(
                 sql: """
                     INSERT INTO advisories (kind, severity, audience, params, template, channel_plan, expires_at, status,
-                        version, author, approver, created_at, published_at, cancelled_at, scope, publish_at, author_token_id, places)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        version, author, approver, created_at, published_at, cancelled_at, scope, publish_at, author_token_id, places, exercise)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     advisory.kind.rawValue, advisory.severity.rawValue, encoded.audience, encoded.params, advisory.template,
                     encoded.plan, advisory.expiresAt.ms, advisory.status.rawValue, advisory.version, advisory.author,
                     advisory.approver, advisory.createdAt.ms, advisory.publishedAt?.ms, advisory.cancelledAt?.ms,
-                    advisory.scope.rawValue, advisory.publishAt?.ms, advisory.authorTokenId, encoded.places,
+                    advisory.scope.rawValue, advisory.publishAt?.ms, advisory.authorTokenId, encoded.places, advisory.exercise,
                 ])
             return advisory.stored(id: db.lastInsertedRowID)
         }

@@ -31,6 +31,7 @@ struct AdvisoryCommand: AsyncParsableCommand {
         @Option(help: "Audience: group id (repeatable).") var group: [String] = []
         @Option(help: "Audience: agency id (repeatable).") var agency: [String] = []
         @Option(help: "Audience: tag (repeatable).") var tag: [String] = []
+        @Flag(help: "A drill (CAP status Exercise): every text marked, only exercise channels.") var exercise = false
         @Flag(help: "Audience: every registered citizen.") var all = false
         @Option(help: "Channels in order, comma-separated (default: every configured channel).") var channels: String?
         @Option(help: "fallback (next channel only when one fails) or all (every channel).") var mode: String = "fallback"
@@ -134,7 +135,8 @@ struct AdvisoryCommand: AsyncParsableCommand {
                 groupIds: group.isEmpty ? nil : group, agencyIds: agency.isEmpty ? nil : agency, tags: tag.isEmpty ? nil : tag)
             return NewAdvisory(
                 id: .unsaved, kind: kind!, severity: severity!, audience: audience, params: parameters, template: template,
-                channelPlan: ChannelPlan(mode: planMode!, channels: plan), expiresAt: now.addingTimeInterval(expiry!), author: "cli")
+                channelPlan: ChannelPlan(mode: planMode!, channels: plan), expiresAt: now.addingTimeInterval(expiry!), author: "cli",
+                exercise: exercise)
         }
 
         static func duration(_ text: String) -> TimeInterval? {

@@ -268,3 +268,34 @@ struct ConsoleSignInTests {
         }
     }
 }
+
+@Suite("Console: exercise and live")
+struct ConsoleExerciseTests {
+    @Test("while an exercise is in force every page carries the exercise banner, and the exercise has its own marking; a live advisory has the live one")
+    func banner() async throws {
+        let rig = try ConsoleRig()
+        _ = try await rig.gateway.store.upsertCitizens([Fixtures.citizen(1), Fixtures.citizen(2)])
+        var drill = Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600))
+        drill.exercise = true
+        let exercise = try await rig.gateway.publisher.draft(drill, now: rig.clock.now)
+        _ = try await rig.gateway.publisher.publish(id: exercise.id, approver: "approver", now: rig.clock.now)
+        let password = try await rig.account("aigerim", .viewer)
+        try await rig.test { client in
+            let session = try await client.signIn("aigerim", password)
+            let page = try await client.get("/console/", cookies: ["habar_session": session])
+            #expect(page.body.contains("class=\"exercise-banner\""))
+            #expect(page.body.contains("Идут учения: действует 1 учебное сообщение. Это не настоящая тревога."))
+            #expect(page.body.contains("class=\"card advisory exercise\" id=\"advisory-\(exercise.id)\""))
+            #expect(page.body.contains("<span class=\"mode exercise\">УЧЕНИЯ</span>"))
+        }
+        let live = try await rig.gateway.publisher.draft(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), now: rig.clock.now)
+        _ = try await rig.gateway.publisher.publish(id: live.id, approver: "approver", now: rig.clock.now)
+        _ = try await rig.gateway.publisher.cancel(id: exercise.id, notice: false, by: Actor(name: "approver"), now: rig.clock.now)
+        try await rig.test { client in
+            let session = try await client.signIn("aigerim", password)
+            let page = try await client.get("/console/", cookies: ["habar_session": session])
+            #expect(!page.body.contains("class=\"exercise-banner\""), "no exercise in force")
+            #expect(page.body.contains("<span class=\"mode\">РЕАЛЬНОЕ</span>"))
+        }
+    }
+}

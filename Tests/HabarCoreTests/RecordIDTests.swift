@@ -42,7 +42,7 @@ struct RecordIDTests {
             author: "op", approver: "ap", createdAt: at, publishedAt: at, cancelledAt: later, scope: .public, publishAt: at,
             authorTokenId: 1, approverTokenId: 2,
             pendingCorrection: PendingCorrection(correction: AdvisoryCorrection(template: "meeting_point.moved"), author: "op", authorTokenId: 1),
-            cancelNoticeVersion: 4, places: [])
+            cancelNoticeVersion: 4, places: [], exercise: true)
         check(advisory, advisory.stored(id: 8), id: 8, advisory.stored(id: 8).id)
 
         let token = NewAccessToken(id: .unsaved, name: "duty", role: .approver, agencyId: "silkway", tokenHash: "h", createdAt: at, revokedAt: later)

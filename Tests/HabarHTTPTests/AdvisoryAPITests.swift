@@ -50,7 +50,7 @@ struct AdvisoryAPITests {
         try await rig.run { api in
             let created = try await api.call(.post, "/v1/advisories", json: APIRig.advisoryJSON, as: .some(aidar))
             #expect(created.status == 201, "\(created.text)")
-            #expect(created.json["author"] as? String == "Айдар Нұрланов" && created.json["status"] as? String == "draft")
+            #expect(created.json["author"] as? String == "Айдар Нұрланов" && created.json["state"] as? String == "draft" && created.json["status"] as? String == "actual")
             let advisory = id(created)
             let refused = try await api.call(.post, "/v1/advisories/\(advisory)/approve", as: .some(aidarApprover))
             #expect(refused.status == 403)
@@ -177,7 +177,7 @@ struct AdvisoryAPITests {
             let cancelled = try await api.call(.post, "/v1/advisories/\(advisory)/cancel", json: #"{"notice": true}"#, as: .some(rig.tokens[.approver]))
             #expect(cancelled.status == 200, "\(cancelled.text)")
             #expect(cancelled.json["cancelled"] as? Int == 3 && cancelled.json["queued"] as? Int == 1)
-            #expect((cancelled.json["advisory"] as? [String: Any])?["status"] as? String == "cancelled")
+            #expect((cancelled.json["advisory"] as? [String: Any])?["state"] as? String == "cancelled")
             try await rig.gateway.dispatcher.dispatchOnce(channel: "sms")
             let sms = try String(contentsOf: URL(fileURLWithPath: rig.gateway.configuration.dataDir).appendingPathComponent("sms-stub.jsonl"), encoding: .utf8)
             #expect(sms.contains("ЖОЙЫЛДЫ") && sms.contains("«Тегеран — Астара жасыл дәлізі ашылды»"))
@@ -221,12 +221,12 @@ struct AdvisoryAPITests {
             let advisory = id(created)
             let approved = try await api.call(.post, "/v1/advisories/\(advisory)/approve", as: .some(rig.tokens[.approver]))
             #expect(approved.json["outcome"] as? String == "scheduled")
-            #expect((approved.json["advisory"] as? [String: Any])?["status"] as? String == "scheduled")
+            #expect((approved.json["advisory"] as? [String: Any])?["state"] as? String == "scheduled")
             #expect(try await rig.gateway.publisher.publishDue(now: Date()).published == 0)
             #expect(try await rig.gateway.store.deliveryCounts(advisoryId: advisory).isEmpty)
             #expect(try await rig.gateway.publisher.publishDue(now: at.addingTimeInterval(1)).published == 1)
             let read = try await api.call(.get, "/v1/advisories/\(advisory)", as: .some(rig.tokens[.viewer]))
-            #expect(read.json["status"] as? String == "published" && read.json["approver"] as? String == "approver")
+            #expect(read.json["state"] as? String == "published" && read.json["approver"] as? String == "approver")
             #expect(try await rig.gateway.store.deliveryCounts(advisoryId: advisory).reduce(0) { $0 + $1.count } == 2)
 
             // One whose expiry passes while it waits (the gateway was down) is never sent.

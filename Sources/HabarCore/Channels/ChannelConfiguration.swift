@@ -79,6 +79,12 @@ public struct ChannelConfiguration: Sendable, Hashable, Codable {
     public var segmentBudget: Int?
     /// Adapter-specific options; each adapter documents its own.
     public var options: JSONValue?
+    /// Whether exercises may go through this channel (nil: only the SMS stub, which reaches
+    /// nobody, may).
+    public var exercise: Bool?
+
+    /// Whether exercises go through this channel.
+    public var isExercise: Bool { exercise ?? (type == "sms-stub") }
 
     public init(
         name: String, type: String, concurrency: Int? = nil, ratePerSecond: Double? = nil,

@@ -285,6 +285,16 @@ public struct AdvisoryParameters: Sendable, Hashable, Codable {
     }
 }
 
+/// Whether an advisory is live or a drill, as CAP's `<status>` says it (`Actual`, `Exercise`).
+public enum CAPStatus: String, Sendable, Codable, CaseIterable {
+    case actual, exercise
+
+    public init(exercise: Bool) { self = exercise ? .exercise : .actual }
+    public var isExercise: Bool { self == .exercise }
+    /// CAP 1.2's spelling.
+    public var cap: String { self == .exercise ? "Exercise" : "Actual" }
+}
+
 /// What HQ says: a kind, a severity, an audience, parameters, a template and a channel plan.
 /// (As stored; `NewAdvisory` before it is.)
 public typealias Advisory = AdvisoryRecord<Int64>
@@ -318,6 +328,9 @@ public struct AdvisoryRecord<ID: RecordID>: Sendable, Hashable, Codable, Identif
     public var cancelNoticeVersion: Int?
     /// The place versions its texts are rendered from (resolved again when it is queued).
     public var places: [PlaceUse]
+    /// A drill (CAP `<status>Exercise</status>`), not a live advisory: every text carries the
+    /// exercise marker, and it goes only through channels configured `exercise: true`.
+    public var exercise: Bool
 
     public init(
         id: ID, kind: AdvisoryKind, severity: Severity, audience: Audience,
@@ -325,8 +338,9 @@ public struct AdvisoryRecord<ID: RecordID>: Sendable, Hashable, Codable, Identif
         status: AdvisoryStatus = .draft, version: Int = 1, author: String, approver: String? = nil,
         createdAt: Date = Date(), publishedAt: Date? = nil, cancelledAt: Date? = nil, scope: AdvisoryScope = .restricted,
         publishAt: Date? = nil, authorTokenId: Int64? = nil, approverTokenId: Int64? = nil,
-        pendingCorrection: PendingCorrection? = nil, cancelNoticeVersion: Int? = nil, places: [PlaceUse] = []
+        pendingCorrection: PendingCorrection? = nil, cancelNoticeVersion: Int? = nil, places: [PlaceUse] = [], exercise: Bool = false
     ) {
+        self.exercise = exercise
         self.places = places
         self.id = id
         self.kind = kind
@@ -369,6 +383,6 @@ public struct AdvisoryRecord<ID: RecordID>: Sendable, Hashable, Codable, Identif
 
     /// This record under the id the store gave it.
     public func stored(id: Int64) -> Advisory {
-        Advisory(id: id, kind: kind, severity: severity, audience: audience, params: params, template: template, channelPlan: channelPlan, expiresAt: expiresAt, status: status, version: version, author: author, approver: approver, createdAt: createdAt, publishedAt: publishedAt, cancelledAt: cancelledAt, scope: scope, publishAt: publishAt, authorTokenId: authorTokenId, approverTokenId: approverTokenId, pendingCorrection: pendingCorrection, cancelNoticeVersion: cancelNoticeVersion, places: places)
+        Advisory(id: id, kind: kind, severity: severity, audience: audience, params: params, template: template, channelPlan: channelPlan, expiresAt: expiresAt, status: status, version: version, author: author, approver: approver, createdAt: createdAt, publishedAt: publishedAt, cancelledAt: cancelledAt, scope: scope, publishAt: publishAt, authorTokenId: authorTokenId, approverTokenId: approverTokenId, pendingCorrection: pendingCorrection, cancelNoticeVersion: cancelNoticeVersion, places: places, exercise: exercise)
     }
 }

@@ -89,10 +89,14 @@ public struct AdvisoryFilter: Sendable, Hashable {
     public var publishedPublicOnly: Bool
     /// Only those whose expiry is after this time.
     public var inForceAt: Date?
+    /// Only exercises (true) or only live advisories (false).
+    public var exercise: Bool?
 
     public init(
-        status: AdvisoryStatus? = nil, scheduled: Bool? = nil, kind: AdvisoryKind? = nil, publishedPublicOnly: Bool = false, inForceAt: Date? = nil
+        status: AdvisoryStatus? = nil, scheduled: Bool? = nil, kind: AdvisoryKind? = nil, publishedPublicOnly: Bool = false, inForceAt: Date? = nil,
+        exercise: Bool? = nil
     ) {
+        self.exercise = exercise
         self.status = status
         self.scheduled = scheduled
         self.kind = kind

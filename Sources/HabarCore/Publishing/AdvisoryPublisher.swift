@@ -29,14 +29,17 @@ public struct AdvisoryPublisher: Sendable {
     public let agencyChannel: String?
     /// Told of every change this publisher commits (caches drop their copy).
     public let changes: AdvisoryChanges
+    /// The channels configured `exercise: true`: the only ones an exercise goes through.
+    public let exerciseChannels: Set<String>
 
     public static let defaultSMSSegmentBudget = 3
 
     public init(
         store: any PublishingStore & PlaceStore, catalog: MessageCatalog, channels: [String: ChannelCapabilities], fallback: LanguageFallback = LanguageFallback(),
         smsSegmentBudgets: [String: Int] = [:], checkinBaseURL: String = "http://127.0.0.1:8080/c", agencyChannel: String? = nil,
-        changes: AdvisoryChanges = AdvisoryChanges()
+        changes: AdvisoryChanges = AdvisoryChanges(), exerciseChannels: Set<String> = []
     ) {
+        self.exerciseChannels = exerciseChannels
         self.changes = changes
         self.agencyChannel = agencyChannel
         self.store = store
@@ -45,6 +48,13 @@ public struct AdvisoryPublisher: Sendable {
         self.fallback = fallback
         self.smsSegmentBudgets = smsSegmentBudgets
         self.checkinBaseURL = checkinBaseURL
+    }
+
+    /// The channel for `group.advisory`: none for an exercise unless that channel is an
+    /// exercise channel too (a drill never reaches a real agency).
+    func agencyChannel<ID>(for advisory: AdvisoryRecord<ID>) -> String? {
+        guard let agencyChannel, !advisory.exercise || exerciseChannels.contains(agencyChannel) else { return nil }
+        return agencyChannel
     }
 
     /// The segment budget of an SMS channel.
@@ -66,7 +76,9 @@ public struct AdvisoryPublisher: Sendable {
     /// A follow-up of `advisory` (a reminder or a reply's confirmation) in every language,
     /// for `kinds`, with the advisory's parameters at `now`.
     public func renderFollowUp(_ advisory: Advisory, _ followUp: FollowUp, kinds: Set<MessageKind>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
-        try render(template: followUp.template, kinds: kinds, arguments: { arguments(advisory, now: now, language: $0) }, zones: zones(advisory))
+        marked(
+            try render(template: followUp.template, kinds: kinds, arguments: { arguments(advisory, now: now, language: $0) }, zones: zones(advisory)),
+            exercise: advisory.exercise)
     }
 
     /// Where the advisory's times are shown: its own zone, and Astana.
@@ -84,6 +96,12 @@ public struct AdvisoryPublisher: Sendable {
         v.check(Set(advisory.channelPlan.channels).count == advisory.channelPlan.channels.count, "/channelPlan/channels", "names a channel twice")
         for (index, name) in advisory.channelPlan.channels.enumerated() where channels[name] == nil {
             v.add("/channelPlan/channels/\(index)", "unknown channel '\(name)' (configured: \(channels.keys.sorted().joined(separator: ", ")))")
+        }
+        if advisory.exercise {
+            for (index, name) in advisory.channelPlan.channels.enumerated() where channels[name] != nil && !exerciseChannels.contains(name) {
+                v.add("/channelPlan/channels/\(index)",
+                      "channel '\(name)' is live; an exercise goes only through channels configured exercise: true (here: \(exerciseChannels.isEmpty ? "none" : exerciseChannels.sorted().joined(separator: ", ")))")
+            }
         }
         let params = advisory.params
         if let deadline = params.checkinDeadline {
@@ -128,9 +146,25 @@ public struct AdvisoryPublisher: Sendable {
         fallback.chain(for: language).first { catalog.has(template: template, kind: kind, language: $0) }
     }
 
-    /// Every language × kind the advisory needs, rendered once.
+    /// Every language × kind the advisory needs, rendered once (an exercise marked).
     public func render<ID>(_ advisory: AdvisoryRecord<ID>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
         try render(advisory, kinds: kinds(of: advisory), now: now)
+    }
+
+    /// An exercise's texts, each led by the exercise marker of its own language («ЖАТТЫҒУ»,
+    /// «УЧЕНИЯ», «EXERCISE»: the catalogs' `marker.exercise`); a live advisory's unchanged.
+    public func marked(_ renderings: [Language: [MessageKind: RenderedMessage]], exercise: Bool) -> [Language: [MessageKind: RenderedMessage]] {
+        guard exercise else { return renderings }
+        return renderings.mapValues { byKind in
+            byKind.mapValues { message in
+                let marker = catalog.string("marker.exercise", language: message.language) ?? "EXERCISE"
+                var marked = message
+                marked.text = "\(marker): \(message.text)"
+                marked.subject = message.subject.map { "\(marker): \($0)" }
+                marked.html = message.html.map { "<p><strong>\(HTML.escape(marker))</strong></p>\($0)" }
+                return marked
+            }
+        }
     }
 
     /// Refuses renderings whose SMS would take more segments than a plan channel allows.
@@ -275,7 +309,7 @@ public struct AdvisoryPublisher: Sendable {
         let result = try await store.publish(Publication(
             advisory: advisory, messageType: .alert, approver: approver.name, approverTokenId: approver.tokenId,
             recipients: .audience(advisory.audience), renderings: renderings, channels: channelMap(advisory.channelPlan),
-            agencyChannel: agencyChannel, now: now))
+            agencyChannel: agencyChannel(for: advisory), now: now))
         changes.changed(advisory.id)
         return result
     }
@@ -345,7 +379,7 @@ public struct AdvisoryPublisher: Sendable {
     /// The corrected texts, each led by the catalog's `advisory.correction` in its language.
     func correctionRenderings(_ advisory: Advisory, _ next: Advisory, now: Date) async throws -> [Language: [MessageKind: RenderedMessage]] {
         let previousSentAt = try await store.advisoryVersions(id: next.id).last?.sentAt ?? advisory.publishedAt ?? now
-        let body = try render(next, now: now)
+        let body = try unmarked(next, kinds: kinds(of: next), now: now)
         let prefix = try render(template: Self.correctionTemplate, kinds: kinds(of: next), arguments: { _ in ["previousSentAt": .date(previousSentAt)] }, zones: zones(next))
         var combined: [Language: [MessageKind: RenderedMessage]] = [:]
         for (language, byKind) in body {
@@ -353,7 +387,7 @@ public struct AdvisoryPublisher: Sendable {
                 combined[language, default: [:]][kind] = prefix[language]?[kind].map { message.prefixed(by: $0) } ?? message
             }
         }
-        return combined
+        return marked(combined, exercise: next.exercise)
     }
 
     func publishCorrection(
@@ -366,7 +400,7 @@ public struct AdvisoryPublisher: Sendable {
         let result = try await store.publish(Publication(
             advisory: next, messageType: .update, approver: approver.name, approverTokenId: approver.tokenId,
             recipients: .reachedBy(advisoryId: next.id, beforeVersion: next.version), renderings: combined,
-            channels: channelMap(next.channelPlan), agencyChannel: agencyChannel, now: now))
+            channels: channelMap(next.channelPlan), agencyChannel: agencyChannel(for: advisory), now: now))
         changes.changed(next.id)  // a new deadline or consul number shows at once
         return result
     }
@@ -390,7 +424,7 @@ public struct AdvisoryPublisher: Sendable {
         var next = advisory
         next.version += 1
         let previousSentAt = try await store.advisoryVersions(id: id).last?.sentAt ?? advisory.publishedAt ?? now
-        let headline = try render(advisory, kinds: [.webhook], now: now)
+        let headline = try unmarked(advisory, kinds: [.webhook], now: now)
         var renderings: [Language: [MessageKind: RenderedMessage]] = [:]
         for language in Language.allCases {
             for kind in kinds(of: advisory) {
@@ -404,14 +438,20 @@ public struct AdvisoryPublisher: Sendable {
         }
         let publication = Publication(
             advisory: next, messageType: .cancel, approver: actor.name, approverTokenId: actor.tokenId,
-            recipients: .reachedBy(advisoryId: id, beforeVersion: next.version), renderings: renderings,
-            channels: channelMap(advisory.channelPlan), agencyChannel: agencyChannel,
+            recipients: .reachedBy(advisoryId: id, beforeVersion: next.version), renderings: marked(renderings, exercise: advisory.exercise),
+            channels: channelMap(advisory.channelPlan), agencyChannel: agencyChannel(for: advisory),
             expiresAt: max(advisory.expiresAt, now.addingTimeInterval(6 * 3600)), now: now)
         return try await cancelled(id, store.cancelAdvisory(id: id, at: now, notice: publication))
     }
 
     /// Every language in `kinds`, whatever the plan's channels (exports such as CAP).
     public func render<ID>(_ advisory: AdvisoryRecord<ID>, kinds: Set<MessageKind>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
+        marked(try unmarked(advisory, kinds: kinds, now: now), exercise: advisory.exercise)
+    }
+
+    /// The advisory's own texts without the exercise marker (a correction or a cancellation
+    /// notice marks the whole message once).
+    func unmarked<ID>(_ advisory: AdvisoryRecord<ID>, kinds: Set<MessageKind>, now: Date) throws -> [Language: [MessageKind: RenderedMessage]] {
         try render(template: advisory.template, kinds: kinds, arguments: { arguments(advisory, now: now, language: $0) }, zones: zones(advisory))
     }
 

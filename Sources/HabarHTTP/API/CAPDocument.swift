@@ -47,7 +47,7 @@ enum CAPDocument {
         xml += "  <identifier>\(escape(identifier(installation, id, advisory.version)))</identifier>\n"
         xml += "  <sender>\(escape(sender))</sender>\n"
         xml += "  <sent>\(sent)</sent>\n"
-        xml += "  <status>Actual</status>\n"
+        xml += "  <status>\(CAPStatus(exercise: advisory.exercise).cap)</status>\n"
         xml += "  <msgType>\(messageType)</msgType>\n"
         xml += "  <scope>\(advisory.scope == .public ? "Public" : "Restricted")</scope>\n"
         if advisory.scope == .restricted {

@@ -96,7 +96,7 @@ public struct HabarConfiguration: Sendable, Codable {
         "approval": ["threshold"],
         "dispatcher": ["instanceId", "batchSize", "leaseSeconds", "pollMilliseconds", "sendTimeoutSeconds", "concurrency", "workersPerChannel", "retry"],
         "dispatcher.retry": ["maxAttempts", "baseDelaySeconds", "maxDelaySeconds", "maxStepAgeSeconds"],
-        "channels[]": ["name", "type", "concurrency", "ratePerSecond", "breaker", "segmentBudget", "options"],
+        "channels[]": ["name", "type", "concurrency", "ratePerSecond", "breaker", "segmentBudget", "options", "exercise"],
         "channels[].breaker": ["failureThreshold", "openSeconds"],
     ]
 

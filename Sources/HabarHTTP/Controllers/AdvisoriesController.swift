@@ -32,10 +32,12 @@ struct AdvisoriesController {
         var expiresAt: Date
         var scope: AdvisoryScope?
         var publishAt: Date?
+        /// `actual` (default) or `exercise` (CAP `<status>`).
+        var status: CAPStatus?
     }
 
-    /// An advisory as the API shows it. `status` is `scheduled` for an approved draft that
-    /// waits for `publishAt`.
+    /// An advisory as the API shows it. `state` is where it is in its life (`scheduled` for
+    /// an approved draft that waits for `publishAt`); `status` is CAP's: `actual` or `exercise`.
     struct Body: Encodable {
         struct Pending: Encodable {
             var author: String
@@ -56,7 +58,8 @@ struct AdvisoriesController {
         var expiresAt: Date
         var scope: AdvisoryScope
         var publishAt: Date?
-        var status: String
+        var status: CAPStatus
+        var state: String
         var version: Int
         var author: String
         var approver: String?
@@ -79,7 +82,8 @@ struct AdvisoriesController {
             expiresAt = a.expiresAt
             scope = a.scope
             publishAt = a.publishAt
-            status = a.isScheduled ? "scheduled" : a.status.rawValue
+            status = CAPStatus(exercise: a.exercise)
+            state = a.isScheduled ? "scheduled" : a.status.rawValue
             version = a.version
             author = a.author
             approver = a.approver
@@ -113,7 +117,7 @@ struct AdvisoriesController {
             id: .unsaved, kind: input.kind, severity: input.severity, audience: input.audience, params: input.params ?? AdvisoryParameters(),
             template: input.template ?? input.kind.defaultTemplate, channelPlan: input.channelPlan,
             expiresAt: input.expiresAt, author: identity.name, createdAt: now, scope: input.scope ?? .restricted,
-            publishAt: input.publishAt, authorTokenId: identity.id)
+            publishAt: input.publishAt, authorTokenId: identity.id, exercise: input.status?.isExercise ?? false)
         let stored = try await gateway.publisher.draft(advisory, now: now)
         context.audit.target("advisory/\(stored.id)")
         var response = try JSONBody.response(Body(stored), status: .created)
@@ -123,9 +127,18 @@ struct AdvisoriesController {
 
     func list(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         try context.require(.viewer)
-        let status = try Listing.value(request, "status", as: ListedAdvisoryStatus.self)?.filter
+        // `status` is CAP's (actual, exercise); a life-cycle value there is still read as `state`.
+        var state = try Listing.value(request, "state", as: ListedAdvisoryStatus.self)?.filter
+        var exercise: Bool? = nil
+        if let raw = try Listing.string(request, "status") {
+            if let cap = CAPStatus(rawValue: raw) { exercise = cap.isExercise } else if let listed = ListedAdvisoryStatus(rawValue: raw), state == nil {
+                state = listed.filter
+            } else {
+                throw Problem(.badRequest, detail: "status must be actual or exercise, not '\(raw)' (the life cycle is state: \(ListedAdvisoryStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
         let filter = AdvisoryFilter(
-            status: status?.status, scheduled: status?.scheduled, kind: try Listing.value(request, "kind", as: AdvisoryKind.self))
+            status: state?.status, scheduled: state?.scheduled, kind: try Listing.value(request, "kind", as: AdvisoryKind.self), exercise: exercise)
         return try Listing.response(try await gateway.roles.publishing.advisories(filter, page: try Listing.page(request))) { Body($0) }
     }
 

@@ -82,8 +82,10 @@ struct CheckinPageController {
         }
         let action = "/c/\(CheckinLinks.placeholder)"
         let consul = advisory.params.resolved(with: advisory.places).contactPhone != nil ? "<p>\(t("page.checkin.consul"))</p>\n" : ""
+        // An exercise says so before anything else.
+        let drill = advisory.exercise ? "<p class=\"exercise\" role=\"note\"><strong>\(t("marker.exercise"))</strong></p>\n" : ""
         func form(error: Bool) -> String {
-            var body = "<h1>\(t("page.checkin.title"))</h1>\n<p>\(t("page.checkin.intro"))</p>\n"
+            var body = drill + "<h1>\(t("page.checkin.title"))</h1>\n<p>\(t("page.checkin.intro"))</p>\n"
             if advisory.params.checkinDeadline != nil { body += "<p>\(t("page.checkin.deadline"))</p>\n" }
             if error { body += "<p class=\"error\" role=\"alert\">\(t("page.checkin.choose"))</p>\n" }
             body += """
@@ -98,7 +100,7 @@ struct CheckinPageController {
             return document(language: language, title: t("page.checkin.title"), body: body + consul)
         }
         func thanks(_ key: String) -> String {
-            let body = "<h1>\(t(key))</h1>\n<p><a href=\"\(action)\">\(t("page.checkin.change"))</a></p>\n" + consul
+            let body = drill + "<h1>\(t(key))</h1>\n<p><a href=\"\(action)\">\(t("page.checkin.change"))</a></p>\n" + consul
             return document(language: language, title: t("page.checkin.title"), body: body)
         }
         return CheckinPages.Rendered(
@@ -131,6 +133,7 @@ struct CheckinPageController {
         label{display:block;margin-top:18px}
         textarea{width:100%;box-sizing:border-box;font-size:1em;padding:8px}
         .error{color:#b3261e;font-weight:bold}
+        .exercise{background:#5b2a86;color:#fff;padding:8px 12px;border-radius:6px;text-align:center;letter-spacing:.05em}
         a{color:#0b57d0}
         </style>
         </head>

@@ -19,7 +19,7 @@ struct FeedController {
         var advisories: [Advisory] = []
         var page = PageRequest(limit: PageRequest.maxLimit)
         repeat {
-            let next = try await gateway.roles.publishing.advisories(AdvisoryFilter(publishedPublicOnly: true, inForceAt: gateway.now()), page: page)
+            let next = try await gateway.roles.publishing.advisories(AdvisoryFilter(publishedPublicOnly: true, inForceAt: gateway.now(), exercise: false), page: page)
             advisories += next.items
             page.after = next.nextAfter
         } while page.after != nil && advisories.count < 1000
