@@ -122,10 +122,12 @@ public struct ConsoleAccounts: Sendable {
         return [-30.0, 0, 30].reduce(false) { found, offset in found || totp.compute(date: now.addingTimeInterval(offset)) == value }
     }
 
-    func audit(_ actor: String, role: Role?, _ action: String, status: Int, at now: Date) async {
+    /// An entry in the audit log under the operator's name (the console's actions are the
+    /// operator's, as the API's are a token's).
+    func audit(_ actor: String, role: Role?, _ action: String, target: String? = nil, status: Int, at now: Date) async {
         _ = try? await store.appendAudit(NewAuditEntry(
             id: .unsaved, at: now, actor: actor.isEmpty ? "(no name)" : String(actor.prefix(100)), actorTokenId: nil, role: role,
-            action: action, target: nil, status: status, requestId: ""))
+            action: action, target: target, status: status, requestId: ""))
     }
 
     /// 32 random bytes, base64url without padding.

@@ -27,21 +27,7 @@ enum Dashboard {
             AdvisoryFilter(status: .published, inForceAt: now), page: PageRequest(limit: PageRequest.maxLimit)).items
         var rows: [[String: Any]] = []
         for advisory in advisories {
-            let counts = try await gateway.roles.deliveries.deliveryCounts(advisoryId: advisory.id)
-            var channels: [String: [Column: Int]] = [:]
-            for count in counts {
-                guard let column = Column.of(count.state) else { continue }
-                channels[count.channel, default: [:]][column, default: 0] += count.count
-            }
-            let perChannel = channels.keys.sorted().map { channel -> [String: Any] in
-                let byColumn = channels[channel] ?? [:]
-                let total = byColumn.values.reduce(0, +)
-                let handed = (byColumn[.sent] ?? 0) + (byColumn[.delivered] ?? 0) + (byColumn[.failed] ?? 0)
-                var row: [String: Any] = ["channel": channel, "total": total, "done": handed]
-                for column in Column.allCases { row[column.rawValue] = byColumn[column] ?? 0 }
-                row["percent"] = total == 0 ? 0 : handed * 100 / total
-                return row
-            }
+            let perChannel = try await progress(gateway: gateway, advisoryId: advisory.id)
             rows.append([
                 "id": advisory.id, "kind": pages.text("console.kind." + advisory.kind.rawValue, language),
                 "severity": pages.text("console.severity." + advisory.severity.rawValue, language),
@@ -57,6 +43,36 @@ enum Dashboard {
         let reasons = CaseReason.allCases.map { reason -> [String: Any] in
             ["reason": pages.text("console.case_reason." + reason.rawValue, language), "count": byReason[reason] ?? 0]
         }
-        return ["advisories": rows, "noAdvisories": rows.isEmpty, "caseReasons": reasons]
+        // Waiting for a second person: drafts not yet approved, and corrections pending.
+        let drafts = try await gateway.roles.publishing.advisories(AdvisoryFilter(status: .draft, scheduled: false), page: PageRequest(limit: PageRequest.maxLimit)).items
+        let corrections = advisories.filter { $0.pendingCorrection != nil }
+        let waiting = (drafts + corrections).map { advisory -> [String: Any] in
+            [
+                "id": advisory.id, "exercise": advisory.exercise, "author": advisory.pendingCorrection?.author ?? advisory.author,
+                "mode": pages.text(advisory.exercise ? "console.exercise.label" : "console.live.label", language),
+                "kind": pages.text("console.kind." + advisory.kind.rawValue, language),
+                "what": pages.text(advisory.pendingCorrection == nil ? "console.dashboard.draft" : "console.dashboard.correction", language),
+            ]
+        }
+        return ["advisories": rows, "noAdvisories": rows.isEmpty, "caseReasons": reasons, "waiting": waiting, "hasWaiting": !waiting.isEmpty]
+    }
+
+    /// Queued, sent, delivered and failed per channel, with the share handed over.
+    static func progress(gateway: Gateway, advisoryId: Int64) async throws -> [[String: Any]] {
+        let counts = try await gateway.roles.deliveries.deliveryCounts(advisoryId: advisoryId)
+        var channels: [String: [Column: Int]] = [:]
+        for count in counts {
+            guard let column = Column.of(count.state) else { continue }
+            channels[count.channel, default: [:]][column, default: 0] += count.count
+        }
+        return channels.keys.sorted().map { channel -> [String: Any] in
+            let byColumn = channels[channel] ?? [:]
+            let total = byColumn.values.reduce(0, +)
+            let handed = (byColumn[.sent] ?? 0) + (byColumn[.delivered] ?? 0) + (byColumn[.failed] ?? 0)
+            var row: [String: Any] = ["channel": channel, "total": total, "done": handed]
+            for column in Column.allCases { row[column.rawValue] = byColumn[column] ?? 0 }
+            row["percent"] = total == 0 ? 0 : handed * 100 / total
+            return row
+        }
     }
 }

@@ -78,3 +78,32 @@ enum GSM7 {
         return result
     }
 }
+
+extension SMSMeasurement {
+    /// Where `text` first leaves the GSM-7 alphabet (the character that makes it UCS-2, at
+    /// 70 instead of 160 a segment); nil for a GSM-7 text.
+    public static func firstUCS2Character(in text: String) -> String.Index? {
+        text.unicodeScalars.firstIndex { !GSM7.basic.contains($0) && !GSM7.extended.contains($0) }.map { $0.samePosition(in: text) ?? text.startIndex }
+    }
+
+    /// Where the last segment of a text of several begins (what spilled into it); nil for one
+    /// segment. The split is the SMSC's: 153 septets or 67 code units a segment, never inside
+    /// a character.
+    public static func lastSegmentStart(in text: String) -> String.Index? {
+        let measured = SMSMeasurement(text)
+        guard measured.segments > 1 else { return nil }
+        let concatenated = measured.encoding == .gsm7 ? 153 : 67
+        var used = 0
+        var start = text.unicodeScalars.startIndex
+        for index in text.unicodeScalars.indices {
+            let scalar = text.unicodeScalars[index]
+            let units = measured.encoding == .gsm7 ? (GSM7.extended.contains(scalar) ? 2 : 1) : (scalar.value > 0xFFFF ? 2 : 1)
+            if used + units > concatenated {
+                used = 0
+                start = index
+            }
+            used += units
+        }
+        return start.samePosition(in: text) ?? text.index(before: text.endIndex)
+    }
+}

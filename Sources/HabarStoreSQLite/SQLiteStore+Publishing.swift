@@ -248,7 +248,7 @@ extension SQLiteStore {
         }
     }
 
-    public func cancelAdvisory(id: Int64, at: Date, notice: Publication?) async throws -> (cancelled: Int, notice: PublicationResult?) {
+    public func cancelAdvisory(id: Int64, at: Date, by: String, notice: Publication?) async throws -> (cancelled: Int, notice: PublicationResult?) {
         try await writer.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM advisories WHERE id = ?", arguments: [id]) else {
                 throw OperationError.notFound("advisory \(id)")
@@ -258,8 +258,8 @@ extension SQLiteStore {
                 throw OperationError.conflict("advisory \(id) is \(stored.status.rawValue)")
             }
             try db.execute(
-                sql: "UPDATE advisories SET status = 'cancelled', cancelled_at = ?, pending_correction = NULL WHERE id = ?",
-                arguments: [at.ms, id])
+                sql: "UPDATE advisories SET status = 'cancelled', cancelled_at = ?, pending_correction = NULL, approver = coalesce(approver, ?) WHERE id = ?",
+                arguments: [at.ms, by, id])
             let pending = try Row.fetchAll(
                 db,
                 sql: "SELECT id, step, channel, state, attempts FROM deliveries WHERE advisory_id = ? AND state IN \(DeliveryState.pending.sql)",

@@ -284,7 +284,7 @@ public struct StoreConformance: Sendable {
         let publisher = try Self.publisher(store)
         let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
         try await store.scheduleAdvisory(id: draft.id, approver: "a", approverTokenId: nil, publishAt: Date().addingTimeInterval(60))
-        _ = try await store.cancelAdvisory(id: draft.id, at: Date(), notice: nil)
+        _ = try await store.cancelAdvisory(id: draft.id, at: Date(), by: "approver", notice: nil)
         try await expectConflict("scheduling a cancelled advisory") {
             try await store.scheduleAdvisory(id: draft.id, approver: "a", approverTokenId: nil, publishAt: Date())
         }

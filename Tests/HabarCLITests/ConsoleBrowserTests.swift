@@ -54,12 +54,14 @@ struct ConsoleBrowserTests {
         #expect((seen["advisories"] as? [String]) == ["advisory-1"])
         #expect((seen["delivered"] as? [String]) == ["3"], "the dashboard reached every delivery: \(seen)")
         #expect((seen["percent"] as? [String]) == ["100%"])
+        #expect((seen["advisoryState"] as? [String]) == ["отправлено"])
+        #expect(Set(seen["encodings"] as? [String] ?? []) == ["UCS-2"], "Cyrillic in every language's text (the parameter is Russian): \(seen)")
         #expect((seen["afterSignOutDashboard"] as? String)?.hasSuffix("/console/login") == true)
         let cookies = seen["cookies"] as? [[String: Any]] ?? []
         let session = cookies.first { $0["name"] as? String == "habar_session" }
         #expect(session?["httpOnly"] as? Bool == true && session?["sameSite"] as? String == "Strict", "\(cookies)")
         if javascript { #expect((seen["tabletScrollWidth"] as? Int ?? 9999) <= 768, "the sign-in page fits a 768 px tablet") }
-        for name in ["console-login", "console-dashboard", "console-login-tablet"] {
+        for name in ["console-login", "console-dashboard", "console-advisory", "console-login-tablet"] {
             let file = shots.appendingPathComponent(name + (javascript ? "" : "-nojs") + ".png")
             let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
             #expect(size > 5_000, "\(file.lastPathComponent) was saved")

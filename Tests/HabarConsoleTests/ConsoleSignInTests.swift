@@ -20,12 +20,13 @@ struct ConsoleRig {
     let clock: TestClock
     let accounts: ConsoleAccounts
 
-    init(idleTimeout: TimeInterval = 8 * 3600) throws {
+    init(idleTimeout: TimeInterval = 8 * 3600, threshold: Int = 100) throws {
         clock = TestClock(Date())
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("console").path
         configuration.messagesDir = Fixtures.messagesDirectory.path
         configuration.dispatcher.pollMilliseconds = 10
+        configuration.approval.threshold = threshold
         gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "test"), catalog: try Fixtures.catalog(), now: clock.function)
         let settings = ConsoleAccounts.Settings(idleTimeout: idleTimeout, bcryptCost: 4, failureDelay: 0)
         module = ConsoleModule(settings: settings)

@@ -174,7 +174,7 @@ struct DispatcherStateMachineTests {
     func cancelWhileQueued() async throws {
         let rig = try DispatchRig([ScriptedChannel(name: "sms")])
         let id = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 5)
-        #expect(try await rig.store.cancelAdvisory(id: id, at: rig.clock.now, notice: nil).cancelled == 5)
+        #expect(try await rig.store.cancelAdvisory(id: id, at: rig.clock.now, by: "approver", notice: nil).cancelled == 5)
         #expect(try await rig.dispatcher.dispatchOnce(channel: "sms") == 0)
         #expect(rig.channels["sms"]!.sent.isEmpty)
         #expect(try await rig.path() == ["0:queued", "0:cancelled"])
@@ -186,7 +186,7 @@ struct DispatcherStateMachineTests {
         let id = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)))
         try await rig.dispatcher.dispatchOnce(channel: "sms")
         #expect(try await rig.delivery().state == .retrying)
-        _ = try await rig.store.cancelAdvisory(id: id, at: rig.clock.now, notice: nil)
+        _ = try await rig.store.cancelAdvisory(id: id, at: rig.clock.now, by: "approver", notice: nil)
         rig.clock.advance(60)
         try await rig.dispatcher.dispatchOnce(channel: "sms")
         #expect(try await rig.delivery().state == .cancelled)
@@ -293,17 +293,24 @@ struct DispatcherStateMachineTests {
 
     @Test("a channel's rate limit spaces its sends")
     func rateLimit() async throws {
-        let sms = ScriptedChannel(name: "sms")
-        let rig = try DispatchRig([sms], rate: 20)
-        _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 40)
-        let started = ContinuousClock.now
-        while sms.sent.count < 40 { try await rig.dispatcher.dispatchOnce(channel: "sms") }
-        let elapsed = ContinuousClock.now - started
+        /// How long 40 sends take on a fresh rig with `rate` (nil: no limit).
+        func sendForty(rate: Double?) async throws -> Duration {
+            let sms = ScriptedChannel(name: "sms")
+            let rig = try DispatchRig([sms], rate: rate)
+            _ = try await rig.publish(Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600)), citizens: 40)
+            let started = ContinuousClock.now
+            while sms.sent.count < 40 { try await rig.dispatcher.dispatchOnce(channel: "sms") }
+            return ContinuousClock.now - started
+        }
+        // The same work without a limit, just before: what this machine's load costs now.
+        let unlimited = try await sendForty(rate: nil)
+        let elapsed = try await sendForty(rate: 20)
         // A burst of 20 goes at once, the next 20 at 20 a second.
         #expect(elapsed >= .milliseconds(900), "40 sends at 20/s with a burst of 20 take about a second; took \(elapsed)")
-        // Not much longer either (a generous bound: the whole suite shares two cores, where a
-        // starved run was seen at 6.4 s; a limiter ten times too slow would take ten seconds).
-        #expect(elapsed < .seconds(9), "took \(elapsed)")
+        // The limit adds about a second to the same work; a limiter ten times too slow would
+        // add ten (the whole suite, browsers included, shares two cores, so the work itself
+        // is measured beside it rather than bounded in absolute time).
+        #expect(elapsed - unlimited < .seconds(5), "took \(elapsed), \(unlimited) without a limit")
     }
 
     @Test("higher severity is sent first, then the oldest")

@@ -40,6 +40,22 @@ struct AdvisoryAPITests {
         })
     }
 
+    @Test("a draft nobody approved can be cancelled: it is cancelled, with the canceller recorded as the one who decided on it")
+    func cancelDraft() async throws {
+        let rig = try await APIRig()
+        try await citizens(rig, 2)
+        let op = try await rig.person("Айдар", .operator)
+        let approver = try await rig.person("Мария", .approver)
+        try await rig.run { api in
+            let created = try await api.call(.post, "/v1/advisories", json: APIRig.advisoryJSON, as: .some(op))
+            let cancelled = try await api.call(.post, "/v1/advisories/\(id(created))/cancel", as: .some(approver))
+            #expect(cancelled.status == 200, "\(cancelled.text)")
+            let read = try await api.call(.get, "/v1/advisories/\(id(created))", as: .some(op))
+            #expect(read.json["state"] as? String == "cancelled" && read.json["approver"] as? String == "Мария")
+            #expect(try await rig.gateway.store.deliveryCounts(advisoryId: id(created)).isEmpty)
+        }
+    }
+
     @Test("two-person rule: above the threshold the author may not approve (not even with another token of the same name); the audit log names both and the threshold")
     func twoPersonRule() async throws {
         let rig = try await APIRig(threshold: 2)

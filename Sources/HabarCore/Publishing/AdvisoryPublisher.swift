@@ -324,7 +324,7 @@ public struct AdvisoryPublisher: Sendable {
         for advisory in try await store.dueScheduledAdvisories(now: now) {
             let id = advisory.id
             if advisory.expiresAt <= now {
-                _ = try await cancelled(id, store.cancelAdvisory(id: id, at: now, notice: nil))
+                _ = try await cancelled(id, store.cancelAdvisory(id: id, at: now, by: "scheduler", notice: nil))
                 failures.append((id, OperationError.conflict("advisory \(id) expired before its publishing time came; cancelled")))
                 continue
             }
@@ -419,7 +419,7 @@ public struct AdvisoryPublisher: Sendable {
             throw OperationError.conflict("advisory \(id) is \(advisory.status.rawValue)")
         }
         guard notice, advisory.status == .published else {
-            return try await cancelled(id, store.cancelAdvisory(id: id, at: now, notice: nil))
+            return try await cancelled(id, store.cancelAdvisory(id: id, at: now, by: actor.name, notice: nil))
         }
         var next = advisory
         next.version += 1
@@ -441,7 +441,7 @@ public struct AdvisoryPublisher: Sendable {
             recipients: .reachedBy(advisoryId: id, beforeVersion: next.version), renderings: marked(renderings, exercise: advisory.exercise),
             channels: channelMap(advisory.channelPlan), agencyChannel: agencyChannel(for: advisory),
             expiresAt: max(advisory.expiresAt, now.addingTimeInterval(6 * 3600)), now: now)
-        return try await cancelled(id, store.cancelAdvisory(id: id, at: now, notice: publication))
+        return try await cancelled(id, store.cancelAdvisory(id: id, at: now, by: actor.name, notice: publication))
     }
 
     /// Every language in `kinds`, whatever the plan's channels (exports such as CAP).

@@ -157,8 +157,9 @@ public protocol PublishingStore: Sendable {
     func publish(_ publication: Publication) async throws -> PublicationResult
     /// Cancels the advisory (`.conflict` when it is not a draft or published) and every
     /// delivery of it not yet sent; returns how many. A `notice` publication (its version one
-    /// above the advisory's) is queued in the same transaction to those already reached.
-    func cancelAdvisory(id: Int64, at: Date, notice: Publication?) async throws -> (cancelled: Int, notice: PublicationResult?)
+    /// above the advisory's) is queued in the same transaction to those already reached. A
+    /// draft nobody approved records `by` as the one who decided on it (its approver).
+    func cancelAdvisory(id: Int64, at: Date, by: String, notice: Publication?) async throws -> (cancelled: Int, notice: PublicationResult?)
     /// Deliveries by state, channel and language, the welfare of the citizens it was queued
     /// for, and when it went out (first send, 95% sent); nil when there is no such advisory.
     func advisoryStats(id: Int64) async throws -> AdvisoryStats?

@@ -81,6 +81,14 @@ def main():
         seen["delivered"] = texts("td.delivered")
         seen["percent"] = texts(".percent")
         driver.save_screenshot(os.path.join(shots, f"console-dashboard{suffix}.png"))
+        # The advisory's own page: the texts as citizens got them, with their SMS encoding.
+        page = driver.find_element(By.TAG_NAME, "html")
+        driver.find_element(By.CSS_SELECTOR, "article.advisory h3 a").click()
+        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+        seen["advisoryState"] = texts("dd.state")
+        seen["encodings"] = texts("span.encoding")
+        driver.save_screenshot(os.path.join(shots, f"console-advisory{suffix}.png"))
+        driver.get(base + "/console/")
         # The language switch, then signing out.
         submit(driver, "button[name=language][value=kk]")
         seen["kazakhHeading"] = driver.find_element(By.TAG_NAME, "h1").text

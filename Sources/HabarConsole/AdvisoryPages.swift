@@ -1,0 +1,150 @@
+import Foundation
+import HabarCore
+import HabarHTTP
+import HabarMessages
+import HTTPTypes
+import Hummingbird
+
+/// The advisory page (`/console/advisories/{id}`): what it is, who wrote and approved it, the
+/// audience, every text as citizens get it with its SMS encoding and segments (the character
+/// that forces UCS-2 and what spilled into the last segment marked), progress per channel;
+/// approving (the two-person rule said plainly) and cancelling, as the API does them.
+extension ConsoleController {
+    func addAdvisoryRoutes(to router: Router<HabarRequestContext>) {
+        router.get("console/advisories/{id}") { request, context in try await advisoryPage(request, context) }
+        router.post("console/advisories/{id}/approve") { request, context in try await approve(request, context) }
+        router.post("console/advisories/{id}/cancel") { request, context in try await cancel(request, context) }
+    }
+
+    func advisoryId(_ context: HabarRequestContext) -> Int64? {
+        context.parameters.get("id").flatMap { Int64($0) }
+    }
+
+    func advisoryPage(
+        _ request: Request, _ context: HabarRequestContext, message: String? = nil, error: Bool = false, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        guard let signed = try await signed(request) else { return Self.redirect("/console/login") }
+        let language = signed.language
+        guard let id = advisoryId(context), let advisory = try await gateway.roles.publishing.advisory(id: id) else {
+            return html(.notFound, pages.render("message", language: language, try await frame(signed, path: "/console/").merging(["message": pages.text("console.advisory.missing", language)]) { a, _ in a }))
+        }
+        let preview = try await gateway.publisher.preview(advisory, now: gateway.now())
+        let threshold = gateway.configuration.approval.threshold
+        let recipients = preview.audience.total
+        let isAuthor = signed.account.actor.isSamePerson(name: advisory.author, tokenId: advisory.authorTokenId)
+        let canApprove = signed.account.role.satisfies(.approver) && (advisory.status == .draft && !advisory.isScheduled || advisory.pendingCorrection != nil)
+        var values: [String: Any] = [
+            "id": advisory.id, "exercise": advisory.exercise,
+            "mode": pages.text(advisory.exercise ? "console.exercise.label" : "console.live.label", language),
+            "kind": pages.text("console.kind." + advisory.kind.rawValue, language),
+            "severity": pages.text("console.severity." + advisory.severity.rawValue, language),
+            "state": pages.text("console.state." + (advisory.isScheduled ? "scheduled" : advisory.status.rawValue), language),
+            "template": advisory.template, "version": advisory.version, "author": advisory.author, "approver": advisory.approver ?? "—",
+            "recipients": recipients, "unreachable": preview.audience.unreachable,
+            "byLanguage": preview.audience.byLanguage.sorted { $0.key < $1.key }.map { ["name": $0.key, "count": $0.value] },
+            "byChannel": preview.audience.byChannel.sorted { $0.key < $1.key }.map { ["name": $0.key, "count": $0.value] },
+            "texts": preview.renderings.map { Self.textRow($0, pages: pages, language: language) },
+            "canApprove": canApprove, "canCancel": signed.account.role.satisfies(.approver) && (advisory.status == .draft || advisory.status == .published),
+        ]
+        let progress = try await Dashboard.progress(gateway: gateway, advisoryId: advisory.id)
+        values["progress"] = progress
+        values["hasProgress"] = !progress.isEmpty
+        if canApprove, isAuthor, recipients > threshold {
+            values["twoPerson"] = pages.text("console.advisory.two_person", language, ["count": .number(Double(recipients)), "threshold": .number(Double(threshold))])
+        }
+        if let message { values[error ? "failure" : "notice"] = message }
+        let page = pages.render("advisory", language: language, try await frame(signed, path: "/console/advisories/\(advisory.id)").merging(values) { a, _ in a })
+        return html(status, page)
+    }
+
+    /// One rendering as the page shows it: SMS split where the encoding and the segments are decided.
+    static func textRow(_ rendering: AdvisoryPreview.Rendering, pages: ConsolePages, language: Language) -> [String: Any] {
+        var row: [String: Any] = [
+            "language": rendering.language.tag, "channel": rendering.channel, "kind": rendering.kind.rawValue,
+            "subject": rendering.subject as Any, "isSMS": rendering.kind == .sms,
+        ]
+        guard rendering.kind == .sms else {
+            row["pieces"] = [["text": rendering.text, "plain": true]]
+            return row
+        }
+        let text = rendering.text
+        var pieces: [[String: Any]] = []
+        var cursor = text.startIndex
+        let ucs2 = SMSMeasurement.firstUCS2Character(in: text)
+        let spill = SMSMeasurement.lastSegmentStart(in: text)
+        for (mark, index) in [("ucs2", ucs2), ("spill", spill)].compactMap({ pair in pair.1.map { (pair.0, $0) } }).sorted(by: { $0.1 < $1.1 }) {
+            guard index >= cursor else { continue }
+            if index > cursor { pieces.append(["text": String(text[cursor..<index]), "plain": true]) }
+            if mark == "ucs2" {
+                let next = text.index(after: index)
+                pieces.append(["text": String(text[index..<next]), "ucs2": true])
+                cursor = next
+            } else {
+                pieces.append(["text": String(text[index...]), "spill": true])
+                cursor = text.endIndex
+            }
+        }
+        if cursor < text.endIndex { pieces.append(["text": String(text[cursor...]), "plain": true]) }
+        row["pieces"] = pieces
+        row["encoding"] = rendering.encoding == .gsm7 ? "GSM-7" : "UCS-2"
+        row["units"] = rendering.units ?? 0
+        row["segments"] = rendering.segments ?? 0
+        row["budget"] = rendering.segmentBudget ?? 0
+        row["overBudget"] = rendering.overBudget ?? false
+        return row
+    }
+
+    func approve(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        guard let signed = try await signed(request) else { return Self.redirect("/console/login") }
+        do { _ = try await checkedForm(request, signed) } catch Refused.csrf(let language) { return forbidden(language) }
+        guard let id = advisoryId(context) else { return forbidden(signed.language) }
+        let language = signed.language
+        guard signed.account.role.satisfies(.approver) else {
+            await accounts.audit(signed.account.name, role: signed.account.role, "console approve", target: "advisory/\(id)", status: 403, at: gateway.now())
+            return try await advisoryPage(request, context, message: pages.text("console.advisory.role_needed", language), error: true, status: .forbidden)
+        }
+        do {
+            let approval = try await gateway.publisher.approve(
+                id: id, by: signed.account.actor, threshold: gateway.configuration.approval.threshold, now: gateway.now())
+            await accounts.audit(signed.account.name, role: signed.account.role, "console approve", target: "advisory/\(id)", status: 200, at: gateway.now())
+            let key: String
+            switch approval {
+            case .published: key = "console.advisory.approved"
+            case .scheduled: key = "console.advisory.scheduled"
+            case .correctionPublished: key = "console.advisory.correction_approved"
+            }
+            return try await advisoryPage(request, context, message: pages.text(key, language))
+        } catch let refusal as TwoPersonRuleRefusal {
+            await accounts.audit(signed.account.name, role: signed.account.role, "console approve", target: "advisory/\(id)", status: 403, at: gateway.now())
+            let text = pages.text("console.advisory.two_person_refused", language, [
+                "count": .number(Double(refusal.recipients)), "threshold": .number(Double(refusal.threshold)),
+            ])
+            return try await advisoryPage(request, context, message: text, error: true, status: .forbidden)
+        } catch let failure as ValidationFailure {
+            await accounts.audit(signed.account.name, role: signed.account.role, "console approve", target: "advisory/\(id)", status: 422, at: gateway.now())
+            return try await advisoryPage(request, context, message: failure.errors.map(\.description).joined(separator: "; "), error: true, status: .unprocessableContent)
+        } catch OperationError.conflict(let why) {
+            await accounts.audit(signed.account.name, role: signed.account.role, "console approve", target: "advisory/\(id)", status: 409, at: gateway.now())
+            return try await advisoryPage(request, context, message: why, error: true, status: .conflict)
+        }
+    }
+
+    func cancel(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        guard let signed = try await signed(request) else { return Self.redirect("/console/login") }
+        let fields: [String: String]
+        do { fields = try await checkedForm(request, signed) } catch Refused.csrf(let language) { return forbidden(language) }
+        guard let id = advisoryId(context) else { return forbidden(signed.language) }
+        guard signed.account.role.satisfies(.approver) else {
+            await accounts.audit(signed.account.name, role: signed.account.role, "console cancel", target: "advisory/\(id)", status: 403, at: gateway.now())
+            return try await advisoryPage(request, context, message: pages.text("console.advisory.role_needed", signed.language), error: true, status: .forbidden)
+        }
+        do {
+            let outcome = try await gateway.publisher.cancel(id: id, notice: fields["notice"] == "on", by: signed.account.actor, now: gateway.now())
+            await accounts.audit(signed.account.name, role: signed.account.role, "console cancel", target: "advisory/\(id)", status: 200, at: gateway.now())
+            return try await advisoryPage(request, context, message: pages.text("console.advisory.cancelled", signed.language, ["count": .number(Double(outcome.cancelled))]))
+        } catch OperationError.conflict(let why) {
+            await accounts.audit(signed.account.name, role: signed.account.role, "console cancel", target: "advisory/\(id)", status: 409, at: gateway.now())
+            return try await advisoryPage(request, context, message: why, error: true, status: .conflict)
+        }
+    }
+}
