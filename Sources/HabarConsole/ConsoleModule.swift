@@ -54,6 +54,7 @@ struct ConsoleController {
         router.post("console/logout") { request, _ in try await signOut(request) }
         router.post("console/language") { request, _ in try await setLanguage(request) }
         addAdvisoryRoutes(to: router)
+        addHotlineRoutes(to: router)
         router.get("console/static/console.css") { _, _ in Self.asset(pages.css, type: "text/css; charset=utf-8") }
     }
 
