@@ -19,6 +19,8 @@ if ! [ -x /usr/sbin/postfix ]; then
   echo "postfix postfix/mailname string habar-test.localdomain" | debconf-set-selections
 fi
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The console's event stream is read with curl in a test.
+command -v curl >/dev/null || need_apt+=(curl)
 # The operator console is tested in a real headless Chromium, driven by Selenium.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)

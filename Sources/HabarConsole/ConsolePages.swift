@@ -73,6 +73,13 @@ struct ConsolePages: Sendable {
         return library
     }()
 
+    let script: String = {
+        guard let url = Bundle.module.url(forResource: "console", withExtension: "js", subdirectory: "Templates"),
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else { return "" }
+        return text
+    }()
+
     let css: String = {
         guard let url = Bundle.module.url(forResource: "console", withExtension: "css", subdirectory: "Templates"),
             let text = try? String(contentsOf: url, encoding: .utf8)

@@ -21,21 +21,24 @@ struct ConsoleBrowserTests {
             return
         }
         let data = try Fixtures.temporaryDirectory("console-browser")
-        let created = try await HabarProcess.run(["user", "create", "--name", "Айгерим", "--role", "operator", "--data-dir", data.path])
+        // The stub reports each delivery 5 s after its send: long enough to watch it happen.
+        let config = data.appendingPathComponent("habar.json")
+        try Data(#"{"dataDir": "\#(data.path)", "channels": [{"name": "sms", "type": "sms-stub", "options": {"dlrDelayMilliseconds": 5000}}]}"#.utf8).write(to: config)
+        let created = try await HabarProcess.run(["user", "create", "--name", "Айгерим", "--role", "operator", "--config", config.path])
         #expect(created.status == 0, "\(created.stderr)")
         let password = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(password.count == 16)
         // Three citizens in Iran and a notice to them, sent by the stub once the server runs.
         let csv = data.appendingPathComponent("citizens.csv")
         try Data("fullName,phone,country,language\nАйгүл,+77010000001,IR,kk\nМарат,+77010000002,IR,ru\nDana,+77010000003,IR,en\n".utf8).write(to: csv)
-        #expect(try await HabarProcess.run(["citizens", "import", csv.path, "--data-dir", data.path]).status == 0)
+        #expect(try await HabarProcess.run(["citizens", "import", csv.path, "--config", config.path]).status == 0)
         let sent = try await HabarProcess.run([
-            "advisory", "send", "--data-dir", data.path, "--template", "general.notice", "--country", "IR",
+            "advisory", "send", "--config", config.path, "--template", "general.notice", "--country", "IR",
             "--param", "text=Проверка связи", "--param", "contactPhone=+77172000000",
         ])
         #expect(sent.status == 0, "\(sent.stderr)")
         let port = HabarProcess.freePort()
-        let server = try HabarProcess.start(["serve", "--data-dir", data.path, "--port", "\(port)"], log: data.appendingPathComponent("serve.log"))
+        let server = try HabarProcess.start(["serve", "--config", config.path, "--port", "\(port)"], log: data.appendingPathComponent("serve.log"))
         defer { server.terminate() }
         let base = "http://127.0.0.1:\(port)"
         try await HabarProcess.waitForHealth(URL(string: base + "/health")!)
@@ -54,6 +57,10 @@ struct ConsoleBrowserTests {
         #expect((seen["advisories"] as? [String]) == ["advisory-1"])
         #expect((seen["delivered"] as? [String]) == ["3"], "the dashboard reached every delivery: \(seen)")
         #expect((seen["percent"] as? [String]) == ["100%"])
+        if javascript {
+            #expect(seen["liveUpdated"] as? Bool == true, "Server-Sent Events updated the page")
+            #expect(seen["sameLoad"] as? Bool == true, "the dashboard reached 100 % without a reload")
+        }
         #expect((seen["advisoryState"] as? [String]) == ["отправлено"])
         #expect(Set(seen["encodings"] as? [String] ?? []) == ["UCS-2"], "Cyrillic in every language's text (the parameter is Russian): \(seen)")
         #expect((seen["afterSignOutDashboard"] as? String)?.hasSuffix("/console/login") == true)
@@ -66,5 +73,38 @@ struct ConsoleBrowserTests {
             let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
             #expect(size > 5_000, "\(file.lastPathComponent) was saved")
         }
+    }
+}
+
+@Suite("Console live events")
+struct ConsoleLiveEventsTests {
+    @Test("the dashboard's event stream sends progress, and habar serve still stops at once while a browser listens")
+    func streamAndShutdown() async throws {
+        let data = try Fixtures.temporaryDirectory("console-events")
+        let created = try await HabarProcess.run(["user", "create", "--name", "wall", "--role", "viewer", "--data-dir", data.path])
+        let password = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let port = HabarProcess.freePort()
+        let server = try HabarProcess.start(["serve", "--data-dir", data.path, "--port", "\(port)"], log: data.appendingPathComponent("serve.log"))
+        defer { if server.isRunning { server.terminate() } }
+        let base = "http://127.0.0.1:\(port)"
+        try await HabarProcess.waitForHealth(URL(string: base + "/health")!)
+        // Sign in with curl's cookie jar, as a browser would.
+        let jar = data.appendingPathComponent("cookies").path
+        let form = try await ExternalProcess.run("/usr/bin/env", ["curl", "-s", "-c", jar, base + "/console/login"], in: data, timeout: 30)
+        let csrf = try #require(form.stdout.range(of: "name=\"csrf\" value=\"").map { String(form.stdout[$0.upperBound...].prefix { $0 != "\"" }) })
+        let signedIn = try await ExternalProcess.run(
+            "/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-b", jar, "-c", jar, "--data-urlencode", "name=wall",
+                             "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)", base + "/console/login"], in: data, timeout: 30)
+        #expect(signedIn.stdout == "303")
+        let stream = data.appendingPathComponent("stream")
+        let listener = try HabarProcess.start(["-s", "-N", "-b", jar, base + "/console/events"], log: stream, binary: URL(fileURLWithPath: "/usr/bin/curl"))
+        defer { listener.terminate() }
+        try await Task.sleep(for: .seconds(2))
+        let received = (try? String(contentsOf: stream, encoding: .utf8)) ?? ""
+        #expect(received.contains("event: progress\ndata: []"), "\(received)")
+        let asked = ContinuousClock.now
+        server.terminate()
+        await HabarProcess.waitForExit(server)
+        #expect(ContinuousClock.now - asked < .seconds(10), "serve waited for the event stream")
     }
 }

@@ -73,11 +73,23 @@ def main():
                 except WebDriverException:
                     time.sleep(0.1)  # the page was being replaced
             return []
-        for _ in range(40):
-            if texts("td.delivered") == ["3"] and texts(".percent") == ["100%"]:
-                break
-            time.sleep(0.25)
-            driver.get(base + "/console/")
+        seen["deliveredAtFirst"] = texts("td.delivered")
+        if javascript:
+            # Live: the page is never reloaded; Server-Sent Events fill the cells in.
+            driver.execute_script("window.habarSameLoad = true")
+            try:
+                WebDriverWait(driver, 30).until(lambda d: texts("td.delivered") == ["3"] and texts(".percent") == ["100%"]
+                                                and d.execute_script("return document.body.hasAttribute('data-live-updated')"))
+            except Exception:
+                pass
+            seen["sameLoad"] = driver.execute_script("return window.habarSameLoad === true")
+            seen["liveUpdated"] = driver.execute_script("return document.body.hasAttribute('data-live-updated')")
+        else:
+            for _ in range(120):
+                if texts("td.delivered") == ["3"] and texts(".percent") == ["100%"]:
+                    break
+                time.sleep(0.25)
+                driver.get(base + "/console/")
         seen["delivered"] = texts("td.delivered")
         seen["percent"] = texts(".percent")
         driver.save_screenshot(os.path.join(shots, f"console-dashboard{suffix}.png"))
