@@ -175,7 +175,7 @@ let package = Package(
         .executableTarget(
             name: "habar-bench",
             dependencies: [
-                "HabarApp", "HabarHTTP", "HabarCore", "HabarMessages", "HabarStoreSQLite", "ChannelSMSStub", "HabarTesting",
+                "HabarApp", "HabarHTTP", "HabarConsole", "HabarCore", "HabarMessages", "HabarStoreSQLite", "ChannelSMSStub", "HabarTesting",
                 "ChannelHTTP", "ChannelWebhook", "ChannelKannel", "ChannelSMTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -16,13 +16,13 @@ import Metrics
 import ServiceLifecycle
 
 // habar-bench: queueing, dispatch, API and channel figures on this machine. Build with -c release.
-//   swift run -c release habar-bench [--only render|queue|api|dispatch|webhook|kannel|smtp|checkin|agency] [...]
+//   swift run -c release habar-bench [--only render|queue|api|dispatch|webhook|kannel|smtp|checkin|agency|console] [...]
 //   (`habar-bench --help` lists every option)
 
 /// What to measure and how big, from the command line (`--help` lists them).
 struct BenchOptions: ParsableCommand {
     enum Benchmark: String, CaseIterable, ExpressibleByArgument {
-        case all, render, queue, api, dispatch, webhook, kannel, smtp, checkin, agency
+        case all, render, queue, api, dispatch, webhook, kannel, smtp, checkin, agency, console
     }
 
     static let configuration = CommandConfiguration(
@@ -45,6 +45,8 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "checkin: seconds of load per figure.") var seconds = 10
     @Option(help: "agency: tourists in the big manifest.") var tourists = 10_000
     @Option(help: "agency: pre-signed check-in webhooks for the load.") var events = 150_000
+    @Option(name: .customLong("console-citizens"), help: "console: citizens, spread over the advisories' countries.") var consoleCitizens = 100_000
+    @Option(name: .customLong("console-advisories"), help: "console: advisories in force on the dashboard.") var consoleAdvisories = 20
 
     func validate() throws {
         if queueSizes.isEmpty || queueSizes.count != queue.split(separator: ",").count {
@@ -297,6 +299,9 @@ if mode == .all || mode == .checkin {
 }
 if mode == .all || mode == .agency {
     try await agencyBenchmark(tourists: options.tourists, events: options.events)
+}
+if mode == .all || mode == .console {
+    try await consoleBenchmark(citizens: options.consoleCitizens, advisories: options.consoleAdvisories, port: options.port + 1)
 }
 if mode == .all || mode == .smtp {
     try await smtpBenchmark(options.smtp)
