@@ -59,10 +59,26 @@ public struct ConsoleAccounts: Sendable {
         v.check(!trimmed.isEmpty && trimmed.count <= 100, "/name", "1 to 100 characters")
         v.check(Self.roles.contains(role), "/role", "one of admin, operator, approver, viewer")
         try v.throwIfAny()
+        // Names are one person whatever their case, in any script (SQLite folds ASCII only).
+        if let taken = try await account(named: trimmed) {
+            throw OperationError.conflict("an account named '\(taken.name)' exists")
+        }
         let password = Self.generatePassword()
         let account = try await store.insertOperator(
             name: trimmed, role: role, passwordHash: Bcrypt.hash(password, cost: settings.bcryptCost), language: language, at: now)
         return (account, password)
+    }
+
+    /// Turns the second factor on for `name`: a new random TOTP secret (RFC 6238, 30 s, six
+    /// digits, SHA-1 as authenticator apps expect), returned once as the `otpauth://` address
+    /// the operator's app reads; every session of the account ends. `.notFound` when there is
+    /// no such account.
+    public func enableTOTP(name: String, issuer: String = "Habar", at now: Date) async throws -> (secret: String, url: String) {
+        guard let account = try await account(named: name) else { throw OperationError.notFound("account '\(name)'") }
+        let secret = Self.generatePassword() + Self.generatePassword()
+        guard try await store.setOperatorTOTP(id: account.id, secret: secret) else { throw OperationError.notFound("account '\(name)'") }
+        await audit(account.name, role: account.role, "console second factor on", target: "operator/\(account.id)", status: 200, at: now)
+        return (secret, TOTP(secret: secret).createAuthenticatorURL(label: account.name, issuer: issuer))
     }
 
     /// Checks a sign-in and opens a session. Whatever fails, the answer takes about as long
@@ -75,7 +91,7 @@ public struct ConsoleAccounts: Sendable {
             await audit(name, role: nil, "console sign-in", status: 429, at: now)
             throw .throttled(retryAfter: wait)
         }
-        let account = try? await store.operatorAccount(name: name)
+        let account = try? await self.account(named: name)
         let passwordOK = Bcrypt.verify(password, hash: account?.passwordHash ?? Self.dummyHash)
         let codeOK = account?.totpSecret.map { Self.checkTOTP(totp ?? "", secret: $0, at: now) } ?? true
         guard let account, passwordOK, codeOK, account.disabledAt == nil else {
@@ -104,6 +120,13 @@ public struct ConsoleAccounts: Sendable {
     public func signOut(cookie: String, account: OperatorAccount, at now: Date) async throws {
         try await store.deleteSession(tokenHash: AccessToken.hash(cookie))
         await audit(account.name, role: account.role, "console sign-out", status: 200, at: now)
+    }
+
+    /// The account of this name, its case in any script aside ("Дана" is "дана").
+    func account(named name: String) async throws -> OperatorAccount? {
+        if let exact = try await store.operatorAccount(name: name) { return exact }
+        let wanted = name.lowercased()
+        return try await store.operatorAccounts().first { $0.name.lowercased() == wanted }
     }
 
     /// Whether a form's CSRF token is the session's (constant time).

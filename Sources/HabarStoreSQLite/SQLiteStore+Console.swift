@@ -45,6 +45,15 @@ extension SQLiteStore {
         }
     }
 
+    public func setOperatorTOTP(id: Int64, secret: String?) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE operators SET totp_secret = ? WHERE id = ?", arguments: [secret, id])
+            guard db.changesCount == 1 else { return false }
+            try db.execute(sql: "DELETE FROM console_sessions WHERE operator_id = ?", arguments: [id])
+            return true
+        }
+    }
+
     public func insertSession(_ session: ConsoleSession) async throws {
         try await writer.write { db in
             try db.execute(

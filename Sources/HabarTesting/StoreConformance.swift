@@ -73,6 +73,11 @@ public struct StoreConformance: Sendable {
             try await store.operatorAccount(name: "Aigerim")?.language == .english,
             try await !store.setOperatorLanguage(id: account.id + 100, language: .english)
         else { throw ConformanceFailure(name, "the language is not kept, or an unknown account was changed") }
+        try await store.insertSession(ConsoleSession(tokenHash: "three", operatorId: account.id, csrfToken: "c", createdAt: hour, lastSeenAt: hour))
+        guard try await store.setOperatorTOTP(id: account.id, secret: "JBSWY3DPEHPK3PXP"),
+            try await store.operatorAccount(name: "aigerim")?.totpSecret == "JBSWY3DPEHPK3PXP",
+            try await store.session(tokenHash: "three", idleSince: start, now: hour) == nil
+        else { throw ConformanceFailure(name, "a second factor is not kept, or the account's sessions outlived its change") }
     }
 
     func installation(_ store: any HabarStore) async throws {

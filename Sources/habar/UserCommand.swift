@@ -6,7 +6,7 @@ import HabarMessages
 
 /// `habar user create`: a console account with a one-time password.
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage operator console accounts.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage operator console accounts.", subcommands: [Create.self, TOTPCommand.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -35,6 +35,26 @@ struct UserCommand: AsyncParsableCommand {
                 print(password)
             } catch OperationError.conflict(let why) {
                 FileHandle.standardError.write("habar: \(why)\n")
+                throw Exit.dataError
+            }
+        }
+    }
+
+    struct TOTPCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "totp",
+            abstract: "Turn on the second factor of a console account: prints the otpauth:// address for the operator's authenticator app (shown once); the account's sessions end.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The account's name.") var name: String
+
+        func run() async throws {
+            let store = try makeStore(try common.load())
+            let accounts = ConsoleAccounts(store: store, throttle: SignInThrottle())
+            do {
+                let enabled = try await accounts.enableTOTP(name: name, at: Date())
+                print(enabled.url)
+            } catch OperationError.notFound(let what) {
+                FileHandle.standardError.write("habar: no \(what)\n")
                 throw Exit.dataError
             }
         }

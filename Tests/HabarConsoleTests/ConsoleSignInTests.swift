@@ -5,6 +5,7 @@ import HabarCore
 import HabarHTTP
 import HabarMessages
 import HabarTesting
+import HummingbirdOTP
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -297,6 +298,43 @@ struct ConsoleExerciseTests {
             let page = try await client.get("/console/", cookies: ["habar_session": session])
             #expect(!page.body.contains("class=\"exercise-banner\""), "no exercise in force")
             #expect(page.body.contains("<span class=\"mode\">РЕАЛЬНОЕ</span>"))
+        }
+    }
+}
+
+@Suite("Console: account names")
+struct ConsoleNameTests {
+    @Test("a name is one account whatever its case, in Cyrillic too: a second is refused, and sign-in takes either case")
+    func cyrillicCase() async throws {
+        let rig = try ConsoleRig()
+        let password = try await rig.account("Дана", .operator)
+        await #expect(throws: OperationError.self) { _ = try await rig.account("дана", .viewer) }
+        await #expect(throws: OperationError.self) { _ = try await rig.account("ДАНА", .viewer) }
+        try await rig.test { client in _ = try await client.signIn("дана", password) }
+    }
+}
+
+@Suite("Console: the second factor")
+struct ConsoleTOTPTests {
+    @Test("with the second factor on, the password alone is refused (same answer), the app's current code lets the operator in, and the old sessions ended")
+    func totp() async throws {
+        let rig = try ConsoleRig()
+        let password = try await rig.account("aigerim", .operator)
+        try await rig.test { client in
+            let before = try await client.signIn("aigerim", password)
+            let enabled = try await rig.accounts.enableTOTP(name: "aigerim", at: rig.clock.now)
+            #expect(enabled.url.hasPrefix("otpauth://totp/aigerim?secret=") && enabled.url.contains("issuer=Habar"))
+            #expect(try await client.get("/console/", cookies: ["habar_session": before]).status == .seeOther, "turning it on ends the sessions")
+            for code in ["", "000000"] {
+                let login = try await client.get("/console/login")
+                let page = try await client.post(
+                    "/console/login", ["name": "aigerim", "password": password, "totp": code, "csrf": login.csrf!],
+                    cookies: ["habar_signin": login.cookie("habar_signin")!])
+                #expect(page.status == .unauthorized && page.body.contains("Неверное имя пользователя, пароль или код."))
+            }
+            // The code an authenticator app shows at the gateway's time.
+            let code = String(format: "%06d", TOTP(secret: enabled.secret).compute(date: rig.clock.now))
+            _ = try await client.signIn("aigerim", password, totp: code)
         }
     }
 }

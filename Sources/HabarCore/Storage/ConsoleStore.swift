@@ -56,7 +56,8 @@ public struct ConsoleSession: Sendable, Hashable {
 /// Every requirement is one transaction; `OperationError.conflict` is the answer a caller
 /// handles, any other error is the store failing.
 public protocol ConsoleStore: Sendable {
-    /// Stores a new account; a name in use (compared without case) is a `.conflict`.
+    /// Stores a new account; a name in use (compared without ASCII case; the console service
+    /// also folds the case of other scripts) is a `.conflict`.
     func insertOperator(name: String, role: Role, passwordHash: String, language: Language, at: Date) async throws -> OperatorAccount
     /// The account of this name (without case), disabled or not.
     func operatorAccount(name: String) async throws -> OperatorAccount?
@@ -64,6 +65,9 @@ public protocol ConsoleStore: Sendable {
     func operatorAccounts() async throws -> [OperatorAccount]
     /// Sets the console language of account `id`; false when there is none.
     func setOperatorLanguage(id: Int64, language: Language) async throws -> Bool
+    /// Sets (or with nil removes) the TOTP secret of account `id` and ends its sessions;
+    /// false when there is none.
+    func setOperatorTOTP(id: Int64, secret: String?) async throws -> Bool
     /// Stores a new session.
     func insertSession(_ session: ConsoleSession) async throws
     /// The session with this token hash and its account, if it was last used after
