@@ -132,9 +132,7 @@ public struct ConsoleAccounts: Sendable {
     /// Whether a form's CSRF token is the session's (constant time).
     public static func csrfMatches(_ given: String?, _ session: ConsoleSession) -> Bool {
         guard let given else { return false }
-        let a = Array(given.utf8), b = Array(session.csrfToken.utf8)
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        return ConstantTime.equal(given, session.csrfToken)
     }
 
     /// A 6-digit code of `secret` for the current 30-second step or the one on either side.

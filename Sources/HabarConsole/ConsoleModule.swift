@@ -101,8 +101,7 @@ struct ConsoleController {
     func signIn(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
         let language = Self.language(of: request)
         let fields = try await form(request)
-        guard let expected = request.cookies[ConsoleCookie.signIn]?.value, let given = fields["csrf"],
-            expected.utf8.count == given.utf8.count, zip(expected.utf8, given.utf8).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0
+        guard let expected = request.cookies[ConsoleCookie.signIn]?.value, let given = fields["csrf"], ConstantTime.equal(expected, given)
         else { return forbidden(language) }
         let name = fields["name"] ?? ""
         do {
