@@ -4,6 +4,7 @@ import HabarHTTP
 import HabarMessages
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// The advisory page (`/console/advisories/{id}`): what it is, who wrote and approved it, the
 /// audience, every text as citizens get it with its SMS encoding and segments (the character
@@ -14,6 +15,7 @@ extension ConsoleController {
         router.get("console/advisories/{id}") { request, context in try await advisoryPage(request, context) }
         router.post("console/advisories/{id}/approve") { request, context in try await approve(request, context) }
         router.post("console/advisories/{id}/cancel") { request, context in try await cancel(request, context) }
+        router.get("console/advisories/{id}/cap") { request, context in try await capDownload(request, context) }
     }
 
     func advisoryId(_ context: HabarRequestContext) -> Int64? {
@@ -44,7 +46,8 @@ extension ConsoleController {
             "byLanguage": preview.audience.byLanguage.sorted { $0.key < $1.key }.map { ["name": $0.key, "count": $0.value] },
             "byChannel": preview.audience.byChannel.sorted { $0.key < $1.key }.map { ["name": $0.key, "count": $0.value] },
             "texts": preview.renderings.map { Self.textRow($0, pages: pages, language: language) },
-            "canApprove": canApprove, "canCancel": signed.account.role.satisfies(.approver) && (advisory.status == .draft || advisory.status == .published),
+            "canApprove": canApprove, "canCorrect": signed.account.role.satisfies(.operator) && advisory.status == .published && advisory.pendingCorrection == nil,
+            "canCompose": signed.account.role.satisfies(.operator), "hasCAP": advisory.publishedAt != nil, "canCancel": signed.account.role.satisfies(.approver) && (advisory.status == .draft || advisory.status == .published),
         ]
         let progress = try await Dashboard.progress(gateway: gateway, advisoryId: advisory.id)
         values["progress"] = progress
@@ -52,7 +55,13 @@ extension ConsoleController {
         if canApprove, isAuthor, recipients > threshold {
             values["twoPerson"] = pages.text("console.advisory.two_person", language, ["count": .number(Double(recipients)), "threshold": .number(Double(threshold))])
         }
-        if let message { values[error ? "failure" : "notice"] = message }
+        if let message {
+            values[error ? "failure" : "notice"] = message
+        } else if request.uri.queryParameters.get("saved") != nil {
+            values["notice"] = pages.text("console.advisory.saved", language)
+        } else if let corrected = request.uri.queryParameters.get("corrected") {
+            values["notice"] = pages.text(corrected == "sent" ? "console.advisory.corrected_sent" : "console.advisory.corrected_pending", language)
+        }
         let page = pages.render("advisory", language: language, try await frame(signed, path: "/console/advisories/\(advisory.id)").merging(values) { a, _ in a })
         return html(status, page)
     }
@@ -61,8 +70,9 @@ extension ConsoleController {
     static func textRow(_ rendering: AdvisoryPreview.Rendering, pages: ConsolePages, language: Language) -> [String: Any] {
         var row: [String: Any] = [
             "language": rendering.language.tag, "channel": rendering.channel, "kind": rendering.kind.rawValue,
-            "subject": rendering.subject as Any, "isSMS": rendering.kind == .sms,
+            "isSMS": rendering.kind == .sms,
         ]
+        if let subject = rendering.subject { row["subject"] = subject }  // (an Optional would print "nil")
         guard rendering.kind == .sms else {
             row["pieces"] = [["text": rendering.text, "plain": true]]
             return row
@@ -146,5 +156,21 @@ extension ConsoleController {
             await accounts.audit(signed.account.name, role: signed.account.role, "console cancel", target: "advisory/\(id)", status: 409, at: gateway.now())
             return try await advisoryPage(request, context, message: why, error: true, status: .conflict)
         }
+    }
+
+    /// The advisory's CAP 1.2 document as a file, as `GET /v1/advisories/{id}/cap` gives it.
+    func capDownload(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
+        guard let signed = try await signed(request) else { return Self.redirect("/console/login") }
+        guard let id = advisoryId(context), let advisory = try await gateway.roles.publishing.advisory(id: id), advisory.publishedAt != nil else {
+            return try await refusedPage(signed, "console.advisory.missing", status: .notFound)
+        }
+        let document = try await CAPDocument.make(advisory, gateway: gateway)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/cap+xml; charset=utf-8", .cacheControl: "no-store",
+                .contentDisposition: "attachment; filename=\"habar-advisory-\(id)-v\(advisory.version).cap.xml\"",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: document)))
     }
 }

@@ -54,6 +54,7 @@ struct ConsoleController {
         router.post("console/logout") { request, _ in try await signOut(request) }
         router.post("console/language") { request, _ in try await setLanguage(request) }
         addAdvisoryRoutes(to: router)
+        addComposeRoutes(to: router)
         addHotlineRoutes(to: router)
         addLiveRoutes(to: router)
         router.get("console/static/console.css") { _, _ in Self.asset(pages.css, type: "text/css; charset=utf-8") }
@@ -91,9 +92,9 @@ struct ConsoleController {
         if failure == nil, try await signed(request) != nil { return Self.redirect("/console/") }
         let language = Self.language(of: request)
         let token = ConsoleAccounts.randomToken()
-        var response = html(status, pages.render("login", language: language, [
-            "csrf": token, "name": name, "failure": failure as Any, "languages": pages.languageChoices(language, path: "/console/login"),
-        ]))
+        var values: [String: Any] = ["csrf": token, "name": name, "languages": pages.languageChoices(language, path: "/console/login")]
+        if let failure { values["failure"] = failure }  // (an Optional in Any is truthy to Mustache and prints "nil")
+        var response = html(status, pages.render("login", language: language, values))
         response.setCookie(Cookie(name: ConsoleCookie.signIn, value: token, path: "/console/login", secure: secure(request), httpOnly: true, sameSite: .strict))
         return response
     }
@@ -161,6 +162,7 @@ struct ConsoleController {
                 "name": .text(signed.account.name), "role": .text(pages.text("console.role." + signed.account.role.rawValue, signed.language)),
             ]),
             "languages": pages.languageChoices(signed.language, path: path),
+            "canCompose": signed.account.role.satisfies(.operator),
         ]
         // (An empty string is not false to Mustache: the key is left out instead.)
         if exercises > 0 { frame["exerciseBanner"] = pages.text("console.exercise.banner", signed.language, ["count": .number(Double(exercises))]) }

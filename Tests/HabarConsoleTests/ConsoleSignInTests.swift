@@ -21,13 +21,14 @@ struct ConsoleRig {
     let clock: TestClock
     let accounts: ConsoleAccounts
 
-    init(idleTimeout: TimeInterval = 8 * 3600, threshold: Int = 100) throws {
+    init(idleTimeout: TimeInterval = 8 * 3600, threshold: Int = 100, channels: [ChannelConfiguration]? = nil) throws {
         clock = TestClock(Date())
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("console").path
         configuration.messagesDir = Fixtures.messagesDirectory.path
         configuration.dispatcher.pollMilliseconds = 10
         configuration.approval.threshold = threshold
+        if let channels { configuration.channels = channels }
         gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "test"), catalog: try Fixtures.catalog(), now: clock.function)
         let settings = ConsoleAccounts.Settings(idleTimeout: idleTimeout, bcryptCost: 4, failureDelay: 0)
         module = ConsoleModule(settings: settings)
@@ -124,6 +125,7 @@ struct ConsoleSignInTests {
             let login = try await client.get("/console/login")
             #expect(login.status == .ok)
             #expect(login.body.contains("<label for=\"password\">Пароль</label>"))
+            #expect(!login.body.contains("role=\"alert\"") && !login.body.contains("nil"), "no error shown before a sign-in was tried")
             let csrf = try #require(login.csrf)
             #expect(csrf.count >= 40)
             let cookie = try #require(login.setCookies["habar_signin"])

@@ -30,3 +30,35 @@
     document.body.setAttribute("data-live-updated", String(Date.now()));
   });
 })();
+// Compose: the preview (audience size, texts, SMS encoding and parts) follows the typing.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-compose]");
+  var preview = document.getElementById("preview");
+  if (!form || !preview || !window.fetch || !window.URLSearchParams) { return; }
+  var timer = null, sequence = 0;
+  function refreshPreview() {
+    var mine = ++sequence;
+    var body = new URLSearchParams(new FormData(form));
+    fetch(form.getAttribute("data-preview"), { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null || mine !== sequence) { return; }
+        preview.innerHTML = html;  // rendered and escaped by the server's template
+        document.body.setAttribute("data-preview-updated", String(mine));
+      })
+      .catch(function () { /* the Preview button still works */ });
+  }
+  form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refreshPreview, 250); });
+  form.addEventListener("change", function (event) {
+    // A new kind or template asks for other fields: the server draws the form again.
+    if (event.target.hasAttribute("data-refresh")) {
+      var action = document.createElement("input");
+      action.type = "hidden"; action.name = "action"; action.value = "refresh";
+      form.appendChild(action);
+      form.submit();
+      return;
+    }
+    clearTimeout(timer); timer = setTimeout(refreshPreview, 100);
+  });
+})();

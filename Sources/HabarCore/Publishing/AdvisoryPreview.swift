@@ -61,11 +61,33 @@ public struct AdvisoryPreview: Sendable, Encodable {
 }
 
 extension AdvisoryPublisher {
-    /// The preview of `advisory` as it stands (a draft, or the current version).
-    public func preview(_ advisory: Advisory, now: Date) async throws -> AdvisoryPreview {
+    /// The preview of `advisory` as it stands (a draft, or the current version; an unsaved
+    /// one too, as the console's compose page shows it while the operator types).
+    public func preview<ID>(_ advisory: AdvisoryRecord<ID>, now: Date) async throws -> AdvisoryPreview {
         // A draft shows the places as they are now: what approving it would queue.
         let advisory = advisory.status == .draft ? try await resolvingPlaces(advisory) : advisory
-        let rendered = try render(advisory, now: now)
+        let renderings = previewRenderings(advisory, rendered: try render(advisory, now: now))
+        let audience = try await previewAudience(advisory, now: now)
+        let agencies = agencyChannel == nil ? [] : try await store.groupAdvisoryCells(advisory.audience)
+        return AdvisoryPreview(
+            advisoryId: (advisory.id as Any) as? Int64, version: advisory.version, renderings: renderings, audience: audience,
+            groupAdvisories: AdvisoryPreview.GroupAdvisories(
+                channel: agencyChannel, groups: agencies.reduce(0) { $0 + $1.groups }, tourists: agencies.reduce(0) { $0 + $1.tourists },
+                byAgency: agencies))
+    }
+
+    /// The texts a correction of `advisory` would send, each led by the correction notice, and
+    /// the corrected advisory they come from (its places as they are now, unless it names its own).
+    public func previewCorrection(_ advisory: Advisory, _ correction: AdvisoryCorrection, now: Date) async throws -> (next: Advisory, renderings: [AdvisoryPreview.Rendering]) {
+        var correction = correction
+        if correction.places == nil { correction.places = try await resolvingPlaces(advisory.applying(correction)).places }
+        let next = advisory.applying(correction)
+        return (next, previewRenderings(next, rendered: try await correctionRenderings(advisory, next, now: now)))
+    }
+
+    /// Every language × channel text of `rendered` (the advisory's, or its correction's) as
+    /// the plan's channels carry them, with each SMS's size against its channel's budget.
+    public func previewRenderings<ID>(_ advisory: AdvisoryRecord<ID>, rendered: [Language: [MessageKind: RenderedMessage]]) -> [AdvisoryPreview.Rendering] {
         var renderings: [AdvisoryPreview.Rendering] = []
         for language in Language.allCases {
             for channel in advisory.channelPlan.channels {
@@ -78,6 +100,13 @@ extension AdvisoryPublisher {
                     segmentBudget: budget, overBudget: sms.flatMap { measured in budget.map { measured.segments > $0 } }))
             }
         }
+        return renderings
+    }
+
+    /// Who `advisory` reaches: per language, per channel (the first reachable one in a
+    /// fallback plan), and who no channel of the plan can reach. Its texts need not render.
+    public func previewAudience<ID>(_ advisory: AdvisoryRecord<ID>, now: Date) async throws -> AdvisoryPreview.Audience {
+        let rendered = (try? render(advisory, now: now)) ?? [:]
         let cells = try await store.audienceCells(.audience(advisory.audience))
         var parts: [String: AdvisoryPreview.Part] = [:]
         var byLanguage: [String: Int] = [:]
@@ -103,14 +132,8 @@ extension AdvisoryPublisher {
                 parts[key, default: AdvisoryPreview.Part(language: cell.language, channel: channel, renderedLanguage: renderedLanguage, count: 0)].count += cell.count
             }
         }
-        let agencies = agencyChannel == nil ? [] : try await store.groupAdvisoryCells(advisory.audience)
-        return AdvisoryPreview(
-            advisoryId: advisory.id, version: advisory.version, renderings: renderings,
-            audience: AdvisoryPreview.Audience(
-                total: total, unreachable: unreachable, byLanguage: byLanguage, byChannel: byChannel,
-                parts: parts.values.sorted { ($0.language.tag, $0.channel) < ($1.language.tag, $1.channel) }),
-            groupAdvisories: AdvisoryPreview.GroupAdvisories(
-                channel: agencyChannel, groups: agencies.reduce(0) { $0 + $1.groups }, tourists: agencies.reduce(0) { $0 + $1.tourists },
-                byAgency: agencies))
+        return AdvisoryPreview.Audience(
+            total: total, unreachable: unreachable, byLanguage: byLanguage, byChannel: byChannel,
+            parts: parts.values.sorted { ($0.language.tag, $0.channel) < ($1.language.tag, $1.channel) })
     }
 }

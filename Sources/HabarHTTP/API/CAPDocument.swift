@@ -6,11 +6,11 @@ import NIOCore
 
 /// OASIS CAP 1.2 for an advisory's current version: one `<info>` per language, the area
 /// from its audience, `references` to every earlier message for `Update` and `Cancel`.
-enum CAPDocument {
+public enum CAPDocument {
     static let namespace = "urn:oasis:names:tc:emergency:cap:1.2"
 
     /// The whole document, with the XML declaration.
-    static func make(_ advisory: Advisory, gateway: Gateway) async throws -> String {
+    public static func make(_ advisory: Advisory, gateway: Gateway) async throws -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + (try await alert(advisory, gateway: gateway))
     }
 
