@@ -55,6 +55,7 @@ struct ConsoleController {
         router.post("console/language") { request, _ in try await setLanguage(request) }
         addAdvisoryRoutes(to: router)
         addComposeRoutes(to: router)
+        addCitizenRoutes(to: router)
         addHotlineRoutes(to: router)
         addLiveRoutes(to: router)
         router.get("console/static/console.css") { _, _ in Self.asset(pages.css, type: "text/css; charset=utf-8") }

@@ -48,6 +48,7 @@ extension SQLiteStore {
         conditions.equal("agency_id", filter.agencyId)
         conditions.equal("welfare_status", filter.checkinStatus?.rawValue)
         if let tag = filter.tag { conditions.add("instr(tags, '|' || ? || '|') > 0", tag) }
+        if let search = filter.search, !CitizenSearch(search).isEmpty { conditions.add("habar_citizen_search(full_name, phone, ?)", search) }
         if let agency = filter.visibleToAgency {
             conditions.add("(agency_id = ? OR id IN (SELECT citizen_id FROM agency_tourists WHERE agency_id = ?))", agency, agency)
         }

@@ -71,6 +71,7 @@ public final class SQLiteStore: HabarStore {
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 1000")
             db.add(function: distanceFunction)
             db.add(function: polygonFunction)
+            db.add(function: searchFunction)
         }
         return configuration
     }
@@ -81,6 +82,12 @@ public final class SQLiteStore: HabarStore {
             let centerLat = Double.fromDatabaseValue(values[2]), let centerLon = Double.fromDatabaseValue(values[3])
         else { return nil }
         return Geography.distanceKm(GeoPoint(lat: lat, lon: lon), GeoPoint(lat: centerLat, lon: centerLon))
+    }
+
+    /// `habar_citizen_search(full_name, phone, query)`: core's `CitizenSearch` rule.
+    static let searchFunction = DatabaseFunction("habar_citizen_search", argumentCount: 3, pure: true) { values in
+        guard let name = String.fromDatabaseValue(values[0]), let query = String.fromDatabaseValue(values[2]) else { return false }
+        return CitizenSearch(query).matches(fullName: name, phone: String.fromDatabaseValue(values[1]))
     }
 
     /// `habar_in_polygon(lat, lon, polygonJSON)`.

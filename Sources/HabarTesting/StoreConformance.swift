@@ -16,7 +16,7 @@ public struct StoreConformance: Sendable {
     public static let cases = [
         "installation identity", "fan-out once per citizen and version", "claims: lease, no double claim, take-over",
         "receipts before the send record", "audit chain under concurrent appends", "idempotency keys", "pagination",
-        "conflicts", "last admin token", "console accounts and sessions",
+        "conflicts", "last admin token", "console accounts and sessions", "citizen search",
     ]
 
     public func run(_ name: String) async throws {
@@ -32,6 +32,7 @@ public struct StoreConformance: Sendable {
         case "conflicts": try await conflicts(store)
         case "last admin token": try await lastAdmin(store)
         case "console accounts and sessions": try await console(store)
+        case "citizen search": try await citizenSearch(store)
         default: throw ConformanceFailure(name, "no such case")
         }
     }
@@ -262,6 +263,48 @@ public struct StoreConformance: Sendable {
         guard seen.count == 23, Set(seen).count == 23, seen == seen.sorted(), pages == 5 else {
             throw ConformanceFailure(name, "\(seen.count) citizens in \(pages) pages of 5, in order: \(seen == seen.sorted())")
         }
+    }
+
+    /// A name in either script, a part of it, or some digits of a phone find the person, as
+    /// core's `CitizenSearch` decides; with the other filters and paging.
+    func citizenSearch(_ store: any HabarStore) async throws {
+        let name = "citizen search"
+        func named(_ index: Int, _ fullName: String, country: String = "IR") -> NewCitizen {
+            var citizen = Fixtures.citizen(index, country: country)
+            citizen.fullName = fullName
+            return citizen
+        }
+        let cyrillic = try await store.insertCitizen(named(1, "Айгүл Серікова"))
+        let latin = try await store.insertCitizen(named(2, "SERIKOVA Aigul", country: "TR"))
+        _ = try await store.insertCitizen(named(3, "Ерлан Иванов"))
+        for index in 4...9 { _ = try await store.insertCitizen(named(index, "Сериков Данияр \(index)")) }
+        func found(_ query: String, _ filter: CitizenFilter = CitizenFilter(), limit: Int = 50) async throws -> [Int64] {
+            var filter = filter
+            filter.search = query
+            var ids: [Int64] = []
+            var page = PageRequest(limit: limit)
+            while true {
+                let result = try await store.citizens(filter, page: page)
+                ids += result.items.map(\.id)
+                guard let next = result.nextAfter else { return ids }
+                page = PageRequest(limit: limit, after: next)
+            }
+        }
+        let expectations: [(String, CitizenFilter, [Int64])] = [
+            ("серикова", CitizenFilter(), [cyrillic.id, latin.id]),
+            ("Serikova aig", CitizenFilter(), [cyrillic.id, latin.id]),
+            ("серикова", CitizenFilter(country: "TR"), [latin.id]),
+            ("7010000002", CitizenFilter(), [latin.id]),
+            ("+7 701 000 0001", CitizenFilter(), [cyrillic.id]),
+            ("петров", CitizenFilter(), []),
+        ]
+        for (query, filter, expected) in expectations {
+            let ids = try await found(query, filter)
+            guard ids == expected else { throw ConformanceFailure(name, "'\(query)' found \(ids), not \(expected)") }
+        }
+        let many = try await found("сериков", limit: 2)
+        guard many.count == 8, many == many.sorted(), Set(many).count == 8 else { throw ConformanceFailure(name, "'сериков' in pages of 2 found \(many)") }
+        guard try await found("").count == 9 else { throw ConformanceFailure(name, "an empty query does not find everyone") }
     }
 
     func conflicts(_ store: any HabarStore) async throws {

@@ -44,6 +44,8 @@ public struct CitizenFilter: Sendable, Hashable {
     public var agencyId: String?
     public var tag: String?
     public var checkinStatus: WelfareStatus?
+    /// A phone or name query (`CitizenSearch`'s rule); nil or empty: everyone.
+    public var search: String?
     /// Only what this agency may see: its own citizens and the tourists on its manifests.
     public var visibleToAgency: String?
 
