@@ -52,6 +52,7 @@ extension ConsoleController {
         let progress = try await Dashboard.progress(gateway: gateway, advisoryId: advisory.id)
         values["progress"] = progress
         values["hasProgress"] = !progress.isEmpty
+        if !progress.isEmpty { values.merge(try await outcomeValues(advisory, language)) { a, _ in a } }
         if canApprove, isAuthor, recipients > threshold {
             values["twoPerson"] = pages.text("console.advisory.two_person", language, ["count": .number(Double(recipients)), "threshold": .number(Double(threshold))])
         }
@@ -64,6 +65,55 @@ extension ConsoleController {
         }
         let page = pages.render("advisory", language: language, try await frame(signed, path: "/console/advisories/\(advisory.id)").merging(values) { a, _ in a })
         return html(status, page)
+    }
+
+    /// What happened to a published advisory: counts per language, the chart of deliveries
+    /// over time, the check-in tallies, and the failed deliveries with the provider's answer.
+    func outcomeValues(_ advisory: Advisory, _ language: Language) async throws -> [String: Any] {
+        var values: [String: Any] = [:]
+        var byLanguage: [Language: [Dashboard.Column: Int]] = [:]
+        for count in try await gateway.roles.deliveries.deliveryCounts(advisoryId: advisory.id) {
+            guard let column = Dashboard.Column.of(count.state) else { continue }
+            byLanguage[count.language, default: [:]][column, default: 0] += count.count
+        }
+        values["byLanguageStats"] = [Language.kazakh, .russian, .english].filter { byLanguage[$0] != nil }.map { reading -> [String: Any] in
+            var row: [String: Any] = ["language": reading.tag]
+            for column in Dashboard.Column.allCases { row[column.rawValue] = byLanguage[reading]?[column] ?? 0 }
+            return row
+        }
+        let start = advisory.publishedAt ?? advisory.createdAt
+        let bucket = DeliveryChart.bucketSeconds(from: start, to: max(gateway.now(), start.addingTimeInterval(60)))
+        let labels: [DeliveryState: String] = [
+            .sent: pages.text("console.advisory.handed_over", language), .delivered: pages.text("console.state.delivered", language),
+            .failed: pages.text("console.state.failed", language),
+        ]
+        if let chart = DeliveryChart.values(
+            try await gateway.roles.deliveries.deliveryTimes(advisoryId: advisory.id, bucketSeconds: bucket), bucketSeconds: bucket,
+            language: language.tag, labels: labels)
+        {
+            values["chart"] = chart
+        }
+        let tally = try await gateway.roles.checkins.checkinTally(advisoryId: advisory.id)
+        if tally.total.values.contains(where: { $0 > 0 }) {
+            values["hasTally"] = true
+            values["tally"] = ["needs_help", "unreached", "no_answer", "safe"].map { key -> [String: Any] in
+                ["label": pages.text("console.tally." + key, language), "count": tally.total[key] ?? 0, "key": key]
+            }
+        }
+        let failed = try await gateway.roles.deliveries.deliveries(DeliveryFilter(advisoryId: advisory.id, state: .failed), page: PageRequest(limit: 50))
+        if !failed.items.isEmpty {
+            values["hasFailed"] = true
+            values["failed"] = failed.items.map { delivery -> [String: Any] in
+                var row: [String: Any] = [
+                    "id": delivery.id, "channel": delivery.steps.indices.contains(delivery.step) ? delivery.steps[delivery.step] : "", "language": delivery.language.tag,
+                    "error": delivery.lastError ?? "—", "at": ConsoleController.moment(delivery.updatedAt),
+                ]
+                if let citizen = delivery.citizenId { row["citizen"] = citizen }
+                return row
+            }
+            if failed.nextAfter != nil { values["moreFailed"] = true }
+        }
+        return values
     }
 
     /// One rendering as the page shows it: SMS split where the encoding and the segments are decided.

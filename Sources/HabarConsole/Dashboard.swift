@@ -26,8 +26,10 @@ enum Dashboard {
         let advisories = try await gateway.roles.publishing.advisories(
             AdvisoryFilter(status: .published, inForceAt: now), page: PageRequest(limit: PageRequest.maxLimit)).items
         var rows: [[String: Any]] = []
+        var waitingByChannel: [String: Int] = [:]
         for advisory in advisories {
             let perChannel = try await progress(gateway: gateway, advisoryId: advisory.id)
+            for row in perChannel { waitingByChannel[row["channel"] as? String ?? "", default: 0] += row["queued"] as? Int ?? 0 }
             rows.append([
                 "id": advisory.id, "kind": pages.text("console.kind." + advisory.kind.rawValue, language),
                 "severity": pages.text("console.severity." + advisory.severity.rawValue, language),
@@ -54,7 +56,61 @@ enum Dashboard {
                 "what": pages.text(advisory.pendingCorrection == nil ? "console.dashboard.draft" : "console.dashboard.correction", language),
             ]
         }
-        return ["advisories": rows, "noAdvisories": rows.isEmpty, "caseReasons": reasons, "waiting": waiting, "hasWaiting": !waiting.isEmpty]
+        return [
+            "advisories": rows, "noAdvisories": rows.isEmpty, "caseReasons": reasons, "waiting": waiting, "hasWaiting": !waiting.isEmpty,
+            "channelHealth": health(gateway: gateway, waiting: waitingByChannel, language: language, pages: pages, now: now),
+            "welfare": try await welfare(gateway: gateway, language: language, pages: pages),
+        ]
+    }
+
+    /// Each channel: sending or paused (until when), its limit and pace, how many wait, the
+    /// time to hand them all over at that pace, and the provider's last error.
+    static func health(gateway: Gateway, waiting: [String: Int], language: Language, pages: ConsolePages, now: Date) -> [[String: Any]] {
+        gateway.dispatcher.health(at: now).map { channel in
+            let queued = waiting[channel.name] ?? 0
+            var row: [String: Any] = [
+                "channel": channel.name, "queued": queued, "rate": String(format: "%.1f", channel.currentRate),
+                "limit": channel.rateLimit.map { String(format: "%.0f", $0) } ?? "—",
+                "state": pages.text(channel.pausedUntil == nil ? "console.health.sending" : "console.health.paused", language, [
+                    "until": .text(channel.pausedUntil.map { ConsoleController.moment($0) } ?? ""),
+                ]),
+                "paused": channel.pausedUntil != nil,
+                "eta": channel.secondsToSend(queued).map { duration($0, language, pages) } ?? "—",
+            ]
+            if let error = channel.lastError {
+                row["lastError"] = error
+                row["lastErrorAt"] = channel.lastErrorAt.map { ConsoleController.moment($0) } ?? ""
+            }
+            return row
+        }
+    }
+
+    /// A duration as an operator reads it: seconds under two minutes, else minutes, else hours and minutes.
+    static func duration(_ seconds: Double, _ language: Language, _ pages: ConsolePages) -> String {
+        if seconds < 1 { return pages.text("console.health.done", language) }
+        if seconds < 120 { return pages.text("console.health.seconds", language, ["count": .number(seconds.rounded(.up))]) }
+        let minutes = (seconds / 60).rounded(.up)
+        if minutes < 120 { return pages.text("console.health.minutes", language, ["count": .number(minutes)]) }
+        return pages.text("console.health.hours", language, ["hours": .number((minutes / 60).rounded(.down)), "minutes": .number(minutes.truncatingRemainder(dividingBy: 60))])
+    }
+
+    /// Welfare by country: needs help, unreached, no answer yet, safe; the countries with
+    /// the most people needing help first.
+    static func welfare(gateway: Gateway, language: Language, pages: ConsolePages) async throws -> [[String: Any]] {
+        var byCountry: [String: [WelfareStatus: Int]] = [:]
+        for total in try await gateway.roles.citizens.welfareTotals() { byCountry[total.country, default: [:]][total.status, default: 0] += total.count }
+        return byCountry.sorted { a, b in
+            let (helpA, helpB) = (a.value[.needsHelp] ?? 0, b.value[.needsHelp] ?? 0)
+            if helpA != helpB { return helpA > helpB }
+            let (allA, allB) = (a.value.values.reduce(0, +), b.value.values.reduce(0, +))
+            return allA != allB ? allA > allB : a.key < b.key
+        }.map { country, counts in
+            [
+                "country": country, "needsHelp": counts[.needsHelp] ?? 0, "unreached": counts[.unreached] ?? 0,
+                "unknown": counts[.unknown] ?? 0, "safe": counts[.safe] ?? 0, "total": counts.values.reduce(0, +),
+                "urgent": (counts[.needsHelp] ?? 0) > 0,
+            ]
+        }
     }
 
     /// Queued, sent, delivered and failed per channel, with the share handed over.

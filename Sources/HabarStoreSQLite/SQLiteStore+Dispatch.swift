@@ -545,6 +545,24 @@ extension SQLiteStore {
         }
     }
 
+    public func deliveryTimes(advisoryId: Int64, bucketSeconds: Int) async throws -> [DeliveryTimeBucket] {
+        let bucket = Int64(max(1, bucketSeconds)) * 1000
+        let states = [DeliveryState.sent, .delivered, .failed]
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT (updated_at / ?) * ? AS start, state, COUNT(*) AS n FROM deliveries
+                    WHERE advisory_id = ? AND (state = ? OR state = ? OR state = ?) GROUP BY 1, 2 ORDER BY 1
+                    """,
+                arguments: [bucket, bucket, advisoryId] + StatementArguments(states.map(\.rawValue))
+            ).compactMap { row in
+                guard let state = DeliveryState(rawValue: row["state"]) else { return nil }
+                return DeliveryTimeBucket(start: Date(timeIntervalSince1970: Double(row["start"] as Int64) / 1000), state: state, count: row["n"])
+            }
+        }
+    }
+
     public func deliveryCounts(advisoryId: Int64?) async throws -> [DeliveryCount] {
         try await writer.read { db in
             let rows: [Row]

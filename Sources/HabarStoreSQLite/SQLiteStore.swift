@@ -176,6 +176,15 @@ public final class SQLiteStore: HabarStore {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM citizens") ?? 0 }
     }
 
+    public func welfareTotals() async throws -> [WelfareTotal] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT country, welfare_status, COUNT(*) AS n FROM citizens GROUP BY country, welfare_status").compactMap { row in
+                guard let status = WelfareStatus(rawValue: row["welfare_status"]) else { return nil }
+                return WelfareTotal(country: row["country"], status: status, count: row["n"])
+            }
+        }
+    }
+
     // MARK: Tokens
 
     public func insertToken(_ token: NewAccessToken) async throws -> AccessToken {

@@ -305,6 +305,13 @@ public struct StoreConformance: Sendable {
         let many = try await found("сериков", limit: 2)
         guard many.count == 8, many == many.sorted(), Set(many).count == 8 else { throw ConformanceFailure(name, "'сериков' in pages of 2 found \(many)") }
         guard try await found("").count == 9 else { throw ConformanceFailure(name, "an empty query does not find everyone") }
+        try await store.recordCheckins([CheckinAnswer(citizenId: cyrillic.id, advisoryId: nil, meaning: .needsHelp, source: .operator, text: "hotline", at: Date())])
+        let totals = Set(try await store.welfareTotals())
+        let expected: Set<WelfareTotal> = [
+            WelfareTotal(country: "IR", status: .needsHelp, count: 1), WelfareTotal(country: "IR", status: .unknown, count: 7),
+            WelfareTotal(country: "TR", status: .unknown, count: 1),
+        ]
+        guard totals == expected else { throw ConformanceFailure(name, "welfare totals \(totals), not \(expected)") }
     }
 
     func conflicts(_ store: any HabarStore) async throws {

@@ -58,6 +58,16 @@ public final class Dispatcher: Service {
         channels.filter { $0.breaker.isOpen }.map(\.name).sorted()
     }
 
+    /// Every channel's health at `now`, in the configured order.
+    public func health(at now: Date) -> [ChannelHealth] {
+        channels.map { lane in
+            let error = lane.activity.lastError
+            return ChannelHealth(
+                name: lane.name, pausedUntil: lane.breaker.pausedUntil(now: now), rateLimit: lane.bucket?.rate,
+                currentRate: lane.activity.rate(at: now), lastError: error?.reason, lastErrorAt: error?.at)
+        }
+    }
+
     /// Asks the dispatcher to stop claiming (what graceful shutdown does).
     public func stop() { stopping.withLock { $0 = true } }
 
@@ -165,6 +175,7 @@ public final class Dispatcher: Service {
             return outcomes
         }
         metrics.count(outcomes, channel: lane.name)
+        lane.activity.record(outcomes, at: now())
         return (batch.count, outcomes)
     }
 
@@ -296,6 +307,8 @@ public struct ChannelLane: Sendable {
     public let concurrency: Int
     public let bucket: TokenBucket?
     public let breaker: CircuitBreaker
+    /// Its pace and last error lately (the console's channel health).
+    public let activity = ChannelActivity()
     /// Send latency of this channel (`habar_send_duration_seconds`).
     let latency: Metrics.Timer
 

@@ -11,6 +11,18 @@ public struct CitizenImportResult: Sendable, Hashable, Codable {
     }
 }
 
+/// How many citizens in one country are in one welfare state.
+public struct WelfareTotal: Sendable, Hashable {
+    public var country: String
+    public var status: WelfareStatus
+    public var count: Int
+    public init(country: String, status: WelfareStatus, count: Int) {
+        self.country = country
+        self.status = status
+        self.count = count
+    }
+}
+
 /// Citizens, their import, erasure and the merging of one person registered twice.
 /// Every requirement is one transaction: it happens whole or not at all, and a caller that
 /// gets an error may assume nothing changed. `OperationError.notFound` / `.conflict` are the
@@ -26,6 +38,8 @@ public protocol CitizenStore: Sendable {
     /// leaves empty, and never touches welfare status.
     func upsertCitizens(_ citizens: [NewCitizen]) async throws -> CitizenImportResult
     func countCitizens() async throws -> Int
+    /// Citizens by country and welfare state (the dashboard's totals); only non-zero cells.
+    func welfareTotals() async throws -> [WelfareTotal]
     /// Citizens filtered, in id order, paged by id.
     func citizens(_ filter: CitizenFilter, page: PageRequest) async throws -> Page<Citizen>
     /// The id of the citizen with this phone number (E.164), if any.

@@ -15,6 +15,19 @@ public struct DeliveryCount: Sendable, Hashable, Codable {
     }
 }
 
+/// How many of an advisory's deliveries reached `state` (sent, delivered or failed) within
+/// one time bucket, by when they last moved.
+public struct DeliveryTimeBucket: Sendable, Hashable {
+    public var start: Date
+    public var state: DeliveryState
+    public var count: Int
+    public init(start: Date, state: DeliveryState, count: Int) {
+        self.start = start
+        self.state = state
+        self.count = count
+    }
+}
+
 /// Reading deliveries and their history (the API's `/v1/deliveries`, the CLI's `--wait`).
 public protocol DeliveryReadStore: Sendable {
     func delivery(id: Int64) async throws -> Delivery?
@@ -24,4 +37,7 @@ public protocol DeliveryReadStore: Sendable {
     func deliveries(_ filter: DeliveryFilter, page: PageRequest) async throws -> Page<Delivery>
     /// Counts by state × channel × language, for one advisory or all.
     func deliveryCounts(advisoryId: Int64?) async throws -> [DeliveryCount]
+    /// The advisory's deliveries now sent, delivered or failed, by the `bucketSeconds`-long
+    /// bucket of their last move (the console's chart of deliveries over time), oldest first.
+    func deliveryTimes(advisoryId: Int64, bucketSeconds: Int) async throws -> [DeliveryTimeBucket]
 }

@@ -7,6 +7,7 @@ public struct StoreRoles: Sendable {
     public let publishing: any PublishingStore
     public let deliveries: any DeliveryReadStore
     public let checkins: any CheckinStore
+    public let citizens: any CitizenStore
     public let agencies: any AgencyStore
     public let operators: any OperatorStore
     public let places: any PlaceStore
@@ -17,6 +18,7 @@ public struct StoreRoles: Sendable {
         publishing = store
         deliveries = store
         checkins = store
+        citizens = store
         agencies = store
         operators = store
         places = store
