@@ -56,6 +56,7 @@ struct ConsoleController {
         addAdvisoryRoutes(to: router)
         addComposeRoutes(to: router)
         addCitizenRoutes(to: router)
+        addRegistryRoutes(to: router)
         addHotlineRoutes(to: router)
         addLiveRoutes(to: router)
         router.get("console/static/console.css") { _, _ in Self.asset(pages.css, type: "text/css; charset=utf-8") }

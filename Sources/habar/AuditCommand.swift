@@ -15,19 +15,13 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try makeStore(try common.load())
-            var verifier = AuditChainVerifier()
-            var page = PageRequest(limit: PageRequest.maxLimit)
-            repeat {
-                let entries = try await store.auditEntries(page: page)
-                for entry in entries.items {
-                    if let problem = verifier.check(entry) {
-                        FileHandle.standardError.write("habar: audit log tampered: \(problem)\n")
-                        throw Exit.dataError
-                    }
-                }
-                page.after = entries.nextAfter
-            } while page.after != nil
-            print("audit log intact: \(verifier.checked) entries, last hash \(verifier.lastHash)")
+            switch try await AuditChainVerifier.verify(store) {
+            case .broken(let problem):
+                FileHandle.standardError.write("habar: audit log tampered: \(problem)\n")
+                throw Exit.dataError
+            case .intact(let entries, let lastHash):
+                print("audit log intact: \(entries) entries, last hash \(lastHash)")
+            }
         }
     }
 }

@@ -82,8 +82,31 @@ public struct AuditEntryRecord<ID: RecordID>: Sendable, Hashable, Codable, Ident
     }
 }
 
+/// What walking the whole audit log found.
+public enum AuditVerdict: Sendable, Equatable {
+    case intact(entries: Int, lastHash: String)
+    /// The first entry that breaks the chain, said plainly.
+    case broken(String)
+}
+
 /// Walks an audit log in order and reports the first entry whose link or hash is wrong.
 public struct AuditChainVerifier: Sendable {
+    /// Walks every entry of `store`'s log in order (`habar audit verify`, the console's
+    /// audit page); `visit` sees each entry checked.
+    public static func verify(_ store: any OperatorStore, visit: (AuditEntry) -> Void = { _ in }) async throws -> AuditVerdict {
+        var verifier = AuditChainVerifier()
+        var page = PageRequest(limit: PageRequest.maxLimit)
+        repeat {
+            let entries = try await store.auditEntries(page: page)
+            for entry in entries.items {
+                if let problem = verifier.check(entry) { return .broken(problem) }
+                visit(entry)
+            }
+            page.after = entries.nextAfter
+        } while page.after != nil
+        return .intact(entries: verifier.checked, lastHash: verifier.lastHash)
+    }
+
     public private(set) var lastHash = AuditEntry.genesisHash
     public private(set) var checked = 0
 
