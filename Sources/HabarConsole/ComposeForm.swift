@@ -8,7 +8,7 @@ import HabarMessages
 /// `tags`, `groupIds`, `agencyIds` (comma-separated), `citizenIds`, `all`; a checkbox
 /// `channel.<name>` per configured channel and `mode`; each text parameter per language
 /// (`route.kk`, `route.ru`, `route.en`); places by id (`meetingPointId`, …); times as
-/// `YYYY-MM-DDTHH:MM` in UTC (what an `<input type="datetime-local">` sends).
+/// `YYYY-MM-DD HH:MM` in UTC (a `T` between them, seconds or an offset are read too).
 struct ComposeForm {
     var fields: [String: String]
     /// Problems by the form field (or group of fields) they belong next to.
@@ -38,7 +38,7 @@ struct ComposeForm {
 
     mutating func fail(_ field: String, _ detail: String) { errors[field, default: []].append(detail) }
 
-    static let timeFormats: [String] = ["yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm:ssXXXXX"]
+    static let timeFormats: [String] = ["yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ssXXXXX"]
 
     /// A moment typed in UTC.
     mutating func time(_ name: String) -> Date? {
@@ -59,7 +59,7 @@ struct ComposeForm {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm"
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
         return formatter.string(from: date)
     }
 

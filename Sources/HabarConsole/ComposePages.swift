@@ -72,7 +72,7 @@ extension ConsoleController {
             }
         }
         await accounts.audit(signed.account.name, role: signed.account.role, "console draft", target: "advisories", status: 422, at: now)
-        return html(.unprocessableContent, try await composeHTML(signed, &form, preview: true))
+        return html(.unprocessableContent, try await composeHTML(signed, &form, preview: true, fieldErrors: true))
     }
 
     /// The preview part alone, for the page's script while the operator types.
@@ -131,7 +131,7 @@ extension ConsoleController {
             }
         }
         await accounts.audit(signed.account.name, role: signed.account.role, "console correct", target: target, status: 422, at: now)
-        return html(.unprocessableContent, try await composeHTML(signed, &form, preview: true, correcting: advisory))
+        return html(.unprocessableContent, try await composeHTML(signed, &form, preview: true, correcting: advisory, fieldErrors: true))
     }
 
     func correctPreview(_ request: Request, _ context: HabarRequestContext) async throws -> Response {
@@ -150,14 +150,23 @@ extension ConsoleController {
     }
 
     /// The whole page: the form as filled in, errors beside their fields, and the preview.
-    func composeHTML(_ signed: Signed, _ form: inout ComposeForm, preview: Bool, correcting: Advisory? = nil) async throws -> String {
+    /// Errors stand beside their fields only after a save was tried; before, the preview lists
+    /// what is still missing.
+    func composeHTML(_ signed: Signed, _ form: inout ComposeForm, preview: Bool, correcting: Advisory? = nil, fieldErrors: Bool = false) async throws -> String {
         let language = signed.language
         let now = gateway.now()
+        // The form is read and checked afresh here; what a save found besides is kept, once.
+        let earlier = form.errors
+        form.errors = [:]
         let draft = form.advisory(author: signed.account.actor, configuredChannels: configuredChannels, now: now)
-        let previewed = try await {
+        var previewed = try await {
             if let correcting { return try await correctionPreviewValues(language, correcting, &form) }
             return try await previewValues(language, draft, &form)
         }()
+        for (field, details) in earlier {
+            for detail in details where !(form.errors[field] ?? []).contains(detail) { form.errors[field, default: []].append(detail) }
+        }
+        previewed.merge(previewProblems(language, form)) { _, b in b }
         let fields = form.fields
         let kind = correcting?.kind ?? draft.kind
         let template = draft.template
@@ -172,9 +181,9 @@ extension ConsoleController {
             "exercise": draft.exercise, "modeAll": draft.channelPlan.mode == .all, "public": draft.scope == .public,
             "channels": configuredChannels.map { ["name": $0, "checked": fields["channel.\($0)"] == "on", "exerciseCapable": exerciseChannels.contains($0)] },
             "all": fields["all"] == "on",
-            "params": parameterRows(template: template, form: form, language: language),
-            "places": try await placeChoices(template: template, form: form, language: language),
-            "errors": form.errors.mapValues { $0 as Any },
+            "params": parameterRows(template: template, form: form, language: language, fieldErrors: fieldErrors),
+            "places": try await placeChoices(template: template, form: form, language: language, fieldErrors: fieldErrors),
+            "errors": fieldErrors ? form.errors.mapValues { $0 as Any } : [String: Any](),
             "previewPart": previewed,
         ]
         for name in ["countries", "cities", "tags", "groupIds", "agencyIds", "citizenIds", "expiresAt", "publishAt"] { values[name] = fields[name] ?? "" }
@@ -182,21 +191,21 @@ extension ConsoleController {
             .union((values["params"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
             .union((values["places"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String })
         let elsewhere = form.errors.filter { !shown.contains($0.key) }.sorted { $0.key < $1.key }.flatMap { key, details in details.map { "\(key): \($0)" } }
-        if !elsewhere.isEmpty { values["formErrors"] = elsewhere; values["hasFormErrors"] = true }
-        if !form.errors.isEmpty { values["hasErrors"] = true }
+        if fieldErrors, !elsewhere.isEmpty { values["formErrors"] = elsewhere; values["hasFormErrors"] = true }
+        if fieldErrors, !form.errors.isEmpty { values["hasErrors"] = true }
         let title = correcting.map { pages.text("console.compose.correct_title", language, ["id": .text(String($0.id))]) } ?? pages.text("console.compose.title", language)
         values["title"] = title
         return pages.render("compose", language: language, try await frame(signed, path: correcting.map { "/console/advisories/\($0.id)/correct" } ?? "/console/compose").merging(values) { a, _ in a })
     }
 
     /// The parameters `template` reads, in a fixed order, each with its fields as filled in.
-    func parameterRows(template: String, form: ComposeForm, language: Language) -> [[String: Any]] {
+    func parameterRows(template: String, form: ComposeForm, language: Language, fieldErrors: Bool) -> [[String: Any]] {
         let needed = Set(gateway.catalog.placeholders(of: template).map { AdvisoryParameters.source(of: $0) })
         let order = ["route", "borderCrossing", "previousBorderCrossing", "meetingPoint", "meetingPointAddress", "previousMeetingPoint",
                      "meetingPointLocation", "opensAt", "closesAt", "checkinDeadline", "text", "contactPhone", "timeZone"]
         let timed = !needed.isDisjoint(with: ComposeForm.timeParameters) || needed.contains("localZone")
         return order.filter { needed.contains($0) || ($0 == "timeZone" && timed) }.map { name -> [String: Any] in
-            var row: [String: Any] = ["name": name, "label": pages.text("console.param." + name, language), "errors": form.errors[name] ?? []]
+            var row: [String: Any] = ["name": name, "label": pages.text("console.param." + name, language), "errors": fieldErrors ? form.errors[name] ?? [] : []]
             if ComposeForm.textParameters.contains(name) {
                 row["perLanguage"] = true
                 row["cells"] = [Language.kazakh, .russian, .english].map { reading in
@@ -219,7 +228,7 @@ extension ConsoleController {
     }
 
     /// A choice of registered open places for each role the template's texts take from one.
-    func placeChoices(template: String, form: ComposeForm, language: Language) async throws -> [[String: Any]] {
+    func placeChoices(template: String, form: ComposeForm, language: Language, fieldErrors: Bool) async throws -> [[String: Any]] {
         let needed = Set(gateway.catalog.placeholders(of: template).map { AdvisoryParameters.source(of: $0) })
         var choices: [[String: Any]] = []
         for role in [PlaceUse.Role.corridor, .borderCrossing, .meetingPoint] where !needed.isDisjoint(with: role.textParameters) {
@@ -227,7 +236,7 @@ extension ConsoleController {
             let places = try await gateway.roles.places.places(PlaceFilter(kind: role.kind, status: .open), page: PageRequest(limit: PageRequest.maxLimit)).items
             let chosen = form.fields[field] ?? ""
             choices.append([
-                "field": field, "label": pages.text("console.place_role." + role.rawValue, language), "errors": form.errors[field] ?? [],
+                "field": field, "label": pages.text("console.place_role." + role.rawValue, language), "errors": fieldErrors ? form.errors[field] ?? [] : [],
                 "options": places.map { place in
                     ["id": place.id, "selected": String(place.id) == chosen,
                      "name": "\(place.name.value(for: language, fallback: [.russian, .english, .kazakh]) ?? "#\(place.id)") (\(place.country ?? "—"), v\(place.version))"]
