@@ -57,6 +57,7 @@ struct ConsoleController {
         addComposeRoutes(to: router)
         addCitizenRoutes(to: router)
         addRegistryRoutes(to: router)
+        addAdminRoutes(to: router)
         addHotlineRoutes(to: router)
         addLiveRoutes(to: router)
         router.get("console/static/console.css") { _, _ in Self.asset(pages.css, type: "text/css; charset=utf-8") }
@@ -164,7 +165,7 @@ struct ConsoleController {
                 "name": .text(signed.account.name), "role": .text(pages.text("console.role." + signed.account.role.rawValue, signed.language)),
             ]),
             "languages": pages.languageChoices(signed.language, path: path),
-            "canCompose": signed.account.role.satisfies(.operator),
+            "canCompose": signed.account.role.satisfies(.operator), "isAdmin": signed.account.role == .admin,
         ]
         // (An empty string is not false to Mustache: the key is left out instead.)
         if exercises > 0 { frame["exerciseBanner"] = pages.text("console.exercise.banner", signed.language, ["count": .number(Double(exercises))]) }

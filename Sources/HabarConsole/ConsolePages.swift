@@ -60,7 +60,7 @@ struct ConsolePages: Sendable {
     /// Each language by its own name.
     static let languageNames: [Language: String] = [.kazakh: "Қазақша", .russian: "Русский", .english: "English"]
 
-    static let templateNames = ["layout", "login", "dashboard", "message", "advisory", "cases", "text_cell", "compose", "compose_preview", "citizens", "citizen", "citizen_import", "places", "place", "agencies", "agency", "audit"]
+    static let templateNames = ["layout", "login", "dashboard", "message", "advisory", "cases", "text_cell", "compose", "compose_preview", "citizens", "citizen", "citizen_import", "places", "place", "agencies", "agency", "audit", "admin"]
 
     static let library: MustacheLibrary = {
         var library = MustacheLibrary()
