@@ -21,7 +21,8 @@ public struct ConsoleModule: GatewayModule {
 
     public func addRoutes(to router: Router<HabarRequestContext>, gateway: Gateway) {
         let console = ConsoleController(
-            gateway: gateway, accounts: ConsoleAccounts(store: gateway.store, throttle: throttle, settings: settings), pages: ConsolePages(catalog: gateway.catalog))
+            gateway: gateway, accounts: ConsoleAccounts(store: gateway.store, throttle: throttle, settings: settings), pages: ConsolePages(catalog: gateway.catalog),
+            board: ProgressBoard(gateway: gateway))
         console.addRoutes(to: router)
     }
 }
@@ -38,6 +39,8 @@ struct ConsoleController {
     let gateway: Gateway
     let accounts: ConsoleAccounts
     let pages: ConsolePages
+    /// The dashboards' shared figures (read at most once a second).
+    let board: ProgressBoard
 
     /// A signed-in request: the session, its account, the cookie it came with.
     struct Signed {
@@ -150,8 +153,8 @@ struct ConsoleController {
 
     func dashboard(_ request: Request) async throws -> Response {
         guard let signed = try await signed(request) else { return Self.redirect("/console/login") }
-        let board = try await Dashboard.read(gateway: gateway, language: signed.language, pages: pages)
-        return html(.ok, pages.render("dashboard", language: signed.language, try await frame(signed, path: "/console/").merging(board) { a, _ in a }))
+        let values = try await Dashboard.read(gateway: gateway, board: board, language: signed.language, pages: pages)
+        return html(.ok, pages.render("dashboard", language: signed.language, try await frame(signed, path: "/console/").merging(values) { a, _ in a }))
     }
 
     /// What every signed-in page shows around its content: who is signed in, the language,

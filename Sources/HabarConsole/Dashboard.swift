@@ -21,15 +21,16 @@ enum Dashboard {
         }
     }
 
-    static func read(gateway: Gateway, language: Language, pages: ConsolePages) async throws -> [String: Any] {
+    static func read(gateway: Gateway, board: ProgressBoard, language: Language, pages: ConsolePages) async throws -> [String: Any] {
         let now = gateway.now()
-        let advisories = try await gateway.roles.publishing.advisories(
-            AdvisoryFilter(status: .published, inForceAt: now), page: PageRequest(limit: PageRequest.maxLimit)).items
+        let snapshot = try await board.snapshot()
+        let advisories = snapshot.advisories
         var rows: [[String: Any]] = []
         var waitingByChannel: [String: Int] = [:]
         for advisory in advisories {
-            let perChannel = try await progress(gateway: gateway, advisoryId: advisory.id)
-            for row in perChannel { waitingByChannel[row["channel"] as? String ?? "", default: 0] += row["queued"] as? Int ?? 0 }
+            let channels = snapshot.progress[advisory.id] ?? []
+            for channel in channels { waitingByChannel[channel.channel, default: 0] += channel.queued }
+            let perChannel = channels.map(\.values)
             rows.append([
                 "id": advisory.id, "kind": pages.text("console.kind." + advisory.kind.rawValue, language),
                 "severity": pages.text("console.severity." + advisory.severity.rawValue, language),
@@ -59,7 +60,7 @@ enum Dashboard {
         return [
             "advisories": rows, "noAdvisories": rows.isEmpty, "caseReasons": reasons, "waiting": waiting, "hasWaiting": !waiting.isEmpty,
             "channelHealth": health(gateway: gateway, waiting: waitingByChannel, language: language, pages: pages, now: now),
-            "welfare": try await welfare(gateway: gateway, language: language, pages: pages),
+            "welfare": welfare(snapshot.welfare),
         ]
     }
 
@@ -96,9 +97,9 @@ enum Dashboard {
 
     /// Welfare by country: needs help, unreached, no answer yet, safe; the countries with
     /// the most people needing help first.
-    static func welfare(gateway: Gateway, language: Language, pages: ConsolePages) async throws -> [[String: Any]] {
+    static func welfare(_ totals: [WelfareTotal]) -> [[String: Any]] {
         var byCountry: [String: [WelfareStatus: Int]] = [:]
-        for total in try await gateway.roles.citizens.welfareTotals() { byCountry[total.country, default: [:]][total.status, default: 0] += total.count }
+        for total in totals { byCountry[total.country, default: [:]][total.status, default: 0] += total.count }
         return byCountry.sorted { a, b in
             let (helpA, helpB) = (a.value[.needsHelp] ?? 0, b.value[.needsHelp] ?? 0)
             if helpA != helpB { return helpA > helpB }
@@ -113,22 +114,8 @@ enum Dashboard {
         }
     }
 
-    /// Queued, sent, delivered and failed per channel, with the share handed over.
+    /// Queued, sent, delivered and failed per channel of one advisory, read now.
     static func progress(gateway: Gateway, advisoryId: Int64) async throws -> [[String: Any]] {
-        let counts = try await gateway.roles.deliveries.deliveryCounts(advisoryId: advisoryId)
-        var channels: [String: [Column: Int]] = [:]
-        for count in counts {
-            guard let column = Column.of(count.state) else { continue }
-            channels[count.channel, default: [:]][column, default: 0] += count.count
-        }
-        return channels.keys.sorted().map { channel -> [String: Any] in
-            let byColumn = channels[channel] ?? [:]
-            let total = byColumn.values.reduce(0, +)
-            let handed = (byColumn[.sent] ?? 0) + (byColumn[.delivered] ?? 0) + (byColumn[.failed] ?? 0)
-            var row: [String: Any] = ["channel": channel, "total": total, "done": handed]
-            for column in Column.allCases { row[column.rawValue] = byColumn[column] ?? 0 }
-            row["percent"] = total == 0 ? 0 : handed * 100 / total
-            return row
-        }
+        ChannelProgress.of(try await gateway.roles.deliveries.deliveryCounts(advisoryId: advisoryId)).map(\.values)
     }
 }
