@@ -196,6 +196,13 @@ public struct StoreConformance: Sendable {
         let path = try await store.deliveryEvents(deliveryId: claimed.deliveryId).map(\.toState)
         guard path == [.queued, .sending, .sent, .delivered] else { throw ConformanceFailure(name, "events \(path) (a repeated receipt must change nothing)") }
         try await Self.checkMoves(store, ids: [claimed.deliveryId], case: name)
+        // The chart of deliveries over time counts it once, delivered, in the bucket of its last move.
+        let buckets = try await store.deliveryTimes(advisoryId: draft.id, bucketSeconds: 60)
+        let moved = try await store.delivery(id: claimed.deliveryId)?.updatedAt ?? now
+        let start = Date(timeIntervalSince1970: (moved.timeIntervalSince1970 / 60).rounded(.down) * 60)
+        guard buckets == [DeliveryTimeBucket(start: start, state: .delivered, count: 1)] else {
+            throw ConformanceFailure(name, "delivery times \(buckets), not one delivered in the minute from \(start)")
+        }
     }
 
     func auditChain(_ store: any HabarStore) async throws {
