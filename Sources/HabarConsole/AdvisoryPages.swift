@@ -49,6 +49,13 @@ extension ConsoleController {
             "canApprove": canApprove, "canCorrect": signed.account.role.satisfies(.operator) && advisory.status == .published && advisory.pendingCorrection == nil,
             "canCompose": signed.account.role.satisfies(.operator), "hasCAP": advisory.publishedAt != nil, "canCancel": signed.account.role.satisfies(.approver) && (advisory.status == .draft || advisory.status == .published),
         ]
+        // A correction waiting for a second person: what it would send, before anyone approves it.
+        if let pending = advisory.pendingCorrection {
+            values["pendingAuthor"] = pages.text("console.advisory.pending_by", language, ["name": .text(pending.author)])
+            if let corrected = try? await gateway.publisher.previewCorrection(advisory, pending.correction, now: gateway.now()) {
+                values["pendingGrid"] = textGrid(corrected.renderings, language)
+            }
+        }
         let progress = try await Dashboard.progress(gateway: gateway, advisoryId: advisory.id)
         values["progress"] = progress
         values["hasProgress"] = !progress.isEmpty

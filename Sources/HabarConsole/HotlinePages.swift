@@ -30,16 +30,23 @@ extension ConsoleController {
         var rows: [[String: Any]] = []
         for hotlineCase in cases {
             let citizen = try await hotlineCase.citizenId.asyncFlatMap { try? await gateway.citizens.citizen(id: $0, as: .headquarters) }
-            rows.append([
+            // (Mustache takes an empty string as true: absent values are left out, not "".)
+            var row: [String: Any] = [
                 "id": hotlineCase.id, "reason": pages.text("console.case_reason." + hotlineCase.reason.rawValue, language),
                 "urgent": hotlineCase.reason == .needsHelp, "status": pages.text("console.case_status." + hotlineCase.status.rawValue, language),
-                "assignee": hotlineCase.assignee ?? "", "mine": hotlineCase.assignee == signed.account.name,
-                "opened": Self.time(hotlineCase.openedAt), "citizen": citizen?.fullName ?? "—", "phone": citizen?.phone?.e164 ?? "",
+                "mine": hotlineCase.assignee == signed.account.name,
+                "opened": Self.time(hotlineCase.openedAt), "citizen": citizen?.fullName ?? "—",
                 "country": citizen?.country ?? "", "citizenLanguage": citizen?.language.tag ?? "",
-                "entries": hotlineCase.entries.suffix(5).map { entry in
-                    ["kind": pages.text("console.case_entry." + entry.kind.rawValue, language), "text": entry.text, "author": entry.author ?? "", "at": Self.time(entry.at)]
+                "entries": hotlineCase.entries.suffix(5).map { entry -> [String: Any] in
+                    var item: [String: Any] = ["kind": pages.text("console.case_entry." + entry.kind.rawValue, language), "text": entry.text, "at": Self.time(entry.at)]
+                    if let author = entry.author, !author.isEmpty { item["author"] = author }
+                    return item
                 },
-            ])
+            ]
+            if let assignee = hotlineCase.assignee, !assignee.isEmpty { row["assignee"] = assignee }
+            if let phone = citizen?.phone?.e164 { row["phone"] = phone }
+            if let id = citizen?.id { row["citizenId"] = id }
+            rows.append(row)
         }
         var values: [String: Any] = ["cases": rows, "none": rows.isEmpty]
         if let message { values[error ? "failure" : "notice"] = message }

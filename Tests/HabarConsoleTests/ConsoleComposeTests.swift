@@ -218,6 +218,34 @@ struct ConsoleComposeTests {
         #expect(stored.version == 2 && stored.params.contactPhone == "+982100000099")
     }
 
+    @Test("a correction above the threshold waits; the approver's page shows what it would send before approving it")
+    func pendingCorrection() async throws {
+        let rig = try ConsoleRig(threshold: 2)
+        let now = rig.clock.now
+        let password = try await rig.account("Айгерим", .operator)
+        let approver = try await rig.account("Мария", .approver)
+        _ = try await seed(rig)
+        let draft = try await rig.gateway.publisher.draft(Fixtures.advisory(expiresAt: now.addingTimeInterval(86_400)), now: now)
+        _ = try await rig.gateway.publisher.approve(id: draft.id, by: Actor(name: "Мария"), threshold: 2, now: now)
+        try await rig.test { client in
+            let session = try await client.signIn("Айгерим", password)
+            let form = try await client.get("/console/advisories/\(draft.id)/correct", cookies: ["habar_session": session])
+            var fields = Self.formFields(form.body)
+            fields["contactPhone"] = "+982100000077"
+            fields["action"] = "save"
+            let saved = try await client.post("/console/advisories/\(draft.id)/correct", fields, cookies: ["habar_session": session])
+            #expect(saved.headers[.location] == "/console/advisories/\(draft.id)?corrected=pending")
+            let theirs = try await client.signIn("Мария", approver)
+            let page = try await client.get("/console/advisories/\(draft.id)", cookies: ["habar_session": theirs])
+            let pending = try #require(Self.section(page.body, from: "<section class=\"pending warning\">", to: "</section>"))
+            #expect(pending.contains("Исправление от Айгерим ждёт утверждения."))
+            #expect(pending.contains("+98 21 0000 0077") && pending.contains("справление сообщения от"), "the correction's own texts: \(pending)")
+            let approved = try await client.post("/console/advisories/\(draft.id)/approve", ["csrf": page.csrf!], cookies: ["habar_session": theirs])
+            #expect(approved.body.contains("Исправление утверждено и отправляется."))
+        }
+        #expect(try await rig.gateway.store.advisory(id: draft.id)?.version == 2)
+    }
+
     /// A moment as a `datetime-local` field holds it, in UTC.
     static func utc(_ date: Date) -> String {
         let formatter = DateFormatter()
