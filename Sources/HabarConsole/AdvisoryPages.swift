@@ -16,6 +16,8 @@ extension ConsoleController {
         router.post("console/advisories/{id}/approve") { request, context in try await approve(request, context) }
         router.post("console/advisories/{id}/cancel") { request, context in try await cancel(request, context) }
         router.get("console/advisories/{id}/cap") { request, context in try await capDownload(request, context) }
+        router.post("console/advisories/{id}/interrupt") { request, context in try await interrupt(request, context, resume: false) }
+        router.post("console/advisories/{id}/resume") { request, context in try await interrupt(request, context, resume: true) }
     }
 
     func advisoryId(_ context: HabarRequestContext) -> Int64? {
@@ -40,14 +42,16 @@ extension ConsoleController {
             "mode": pages.text(advisory.exercise ? "console.exercise.label" : "console.live.label", language),
             "kind": pages.text("console.kind." + advisory.kind.rawValue, language),
             "severity": pages.text("console.severity." + advisory.severity.rawValue, language),
-            "state": pages.text("console.state." + (advisory.isScheduled ? "scheduled" : advisory.status.rawValue), language),
+            "state": pages.text("console.state." + (advisory.isScheduled ? "scheduled" : advisory.interruptedAt != nil && advisory.status == .published ? "interrupted" : advisory.status.rawValue), language),
             "template": advisory.template, "version": advisory.version, "author": advisory.author, "approver": advisory.approver ?? "—",
             "recipients": recipients, "unreachable": preview.audience.unreachable,
             "byLanguage": preview.audience.byLanguage.sorted { $0.key < $1.key }.map { ["name": $0.key, "count": $0.value] },
             "byChannel": preview.audience.byChannel.sorted { $0.key < $1.key }.map { ["name": $0.key, "count": $0.value] },
             "texts": preview.renderings.map { Self.textRow($0, pages: pages, language: language) },
             "canApprove": canApprove, "canCorrect": signed.account.role.satisfies(.operator) && advisory.status == .published && advisory.pendingCorrection == nil,
-            "canCompose": signed.account.role.satisfies(.operator), "hasCAP": advisory.publishedAt != nil, "canCancel": signed.account.role.satisfies(.approver) && (advisory.status == .draft || advisory.status == .published),
+            "canCompose": signed.account.role.satisfies(.operator), "hasCAP": advisory.publishedAt != nil,
+            "canInterrupt": signed.account.role.satisfies(.approver) && advisory.status == .published && advisory.interruptedAt == nil,
+            "canResume": signed.account.role.satisfies(.approver) && advisory.status == .published && advisory.interruptedAt != nil, "canCancel": signed.account.role.satisfies(.approver) && (advisory.status == .draft || advisory.status == .published),
         ]
         // A correction waiting for a second person: what it would send, before anyone approves it.
         if let pending = advisory.pendingCorrection {
@@ -192,6 +196,26 @@ extension ConsoleController {
             return try await advisoryPage(request, context, message: failure.errors.map(\.description).joined(separator: "; "), error: true, status: .unprocessableContent)
         } catch OperationError.conflict(let why) {
             await accounts.audit(signed.account.name, role: signed.account.role, "console approve", target: "advisory/\(id)", status: 409, at: gateway.now())
+            return try await advisoryPage(request, context, message: why, error: true, status: .conflict)
+        }
+    }
+
+    /// Holds (or lets go on) the sending of an advisory: approvers, as cancelling is.
+    func interrupt(_ request: Request, _ context: HabarRequestContext, resume: Bool) async throws -> Response {
+        guard let signed = try await signed(request) else { return Self.redirect("/console/login") }
+        do { _ = try await checkedForm(request, signed) } catch Refused.csrf(let language) { return forbidden(language) }
+        guard let id = advisoryId(context) else { return forbidden(signed.language) }
+        let action = resume ? "console resume" : "console interrupt"
+        guard signed.account.role.satisfies(.approver) else {
+            await accounts.audit(signed.account.name, role: signed.account.role, action, target: "advisory/\(id)", status: 403, at: gateway.now())
+            return try await advisoryPage(request, context, message: pages.text("console.advisory.role_needed", signed.language), error: true, status: .forbidden)
+        }
+        do {
+            _ = try await gateway.publisher.interrupt(id: id, resume: resume, by: signed.account.actor, now: gateway.now())
+            await accounts.audit(signed.account.name, role: signed.account.role, action, target: "advisory/\(id)", status: 200, at: gateway.now())
+            return try await advisoryPage(request, context, message: pages.text(resume ? "console.advisory.resumed" : "console.advisory.interrupted", signed.language))
+        } catch OperationError.conflict(let why) {
+            await accounts.audit(signed.account.name, role: signed.account.role, action, target: "advisory/\(id)", status: 409, at: gateway.now())
             return try await advisoryPage(request, context, message: why, error: true, status: .conflict)
         }
     }

@@ -36,7 +36,7 @@ enum Dashboard {
                 "severity": pages.text("console.severity." + advisory.severity.rawValue, language),
                 "template": advisory.template, "version": advisory.version, "channels": perChannel, "exercise": advisory.exercise,
                 "mode": pages.text(advisory.exercise ? "console.exercise.label" : "console.live.label", language),
-                "hasChannels": !perChannel.isEmpty,
+                "hasChannels": !perChannel.isEmpty, "interrupted": advisory.interruptedAt != nil,
             ])
         }
         let open = try await gateway.roles.checkins.cases(CaseFilter(status: .open), page: PageRequest(limit: PageRequest.maxLimit)).items

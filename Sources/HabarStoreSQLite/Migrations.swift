@@ -650,6 +650,12 @@ enum Migrations {
                 ALTER TABLE advisories ADD COLUMN exercise INTEGER NOT NULL DEFAULT 0 CHECK (exercise = 0 OR exercise = 1);
                 """)
         }
+        migrator.registerMigration("v13: interrupted advisories") { db in
+            try db.execute(sql: """
+                ALTER TABLE advisories ADD COLUMN interrupted_at INTEGER;
+                ALTER TABLE advisories ADD COLUMN interrupted_by TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -36,7 +36,8 @@ extension SQLiteStore {
         try await writer.read { db in
             try Bool.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = ? AND state IN \(DeliveryState.pending.sql) AND next_attempt_at <= ?)
+                    SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = ? AND state IN \(DeliveryState.pending.sql) AND next_attempt_at <= ?
+                        AND advisory_id NOT IN (SELECT id FROM advisories WHERE interrupted_at IS NOT NULL))
                     """),
                 arguments: [channel, now.ms]) ?? false
         }
@@ -61,6 +62,7 @@ extension SQLiteStore {
                         a.cancel_notice_version, a.kind, a.params, d.citizen_id, d.agency_group, d.purpose
                     FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
                     WHERE d.channel = ? AND d.state IN \(DeliveryState.pending.sql) AND d.priority = ? AND d.next_attempt_at <= ?
+                        AND a.interrupted_at IS NULL
                     ORDER BY d.next_attempt_at, d.id
                     LIMIT ?
                     """),

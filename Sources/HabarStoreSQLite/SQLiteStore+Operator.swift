@@ -189,6 +189,15 @@ extension SQLiteStore {
         }
     }
 
+    public func setInterrupted(id: Int64, at: Date?, by: String?) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE advisories SET interrupted_at = ?, interrupted_by = ? WHERE id = ? AND status = \(AdvisoryStatus.published.sql)",
+                arguments: [at?.ms, by, id])
+            guard db.changesCount == 1 else { throw OperationError.conflict("advisory \(id) is not published") }
+        }
+    }
+
     public func setPendingCorrection(id: Int64, _ pending: PendingCorrection?) async throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601

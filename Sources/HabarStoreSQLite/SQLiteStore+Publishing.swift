@@ -258,7 +258,7 @@ extension SQLiteStore {
                 throw OperationError.conflict("advisory \(id) is \(stored.status.rawValue)")
             }
             try db.execute(
-                sql: "UPDATE advisories SET status = 'cancelled', cancelled_at = ?, pending_correction = NULL, approver = coalesce(approver, ?) WHERE id = ?",
+                sql: "UPDATE advisories SET status = 'cancelled', cancelled_at = ?, pending_correction = NULL, interrupted_at = NULL, approver = coalesce(approver, ?) WHERE id = ?",
                 arguments: [at.ms, by, id])
             let pending = try Row.fetchAll(
                 db,

@@ -53,7 +53,8 @@ extension SQLiteStore {
                     author: row["pending_author"] ?? "", authorTokenId: row["pending_author_token_id"])
             },
             cancelNoticeVersion: row["cancel_notice_version"],
-            places: try decode([PlaceUse].self, "places"), exercise: row["exercise"] as Bool? ?? false)
+            places: try decode([PlaceUse].self, "places"), exercise: row["exercise"] as Bool? ?? false,
+            interruptedAt: (row["interrupted_at"] as Int64?).map { Date(ms: $0) }, interruptedBy: row["interrupted_by"])
     }
 
     static func delivery(_ row: Row, installation: String) -> Delivery {

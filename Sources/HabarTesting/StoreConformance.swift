@@ -16,7 +16,7 @@ public struct StoreConformance: Sendable {
     public static let cases = [
         "installation identity", "fan-out once per citizen and version", "claims: lease, no double claim, take-over",
         "receipts before the send record", "audit chain under concurrent appends", "idempotency keys", "pagination",
-        "conflicts", "last admin token", "console accounts and sessions", "citizen search",
+        "conflicts", "last admin token", "console accounts and sessions", "citizen search", "interrupt holds claims",
     ]
 
     public func run(_ name: String) async throws {
@@ -33,6 +33,7 @@ public struct StoreConformance: Sendable {
         case "last admin token": try await lastAdmin(store)
         case "console accounts and sessions": try await console(store)
         case "citizen search": try await citizenSearch(store)
+        case "interrupt holds claims": try await interrupt(store)
         default: throw ConformanceFailure(name, "no such case")
         }
     }
@@ -350,6 +351,36 @@ public struct StoreConformance: Sendable {
         try await expectConflict("scheduling a cancelled advisory") {
             try await store.scheduleAdvisory(id: draft.id, approver: "a", approverTokenId: nil, publishAt: Date())
         }
+    }
+
+    /// An interrupted advisory's deliveries are not claimed until it is
+    /// resumed; only a published advisory can be held; a cancellation lets go of the hold.
+    func interrupt(_ store: any HabarStore) async throws {
+        let name = "interrupt holds claims"
+        _ = try await store.upsertCitizens((1...4).map { Fixtures.citizen($0) })
+        let publisher = try Self.publisher(store)
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        do {
+            try await store.setInterrupted(id: draft.id, at: Date(), by: "approver")
+            throw ConformanceFailure(name, "a draft was interrupted")
+        } catch let error as OperationError {
+            guard case .conflict = error else { throw ConformanceFailure(name, "interrupting a draft: \(error), not a conflict") }
+        }
+        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
+        let now = Date()
+        try await store.setInterrupted(id: draft.id, at: now, by: "approver")
+        guard let held = try await store.advisory(id: draft.id), held.interruptedAt != nil, held.interruptedBy == "approver" else {
+            throw ConformanceFailure(name, "the hold and who set it were not kept")
+        }
+        func claim(_ limit: Int) async throws -> [ClaimedDelivery] {
+            try await store.claimDeliveries(channel: "sms", kind: .sms, address: .phone, limit: limit, owner: "w", leaseUntil: now.addingTimeInterval(30), now: now)
+        }
+        guard try await claim(10).isEmpty else { throw ConformanceFailure(name, "an interrupted advisory's delivery was claimed") }
+        try await store.setInterrupted(id: draft.id, at: nil, by: nil)
+        guard try await claim(2).count == 2 else { throw ConformanceFailure(name, "a resumed advisory's deliveries were not claimed") }
+        try await store.setInterrupted(id: draft.id, at: now, by: "approver")
+        _ = try await store.cancelAdvisory(id: draft.id, at: now, by: "approver", notice: nil)
+        guard try await store.advisory(id: draft.id)?.interruptedAt == nil else { throw ConformanceFailure(name, "a cancelled advisory is still held") }
     }
 
     func lastAdmin(_ store: any HabarStore) async throws {

@@ -91,6 +91,45 @@ struct ConsoleAdvisoryTests {
         #expect(try await rig.gateway.store.advisory(id: advisory.id)?.status == .cancelled)
     }
 
+    @Test("an approver interrupts a published advisory from its page, then resumes it; an operator may not; a forged form changes nothing; all audited")
+    func interruptAndResume() async throws {
+        let rig = try ConsoleRig()
+        let approver = try await rig.account("Мария", .approver)
+        let operatorPassword = try await rig.account("Айдар", .operator)
+        let advisory = try await draft(rig, author: "Айдар")
+        _ = try await rig.gateway.publisher.publish(id: advisory.id, approver: "Мария", now: rig.clock.now)
+        try await rig.test { client in
+            let own = try await client.signIn("Айдар", operatorPassword)
+            let seen = try await client.get("/console/advisories/\(advisory.id)", cookies: ["habar_session": own])
+            #expect(!seen.body.contains("/interrupt\""), "an operator gets no interrupt button")
+            let refused = try await client.post("/console/advisories/\(advisory.id)/interrupt", ["csrf": seen.csrf!], cookies: ["habar_session": own])
+            #expect(refused.status == .forbidden)
+            #expect(try await rig.gateway.store.advisory(id: advisory.id)?.interruptedAt == nil)
+
+            let session = try await client.signIn("Мария", approver)
+            let page = try await client.get("/console/advisories/\(advisory.id)", cookies: ["habar_session": session])
+            #expect(page.body.contains("Немедленно приостановить отправку"))
+            let forged = try await client.post("/console/advisories/\(advisory.id)/interrupt", ["csrf": "forged"], cookies: ["habar_session": session])
+            #expect(forged.status == .forbidden)
+            #expect(try await rig.gateway.store.advisory(id: advisory.id)?.interruptedAt == nil, "a forged form changed nothing")
+            let held = try await client.post("/console/advisories/\(advisory.id)/interrupt", ["csrf": page.csrf!], cookies: ["habar_session": session])
+            #expect(held.status == .ok)
+            #expect(held.body.contains("Отправка приостановлена: провайдеру больше ничего не передаётся."))
+            #expect(held.body.contains("<dd class=\"state\">отправка приостановлена</dd>"))
+            #expect(held.body.contains("Продолжить отправку") && !held.body.contains("Немедленно приостановить отправку"))
+            let stored = try await rig.gateway.store.advisory(id: advisory.id)
+            #expect(stored?.interruptedAt != nil && stored?.interruptedBy == "Мария")
+            let dashboard = try await client.get("/console/", cookies: ["habar_session": session])
+            #expect(dashboard.body.contains("<span class=\"mode\">отправка приостановлена</span>"))
+
+            let resumed = try await client.post("/console/advisories/\(advisory.id)/resume", ["csrf": page.csrf!], cookies: ["habar_session": session])
+            #expect(resumed.status == .ok && resumed.body.contains("Отправка продолжается."))
+            #expect(try await rig.gateway.store.advisory(id: advisory.id)?.interruptedAt == nil)
+        }
+        let audit = try await rig.gateway.store.auditEntries(page: PageRequest()).items.filter { $0.action.hasPrefix("console interrupt") || $0.action.hasPrefix("console resume") }
+        #expect(audit.map { "\($0.actor) \($0.action) \($0.status)" }.sorted() == ["Айдар console interrupt 403", "Мария console interrupt 200", "Мария console resume 200"])
+    }
+
     @Test("an unknown advisory is a 404 page, not an error")
     func missing() async throws {
         let rig = try ConsoleRig()

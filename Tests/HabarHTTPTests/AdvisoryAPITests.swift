@@ -181,6 +181,31 @@ struct AdvisoryAPITests {
         }
     }
 
+    @Test("interrupt holds a published advisory's sending (the dispatcher sends nothing of it) until resume; approvers only; a draft is a 409")
+    func interrupt() async throws {
+        let rig = try await APIRig()
+        try await citizens(rig, 3)
+        try await rig.run { api in
+            let created = try await api.call(.post, "/v1/advisories", json: APIRig.advisoryJSON, as: .some(rig.tokens[.operator]))
+            let advisory = id(created)
+            #expect(try await api.call(.post, "/v1/advisories/\(advisory)/interrupt", as: .some(rig.tokens[.approver])).status == 409, "a draft is not sending")
+            _ = try await api.call(.post, "/v1/advisories/\(advisory)/approve", as: .some(rig.tokens[.approver]))
+            #expect(try await api.call(.post, "/v1/advisories/\(advisory)/interrupt", as: .some(rig.tokens[.operator])).status == 403)
+            let held = try await api.call(.post, "/v1/advisories/\(advisory)/interrupt", as: .some(rig.tokens[.approver]))
+            #expect(held.status == 200 && held.json["outcome"] as? String == "interrupted", "\(held.text)")
+            let body = held.json["advisory"] as? [String: Any]
+            #expect(body?["interruptedAt"] is String && body?["interruptedBy"] as? String != nil)
+            try await rig.gateway.dispatcher.dispatchOnce(channel: "sms")
+            let stub = URL(fileURLWithPath: rig.gateway.configuration.dataDir).appendingPathComponent("sms-stub.jsonl")
+            #expect(((try? String(contentsOf: stub, encoding: .utf8)) ?? "").isEmpty, "nothing sent while held")
+            let resumed = try await api.call(.post, "/v1/advisories/\(advisory)/resume", as: .some(rig.tokens[.approver]))
+            #expect(resumed.status == 200 && resumed.json["outcome"] as? String == "resumed")
+            #expect((resumed.json["advisory"] as? [String: Any])?["interruptedAt"] == nil)
+            try await rig.gateway.dispatcher.dispatchOnce(channel: "sms")
+            #expect(try String(contentsOf: stub, encoding: .utf8).split(separator: "\n").count == 3)
+        }
+    }
+
     @Test("cancel stops what is not sent and, asked to, tells those already reached; CAP is a Cancel")
     func cancel() async throws {
         let rig = try await APIRig()

@@ -56,7 +56,10 @@ struct HTTPBasicsTests {
 
     @Test("/metrics shows deliveries by state and channel, queue depth and send latency")
     func metrics() async throws {
-        let gateway = try testGateway()
+        // The stub's delivery reports wait an hour: the two stay `sent` however slow the machine.
+        let gateway = try testGateway {
+            $0.channels = [ChannelConfiguration(name: "sms", type: "sms-stub", options: .object(["dlrDelayMilliseconds": .number(3_600_000)]))]
+        }
         _ = try await gateway.store.upsertCitizens([Fixtures.citizen(1), Fixtures.citizen(2)])
         let draft = try await gateway.publisher.draft(Fixtures.advisory(), now: Date())
         _ = try await gateway.publisher.publish(id: draft.id, approver: "a", now: Date())

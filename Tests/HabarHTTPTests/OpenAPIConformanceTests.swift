@@ -161,7 +161,12 @@ struct OpenAPIConformanceTests {
             let small = try await c.call(.post, "/v1/advisories", json: APIRig.advisoryJSON.replacingOccurrences(of: #""countries": ["IR"]"#, with: #""citizenIds": [\#(id(citizen))]"#), as: op)
             try await c.call(.post, "/v1/advisories/\(id(small))/approve", as: approver)
             try await c.call(.post, "/v1/advisories/\(id(small))/update", json: #"{"severity": "extreme"}"#, as: op)  // 200: one recipient
+            try await c.call(.post, "/v1/advisories/\(id(small))/interrupt", as: op)  // 403: approvers
+            try await c.call(.post, "/v1/advisories/\(id(small))/interrupt", as: approver)
+            try await c.call(.post, "/v1/advisories/\(id(small))/resume", json: #"{"why": 1}"#, as: approver)  // 400: no such field
+            try await c.call(.post, "/v1/advisories/\(id(small))/resume", json: "{}", as: approver)
             try await c.call(.post, "/v1/advisories/\(id(small))/cancel", json: #"{"notice": true}"#, as: approver)
+            try await c.call(.post, "/v1/advisories/\(id(small))/interrupt", as: approver)  // 409: cancelled
             try await c.call(.get, "/v1/feed/cap", as: nil)
 
             // Places: a meeting point used by a published advisory, then moved: the advisory gets a pending correction.

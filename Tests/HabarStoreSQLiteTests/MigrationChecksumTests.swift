@@ -25,6 +25,7 @@ struct MigrationChecksumTests {
         ("v10: CHECK lists SQLite evaluates without a temporary index", "fafc39f34fcd99d5"),
         ("v11: console accounts and sessions", "9927603fbf6b4b67"),
         ("v12: exercise advisories", "39346b316e0f0561"),
+        ("v13: interrupted advisories", "57df660ac25850a2"),
     ]
 
     /// Each `registerMigration` block of Migrations.swift, by name, FNV-1a 64 over its UTF-8 text.

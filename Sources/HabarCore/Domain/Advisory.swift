@@ -331,6 +331,10 @@ public struct AdvisoryRecord<ID: RecordID>: Sendable, Hashable, Codable, Identif
     /// A drill (CAP `<status>Exercise</status>`), not a live advisory: every text carries the
     /// exercise marker, and it goes only through channels configured `exercise: true`.
     public var exercise: Bool
+    /// Sending held by an approver (nothing more is handed to a provider until resumed);
+    /// who held it. Deliveries already with a provider go on.
+    public var interruptedAt: Date?
+    public var interruptedBy: String?
 
     public init(
         id: ID, kind: AdvisoryKind, severity: Severity, audience: Audience,
@@ -338,8 +342,11 @@ public struct AdvisoryRecord<ID: RecordID>: Sendable, Hashable, Codable, Identif
         status: AdvisoryStatus = .draft, version: Int = 1, author: String, approver: String? = nil,
         createdAt: Date = Date(), publishedAt: Date? = nil, cancelledAt: Date? = nil, scope: AdvisoryScope = .restricted,
         publishAt: Date? = nil, authorTokenId: Int64? = nil, approverTokenId: Int64? = nil,
-        pendingCorrection: PendingCorrection? = nil, cancelNoticeVersion: Int? = nil, places: [PlaceUse] = [], exercise: Bool = false
+        pendingCorrection: PendingCorrection? = nil, cancelNoticeVersion: Int? = nil, places: [PlaceUse] = [], exercise: Bool = false,
+        interruptedAt: Date? = nil, interruptedBy: String? = nil
     ) {
+        self.interruptedAt = interruptedAt
+        self.interruptedBy = interruptedBy
         self.exercise = exercise
         self.places = places
         self.id = id
@@ -383,6 +390,6 @@ public struct AdvisoryRecord<ID: RecordID>: Sendable, Hashable, Codable, Identif
 
     /// This record under the id the store gave it.
     public func stored(id: Int64) -> Advisory {
-        Advisory(id: id, kind: kind, severity: severity, audience: audience, params: params, template: template, channelPlan: channelPlan, expiresAt: expiresAt, status: status, version: version, author: author, approver: approver, createdAt: createdAt, publishedAt: publishedAt, cancelledAt: cancelledAt, scope: scope, publishAt: publishAt, authorTokenId: authorTokenId, approverTokenId: approverTokenId, pendingCorrection: pendingCorrection, cancelNoticeVersion: cancelNoticeVersion, places: places, exercise: exercise)
+        Advisory(id: id, kind: kind, severity: severity, audience: audience, params: params, template: template, channelPlan: channelPlan, expiresAt: expiresAt, status: status, version: version, author: author, approver: approver, createdAt: createdAt, publishedAt: publishedAt, cancelledAt: cancelledAt, scope: scope, publishAt: publishAt, authorTokenId: authorTokenId, approverTokenId: approverTokenId, pendingCorrection: pendingCorrection, cancelNoticeVersion: cancelNoticeVersion, places: places, exercise: exercise, interruptedAt: interruptedAt, interruptedBy: interruptedBy)
     }
 }

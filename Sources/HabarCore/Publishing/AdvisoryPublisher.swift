@@ -405,6 +405,15 @@ public struct AdvisoryPublisher: Sendable {
         return result
     }
 
+    /// Holds the sending of published advisory `id` at once (nothing more goes to a provider;
+    /// what a provider has goes on), or with `resume` lets it go on. `.conflict` when the
+    /// advisory is not published. Its check-in links stay open.
+    public func interrupt(id: Int64, resume: Bool = false, by actor: Actor, now: Date) async throws -> Advisory {
+        try await store.setInterrupted(id: id, at: resume ? nil : now, by: resume ? nil : actor.name)
+        changes.changed(id)
+        return try await existing(id)
+    }
+
     /// A committed cancellation: its check-in links close now, not when a cache ages.
     private func cancelled<T>(_ id: Int64, _ result: T) -> T {
         changes.changed(id)

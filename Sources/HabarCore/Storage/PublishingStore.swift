@@ -142,6 +142,10 @@ public protocol PublishingStore: Sendable {
     /// Keeps a correction for a second person's approval (nil clears it); `.conflict` when
     /// the advisory is not published.
     func setPendingCorrection(id: Int64, _ pending: PendingCorrection?) async throws
+    /// Holds the sending of a published advisory (`at` and `by` set) or lets it go on (nil):
+    /// a held advisory's deliveries are not claimed, those with a provider go on.
+    /// `.conflict` when the advisory is not published.
+    func setInterrupted(id: Int64, at: Date?, by: String?) async throws
     /// The recipients by language and reachable address, for previews and the two-person rule.
     func audienceCells(_ recipients: Recipients) async throws -> [AudienceCell]
     /// Per agency with a webhook, the groups with tourists in the audience, in agency id order.

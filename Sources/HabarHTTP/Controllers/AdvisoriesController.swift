@@ -16,6 +16,8 @@ struct AdvisoriesController {
         group.post("{id}/approve") { request, context in try await approve(request, context) }
         group.post("{id}/update") { request, context in try await correct(request, context) }
         group.post("{id}/cancel") { request, context in try await cancel(request, context) }
+        group.post("{id}/interrupt") { request, context in try await interrupt(request, context, resume: false) }
+        group.post("{id}/resume") { request, context in try await interrupt(request, context, resume: true) }
         group.get("{id}/stats") { _, context in try await stats(context) }
         group.get("{id}/cap") { _, context in try await cap(context) }
     }
@@ -67,6 +69,9 @@ struct AdvisoriesController {
         var publishedAt: Date?
         var cancelledAt: Date?
         var pendingCorrection: Pending?
+        /// Sending held since then, by whom (`POST …/interrupt`; `…/resume` clears it).
+        var interruptedAt: Date?
+        var interruptedBy: String?
         var versions: [AdvisoryVersion]?
         /// The place versions the current texts come from.
         var places: [PlaceUse]
@@ -96,6 +101,8 @@ struct AdvisoriesController {
                     expiresAt: $0.correction.expiresAt, places: $0.correction.places)
             }
             places = a.places
+            interruptedAt = a.interruptedAt
+            interruptedBy = a.interruptedBy
             self.versions = versions
         }
     }
@@ -238,6 +245,16 @@ struct AdvisoriesController {
         let advisory = try await existing(context)
         return try JSONBody.response(OutcomeBody(
             advisory: Body(advisory), outcome: "cancelled", queued: result.notice?.queued, cancelled: result.cancelled))
+    }
+
+    /// Holds the sending at once (`interrupt`) or lets it go on (`resume`); approvers.
+    func interrupt(_ request: Request, _ context: HabarRequestContext, resume: Bool) async throws -> Response {
+        try context.require(.approver)
+        _ = try await RequestJSON.decode(EmptyInput.self, from: request, limit: limit, emptyIsObject: true)
+        let id = try context.id("advisory")
+        context.audit.target("advisory/\(id)")
+        let advisory = try await gateway.publisher.interrupt(id: id, resume: resume, by: context.actor, now: gateway.now())
+        return try JSONBody.response(OutcomeBody(advisory: Body(advisory), outcome: resume ? "resumed" : "interrupted", queued: nil, cancelled: nil))
     }
 
     struct StatsBody: Encodable {

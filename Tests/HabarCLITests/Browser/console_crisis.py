@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from console_flow import browser, submit
+from console_flow import browser, replaced, submit
 
 
 def texts(driver, selector):
@@ -161,7 +161,7 @@ def main():
         driver.save_screenshot(os.path.join(shots, f"checkin-phone{suffix}.png"))
         page = driver.find_element(By.TAG_NAME, "html")
         driver.find_element(By.CSS_SELECTOR, "button[value=need_help]").click()
-        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+        WebDriverWait(driver, 15).until(replaced(page))
         seen["checkinAnswer"] = driver.find_element(By.TAG_NAME, "body").text
         driver.save_screenshot(os.path.join(shots, f"checkin-answered{suffix}.png"))
         # 6. The operator finds the case in the hotline queue, takes it and resolves it.

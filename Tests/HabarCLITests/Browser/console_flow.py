@@ -12,17 +12,31 @@ os.environ.setdefault("SE_OFFLINE", "true")
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
+
+
+def replaced(page):
+    """A wait condition: `page` (an element of the old document) is gone. Chromium 156 answers
+    a node of a replaced document with "does not belong to the document", not as stale."""
+    def gone(_driver):
+        try:
+            page.is_enabled()
+            return False
+        except WebDriverException as error:
+            if isinstance(error, StaleElementReferenceException) or "does not belong to the document" in str(error):
+                return True
+            raise
+    return gone
 
 
 def submit(driver, selector):
     """Clicks a submit button and waits for the next page to replace this one."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 15).until(replaced(page))
     WebDriverWait(driver, 15).until(expected_conditions.presence_of_element_located((By.TAG_NAME, "main")))
 
 
@@ -96,7 +110,7 @@ def main():
         # The advisory's own page: the texts as citizens got them, with their SMS encoding.
         page = driver.find_element(By.TAG_NAME, "html")
         driver.find_element(By.CSS_SELECTOR, "article.advisory h3 a").click()
-        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+        WebDriverWait(driver, 15).until(replaced(page))
         seen["advisoryState"] = texts("dd.state")
         seen["encodings"] = texts("span.encoding")
         driver.save_screenshot(os.path.join(shots, f"console-advisory{suffix}.png"))
