@@ -656,6 +656,12 @@ enum Migrations {
                 ALTER TABLE advisories ADD COLUMN interrupted_by TEXT;
                 """)
         }
+        migrator.registerMigration("v14: welfare totals from an index") { db in
+            // The dashboard's welfare by country reads only this index (100,000 citizens: about
+            // 200 ms through citizens_by_country and the table, 20 ms here); one more index
+            // entry moves when a citizen's welfare changes.
+            try db.execute(sql: "CREATE INDEX citizens_by_country_welfare ON citizens (country, welfare_status)")
+        }
         return migrator
     }
 }

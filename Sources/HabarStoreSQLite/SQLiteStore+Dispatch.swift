@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HabarCore
 import HabarMessages
+import Synchronization
 
 extension SQLiteStore {
     // MARK: Claiming
@@ -567,20 +568,46 @@ extension SQLiteStore {
 
     public func deliveryCounts(advisoryId: Int64?) async throws -> [DeliveryCount] {
         try await writer.read { db in
-            let rows: [Row]
-            if let advisoryId {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries WHERE advisory_id = ? GROUP BY 1, 2, 3",
-                    arguments: [advisoryId])
-            } else {
-                rows = try Row.fetchAll(db, sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries GROUP BY 1, 2, 3")
+            func counts(_ rows: [Row]) -> [DeliveryCount] {
+                rows.compactMap { row in
+                    guard let state = DeliveryState(rawValue: row["state"]), let language = Language(rawValue: row["language"]) else { return nil }
+                    return DeliveryCount(state: state, channel: row["channel"], language: language, count: row["n"])
+                }
             }
-            return rows.compactMap { row in
-                guard let state = DeliveryState(rawValue: row["state"]), let language = Language(rawValue: row["language"]) else { return nil }
-                return DeliveryCount(state: state, channel: row["channel"], language: language, count: row["n"])
+            guard let advisoryId else {
+                return counts(try Row.fetchAll(db, sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries GROUP BY 1, 2, 3"))
             }
+            // An advisory whose deliveries are all final keeps its counts until it gets another
+            // delivery: final rows never change state, channel or language, and deliveries are
+            // never deleted nor moved to another advisory, so the number of its rows and their
+            // highest id (read from the unique index alone) tell whether anything was added.
+            let probe = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT COUNT(*) AS n, MAX(id) AS last FROM deliveries WHERE advisory_id = ?"), arguments: [advisoryId])
+            let key = FinalCounts.Probe(rows: probe?["n"] ?? 0, lastId: probe?["last"] ?? 0)
+            if let kept = finalCounts.withLock({ $0[advisoryId] }), kept.probe == key { return kept.counts }
+            let fresh = counts(try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries WHERE advisory_id = ? GROUP BY 1, 2, 3"),
+                arguments: [advisoryId]))
+            finalCounts.withLock { kept in
+                if key.rows > 0, fresh.allSatisfy(\.state.isFinal) {
+                    kept[advisoryId] = FinalCounts(probe: key, counts: fresh)
+                } else {
+                    kept[advisoryId] = nil
+                }
+            }
+            return fresh
         }
     }
 }
 
 
+
+/// An advisory's delivery counts once all its deliveries are final, with what its rows were then.
+struct FinalCounts: Sendable {
+    struct Probe: Sendable, Equatable {
+        var rows: Int
+        var lastId: Int64
+    }
+    var probe: Probe
+    var counts: [DeliveryCount]
+}

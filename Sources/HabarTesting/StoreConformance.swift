@@ -204,6 +204,15 @@ public struct StoreConformance: Sendable {
         guard buckets == [DeliveryTimeBucket(start: start, state: .delivered, count: 1)] else {
             throw ConformanceFailure(name, "delivery times \(buckets), not one delivered in the minute from \(start)")
         }
+        // Counts read once every delivery is final, then again after the advisory got another
+        // (a correction to the same citizen): the new one shows at once.
+        for _ in 0..<2 {
+            let final = try await store.deliveryCounts(advisoryId: draft.id)
+            guard final.map(\.state) == [.delivered], final.map(\.count) == [1] else { throw ConformanceFailure(name, "counts \(final), not one delivered") }
+        }
+        _ = try await publisher.correct(id: draft.id, AdvisoryCorrection(severity: .extreme), by: Actor(name: "operator-1"), threshold: 100, now: Date())
+        let corrected = try await store.deliveryCounts(advisoryId: draft.id).map { "\($0.state.rawValue) \($0.count)" }.sorted()
+        guard corrected == ["delivered 1", "queued 1"] else { throw ConformanceFailure(name, "counts after a correction \(corrected), not delivered 1 and queued 1") }
     }
 
     func auditChain(_ store: any HabarStore) async throws {

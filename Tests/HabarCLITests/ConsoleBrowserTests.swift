@@ -166,6 +166,10 @@ struct ConsoleCrisisBrowserTests {
         #expect((seen["banner"] as? String ?? "").hasPrefix("УЧЕНИЯ · Идут учения"), "\(seen)")
         #expect(seen["checkinLanguage"] as? String == "kk")
         if javascript { #expect((seen["phoneScrollWidth"] as? Int ?? 9999) <= 375, "the check-in page fits a 375 px phone") }
+        if javascript {
+            let widths = seen["tabletWidths"] as? [String: Int] ?? [:]
+            #expect(widths.keys.sorted() == ["advisory", "compose", "dashboard"] && widths.values.allSatisfy { $0 <= 768 }, "the console fits a 768 px tablet: \(widths)")
+        }
         #expect((seen["checkinAnswer"] as? String ?? "").contains("Көмек туралы өтінішіңіз қабылданды"), "\(seen)")
         #expect((seen["cases"] as? [String] ?? []).contains { $0.contains("просят помощи") && $0.contains("Айгүл Серікова") }, "\(seen)")
         #expect((seen["caseEntries"] as? [String] ?? []).contains { $0.contains("Біз үшеуміз, су жоқ") }, "the citizen's own words in the case: \(seen)")
@@ -181,7 +185,7 @@ struct ConsoleCrisisBrowserTests {
         #expect(exerciseLines == 3, "the exercise reached its three citizens through the stub")
         let live = (try? String(contentsOf: data.appendingPathComponent("sms-live.jsonl"), encoding: .utf8)) ?? ""
         #expect(!live.contains("Проверка связи") && !live.contains("Байланысты тексеру"), "nothing of the exercise on the live channel")
-        for name in ["console-compose", "console-two-person", "console-exercise", "checkin-phone", "checkin-answered", "console-cases", "console-citizens"] {
+        for name in ["console-compose", "console-two-person", "console-exercise", "console-dashboard-tablet", "checkin-phone", "checkin-answered", "console-cases", "console-citizens"] {
             let file = shots.appendingPathComponent(name + (javascript ? "" : "-nojs") + ".png")
             let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
             #expect(size > 5_000, "\(file.lastPathComponent) was saved")

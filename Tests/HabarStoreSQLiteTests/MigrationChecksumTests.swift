@@ -26,6 +26,7 @@ struct MigrationChecksumTests {
         ("v11: console accounts and sessions", "9927603fbf6b4b67"),
         ("v12: exercise advisories", "39346b316e0f0561"),
         ("v13: interrupted advisories", "57df660ac25850a2"),
+        ("v14: welfare totals from an index", "5e7e9f05a54bafd0"),
     ]
 
     /// Each `registerMigration` block of Migrations.swift, by name, FNV-1a 64 over its UTF-8 text.

@@ -149,6 +149,17 @@ def main():
         driver.get(base + "/console/")
         seen["banner"] = (texts(driver, ".exercise-banner") or [""])[0]
         driver.save_screenshot(os.path.join(shots, f"console-exercise{suffix}.png"))
+        # A 768 px tablet in portrait: the dashboard, an advisory and compose fit its width.
+        driver.set_window_size(768, 1024)
+        widths = {}
+        for name, page in (("dashboard", base + "/console/"), ("advisory", live_page), ("compose", base + "/console/compose")):
+            driver.get(page)
+            if javascript:
+                widths[name] = driver.execute_script("return document.documentElement.scrollWidth")
+            if name == "dashboard":
+                driver.save_screenshot(os.path.join(shots, f"console-dashboard-tablet{suffix}.png"))
+        seen["tabletWidths"] = widths
+        driver.set_window_size(1280, 1000)
         sign_out(driver)
         # 5. A citizen answers the check-in link on a phone.
         driver.set_window_size(375, 740)
