@@ -59,6 +59,7 @@ def english_sms(driver):
         "segments": (texts(driver, cell + " .segments") or [""])[0],
         "units": (texts(driver, cell + " .units") or [""])[0],
         "ucs2": texts(driver, cell + " mark.ucs2"),
+        "text": (texts(driver, cell + " .text") or [""])[0],
     }
 
 
@@ -98,7 +99,9 @@ def main():
         field.send_keys("Tehran – Astara")
         if javascript:
             seen["sameLoad"] = driver.execute_script("window.habarSameLoad = true; return true")
-            WebDriverWait(driver, 15).until(lambda d: english_sms(d)["encoding"] == "UCS-2")
+            # The preview follows the typing: wait for the one of the whole route (an earlier
+            # one may show the field half typed or empty).
+            WebDriverWait(driver, 15).until(lambda d: "Tehran – Astara" in english_sms(d)["text"])
             seen["sameLoad"] = driver.execute_script("return window.habarSameLoad === true")
         else:
             submit(driver, "button[name=action][value=preview]")
