@@ -34,13 +34,29 @@ extension ConsoleController {
         return html(status, pages.render("admin", language: language, try await frame(signed, path: "/console/admin").merging(values) { a, _ in a }))
     }
 
-    func createAccount(_ request: Request) async throws -> Response {
-        guard let signed = try await signed(request) else { return Self.redirect("/console/login") }
+    /// An admin's form, its CSRF token checked; else the answer that refuses it (sign in, 403,
+    /// or the role page, audited as `action`).
+    private enum AdminForm {
+        case accepted(Signed, [String: String])
+        case refused(Response)
+    }
+
+    private func adminForm(_ request: Request, action: String) async throws -> AdminForm {
+        guard let signed = try await signed(request) else { return .refused(Self.redirect("/console/login")) }
         let fields: [String: String]
-        do { fields = try await checkedForm(request, signed) } catch Refused.csrf(let language) { return forbidden(language) }
+        do { fields = try await checkedForm(request, signed) } catch Refused.csrf(let language) { return .refused(forbidden(language)) }
         guard signed.account.role == .admin else {
-            await accounts.audit(signed.account.name, role: signed.account.role, "console account create", target: "operators", status: 403, at: gateway.now())
-            return try await refusedPage(signed, "console.admin.role_needed")
+            await accounts.audit(signed.account.name, role: signed.account.role, action, target: "operators", status: 403, at: gateway.now())
+            return .refused(try await refusedPage(signed, "console.admin.role_needed"))
+        }
+        return .accepted(signed, fields)
+    }
+
+    func createAccount(_ request: Request) async throws -> Response {
+        let (signed, fields): (Signed, [String: String])
+        switch try await adminForm(request, action: "console account create") {
+        case .refused(let response): return response
+        case .accepted(let who, let form): (signed, fields) = (who, form)
         }
         let name = (fields["name"] ?? "").trimmingCharacters(in: .whitespaces)
         guard let role = fields["role"].flatMap(Role.init(rawValue:)), let language = fields["language"].flatMap(Language.init(rawValue:)) else {
@@ -60,12 +76,10 @@ extension ConsoleController {
     }
 
     func enableSecondFactor(_ request: Request) async throws -> Response {
-        guard let signed = try await signed(request) else { return Self.redirect("/console/login") }
-        let fields: [String: String]
-        do { fields = try await checkedForm(request, signed) } catch Refused.csrf(let language) { return forbidden(language) }
-        guard signed.account.role == .admin else {
-            await accounts.audit(signed.account.name, role: signed.account.role, "console second factor", target: "operators", status: 403, at: gateway.now())
-            return try await refusedPage(signed, "console.admin.role_needed")
+        let (signed, fields): (Signed, [String: String])
+        switch try await adminForm(request, action: "console second factor") {
+        case .refused(let response): return response
+        case .accepted(let who, let form): (signed, fields) = (who, form)
         }
         let name = fields["name"] ?? ""
         do {
