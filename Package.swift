@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         // The console's server-rendered pages.
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // The PostgreSQL store: PostgresClient (a pool run as a service), binary protocol, TLS.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: Domain, messages, storage
@@ -58,6 +60,17 @@ let package = Package(
             dependencies: [
                 "HabarCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HabarStorePostgres",
+            dependencies: [
+                "HabarCore", "HabarMessages",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -153,7 +166,7 @@ let package = Package(
         .target(
             name: "HabarApp",
             dependencies: [
-                "HabarHTTP", "HabarConsole", "HabarCore", "HabarMessages", "HabarStoreSQLite",
+                "HabarHTTP", "HabarConsole", "HabarCore", "HabarMessages", "HabarStoreSQLite", "HabarStorePostgres",
                 "ChannelSMSStub", "ChannelWebhook", "ChannelKannel", "ChannelSMTP",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -193,6 +206,10 @@ let package = Package(
         .testTarget(
             name: "HabarStoreSQLiteTests",
             dependencies: ["HabarStoreSQLite", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HabarStorePostgresTests",
+            dependencies: ["HabarStorePostgres", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         .testTarget(name: "ChannelSMSStubTests", dependencies: ["ChannelSMSStub", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(

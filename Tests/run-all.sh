@@ -24,6 +24,9 @@ command -v curl >/dev/null || need_apt+=(curl)
 # The operator console is tested in a real headless Chromium, driven by Selenium.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+# The PostgreSQL store is tested against a real server the tests start (initdb, pg_ctl; as the
+# postgres user when run as root).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "run-all: installing ${need_apt[*]}"
   apt-get update -qq

@@ -577,37 +577,17 @@ extension SQLiteStore {
             guard let advisoryId else {
                 return counts(try Row.fetchAll(db, sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries GROUP BY 1, 2, 3"))
             }
-            // An advisory whose deliveries are all final keeps its counts until it gets another
-            // delivery: final rows never change state, channel or language, and deliveries are
-            // never deleted nor moved to another advisory, so the number of its rows and their
-            // highest id (read from the unique index alone) tell whether anything was added.
+            // Final counts are kept until the advisory gets another delivery (`FinalDeliveryCounts`).
             let probe = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT COUNT(*) AS n, MAX(id) AS last FROM deliveries WHERE advisory_id = ?"), arguments: [advisoryId])
-            let key = FinalCounts.Probe(rows: probe?["n"] ?? 0, lastId: probe?["last"] ?? 0)
-            if let kept = finalCounts.withLock({ $0[advisoryId] }), kept.probe == key { return kept.counts }
+            let key = FinalDeliveryCounts.Probe(rows: probe?["n"] ?? 0, lastId: probe?["last"] ?? 0)
+            if let kept = finalCounts.counts(advisoryId: advisoryId, probe: key) { return kept }
             let fresh = counts(try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries WHERE advisory_id = ? GROUP BY 1, 2, 3"),
                 arguments: [advisoryId]))
-            finalCounts.withLock { kept in
-                if key.rows > 0, fresh.allSatisfy(\.state.isFinal) {
-                    kept[advisoryId] = FinalCounts(probe: key, counts: fresh)
-                } else {
-                    kept[advisoryId] = nil
-                }
-            }
+            finalCounts.offer(advisoryId: advisoryId, probe: key, counts: fresh)
             return fresh
         }
     }
 }
 
-
-
-/// An advisory's delivery counts once all its deliveries are final, with what its rows were then.
-struct FinalCounts: Sendable {
-    struct Probe: Sendable, Equatable {
-        var rows: Int
-        var lastId: Int64
-    }
-    var probe: Probe
-    var counts: [DeliveryCount]
-}

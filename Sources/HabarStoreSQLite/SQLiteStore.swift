@@ -12,7 +12,7 @@ public final class SQLiteStore: HabarStore {
     /// Set once by the first migration and never changed; read on every claim.
     private let installation = Mutex<String?>(nil)
     /// The delivery counts of advisories whose deliveries are all final (`deliveryCounts`).
-    let finalCounts = Mutex<[Int64: FinalCounts]>([:])
+    let finalCounts = FinalDeliveryCounts()
 
     /// The connection that checkpoints a file database's log, beside the pool's writer.
     private let checkpointer: DatabaseQueue?

@@ -25,7 +25,7 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
     configuration.http.port = port
     var logger = Logger(label: "bench")
     logger.logLevel = .notice
-    let gateway = try Gateway.make(configuration: configuration, logger: logger)
+    let gateway = try await Gateway.make(configuration: configuration, logger: logger)
     let server = Task { try await buildApplication(gateway: gateway).runService(gracefulShutdownSignals: []) }
     defer { server.cancel() }
     try await Task.sleep(for: .milliseconds(500))

@@ -59,7 +59,7 @@ func checkinBenchmark(citizens count: Int, seconds: Int) async throws {
         callbackBaseURL: "http://127.0.0.1:\(port)", callbackSecret: key)))]
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
-    let gateway = try Gateway.make(configuration: configuration, logger: logger)
+    let gateway = try await Gateway.make(configuration: configuration, logger: logger)
     let application = buildApplication(gateway: gateway)
     let server = Task { try await application.runService(gracefulShutdownSignals: []) }
     defer { server.cancel() }

@@ -25,7 +25,7 @@ func consoleBenchmark(citizens count: Int, advisories: Int, port: Int) async thr
     configuration.channels = [ChannelConfiguration(name: "sms", type: "sms-stub", options: .object(["dlrDelayMilliseconds": .number(50)]))]
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
-    let gateway = try Gateway.make(configuration: configuration, logger: logger)
+    let gateway = try await Gateway.make(configuration: configuration, logger: logger)
     let codes = ["IR", "TR", "AE", "GE", "AM", "AZ", "RU", "UZ", "KG", "TJ", "CN", "IN", "TH", "EG", "IL", "SA", "QA", "DE", "FR", "GB",
                  "IT", "ES", "JP", "KR", "MY", "ID", "VN", "JO", "LB", "OM"]
     let countries = Array(codes.prefix(max(1, min(advisories, codes.count))))

@@ -179,7 +179,7 @@ func apiBenchmark(_ count: Int) async throws {
     configuration.logLevel = "warning"
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
-    let gateway = try Gateway.make(configuration: configuration, logger: logger)
+    let gateway = try await Gateway.make(configuration: configuration, logger: logger)
     func issue(_ name: String, _ role: Role) async throws -> String {
         let (token, hash) = AccessToken.generate()
         _ = try await gateway.store.insertToken(NewAccessToken(id: .unsaved, name: name, role: role, tokenHash: hash))

@@ -40,7 +40,7 @@ struct AdvisoryCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try common.load()
-            let gateway = try makeGateway(configuration)
+            let gateway = try await makeGateway(configuration)
             let now = Date()
             let advisory: NewAdvisory
             do { advisory = try makeAdvisory(gateway: gateway, now: now) } catch let failure as ValidationFailure {

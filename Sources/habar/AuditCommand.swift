@@ -14,7 +14,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            let store = try makeStore(try common.load())
+            let store = try await makeStore(try common.load())
             switch try await AuditChainVerifier.verify(store) {
             case .broken(let problem):
                 FileHandle.standardError.write("habar: audit log tampered: \(problem)\n")

@@ -27,7 +27,7 @@ struct CitizensCommand: AsyncParsableCommand {
                 FileHandle.standardError.write("habar: cannot read \(file)\n")
                 throw Exit.dataError
             }
-            let store = try makeStore(configuration)
+            let store = try await makeStore(configuration)
             let report = try await CitizenImport(store: store).run(data, allOrNothing: allOrNothing, now: Date())
             if report.refused {
                 FileHandle.standardError.write("habar: \(file) refused: \(report.rejected.map(\.description).joined(separator: "; "))\n")

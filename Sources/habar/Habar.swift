@@ -48,18 +48,18 @@ enum Exit {
 
 /// The whole gateway (catalogs, channels): for commands that render or send. `serving`: also
 /// what `serve` alone needs (SQLite: the data directory's lock, the checkpointer).
-func makeGateway(_ configuration: HabarConfiguration, serving: Bool = false) throws -> Gateway {
+func makeGateway(_ configuration: HabarConfiguration, serving: Bool = false) async throws -> Gateway {
     do {
-        return try Gateway.make(configuration: configuration, logger: Logger(label: "habar"), serving: serving)
+        return try await Gateway.make(configuration: configuration, logger: Logger(label: "habar"), serving: serving)
     } catch let error as StartupError {
         throw exit(error)
     }
 }
 
 /// The store alone, for commands that only read or write records (no catalogs loaded).
-func makeStore(_ configuration: HabarConfiguration) throws -> any HabarStore {
+func makeStore(_ configuration: HabarConfiguration) async throws -> any HabarStore {
     do {
-        return try openStore(configuration: configuration, logger: Logger(label: "habar")).store
+        return try await openStore(configuration: configuration, logger: Logger(label: "habar")).store
     } catch {
         throw exit(error)
     }

@@ -42,7 +42,7 @@ struct SMSStubCommand: AsyncParsableCommand {
                 FileHandle.standardError.write("habar: '\(name)' is not an sms-stub channel (sms-stub channels: \(stubs.joined(separator: ", ")))\n")
                 throw ExitCode(64)
             }
-            let gateway = try makeGateway(configuration)
+            let gateway = try await makeGateway(configuration)
             let now = Date()
             let record = try await gateway.store.recordInboundSMS(NewInboundSMS(
                 id: .unsaved, channel: name, sender: PhoneNumber(from)!.e164, receiver: nil, text: text, sentAt: now, receivedAt: now,

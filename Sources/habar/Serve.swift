@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
             throw Exit.dataError
         }
         // The store takes what serving needs itself (SQLite: the data directory's lock).
-        let gateway = try makeGateway(configuration, serving: true)
+        let gateway = try await makeGateway(configuration, serving: true)
         if let token = try await gateway.bootstrapAdminToken() {
             FileHandle.standardError.write("""
                 habar: this is a new database; the first admin token (shown once, stored only as a hash):
@@ -55,6 +55,7 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let configuration = try common.load()
         let id = try await makeStore(configuration).installationId()
-        FileHandle.standardError.write("habar: database under \(configuration.dataDir) is up to date (installation \(id))\n")
+        let place = configuration.storage.url.map { "at " + StorageConfiguration.redacting($0) } ?? "under \(configuration.dataDir)"
+        FileHandle.standardError.write("habar: \(configuration.storage.kind) database \(place) is up to date (installation \(id))\n")
     }
 }

@@ -30,7 +30,7 @@ struct SubscriberCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try makeStore(try common.load())
+            let store = try await makeStore(try common.load())
             let secret = WebhookSecret.generate()
             let stored = try await store.insertSubscriber(
                 NewSubscriber(id: .unsaved, name: name, url: url, secret: secret.text, language: Language(rawValue: language)!))
@@ -44,7 +44,7 @@ struct SubscriberCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            let store = try makeStore(try common.load())
+            let store = try await makeStore(try common.load())
             for subscriber in try await store.subscribers() {
                 let state = subscriber.active ? "active" : "disabled \(subscriber.disabledAt.map { $0.formatted(.iso8601) } ?? ""): \(subscriber.disabledReason ?? "")"
                 let secrets = subscriber.secret.split(separator: " ").count
@@ -77,7 +77,7 @@ struct SubscriberCommand: AsyncParsableCommand {
         @Flag(help: "End the rotation: keep only the newest secret.") var finish = false
 
         func run() async throws {
-            let store = try makeStore(try common.load())
+            let store = try await makeStore(try common.load())
             guard let current = try await store.subscribers().first(where: { $0.name == name }) else {
                 throw ValidationError("no subscriber named '\(name)'")
             }
@@ -98,7 +98,7 @@ struct SubscriberCommand: AsyncParsableCommand {
     }
 
     static func setActive(_ common: CommonOptions, _ name: String, _ active: Bool) async throws {
-        let store = try makeStore(try common.load())
+        let store = try await makeStore(try common.load())
         guard let stored = try await store.setSubscriberActive(name: name, active: active, reason: active ? nil : "disabled by an operator", at: Date()) else {
             throw ValidationError("no subscriber named '\(name)'")
         }

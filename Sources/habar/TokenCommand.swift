@@ -24,7 +24,7 @@ struct TokenCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try makeStore(try common.load())
+            let store = try await makeStore(try common.load())
             let (token, hash) = AccessToken.generate()
             let stored = try await store.insertToken(NewAccessToken(id: .unsaved, name: name, role: Role(rawValue: role)!, agencyId: agency, tokenHash: hash))
             try await audit(store, "token create", target: "token/\(stored.id)", details: ["role": role, "name": name])

@@ -26,7 +26,7 @@ struct UserCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try makeStore(try common.load())
+            let store = try await makeStore(try common.load())
             let accounts = ConsoleAccounts(store: store, throttle: SignInThrottle())
             do {
                 let (account, password) = try await accounts.create(
@@ -48,7 +48,7 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: "The account's name.") var name: String
 
         func run() async throws {
-            let store = try makeStore(try common.load())
+            let store = try await makeStore(try common.load())
             let accounts = ConsoleAccounts(store: store, throttle: SignInThrottle())
             do {
                 let enabled = try await accounts.enableTOTP(name: name, at: Date())

@@ -170,7 +170,7 @@ struct LiveGateway: Sendable {
         configuration.dispatcher.pollMilliseconds = 10
         configuration.dispatcher.retry = retry
         configuration.channels = try channels("http://127.0.0.1:\(port)")
-        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "kannel-live"), catalog: try Fixtures.catalog())
+        let gateway = try await Gateway.make(configuration: configuration, logger: Logger(label: "kannel-live"), catalog: try Fixtures.catalog())
         let application = buildApplication(gateway: gateway)
         let task = Task { try await application.runService(gracefulShutdownSignals: []) }
         let deadline = Date().addingTimeInterval(20)

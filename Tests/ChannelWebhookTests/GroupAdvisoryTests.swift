@@ -14,12 +14,12 @@ import Testing
 struct GroupAdvisoryTests {
     /// A gateway with the SMS stub only: the agencies' webhook channel (`agencies`) is added
     /// by default. Its dispatcher runs.
-    func gateway() throws -> (Gateway, Task<Void, any Error>) {
+    func gateway() async throws -> (Gateway, Task<Void, any Error>) {
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("group-advisories").path
         configuration.messagesDir = Fixtures.messagesDirectory.path
         configuration.dispatcher.pollMilliseconds = 10
-        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "group-advisories"), catalog: try Fixtures.catalog())
+        let gateway = try await Gateway.make(configuration: configuration, logger: Logger(label: "group-advisories"), catalog: try Fixtures.catalog())
         return (gateway, Task { try await gateway.dispatcher.run() })
     }
 
@@ -68,7 +68,7 @@ struct GroupAdvisoryTests {
         defer { silkway.stop() }
         guard let caravan = try await Receiver.start() else { return }
         defer { caravan.stop() }
-        let (gateway, dispatcher) = try gateway()
+        let (gateway, dispatcher) = try await gateway()
         defer { dispatcher.cancel() }
         try await agency("silkway", .kazakh, silkway, gateway)
         try await agency("caravan", .russian, caravan, gateway)
@@ -149,7 +149,7 @@ struct GroupAdvisoryTests {
     func changingTheWebhook() async throws {
         guard let receiver = try await Receiver.start() else { return }
         defer { receiver.stop() }
-        let (gateway, dispatcher) = try gateway()
+        let (gateway, dispatcher) = try await gateway()
         defer { dispatcher.cancel() }
         let (_, hash) = AccessToken.generate()
         _ = try await gateway.store.insertAgency(
@@ -199,7 +199,7 @@ struct GroupAdvisoryTests {
 
     @Test("an advisory whose audience touches no agency group sends no group advisory; an agency without a webhook URL gets none")
     func noGroupAdvisories() async throws {
-        let (gateway, dispatcher) = try gateway()
+        let (gateway, dispatcher) = try await gateway()
         defer { dispatcher.cancel() }
         let (_, hash) = AccessToken.generate()
         _ = try await gateway.store.insertAgency(

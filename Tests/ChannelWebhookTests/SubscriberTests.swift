@@ -11,7 +11,7 @@ import Testing
 @Suite("webhook subscribers through the gateway", .serialized)
 struct SubscriberTests {
     /// A gateway with an SMS stub and a `partners` webhook channel, its dispatcher running.
-    func gateway() throws -> (Gateway, Task<Void, any Error>) {
+    func gateway() async throws -> (Gateway, Task<Void, any Error>) {
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("subscribers").path
         configuration.messagesDir = Fixtures.messagesDirectory.path
@@ -20,7 +20,7 @@ struct SubscriberTests {
             ChannelConfiguration(name: "sms", type: "sms-stub"),
             ChannelConfiguration(name: "partners", type: "webhook", options: try JSONValue(encoding: WebhookConfiguration(timeoutMilliseconds: 2000))),
         ]
-        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "subscribers"), catalog: try Fixtures.catalog())
+        let gateway = try await Gateway.make(configuration: configuration, logger: Logger(label: "subscribers"), catalog: try Fixtures.catalog())
         return (gateway, Task { try await gateway.dispatcher.run() })
     }
 
@@ -38,7 +38,7 @@ struct SubscriberTests {
     func publishToSubscribers() async throws {
         guard let receiver = try await Receiver.start() else { return }
         defer { receiver.stop() }
-        let (gateway, dispatcher) = try gateway()
+        let (gateway, dispatcher) = try await gateway()
         defer { dispatcher.cancel() }
         let store = gateway.store
         _ = try await store.insertSubscriber(NewSubscriber(id: .unsaved, name: "partner-kk", url: receiver.url("/ok"), secret: receiver.secret.text, language: .kazakh))

@@ -9,7 +9,7 @@ import Testing
 struct ConsoleAdminTests {
     @Test("an admin creates an account (its one-time password shown once works), is refused a taken name, turns on a second factor; others get no page and change nothing")
     func accounts() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let admin = try await rig.account("Ержан", .admin)
         let viewer = try await rig.account("Дана", .viewer)
         try await rig.test { client in

@@ -20,7 +20,7 @@ struct ConsoleAdvisoryTests {
 
     @Test("the author of an advisory above the threshold is told before and refused when approving; a second approver sends it; both in the audit log")
     func twoPersonRule() async throws {
-        let rig = try ConsoleRig(threshold: 2)
+        let rig = try await ConsoleRig(threshold: 2)
         let aidar = try await rig.account("Айдар", .approver)
         let maria = try await rig.account("Мария", .approver)
         let advisory = try await draft(rig, author: "Айдар")
@@ -54,7 +54,7 @@ struct ConsoleAdvisoryTests {
 
     @Test("a viewer sees the advisory but no approve button, and an approval they post is refused; a forged form changes nothing")
     func roles() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let viewer = try await rig.account("Дана", .viewer)
         let approver = try await rig.account("Мария", .approver)
         let advisory = try await draft(rig, author: "Айдар")
@@ -76,7 +76,7 @@ struct ConsoleAdvisoryTests {
 
     @Test("the dashboard lists drafts waiting for approval with a link to each; an approver cancels one from its page")
     func waitingAndCancel() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let approver = try await rig.account("Мария", .approver)
         let advisory = try await draft(rig, author: "Айдар")
         try await rig.test { client in
@@ -93,7 +93,7 @@ struct ConsoleAdvisoryTests {
 
     @Test("an approver interrupts a published advisory from its page, then resumes it; an operator may not; a forged form changes nothing; all audited")
     func interruptAndResume() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let approver = try await rig.account("Мария", .approver)
         let operatorPassword = try await rig.account("Айдар", .operator)
         let advisory = try await draft(rig, author: "Айдар")
@@ -132,7 +132,7 @@ struct ConsoleAdvisoryTests {
 
     @Test("an unknown advisory is a 404 page, not an error")
     func missing() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let viewer = try await rig.account("Дана", .viewer)
         try await rig.test { client in
             let session = try await client.signIn("Дана", viewer)

@@ -31,7 +31,7 @@ struct ConsoleCitizenTests {
 
     @Test("a name in either script or part of a phone finds the person; filters narrow; a viewer may search; markup in a citizen's fields shows as text")
     func search() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let viewer = try await rig.account("Дана", .viewer)
         var hostile = named(3, "<script>alert(1)</script>")
         hostile.city = "<img src=x onerror=alert(2)>"
@@ -62,7 +62,7 @@ struct ConsoleCitizenTests {
 
     @Test("a citizen's timeline shows the messages with their states, the answers and welfare changes, and the hotline case, newest first, each linked")
     func timeline() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Айгерим", .operator)
         _ = try await rig.gateway.store.upsertCitizens([named(1, "Айгүл Серікова")])
         let id = try #require(try await rig.gateway.store.citizenId(phone: "+77010000001"))
@@ -94,7 +94,7 @@ struct ConsoleCitizenTests {
 
     @Test("an imported file's report stands against its lines: the bad line with its field and reason, the good ones imported; a viewer and a forged form import nothing")
     func importReport() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Айгерим", .operator)
         let viewer = try await rig.account("Дана", .viewer)
         let csv = "fullName;phone;country;language\nАйгүл Серікова;+77010000001;IR;kk\nЕрлан Иванов;+77010000002;Iran;ru\nМария Ким;+77010000003;TR;ru\n"

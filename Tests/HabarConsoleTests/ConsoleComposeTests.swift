@@ -36,7 +36,7 @@ struct ConsoleComposeTests {
 
     @Test("the compose page offers the template's fields and the registered places; the preview counts the audience per language and channel and shows the texts side by side, the English SMS turning UCS-2 at the dash that forces it")
     func preview() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Айгерим", .operator)
         let place = try await seed(rig)
         try await rig.test { client in
@@ -74,7 +74,7 @@ struct ConsoleComposeTests {
 
     @Test("saving refuses a draft with errors beside their fields and stores nothing; a complete one becomes a draft by the operator, its place resolved, audited")
     func save() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Айгерим", .operator)
         let place = try await seed(rig)
         try await rig.test { client in
@@ -114,7 +114,7 @@ struct ConsoleComposeTests {
         var live = ChannelConfiguration(name: "sms-live", type: "sms-stub")
         live.exercise = false
         channels.append(live)
-        let rig = try ConsoleRig(channels: channels)
+        let rig = try await ConsoleRig(channels: channels)
         let password = try await rig.account("Айгерим", .operator)
         let place = try await seed(rig)
         try await rig.test { client in
@@ -138,7 +138,7 @@ struct ConsoleComposeTests {
 
     @Test("a viewer gets no compose link, page or save, and nothing is stored; a forged token is refused")
     func roles() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let viewer = try await rig.account("Дана", .viewer)
         let operatorPassword = try await rig.account("Айгерим", .operator)
         let place = try await seed(rig)
@@ -161,7 +161,7 @@ struct ConsoleComposeTests {
 
     @Test("markup typed into any field shows as text in the form and the preview")
     func escaping() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Айгерим", .operator)
         let place = try await seed(rig)
         try await rig.test { client in
@@ -181,7 +181,7 @@ struct ConsoleComposeTests {
 
     @Test("from a published advisory: the correction form is prefilled, previews the texts with the correction's lead-in and sends version 2; the all-clear is prefilled to the same audience")
     func correctionAndAllClear() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let now = rig.clock.now
         let password = try await rig.account("Айгерим", .operator)
         _ = try await seed(rig)
@@ -220,7 +220,7 @@ struct ConsoleComposeTests {
 
     @Test("a correction above the threshold waits; the approver's page shows what it would send before approving it")
     func pendingCorrection() async throws {
-        let rig = try ConsoleRig(threshold: 2)
+        let rig = try await ConsoleRig(threshold: 2)
         let now = rig.clock.now
         let password = try await rig.account("Айгерим", .operator)
         let approver = try await rig.account("Мария", .approver)

@@ -10,7 +10,7 @@ import Testing
 struct ConsoleDashboardTests {
     @Test("welfare by country puts the country with people needing help first; each channel shows its state, waiting sends, pace and time to the last recipient; a sent advisory's page has its counts per language, a chart and its check-in tallies")
     func dashboardAndOutcome() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Айгерим", .operator)
         _ = try await rig.gateway.store.upsertCitizens([
             Fixtures.citizen(1, language: .kazakh), Fixtures.citizen(2, language: .russian), Fixtures.citizen(3, language: .english),

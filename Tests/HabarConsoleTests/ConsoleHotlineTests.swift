@@ -10,7 +10,7 @@ import Testing
 struct ConsoleHotlineTests {
     @Test("a citizen who asked for help is first in the queue with their phone and words (as text); assign to me, a note, resolve — each audited")
     func queue() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Дана", .operator)
         let viewer = try await rig.account("Асель", .viewer)
         _ = try await rig.gateway.store.upsertCitizens([Fixtures.citizen(1, language: .kazakh), Fixtures.citizen(2)])

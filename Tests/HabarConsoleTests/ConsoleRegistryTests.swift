@@ -10,7 +10,7 @@ import Testing
 struct ConsoleRegistryTests {
     @Test("the places registry lists each place at its current version; a place's page shows every version in every language, escaped")
     func places() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Дана", .viewer)
         let place = try await rig.gateway.places.create(NewPlace(
             id: .unsaved, kind: .meetingPoint, name: .perLanguage([.kazakh: "ҚР елшілігі", .russian: "Посольство РК", .english: "<script>x</script>"]),
@@ -31,7 +31,7 @@ struct ConsoleRegistryTests {
 
     @Test("an agency's page: each group's last status and tally, its roster with the unaccounted-for first, and the people by the meeting point their group reported")
     func agencies() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Дана", .viewer)
         _ = try await rig.gateway.agencyRegistry.create(id: "silkway", name: "Silk Way Travel", webhookURL: nil, language: .russian, at: rig.clock.now)
         let manifest = Manifest(
@@ -66,7 +66,7 @@ struct ConsoleRegistryTests {
 
     @Test("the audit page gives the chain's verdict over every entry and the latest entries, the console's own actions among them")
     func audit() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Дана", .viewer)
         try await rig.test { client in
             let session = try await client.signIn("Дана", password)

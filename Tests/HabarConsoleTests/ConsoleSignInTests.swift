@@ -21,7 +21,7 @@ struct ConsoleRig {
     let clock: TestClock
     let accounts: ConsoleAccounts
 
-    init(idleTimeout: TimeInterval = 8 * 3600, threshold: Int = 100, channels: [ChannelConfiguration]? = nil) throws {
+    init(idleTimeout: TimeInterval = 8 * 3600, threshold: Int = 100, channels: [ChannelConfiguration]? = nil) async throws {
         clock = TestClock(Date())
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("console").path
@@ -29,7 +29,7 @@ struct ConsoleRig {
         configuration.dispatcher.pollMilliseconds = 10
         configuration.approval.threshold = threshold
         if let channels { configuration.channels = channels }
-        gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "test"), catalog: try Fixtures.catalog(), now: clock.function)
+        gateway = try await Gateway.make(configuration: configuration, logger: Logger(label: "test"), catalog: try Fixtures.catalog(), now: clock.function)
         let settings = ConsoleAccounts.Settings(idleTimeout: idleTimeout, bcryptCost: 4, failureDelay: 0)
         module = ConsoleModule(settings: settings)
         accounts = ConsoleAccounts(store: gateway.store, throttle: SignInThrottle(), settings: settings)
@@ -117,7 +117,7 @@ extension TestClientProtocol {
 struct ConsoleSignInTests {
     @Test("a signed-out browser is sent to the sign-in form; the form carries a CSRF token in a strict, HttpOnly cookie")
     func signInForm() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         try await rig.test { client in
             let dashboard = try await client.get("/console/")
             #expect(dashboard.status == .seeOther)
@@ -138,7 +138,7 @@ struct ConsoleSignInTests {
 
     @Test("signing in: the session cookie is HttpOnly, SameSite=Strict, for /console; the dashboard shows who is signed in")
     func signIn() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("aigerim", .operator)
         try await rig.test { client in
             let login = try await client.get("/console/login")
@@ -163,7 +163,7 @@ struct ConsoleSignInTests {
 
     @Test("a sign-in without the form's CSRF token, or with another one, is refused with 403 and opens no session")
     func signInCSRF() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("aigerim", .operator)
         try await rig.test { client in
             let login = try await client.get("/console/login")
@@ -181,7 +181,7 @@ struct ConsoleSignInTests {
 
     @Test("a wrong password or an unknown name gets the same answer, is audited, and the sixth failure within 15 minutes is refused however right")
     func wrongPasswords() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("aigerim", .operator)
         try await rig.test { client in
             for attempt in 0..<5 {
@@ -210,7 +210,7 @@ struct ConsoleSignInTests {
 
     @Test("signing out needs the session's CSRF token; afterwards the cookie opens nothing")
     func signOut() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("aigerim", .approver)
         try await rig.test { client in
             let session = try await client.signIn("aigerim", password)
@@ -227,7 +227,7 @@ struct ConsoleSignInTests {
 
     @Test("a session unused for the idle time ends; one in use stays")
     func idleExpiry() async throws {
-        let rig = try ConsoleRig(idleTimeout: 3600)
+        let rig = try await ConsoleRig(idleTimeout: 3600)
         let password = try await rig.account("aigerim", .viewer)
         try await rig.test { client in
             let session = try await client.signIn("aigerim", password)
@@ -244,7 +244,7 @@ struct ConsoleSignInTests {
 
     @Test("the console's language is the operator's, chosen with a CSRF-checked form and remembered")
     func language() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("aigerim", .operator, language: .kazakh)
         try await rig.test { client in
             let session = try await client.signIn("aigerim", password)
@@ -262,7 +262,7 @@ struct ConsoleSignInTests {
 
     @Test("an operator's name with markup shows as text")
     func escaping() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("<script>alert(1)</script>", .operator)
         try await rig.test { client in
             let session = try await client.signIn("<script>alert(1)</script>", password)
@@ -277,7 +277,7 @@ struct ConsoleSignInTests {
 struct ConsoleExerciseTests {
     @Test("while an exercise is in force every page carries the exercise banner, and the exercise has its own marking; a live advisory has the live one")
     func banner() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         _ = try await rig.gateway.store.upsertCitizens([Fixtures.citizen(1), Fixtures.citizen(2)])
         var drill = Fixtures.advisory(expiresAt: rig.clock.now.addingTimeInterval(3600))
         drill.exercise = true
@@ -308,7 +308,7 @@ struct ConsoleExerciseTests {
 struct ConsoleNameTests {
     @Test("a name is one account whatever its case, in Cyrillic too: a second is refused, and sign-in takes either case")
     func cyrillicCase() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("Дана", .operator)
         await #expect(throws: OperationError.self) { _ = try await rig.account("дана", .viewer) }
         await #expect(throws: OperationError.self) { _ = try await rig.account("ДАНА", .viewer) }
@@ -320,7 +320,7 @@ struct ConsoleNameTests {
 struct ConsoleTOTPTests {
     @Test("with the second factor on, the password alone is refused (same answer), the app's current code lets the operator in, and the old sessions ended")
     func totp() async throws {
-        let rig = try ConsoleRig()
+        let rig = try await ConsoleRig()
         let password = try await rig.account("aigerim", .operator)
         try await rig.test { client in
             let before = try await client.signIn("aigerim", password)

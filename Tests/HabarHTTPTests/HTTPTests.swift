@@ -12,7 +12,7 @@ import Testing
 
 /// A gateway on a temporary data directory with the shipped catalogs.
 /// `clock`: the gateway's clock, moved by the test (the wall clock without one).
-func testGateway(clock: TestClock? = nil, _ configure: (inout HabarConfiguration) -> Void = { _ in }) throws -> Gateway {
+func testGateway(clock: TestClock? = nil, _ configure: (inout HabarConfiguration) -> Void = { _ in }) async throws -> Gateway {
     var configuration = HabarConfiguration()
     configuration.dataDir = try Fixtures.temporaryDirectory("http").path
     configuration.messagesDir = Fixtures.messagesDirectory.path
@@ -21,7 +21,7 @@ func testGateway(clock: TestClock? = nil, _ configure: (inout HabarConfiguration
     var now: @Sendable () -> Date = { Date() }
     if let clock { now = clock.function }
     let shipped = configuration.messagesDir == Fixtures.messagesDirectory.path
-    return try Gateway.make(
+    return try await Gateway.make(
         configuration: configuration, logger: Logger(label: "test"), catalog: shipped ? try Fixtures.catalog() : nil, now: now)
 }
 
@@ -42,7 +42,7 @@ struct ProblemBody: Decodable {
 struct HTTPBasicsTests {
     @Test("/health answers 200 and /ready reports the database and channels")
     func healthAndReady() async throws {
-        let gateway = try testGateway()
+        let gateway = try await testGateway()
         try await buildApplication(gateway: gateway).test(.router) { client in
             try await client.execute(uri: "/health", method: .get) { response in
                 #expect(response.status == .ok)
@@ -57,7 +57,7 @@ struct HTTPBasicsTests {
     @Test("/metrics shows deliveries by state and channel, queue depth and send latency")
     func metrics() async throws {
         // The stub's delivery reports wait an hour: the two stay `sent` however slow the machine.
-        let gateway = try testGateway {
+        let gateway = try await testGateway {
             $0.channels = [ChannelConfiguration(name: "sms", type: "sms-stub", options: .object(["dlrDelayMilliseconds": .number(3_600_000)]))]
         }
         _ = try await gateway.store.upsertCitizens([Fixtures.citizen(1), Fixtures.citizen(2)])
@@ -77,7 +77,7 @@ struct HTTPBasicsTests {
 
     @Test("no token → 401, a bad token → 401, a role too weak → 403, the right role → 200; all problem+json")
     func authorization() async throws {
-        let gateway = try testGateway()
+        let gateway = try await testGateway()
         let viewer = try await token(gateway, .viewer)
         let agency = try await token(gateway, .agency, agency: "agency-1")
         _ = try await gateway.store.upsertCitizens([Fixtures.citizen(1)])
@@ -105,7 +105,7 @@ struct HTTPBasicsTests {
 
     @Test("unknown routes and missing deliveries are problem+json 404s")
     func notFound() async throws {
-        let gateway = try testGateway()
+        let gateway = try await testGateway()
         let viewer = try await token(gateway, .viewer)
         try await buildApplication(gateway: gateway).test(.router) { client in
             for uri in ["/nowhere", "/v1/deliveries/999"] {
@@ -119,7 +119,7 @@ struct HTTPBasicsTests {
 
     @Test("a body over the limit is refused with 413 before it is read")
     func bodyLimit() async throws {
-        let gateway = try testGateway { $0.http.maxBodyBytes = 2048 }
+        let gateway = try await testGateway { $0.http.maxBodyBytes = 2048 }
         try await buildApplication(gateway: gateway).test(.router) { client in
             let body = ByteBuffer(repeating: UInt8(ascii: "a"), count: 4096)
             try await client.execute(uri: "/v1/deliveries/1", method: .post, body: body) { response in
@@ -131,7 +131,7 @@ struct HTTPBasicsTests {
 
     @Test("the first start creates exactly one admin token")
     func firstAdminToken() async throws {
-        let gateway = try testGateway()
+        let gateway = try await testGateway()
         let first = try #require(try await gateway.bootstrapAdminToken())
         #expect(try await gateway.bootstrapAdminToken() == nil)
         #expect(try await gateway.store.token(hash: AccessToken.hash(first))?.role == .admin)
@@ -192,13 +192,13 @@ struct ConfigurationTests {
     }
 
     @Test("the production example in deploy/ builds every channel it names: two Kannel routes, SMTP and webhooks")
-    func productionExample() throws {
+    func productionExample() async throws {
         let file = Fixtures.repositoryRoot.appendingPathComponent("deploy/habar.production.example.json").path
         var configuration = try HabarConfiguration.load(file: file, environment: [:])
         #expect(configuration.channels.map(\.type) == ["kannel", "kannel", "smtp", "webhook"])
         configuration.dataDir = try Fixtures.temporaryDirectory("production-example").path
         configuration.messagesDir = Fixtures.messagesDirectory.path
-        let gateway = try Gateway.make(configuration: configuration, logger: Logger(label: "test"))
+        let gateway = try await Gateway.make(configuration: configuration, logger: Logger(label: "test"))
         #expect(gateway.adapters.keys.sorted() == ["email", "partners", "sms", "sms-backup"])
         #expect(gateway.adapters["sms"]?.capabilities.deliveryReceipts == true)
         // Group advisories to agencies go through the configured webhook channel.
@@ -206,16 +206,19 @@ struct ConfigurationTests {
     }
 
     @Test("agencies' group advisories: a webhook channel named agencies is added unless configured; a non-webhook channel is refused")
-    func agenciesChannel() throws {
+    func agenciesChannel() async throws {
         var configuration = HabarConfiguration()
         configuration.dataDir = try Fixtures.temporaryDirectory("agencies-channel").path
         configuration.messagesDir = Fixtures.messagesDirectory.path
-        let defaults = try Gateway.make(configuration: configuration, logger: Logger(label: "test"))
+        let defaults = try await Gateway.make(configuration: configuration, logger: Logger(label: "test"))
         #expect(defaults.adapters.keys.sorted() == ["agencies", "sms"] && defaults.adapters["agencies"]?.capabilities.addressKind == .webhook)
         configuration.agencies.channel = "sms"
-        #expect(throws: StartupError.self) { try Gateway.make(configuration: configuration, logger: Logger(label: "test")) }
-        let refused = Result { try Gateway.make(configuration: configuration, logger: Logger(label: "test")) }
-        if case .failure(let error) = refused { #expect("\(error)".contains("agencies.channel")) }
+        await #expect(throws: StartupError.self) { try await Gateway.make(configuration: configuration, logger: Logger(label: "test")) }
+        do {
+            _ = try await Gateway.make(configuration: configuration, logger: Logger(label: "test"))
+        } catch {
+            #expect("\(error)".contains("agencies.channel"))
+        }
     }
 
     @Test("a partial file keeps the other defaults; HABAR_* variables override the file")
@@ -242,11 +245,11 @@ struct ConfigurationTests {
     }
 
     @Test("an unknown channel type and bad adapter options fail at start with the key path")
-    func channelErrors() throws {
-        #expect { try testGateway { $0.channels = [ChannelConfiguration(name: "sms", type: "carrier-pigeon")] } } throws: { error in
+    func channelErrors() async throws {
+        await #expect { try await testGateway { $0.channels = [ChannelConfiguration(name: "sms", type: "carrier-pigeon")] } } throws: { error in
             "\(error)".contains("channels[0].type") && "\(error)".contains("carrier-pigeon")
         }
-        #expect { try testGateway { $0.channels = [ChannelConfiguration(name: "sms", type: "sms-stub", options: .object(["failureRate": .number(2)]))] } } throws: { error in
+        await #expect { try await testGateway { $0.channels = [ChannelConfiguration(name: "sms", type: "sms-stub", options: .object(["failureRate": .number(2)]))] } } throws: { error in
             "\(error)".contains("channels[0].options.failureRate")
         }
     }

@@ -13,7 +13,7 @@ struct APIRig {
     var tokens: [Role: String] = [:]
 
     init(threshold: Int = 100, clock: TestClock? = nil, _ configure: (inout HabarConfiguration) -> Void = { _ in }) async throws {
-        gateway = try testGateway(clock: clock) { configuration in
+        gateway = try await testGateway(clock: clock) { configuration in
             configuration.approval.threshold = threshold
             configure(&configuration)
         }

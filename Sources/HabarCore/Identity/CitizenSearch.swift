@@ -27,6 +27,12 @@ public struct CitizenSearch: Sendable, Hashable {
     /// Whether the query asks for anything.
     public var isEmpty: Bool { digits == nil && words.isEmpty }
 
+    /// A name as a store keeps it for this search (a server store cannot run `matches`): each
+    /// folded word after a space, so a query word matches where ` word` occurs in it.
+    public static func indexedWords(fullName: String) -> String {
+        Transliteration.latinWords(fullName).map(NameKey.fold).filter { !$0.isEmpty }.map { " " + $0 }.joined()
+    }
+
     public func matches(fullName: String, phone: String?) -> Bool {
         if let digits { return phone?.contains(digits) ?? false }
         guard !words.isEmpty else { return true }

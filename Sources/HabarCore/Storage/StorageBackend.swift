@@ -3,11 +3,35 @@ import Logging
 import ServiceLifecycle
 
 /// Which store a gateway runs on: `storage` in the configuration file, `HABAR_STORAGE_KIND`
-/// in the environment. Each kind is a `StoreFactory` the composition root registers.
-public struct StorageConfiguration: Sendable, Codable, Hashable {
-    /// `sqlite` (the embedded default, a WAL database under `dataDir`).
+/// and `HABAR_DATABASE_URL` in the environment. Each kind is a `StoreFactory` the
+/// composition root registers.
+public struct StorageConfiguration: Sendable, Codable, Hashable, CustomStringConvertible {
+    /// `sqlite` (the embedded default, a WAL database under `dataDir`) or `postgres`.
     public var kind: String = "sqlite"
-    public init(kind: String = "sqlite") { self.kind = kind }
+    /// Where a server store's database is (`postgres://user:password@host:5432/habar?sslmode=require`);
+    /// unused by `sqlite`. It may hold a password: never log it, print `description`.
+    public var url: String?
+    /// The most connections one instance opens to a server store.
+    public var poolSize: Int = 20
+
+    public init(kind: String = "sqlite", url: String? = nil, poolSize: Int = 20) {
+        self.kind = kind
+        self.url = url
+        self.poolSize = poolSize
+    }
+
+    /// The configuration with the URL's password left out.
+    public var description: String {
+        "storage(kind: \(kind), url: \(url.map(Self.redacting) ?? "none"), poolSize: \(poolSize))"
+    }
+
+    /// `url` with its password (between `user:` and `@`) replaced by `***`.
+    public static func redacting(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else { return url }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<credentials.index(after: colon)]) + "***" + String(url[at...])
+    }
 }
 
 /// What opening a store gives the composition root.
@@ -27,10 +51,15 @@ public struct OpenedStore: Sendable {
     }
 }
 
-/// How to reach one store kind's data from a configuration: where its files are (`dataDir`).
+/// How to reach one store kind's data from a configuration: where its files are (`dataDir`),
+/// and the storage section (a server store's URL and pool size).
 public struct StoreLocation: Sendable {
     public var dataDirectory: URL
-    public init(dataDirectory: URL) { self.dataDirectory = dataDirectory }
+    public var storage: StorageConfiguration
+    public init(dataDirectory: URL, storage: StorageConfiguration = StorageConfiguration()) {
+        self.dataDirectory = dataDirectory
+        self.storage = storage
+    }
 }
 
 /// One store kind. `open` creates or upgrades the schema; `serving` asks also for what a
@@ -39,7 +68,7 @@ public struct StoreLocation: Sendable {
 public protocol StoreFactory: Sendable {
     /// The `storage.kind` that names it.
     var kind: String { get }
-    func open(_ location: StoreLocation, serving: Bool, logger: Logger) throws -> OpenedStore
+    func open(_ location: StoreLocation, serving: Bool, logger: Logger) async throws -> OpenedStore
 }
 
 /// The store kinds a build knows, by name.
@@ -53,10 +82,11 @@ public struct StoreRegistry: Sendable {
     public var kinds: [String] { factories.keys.sorted() }
 
     /// Opens the configured kind; an unknown kind names the known ones.
-    public func open(_ configuration: StorageConfiguration, at location: StoreLocation, serving: Bool, logger: Logger) throws -> OpenedStore {
-        guard let factory = factories[configuration.kind] else {
-            throw ConfigurationError(keyPath: "storage.kind", reason: "'\(configuration.kind)' is not a store this build has (known: \(kinds.joined(separator: ", ")))")
+    public func open(_ location: StoreLocation, serving: Bool, logger: Logger) async throws -> OpenedStore {
+        let kind = location.storage.kind
+        guard let factory = factories[kind] else {
+            throw ConfigurationError(keyPath: "storage.kind", reason: "'\(kind)' is not a store this build has (known: \(kinds.joined(separator: ", ")))")
         }
-        return try factory.open(location, serving: serving, logger: logger)
+        return try await factory.open(location, serving: serving, logger: logger)
     }
 }

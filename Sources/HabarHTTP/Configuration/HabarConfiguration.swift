@@ -89,7 +89,7 @@ public struct HabarConfiguration: Sendable, Codable {
     static let knownKeys: [String: Set<String>] = [
         "": ["dataDir", "messagesDir", "storage", "logLevel", "http", "approval", "cap", "publicBaseURL", "languageFallback", "dispatcher", "channels", "checkins", "agencies"],
         "agencies": ["channel"],
-        "storage": ["kind"],
+        "storage": ["kind", "url", "poolSize"],
         "checkins": ["reminderBeforeDeadlineMinutes", "schedulerSeconds"],
         "cap": ["sender", "senderName", "feedRequiresToken"],
         "http": ["host", "port", "maxBodyBytes", "maxImportBytes"],
@@ -197,6 +197,7 @@ public struct HabarConfiguration: Sendable, Codable {
         if let value = text("HABAR_DATA_DIR", "dataDir") { dataDir = value }
         if let value = text("HABAR_MESSAGES_DIR", "messagesDir") { messagesDir = value }
         if let value = text("HABAR_STORAGE_KIND", "storage.kind") { storage.kind = value }
+        if let value = text("HABAR_DATABASE_URL", "storage.url") { storage.url = value }
         if let value = text("HABAR_LOG_LEVEL", "logLevel") { logLevel = value }
         if let value = text("HABAR_HOST", "http.host") { http.host = value }
         if let value = try number("HABAR_PORT", "http.port") { http.port = value }
@@ -214,7 +215,8 @@ public struct HabarConfiguration: Sendable, Codable {
 
     public func validate() throws(ConfigurationError) {
         if !(1...65535).contains(http.port) { throw ConfigurationError(keyPath: "http.port", reason: "must be 1...65535") }
-        if storage.kind.isEmpty { throw ConfigurationError(keyPath: "storage.kind", reason: "must name a store (sqlite)") }
+        if storage.kind.isEmpty { throw ConfigurationError(keyPath: "storage.kind", reason: "must name a store (sqlite or postgres)") }
+        if !(1...500).contains(storage.poolSize) { throw ConfigurationError(keyPath: "storage.poolSize", reason: "must be 1...500") }
         if http.host.isEmpty { throw ConfigurationError(keyPath: "http.host", reason: "must not be empty") }
         if http.maxBodyBytes < 1024 { throw ConfigurationError(keyPath: "http.maxBodyBytes", reason: "must be at least 1024") }
         if http.maxImportBytes < 1024 { throw ConfigurationError(keyPath: "http.maxImportBytes", reason: "must be at least 1024") }
@@ -268,8 +270,10 @@ extension HabarConfiguration {
         dataDir = try container.decodeIfPresent(String.self, forKey: .dataDir) ?? dataDir
         messagesDir = try container.decodeIfPresent(String.self, forKey: .messagesDir) ?? messagesDir
         if container.contains(.storage) {
-            let nested = try container.decode([String: String].self, forKey: .storage)
-            if let kind = nested["kind"] { storage.kind = kind }
+            let nested = try container.decode(PartialStorage.self, forKey: .storage)
+            if let kind = nested.kind { storage.kind = kind }
+            if let url = nested.url { storage.url = url }
+            if let poolSize = nested.poolSize { storage.poolSize = poolSize }
         }
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
         http = try container.decodeIfPresent(HTTP.self, forKey: .http) ?? http
@@ -284,6 +288,13 @@ extension HabarConfiguration {
         channels = try container.decodeIfPresent([ChannelConfiguration].self, forKey: .channels) ?? channels
         checkins = try container.decodeIfPresent(Checkins.self, forKey: .checkins) ?? checkins
         agencies = try container.decodeIfPresent(Agencies.self, forKey: .agencies) ?? agencies
+    }
+
+    /// The storage section with every key optional.
+    struct PartialStorage: Decodable {
+        var kind: String?
+        var url: String?
+        var poolSize: Int?
     }
 
     /// The dispatcher section with every key optional.

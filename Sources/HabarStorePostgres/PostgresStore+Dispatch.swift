@@ -1,0 +1,670 @@
+import Foundation
+import HabarCore
+import HabarMessages
+import PostgresNIO
+
+extension PostgresStore {
+    // MARK: Claiming
+
+    public func claimDeliveries(
+        channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String, leaseUntil: Date, now: Date
+    ) async throws -> [ClaimedDelivery] {
+        try await recordAndClaim(
+            [], channel: channel, kind: kind, address: address, limit: limit, owner: owner, leaseUntil: leaseUntil, now: now)
+    }
+
+    /// Records the previous batch's outcomes and claims the next batch in one transaction.
+    /// Claims skip rows another instance has locked (`FOR UPDATE SKIP LOCKED`): instances
+    /// claiming at once get disjoint batches and never wait for each other.
+    public func recordAndClaim(
+        _ outcomes: [DeliveryOutcome], channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String,
+        leaseUntil: Date, now: Date
+    ) async throws -> [ClaimedDelivery] {
+        // An idle channel's poll only reads.
+        if outcomes.isEmpty, try await !anyDue(channel: channel, now: now) { return [] }
+        let installation = try await installationId()
+        return try await write { pg in
+            try await Self.record(outcomes, owner: owner, now: now, pg: pg)
+            return try await Self.claim(
+                channel: channel, kind: kind, address: address, limit: limit, owner: owner, leaseUntil: leaseUntil, now: now,
+                installation: installation, pg: pg)
+        }
+    }
+
+    /// Whether a delivery of `channel` is due now (what a claim would look at).
+    func anyDue(channel: String, now: Date) async throws -> Bool {
+        try await read { pg in
+            try await pg.value(
+                """
+                SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = ? AND state IN \(DeliveryState.pending.sql) AND next_attempt_at <= ?
+                    AND advisory_id NOT IN (SELECT id FROM advisories WHERE interrupted_at IS NOT NULL))
+                """, channel, now.ms, as: Bool.self) ?? false
+        }
+    }
+
+    /// A due delivery as the claim reads it.
+    struct Candidate {
+        var id: Int64
+        var advisoryId: Int64
+        var version: Int
+        var step: Int
+        var steps: String
+        var channel: String
+        var state: String
+        var attempts: Int
+        var stepStartedAt: Int64
+        var expiresAt: Int64
+        var phone: String?
+        var email: String?
+        var language: String
+        var status: String
+        var severity: String
+        var subscriberId: Int64?
+        var cancelNoticeVersion: Int?
+        var kind: String
+        var params: String
+        var citizenId: Int64?
+        var agencyGroup: Int64?
+        var purpose: String
+
+        init(_ row: PostgresRandomAccessRow) throws {
+            func at<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try row[index].decode(T.self) }
+            id = try at(0)
+            advisoryId = try at(1)
+            version = try at(2)
+            step = try at(3)
+            steps = try at(4)
+            channel = try at(5)
+            state = try at(6)
+            attempts = try at(7)
+            stepStartedAt = try at(8)
+            expiresAt = try at(9)
+            phone = try at(10)
+            email = try at(11)
+            language = try at(12)
+            status = try at(13)
+            severity = try at(14)
+            subscriberId = try at(15)
+            cancelNoticeVersion = try at(16)
+            kind = try at(17)
+            params = try at(18)
+            citizenId = try at(19)
+            agencyGroup = try at(20)
+            purpose = try at(21)
+        }
+
+        var moving: Moving { Moving(id: id, step: step, channel: channel, state: state, attempts: attempts) }
+    }
+
+    private static func claim(
+        channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String, leaseUntil: Date, now: Date,
+        installation: String, pg: PG
+    ) async throws -> [ClaimedDelivery] {
+        var claimed: [ClaimedDelivery] = []
+        var closing: [(row: Moving, state: DeliveryState, detail: String)] = []
+        var texts = RenderingCache(kind: kind)
+        var plans: [String: [String]] = [:]
+        for priority in stride(from: Severity.extreme.priority, through: Severity.unknown.priority, by: -1) {
+            let wanted = limit - claimed.count
+            if wanted <= 0 { break }
+            let rows = try await pg.rows(
+                """
+                SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
+                    d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id,
+                    a.cancel_notice_version, a.kind, a.params, d.citizen_id, d.agency_group, d.purpose
+                FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
+                WHERE d.channel = ? AND d.state IN \(DeliveryState.pending.sql) AND d.priority = ? AND d.next_attempt_at <= ?
+                    AND a.interrupted_at IS NULL
+                ORDER BY d.next_attempt_at, d.id
+                LIMIT ?
+                FOR UPDATE OF d SKIP LOCKED
+                """, channel, priority, now.ms, wanted)
+            for row in rows {
+                let candidate = try Candidate(row)
+                // A cancelled advisory sends only what the purpose's rule lets through.
+                let purpose = DeliveryPurpose(rawValue: candidate.purpose) ?? .advisory
+                if candidate.status == "cancelled",
+                    !purpose.isSentAfterCancellation(version: candidate.version, cancelNoticeVersion: candidate.cancelNoticeVersion)
+                {
+                    closing.append((candidate.moving, .cancelled, "advisory cancelled"))
+                    continue
+                }
+                let expiresAt = Date(ms: candidate.expiresAt)
+                if expiresAt <= now {
+                    closing.append((candidate.moving, .expired, "expired before it could be sent"))
+                    continue
+                }
+                let recipient: Address?
+                switch address {
+                case .phone: recipient = candidate.phone.map { .phone(PhoneNumber(storedE164: $0)) }
+                case .email: recipient = candidate.email.map(Address.email)
+                case .webhook: recipient = try await candidate.subscriberId.asyncFlatMap { try await Self.subscriberAddress(pg, id: $0, now: now) }
+                }
+                if address == .webhook, recipient == nil {
+                    closing.append((candidate.moving, .cancelled, "the subscriber is disabled"))
+                    continue
+                }
+                guard let recipient,
+                    let text = try await texts.rendering(pg, candidate.advisoryId, candidate.version, purpose, candidate.language)
+                else {
+                    closing.append((candidate.moving, .failed, "no \(address.rawValue) address or no \(kind.rawValue) text for this step"))
+                    continue
+                }
+                let message = OutboundMessage(
+                    deliveryId: candidate.id, step: candidate.step,
+                    idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: candidate.id, step: candidate.step),
+                    address: recipient, message: text, advisoryId: candidate.advisoryId, advisoryVersion: candidate.version,
+                    severity: Severity(rawValue: candidate.severity) ?? .unknown, expiresAt: expiresAt,
+                    kind: AdvisoryKind(rawValue: candidate.kind), paramsJSON: address == .webhook ? candidate.params : nil,
+                    messageType: .of(version: candidate.version, purpose: purpose, cancelNoticeVersion: candidate.cancelNoticeVersion),
+                    citizenId: candidate.citizenId,
+                    group: try await candidate.agencyGroup.asyncFlatMap { try await Self.groupAdvisoryScope(pg, delivery: candidate.id, group: $0) })
+                let steps = plans[candidate.steps] ?? {
+                    let split = candidate.steps.split(separator: ",").map(String.init)
+                    plans[candidate.steps] = split
+                    return split
+                }()
+                claimed.append(ClaimedDelivery(
+                    message: message, steps: steps, attempts: candidate.attempts, stepStartedAt: Date(ms: candidate.stepStartedAt)))
+            }
+        }
+        for item in closing { try await Self.transition(pg, item.row, to: item.state, at: now, detail: item.detail) }
+        try await Self.lease(claimed.map(\.deliveryId), owner: owner, leaseUntil: leaseUntil, now: now, pg: pg)
+        return claimed
+    }
+
+    /// The frozen texts of the advisories in one claim, read once each.
+    struct RenderingCache {
+        let kind: MessageKind
+        var texts: [String: RenderedMessage?] = [:]
+
+        mutating func rendering(_ pg: PG, _ advisoryId: Int64, _ version: Int, _ purpose: DeliveryPurpose, _ language: String) async throws
+            -> RenderedMessage?
+        {
+            let key = "\(advisoryId)/\(version)/\(purpose.rawValue)/\(language)"
+            if let cached = texts[key] { return cached }
+            let row = try await pg.row(
+                """
+                SELECT rendered_language, subject, text, html FROM renderings
+                WHERE advisory_id = ? AND version = ? AND purpose = ? AND language = ? AND kind = ?
+                """, advisoryId, version, purpose.rawValue, language, kind.rawValue)
+            let rendered = try row.flatMap { row -> RenderedMessage? in
+                guard let language = Language(rawValue: try row.get("rendered_language")) else { return nil }
+                return RenderedMessage(
+                    language: language, kind: kind, subject: try row.get("subject"), text: try row.get("text"), html: try row.get("html"))
+            }
+            texts[key] = rendered
+            return rendered
+        }
+    }
+
+    /// The group a group advisory is about and the tourists it lists (by tourist id).
+    static func groupAdvisoryScope(_ pg: PG, delivery: Int64, group: Int64) async throws -> GroupAdvisoryScope {
+        let row = try await pg.row("SELECT group_id, name FROM agency_groups WHERE id = ?", group)
+        let tourists = try await pg.rows(
+            """
+            SELECT t.tourist_id, c.full_name FROM group_advisory_tourists t JOIN citizens c ON c.id = t.citizen_id
+            WHERE t.delivery_id = ? ORDER BY t.tourist_id
+            """, delivery
+        ).map { GroupAdvisoryScope.Tourist(id: try $0.get("tourist_id"), fullName: try $0.get("full_name")) }
+        return GroupAdvisoryScope(
+            groupId: try row?.get("group_id", as: String.self) ?? "", name: try row?.get("name", as: String.self) ?? "", tourists: tourists)
+    }
+
+    /// A subscriber's URL and the secrets its webhooks are signed with: an agency's are its
+    /// secrets valid right now (a rotated-out one stops signing when its overlap ends).
+    static func subscriberAddress(_ pg: PG, id: Int64, now: Date) async throws -> Address? {
+        try await pg.row(
+            """
+            SELECT s.url, coalesce((SELECT string_agg(secret, ' ' ORDER BY id DESC) FROM agency_secrets
+                    WHERE agency_id = s.agency_id AND (expires_at IS NULL OR expires_at > ?)), s.secret) AS secrets
+            FROM subscribers s WHERE s.id = ? AND s.active
+            """, now.ms, id
+        ).map { .webhook(url: try $0.get("url"), secret: try $0.get("secrets")) }
+    }
+
+    /// Moves the claimed rows to `sending` under this owner's lease, with their events: two
+    /// statements for the whole batch.
+    private static func lease(_ ids: [Int64], owner: String, leaseUntil: Date, now: Date, pg: PG) async throws {
+        guard !ids.isEmpty else { return }
+        try await pg.run(
+            """
+            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
+            SELECT id, ?, step, channel, state, \(DeliveryState.sending.sql), attempts + 1 FROM deliveries WHERE id = ANY(?)
+            """, now.ms, ids)
+        try await pg.run(
+            """
+            UPDATE deliveries SET state = \(DeliveryState.sending.sql), lease_owner = ?, lease_expires_at = ?, updated_at = ?
+            WHERE id = ANY(?)
+            """, owner, leaseUntil.ms, now.ms, ids)
+    }
+
+    // MARK: Recording outcomes
+
+    public func recordOutcomes(_ outcomes: [DeliveryOutcome], owner: String, now: Date) async throws {
+        guard !outcomes.isEmpty else { return }
+        try await write { pg in try await Self.record(outcomes, owner: owner, now: now, pg: pg) }
+    }
+
+    /// One `sent` outcome as JSON for a set-based update.
+    struct SentRow: Encodable {
+        var i: Int64
+        var s: Int
+        var p: String?
+    }
+
+    private static func record(_ outcomes: [DeliveryOutcome], owner: String, now: Date, pg: PG) async throws {
+        guard !outcomes.isEmpty else { return }
+        let sent = outcomes.compactMap { outcome -> SentRow? in
+            guard case .sent(let provider) = outcome.result else { return nil }
+            return SentRow(i: outcome.deliveryId, s: outcome.step, p: provider)
+        }
+        // The common case, `sent`, for the whole batch in two statements; a lost lease
+        // updates nothing and records nothing.
+        if !sent.isEmpty {
+            let updated = try await pg.rows(
+                """
+                UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1, provider_message_id = j.p,
+                    first_sent_at = coalesce(d.first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, p text)
+                WHERE d.id = j.i AND d.step = j.s AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = ?
+                RETURNING d.id
+                """, now.ms, now.ms, try json(sent), owner
+            ).map { try $0.get("id", as: Int64.self) }
+            try await Self.appendEvents(pg, ids: updated, at: now, from: "sending", to: .sent, detail: nil)
+            if !updated.isEmpty, try await pg.value("SELECT EXISTS (SELECT 1 FROM early_receipts)", as: Bool.self) == true {
+                let steps = Dictionary(sent.map { ($0.i, $0.s) }, uniquingKeysWith: { first, _ in first })
+                for id in updated { try await Self.applyEarlyReceipt(pg, id: id, step: steps[id] ?? 0, now: now) }
+            }
+        }
+        for outcome in outcomes {
+            if case .sent = outcome.result { continue }
+            guard let row = try await pg.row(
+                """
+                SELECT id, step, steps, channel, state, attempts FROM deliveries
+                WHERE id = ? AND state = \(DeliveryState.sending.sql) AND lease_owner = ? AND step = ?
+                """, outcome.deliveryId, owner, outcome.step)
+            else { continue }
+            try await Self.apply(outcome.result, to: try Moving(row), pg: pg, now: now)
+        }
+    }
+
+    /// The columns of a delivery a move reads (`steps` only where a step can fail).
+    struct Moving {
+        var id: Int64
+        var step: Int
+        var channel: String
+        var state: String
+        var attempts: Int
+        var steps: String = ""
+
+        init(id: Int64, step: Int, channel: String, state: String, attempts: Int, steps: String = "") {
+            self.id = id
+            self.step = step
+            self.channel = channel
+            self.state = state
+            self.attempts = attempts
+            self.steps = steps
+        }
+
+        init(_ row: PostgresRandomAccessRow) throws {
+            id = try row.get("id")
+            step = try row.get("step")
+            channel = try row.get("channel")
+            state = try row.get("state")
+            attempts = try row.get("attempts")
+            if row.contains("steps") { steps = try row.get("steps") }
+        }
+    }
+
+    private static func apply(_ result: DeliveryOutcome.Result, to row: Moving, pg: PG, now: Date) async throws {
+        let id = row.id
+        switch result {
+        case .sent(let provider):
+            try await pg.run(
+                """
+                UPDATE deliveries SET state = \(DeliveryState.sent.sql), attempts = attempts + 1, provider_message_id = ?, last_error = NULL,
+                    first_sent_at = coalesce(first_sent_at, ?), lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
+                """, provider, now.ms, now.ms, id)
+            try await appendEvent(pg, id: id, at: now, step: row.step, channel: row.channel, from: "sending", to: .sent,
+                                  attempt: row.attempts + 1, detail: nil, provider: provider)
+        case .retry(let at, let reason, let counts):
+            try await pg.run(
+                """
+                UPDATE deliveries SET state = \(DeliveryState.retrying.sql), attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?
+                """, counts ? 1 : 0, at.ms, reason, now.ms, id)
+            try await appendEvent(pg, id: id, at: now, step: row.step, channel: row.channel, from: "sending", to: .retrying,
+                                  attempt: row.attempts + (counts ? 1 : 0),
+                                  detail: "\(reason); next attempt \(ISO8601DateFormatter().string(from: at))", provider: nil)
+        case .fallback(let next, let reason):
+            try await failStep(pg, row: row, from: "sending", reason: reason, next: next, now: now)
+        case .failed(let reason):
+            try await failStep(pg, row: row, from: "sending", reason: reason, next: nil, now: now)
+        case .addressGone(let next, let reason):
+            try await pg.run(
+                """
+                UPDATE subscribers SET active = false, disabled_at = ?, disabled_reason = ?
+                WHERE active AND id = (SELECT subscriber_id FROM deliveries WHERE id = ?)
+                """, now.ms, reason, id)
+            try await failStep(pg, row: row, from: "sending", reason: reason, next: next, now: now)
+        case .expired:
+            try await transition(pg, row, to: .expired, at: now, detail: "expired before it could be sent")
+        case .released:
+            let back: DeliveryState = row.attempts > 0 ? .retrying : .queued
+            try await pg.run(
+                "UPDATE deliveries SET state = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?",
+                back.rawValue, now.ms, id)
+            try await appendEvent(pg, id: id, at: now, step: row.step, channel: row.channel, from: "sending", to: back,
+                                  attempt: row.attempts, detail: "released unsent at shutdown", provider: nil)
+        }
+    }
+
+    /// A citizen whose welfare is unknown becomes `unreached` when this (finally failed)
+    /// delivery was the last hope: no other delivery to them has been sent or is pending.
+    private static func markUnreachedIfNothingArrived(_ pg: PG, delivery: Int64, now: Date) async throws {
+        guard let row = try await pg.row(
+            """
+            SELECT c.id, c.welfare_status, (SELECT count(*) FROM deliveries o WHERE o.citizen_id = c.id
+                AND o.purpose = \(DeliveryPurpose.advisory.sql) AND o.state IN \(DeliveryState.live.sql)) AS live
+            FROM deliveries d JOIN citizens c ON c.id = d.citizen_id WHERE d.id = ? AND d.purpose = \(DeliveryPurpose.advisory.sql)
+            FOR UPDATE OF c
+            """, delivery),
+            let current = WelfareStatus(rawValue: try row.get("welfare_status"))
+        else { return }
+        let citizen: Int64 = try row.get("id")
+        let next = current.afterFinalFailure(liveDeliveries: try row.get("live"))
+        guard next != current else { return }
+        let changed = try await pg.run(
+            "UPDATE citizens SET welfare_status = ? WHERE id = ? AND welfare_status = ? RETURNING 1", next.rawValue, citizen, current.rawValue)
+        guard changed == 1 else { return }
+        try await pg.run(
+            "INSERT INTO welfare_events (citizen_id, status, source, detail, at) VALUES (?, ?, 'delivery', ?, ?)",
+            citizen, next.rawValue, "every delivery failed", now.ms)
+    }
+
+    /// The current step failed: queue the next step of the plan, or fail the delivery.
+    private static func failStep(_ pg: PG, row: Moving, from: String, reason: String, next: Int?, now: Date) async throws {
+        let steps = row.steps.split(separator: ",").map(String.init)
+        guard let next, next < steps.count else {
+            try await pg.run(
+                """
+                UPDATE deliveries SET state = \(DeliveryState.failed.sql), last_error = ?, lease_owner = NULL, lease_expires_at = NULL,
+                    updated_at = ? WHERE id = ?
+                """, reason, now.ms, row.id)
+            try await appendEvent(pg, id: row.id, at: now, step: row.step, channel: row.channel, from: from, to: .failed,
+                                  attempt: row.attempts, detail: reason, provider: nil)
+            try await markUnreachedIfNothingArrived(pg, delivery: row.id, now: now)
+            return
+        }
+        try await appendEvent(pg, id: row.id, at: now, step: row.step, channel: row.channel, from: from, to: .failed,
+                              attempt: row.attempts, detail: reason, provider: nil)
+        try await pg.run(
+            """
+            UPDATE deliveries SET state = \(DeliveryState.queued.sql), step = ?, channel = ?, attempts = 0, next_attempt_at = ?, step_started_at = ?,
+                provider_message_id = NULL, last_error = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+            WHERE id = ?
+            """, next, steps[next], now.ms, now.ms, reason, now.ms, row.id)
+        try await appendEvent(pg, id: row.id, at: now, step: next, channel: steps[next], from: nil, to: .queued, attempt: 0,
+                              detail: "fallback after \(steps[row.step]) failed", provider: nil)
+    }
+
+    /// Moves a row to a final state that involves no send (expired, cancelled, failed).
+    static func transition(_ pg: PG, _ row: Moving, to state: DeliveryState, at: Date, detail: String) async throws {
+        try await pg.run(
+            "UPDATE deliveries SET state = ?, last_error = ?::text, lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?",
+            state.rawValue, state == .failed ? detail : nil, at.ms, row.id)
+        try await appendEvent(pg, id: row.id, at: at, step: row.step, channel: row.channel, from: row.state, to: state,
+                              attempt: row.attempts, detail: detail, provider: nil)
+    }
+
+    /// Moves every delivery `condition` selects (locking them) to a final state, with their
+    /// events, in one statement; returns how many.
+    @discardableResult
+    static func transitionAll(_ pg: PG, where condition: String, _ values: [Bind], to state: DeliveryState, at: Date, detail: String) async throws
+        -> Int
+    {
+        try await pg.run(
+            """
+            WITH old AS (SELECT id, state FROM deliveries WHERE \(condition) ORDER BY id FOR UPDATE),
+            moved AS (
+                UPDATE deliveries d SET state = ?, last_error = ?::text, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                FROM old WHERE d.id = old.id
+                RETURNING d.id, d.step, d.channel, old.state AS from_state, d.attempts)
+            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
+            SELECT id, ?, step, channel, from_state, ?, attempts, ?::text FROM moved
+            RETURNING 1
+            """,
+            values: values + [state.rawValue, state == .failed ? detail : nil, at.ms, at.ms, state.rawValue, detail])
+    }
+
+    static func appendEvent(
+        _ pg: PG, id: Int64, at: Date, step: Int, channel: String, from: String?, to: DeliveryState, attempt: Int, detail: String?,
+        provider: String?
+    ) async throws {
+        try await pg.run(
+            """
+            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
+            VALUES (?, ?, ?, ?, ?::text, ?, ?, ?::text, ?::text)
+            """, id, at.ms, step, channel, from, to.rawValue, attempt, detail, provider)
+    }
+
+    /// The same transition's event for many rows, read from the rows as they now are.
+    static func appendEvents(_ pg: PG, ids: [Int64], at: Date, from: String, to: DeliveryState, detail: String?) async throws {
+        guard !ids.isEmpty else { return }
+        try await pg.run(
+            """
+            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
+            SELECT id, ?, step, channel, ?, ?, attempts, ?::text, provider_message_id FROM deliveries WHERE id = ANY(?)
+            """, at.ms, from, to.rawValue, detail, ids)
+    }
+
+    // MARK: Receipts
+
+    /// One delivery report as JSON for a set-based update.
+    struct ReceiptRow: Encodable {
+        var i: Int64
+        var s: Int
+        var c: String
+        var t: Int64
+        var p: String?
+    }
+
+    public func applyReceipts(_ receipts: [DeliveryReceipt], now: Date) async throws {
+        guard !receipts.isEmpty else { return }
+        // `delivered` for the whole batch in two statements; anything else (early, failed,
+        // intermediate, repeated) one by one.
+        var seen = Set<Int64>()
+        let delivered = receipts.compactMap { receipt -> ReceiptRow? in
+            guard receipt.status == .delivered, seen.insert(receipt.deliveryId).inserted else { return nil }
+            return ReceiptRow(i: receipt.deliveryId, s: receipt.step, c: receipt.channel, t: receipt.at.ms, p: receipt.providerMessageId)
+        }
+        let deliveredJSON = try Self.json(delivered)
+        try await write { pg in
+            var applied = Set<Int64>()
+            if !delivered.isEmpty {
+                let updated = try await pg.rows(
+                    """
+                    UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.t
+                    FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, c text, t bigint, p text)
+                    WHERE d.id = j.i AND d.step = j.s AND d.channel = j.c AND d.state = \(DeliveryState.sent.sql)
+                    RETURNING d.id
+                    """, deliveredJSON
+                ).map { try $0.get("id", as: Int64.self) }
+                try await Self.appendEvents(pg, ids: updated, at: now, from: "sent", to: .delivered, detail: "delivery report")
+                applied = Set(updated)
+            }
+            var skipped = Set<Int64>()
+            for receipt in receipts {
+                // The first `delivered` report of each updated row is done; repeats fall through and change nothing.
+                if receipt.status == .delivered, applied.contains(receipt.deliveryId), skipped.insert(receipt.deliveryId).inserted {
+                    continue
+                }
+                try await Self.apply(receipt, pg: pg, now: now)
+            }
+        }
+    }
+
+    private static func apply(_ receipt: DeliveryReceipt, pg: PG, now: Date) async throws {
+        guard let found = try await pg.row(
+            "SELECT id, step, steps, channel, state, attempts FROM deliveries WHERE id = ? FOR UPDATE", receipt.deliveryId)
+        else { return }
+        let row = try Moving(found)
+        guard row.step == receipt.step, row.channel == receipt.channel, let current = DeliveryState(rawValue: row.state) else { return }
+        let steps = row.steps.split(separator: ",").map(String.init)
+        switch ReceiptEffect.of(receipt.status, state: current, step: receipt.step, steps: steps) {
+        case .delivered:
+            try await pg.run(
+                "UPDATE deliveries SET state = \(DeliveryState.delivered.sql), updated_at = ? WHERE id = ?", receipt.at.ms, receipt.deliveryId)
+            try await appendEvent(pg, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel, from: row.state,
+                                  to: .delivered, attempt: row.attempts, detail: "delivery report", provider: receipt.providerMessageId)
+        case .stepFailed(let reason, let next):
+            try await failStep(pg, row: row, from: row.state, reason: reason, next: next, now: receipt.at)
+        case .holdUntilSent:
+            var reason: String? = nil
+            if case .failed(let text) = receipt.status { reason = text }
+            try await pg.run(
+                """
+                INSERT INTO early_receipts (delivery_id, step, status, reason, at, provider_message_id) VALUES (?, ?, ?, ?::text, ?, ?::text)
+                ON CONFLICT (delivery_id, step) DO UPDATE SET status = excluded.status, reason = excluded.reason, at = excluded.at,
+                    provider_message_id = excluded.provider_message_id
+                """, receipt.deliveryId, receipt.step, reason == nil ? "delivered" : "failed", reason, receipt.at.ms, receipt.providerMessageId)
+        case .note(let text):
+            try await appendEvent(pg, id: receipt.deliveryId, at: receipt.at, step: receipt.step, channel: receipt.channel, from: row.state,
+                                  to: current, attempt: row.attempts, detail: text, provider: receipt.providerMessageId)
+        case .ignore:
+            break
+        }
+    }
+
+    private static func applyEarlyReceipt(_ pg: PG, id: Int64, step: Int, now: Date) async throws {
+        guard let early = try await pg.row(
+            "DELETE FROM early_receipts WHERE delivery_id = ? AND step = ? RETURNING status, reason, at, provider_message_id", id, step)
+        else { return }
+        guard let channel = try await pg.value("SELECT channel FROM deliveries WHERE id = ?", id, as: String.self) else { return }
+        let status: DeliveryReceipt.Status =
+            try early.get("status", as: String.self) == "delivered" ? .delivered : .failed(reason: try early.get("reason", as: String?.self) ?? "failed")
+        try await apply(
+            DeliveryReceipt(
+                deliveryId: id, step: step, channel: channel, status: status, at: max(now, try early.date("at")),
+                providerMessageId: try early.get("provider_message_id")), pg: pg, now: now)
+    }
+
+    // MARK: Housekeeping
+
+    public func postponeDue(channel: String, until: Date, unlessStepStartedBefore: Date, now: Date) async throws -> Int {
+        try await write { pg in
+            try await pg.run(
+                """
+                UPDATE deliveries SET next_attempt_at = ?
+                WHERE id IN (SELECT id FROM deliveries WHERE channel = ? AND state IN \(DeliveryState.pending.sql) AND next_attempt_at <= ?
+                    AND step_started_at >= ? FOR UPDATE SKIP LOCKED)
+                RETURNING 1
+                """, until.ms, channel, now.ms, unlessStepStartedBefore.ms)
+        }
+    }
+
+    public func recoverLeases(now: Date, owner: String?) async throws -> Int {
+        try await write { pg in
+            // Rows a live instance is recording right now are locked by it: skipped, and its
+            // record wins (or its lease runs out again and the next pass takes it).
+            let rows = try await pg.rows(
+                """
+                SELECT id, step, channel, state, attempts, lease_owner FROM deliveries
+                WHERE state = \(DeliveryState.sending.sql) AND (lease_expires_at <= ? OR lease_owner = ?::text)
+                ORDER BY id FOR UPDATE SKIP LOCKED
+                """, now.ms, owner)
+            for found in rows {
+                let row = try Moving(found)
+                let previous = try found.get("lease_owner", as: String?.self) ?? "?"
+                try await pg.run(
+                    """
+                    UPDATE deliveries SET state = \(DeliveryState.retrying.sql), attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
+                        lease_expires_at = NULL, last_error = ?, updated_at = ? WHERE id = ?
+                    """, now.ms, "lease of \(previous) ended mid-send", now.ms, row.id)
+                try await Self.appendEvent(pg, id: row.id, at: now, step: row.step, channel: row.channel, from: "sending", to: .retrying,
+                                           attempt: row.attempts + 1, detail: "lease of \(previous) ended mid-send; taken over", provider: nil)
+            }
+            return rows.count
+        }
+    }
+
+    public func expireOverdue(now: Date) async throws -> Int {
+        try await write { pg in
+            let expired = try await Self.transitionAll(
+                pg,
+                where: "id IN (SELECT id FROM deliveries WHERE state IN \(DeliveryState.pending.sql) AND expires_at <= ? LIMIT 10000 FOR UPDATE SKIP LOCKED)",
+                [now.ms], to: .expired, at: now, detail: "expired before it could be sent")
+            try await pg.run("UPDATE advisories SET status = 'expired' WHERE status = 'published' AND expires_at <= ?", now.ms)
+            return expired
+        }
+    }
+
+    // MARK: Reading
+
+    public func delivery(id: Int64) async throws -> Delivery? {
+        let installation = try await installationId()
+        return try await read { pg in
+            try await pg.row("SELECT * FROM deliveries WHERE id = ?", id).map { try Self.delivery($0, installation: installation) }
+        }
+    }
+
+    public func deliveryEvents(deliveryId: Int64) async throws -> [DeliveryEvent] {
+        try await read { pg in
+            try await pg.rows("SELECT * FROM delivery_events WHERE delivery_id = ? ORDER BY id", deliveryId).map { row in
+                DeliveryEvent(
+                    deliveryId: try row.get("delivery_id"), at: try row.date("at"), step: try row.get("step"), channel: try row.get("channel"),
+                    fromState: try row.get("from_state", as: String?.self).flatMap(DeliveryState.init),
+                    toState: DeliveryState(rawValue: try row.get("to_state")) ?? .queued,
+                    attempt: try row.get("attempt"), detail: try row.get("detail"), providerMessageId: try row.get("provider_message_id"))
+            }
+        }
+    }
+
+    public func deliveryTimes(advisoryId: Int64, bucketSeconds: Int) async throws -> [DeliveryTimeBucket] {
+        let bucket = Int64(max(1, bucketSeconds)) * 1000
+        return try await read { pg in
+            try await pg.rows(
+                """
+                SELECT (updated_at / ?) * ? AS start, state, count(*) AS n FROM deliveries
+                WHERE advisory_id = ? AND state IN \([DeliveryState.sent, .delivered, .failed].sql) GROUP BY 1, 2 ORDER BY 1
+                """, bucket, bucket, advisoryId
+            ).compactMap { row in
+                guard let state = DeliveryState(rawValue: try row.get("state")) else { return nil }
+                return DeliveryTimeBucket(start: try row.date("start"), state: state, count: try row.get("n"))
+            }
+        }
+    }
+
+    public func deliveryCounts(advisoryId: Int64?) async throws -> [DeliveryCount] {
+        let finalCounts = self.finalCounts
+        return try await read { pg in
+            func counts(_ rows: [PostgresRandomAccessRow]) throws -> [DeliveryCount] {
+                try rows.compactMap { row in
+                    guard let state = DeliveryState(rawValue: try row.get("state")), let language = Language(rawValue: try row.get("language"))
+                    else { return nil }
+                    return DeliveryCount(state: state, channel: try row.get("channel"), language: language, count: try row.get("n"))
+                }
+            }
+            guard let advisoryId else {
+                return try counts(try await pg.rows("SELECT state, channel, language, count(*) AS n FROM deliveries GROUP BY 1, 2, 3"))
+            }
+            // Final counts are kept until the advisory gets another delivery (`FinalDeliveryCounts`).
+            let probe = try await pg.row("SELECT count(*) AS n, coalesce(max(id), 0) AS last FROM deliveries WHERE advisory_id = ?", advisoryId)
+            let key = FinalDeliveryCounts.Probe(rows: try probe?.get("n", as: Int.self) ?? 0, lastId: try probe?.get("last", as: Int64.self) ?? 0)
+            if let kept = finalCounts.counts(advisoryId: advisoryId, probe: key) { return kept }
+            let fresh = try counts(try await pg.rows(
+                "SELECT state, channel, language, count(*) AS n FROM deliveries WHERE advisory_id = ? GROUP BY 1, 2, 3", advisoryId))
+            finalCounts.offer(advisoryId: advisoryId, probe: key, counts: fresh)
+            return fresh
+        }
+    }
+}
+
+extension Optional {
+    /// `flatMap` with an asynchronous transform.
+    func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}

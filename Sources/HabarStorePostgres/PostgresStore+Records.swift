@@ -1,0 +1,150 @@
+import Foundation
+import HabarCore
+import HabarMessages
+import PostgresNIO
+
+/// Citizens, tokens and advisories as records.
+extension PostgresStore {
+    // MARK: Citizens
+
+    public func insertCitizen(_ citizen: NewCitizen) async throws -> Citizen {
+        try await write { pg in try await Self.insert(citizen, pg) }
+    }
+
+    static func insert(_ citizen: NewCitizen, _ pg: PG) async throws -> Citizen {
+        guard let id = try await pg.value(
+            """
+            INSERT INTO citizens (full_name, language, phone, email, country, city, lat, lon, group_id, agency_id,
+                tags, passport_number, birth_date, welfare_status, last_contact_at, search_words, created_at, updated_at)
+            VALUES (?, ?, ?::text, ?::text, ?, ?::text, ?::double precision, ?::double precision, ?::text, ?::text, ?, ?::text, ?::text, ?, ?::bigint,
+                ?, ?, ?)
+            RETURNING id
+            """,
+            values: citizenValues(citizen) + [CitizenSearch.indexedWords(fullName: citizen.fullName), citizen.createdAt.ms, citizen.updatedAt.ms],
+            as: Int64.self)
+        else { throw PostgresStoreError("the citizen was not stored") }
+        return citizen.stored(id: id)
+    }
+
+    static func citizenValues<ID>(_ c: CitizenRecord<ID>) -> [Bind] {
+        [
+            c.fullName, c.language.rawValue, c.phone?.e164, c.email, c.country, c.city, c.position?.lat, c.position?.lon,
+            c.groupId, c.agencyId, c.tags.isEmpty ? "" : "|" + c.tags.joined(separator: "|") + "|",
+            c.passportNumber, c.birthDate, c.welfareStatus.rawValue, c.lastContactAt?.ms,
+        ]
+    }
+
+    public func citizen(id: Int64) async throws -> Citizen? {
+        try await read { pg in try await pg.row("SELECT * FROM citizens WHERE id = ?", id).map(Self.citizen) }
+    }
+
+    public func citizens(ids: [Int64]) async throws -> [Int64: Citizen] {
+        guard !ids.isEmpty else { return [:] }
+        let found = try await read { pg in try await pg.rows("SELECT * FROM citizens WHERE id = ANY(?)", ids).map(Self.citizen) }
+        return Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public func upsertCitizens(_ citizens: [NewCitizen]) async throws -> CitizenImportResult {
+        try await write { pg in
+            // Imports of the same people on two instances at once would each find no match and
+            // both insert: the import lock makes them one after the other.
+            try await pg.run("SELECT pg_advisory_xact_lock(?)", Self.importLock)
+            var result = CitizenImportResult(created: 0, updated: 0)
+            for citizen in citizens {
+                var existing: Int64? = nil
+                if let phone = citizen.phone {
+                    existing = try await pg.value("SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1", phone.e164, as: Int64.self)
+                }
+                if existing == nil, let passport = citizen.passportNumber {
+                    existing = try await pg.value(
+                        "SELECT id FROM citizens WHERE passport_number = ? ORDER BY id LIMIT 1", passport, as: Int64.self)
+                }
+                if let existing {
+                    try await pg.run(
+                        """
+                        UPDATE citizens SET full_name = ?, language = ?, phone = coalesce(?, phone), email = coalesce(?, email),
+                            country = ?, city = coalesce(?, city), lat = coalesce(?, lat), lon = coalesce(?, lon),
+                            group_id = coalesce(?, group_id), agency_id = coalesce(?, agency_id), tags = coalesce(nullif(?, ''), tags),
+                            passport_number = coalesce(?, passport_number), birth_date = coalesce(?, birth_date), search_words = ?, updated_at = ?
+                        WHERE id = ?
+                        """,
+                        values: Self.citizenValues(citizen).dropLast(2)
+                            + [CitizenSearch.indexedWords(fullName: citizen.fullName), citizen.updatedAt.ms, existing])
+                    result.updated += 1
+                } else {
+                    _ = try await Self.insert(citizen, pg)
+                    result.created += 1
+                }
+            }
+            return result
+        }
+    }
+
+    /// `pg_advisory_xact_lock` key of citizen imports: "habarimp".
+    static let importLock: Int64 = 0x6861_6261_7269_6D70
+
+    public func countCitizens() async throws -> Int {
+        try await read { pg in try await pg.value("SELECT count(*) FROM citizens", as: Int.self) ?? 0 }
+    }
+
+    public func welfareTotals() async throws -> [WelfareTotal] {
+        try await read { pg in
+            try await pg.rows("SELECT country, welfare_status, count(*) AS n FROM citizens GROUP BY country, welfare_status").compactMap { row in
+                guard let status = WelfareStatus(rawValue: try row.get("welfare_status")) else { return nil }
+                return WelfareTotal(country: try row.get("country"), status: status, count: try row.get("n"))
+            }
+        }
+    }
+
+    // MARK: Tokens
+
+    public func insertToken(_ token: NewAccessToken) async throws -> AccessToken {
+        try await write { pg in try await Self.insert(token, pg) }
+    }
+
+    static func insert(_ token: NewAccessToken, _ pg: PG) async throws -> AccessToken {
+        guard let id = try await pg.value(
+            "INSERT INTO tokens (name, role, agency_id, token_hash, created_at) VALUES (?, ?, ?::text, ?, ?) RETURNING id",
+            token.name, token.role.rawValue, token.agencyId, token.tokenHash, token.createdAt.ms, as: Int64.self)
+        else { throw PostgresStoreError("the token was not stored") }
+        return token.stored(id: id)
+    }
+
+    public func token(hash: String) async throws -> AccessToken? {
+        try await read { pg in try await pg.row("SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL", hash).map(Self.token) }
+    }
+
+    public func hasTokens() async throws -> Bool {
+        try await read { pg in try await pg.value("SELECT EXISTS (SELECT 1 FROM tokens)", as: Bool.self) ?? false }
+    }
+
+    // MARK: Advisories
+
+    public func insertAdvisory(_ advisory: NewAdvisory) async throws -> Advisory {
+        let encoded = try Self.encodeContent(advisory)
+        return try await write { pg in
+            guard let id = try await pg.value(
+                """
+                INSERT INTO advisories (kind, severity, audience, params, template, channel_plan, expires_at, status,
+                    version, author, approver, created_at, published_at, cancelled_at, scope, publish_at, author_token_id, places, exercise)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::text, ?, ?::bigint, ?::bigint, ?, ?::bigint, ?::bigint, ?, ?)
+                RETURNING id
+                """,
+                advisory.kind.rawValue, advisory.severity.rawValue, encoded.audience, encoded.params, advisory.template,
+                encoded.plan, advisory.expiresAt.ms, advisory.status.rawValue, advisory.version, advisory.author,
+                advisory.approver, advisory.createdAt.ms, advisory.publishedAt?.ms, advisory.cancelledAt?.ms,
+                advisory.scope.rawValue, advisory.publishAt?.ms, advisory.authorTokenId, encoded.places, advisory.exercise, as: Int64.self)
+            else { throw PostgresStoreError("the advisory was not stored") }
+            return advisory.stored(id: id)
+        }
+    }
+
+    /// The JSON columns of an advisory.
+    static func encodeContent<ID>(_ advisory: AdvisoryRecord<ID>) throws -> (audience: String, params: String, plan: String, places: String) {
+        (try json(advisory.audience), try json(advisory.params), try json(advisory.channelPlan), try json(advisory.places))
+    }
+
+    public func advisory(id: Int64) async throws -> Advisory? {
+        try await read { pg in try await pg.row("SELECT * FROM advisories WHERE id = ?", id).map(Self.advisory) }
+    }
+}

@@ -1,0 +1,266 @@
+import Foundation
+import HabarCore
+import HabarMessages
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Habar's storage on PostgreSQL: one `PostgresClient` (a pool of up to `poolSize`
+/// connections) per instance, any number of instances on one database. Each requirement is
+/// one transaction at READ COMMITTED; what must not interleave across instances takes a row
+/// lock (`FOR UPDATE`, `SKIP LOCKED` for claims) or a transaction advisory lock, named where
+/// it is taken. A transaction that meets a deadlock or a serialization failure is run again
+/// (it changed nothing).
+public final class PostgresStore: HabarStore {
+    let client: PostgresClient
+    let logger: Logger
+    private let running: Task<Void, Never>
+    /// Set once by the first migration and never changed; read on every claim.
+    private let installation = Mutex<String?>(nil)
+    /// The delivery counts of advisories whose deliveries are all final (`deliveryCounts`).
+    let finalCounts = FinalDeliveryCounts()
+
+    private init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        running = Task { await client.run() }
+    }
+
+    deinit { running.cancel() }
+
+    /// Connects, migrates (under the migration lock) and returns the store; the pool runs
+    /// until `close()` (or the store is released).
+    public static func open(_ settings: PostgresSettings, logger: Logger) async throws -> PostgresStore {
+        let store = PostgresStore(client: PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger), logger: logger)
+        do {
+            try await PostgresMigrations.migrate(store.client, logger: logger)
+        } catch {
+            store.close()
+            throw PostgresStoreError.describing(error, settings: settings)
+        }
+        return store
+    }
+
+    /// Ends the pool: running queries finish, new ones fail.
+    public func close() { running.cancel() }
+
+    // MARK: Transactions
+
+    /// `body` in one transaction, committed when it returns; run again (up to 5 times) after a
+    /// deadlock or serialization failure, which rolled it back.
+    func write<T: Sendable>(_ body: @Sendable (PG) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await client.withTransaction(logger: logger) { connection in try await body(PG(connection: connection, logger: logger)) }
+            } catch let error as PostgresTransactionError {
+                if let closure = error.closureError, attempt < 5, Self.isRetryable(closure) {
+                    attempt += 1
+                    continue
+                }
+                throw Self.unwrap(error)
+            } catch {
+                if attempt < 5, Self.isRetryable(error) {
+                    attempt += 1
+                    continue
+                }
+                throw error
+            }
+        }
+    }
+
+    /// `body` on one connection without a transaction of its own (each statement sees the
+    /// database as it is when it runs; use `write` when two reads must agree).
+    func read<T: Sendable>(_ body: @Sendable (PG) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in try await body(PG(connection: connection, logger: logger)) }
+    }
+
+    /// The error the closure threw (an `OperationError` stays one), else the transaction's.
+    static func unwrap(_ error: PostgresTransactionError) -> any Error {
+        if let closure = error.closureError { return closure }
+        if let begin = error.beginError { return begin }
+        if let commit = error.commitError { return commit }
+        return error
+    }
+
+    static func isRetryable(_ error: any Error) -> Bool {
+        guard let psql = error as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    /// Whether `error` is a unique violation (of `constraint`, when given).
+    static func isUniqueViolation(_ error: any Error, constraint: String? = nil) -> Bool {
+        var error = error
+        if let transaction = error as? PostgresTransactionError { error = unwrap(transaction) }
+        guard let psql = error as? PSQLError, psql.serverInfo?[.sqlState] == "23505" else { return false }
+        guard let constraint else { return true }
+        return psql.serverInfo?[.constraintName] == constraint
+    }
+
+    // MARK: Installation
+
+    public func installationId() async throws -> String {
+        if let known = installation.withLock({ $0 }) { return known }
+        let id = try await read { pg in
+            try await pg.value("SELECT value FROM meta WHERE key = 'installation_id'", as: String.self) ?? "habar"
+        }
+        installation.withLock { $0 = id }
+        return id
+    }
+
+    public func installationSecret(named name: String) async throws -> Data {
+        var fresh = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in fresh.indices { fresh[index] = UInt8.random(in: .min ... .max, using: &generator) }
+        let candidate = Data(fresh)
+        // Of two first uses at once, the insert that loses the race inserts nothing and both
+        // read the winner's.
+        return try await write { pg in
+            try await pg.run("INSERT INTO installation_secrets (name, value) VALUES (\(name), \(candidate)) ON CONFLICT (name) DO NOTHING")
+            guard let stored = try await pg.value("SELECT value FROM installation_secrets WHERE name = \(name)", as: Data.self) else {
+                throw PostgresStoreError("installation secret '\(name)' vanished")
+            }
+            return stored
+        }
+    }
+
+    /// The number of migrations recorded (tests: instances started together migrate once).
+    public func appliedMigrations() async throws -> Int {
+        try await PostgresMigrations.appliedCount(client, logger: logger)
+    }
+
+    /// Runs raw SQL; for tests that check what the schema itself refuses.
+    public func rawExecute(_ sql: String) async throws {
+        try await write { pg in _ = try await pg.connection.simpleQuery(sql).get() }
+    }
+}
+
+/// A value bound to a `?` of a statement (nil: NULL).
+typealias Bind = (any PostgresThrowingDynamicTypeEncodable)?
+
+/// One connection inside a store call, with the few shapes of query the store uses. Statements
+/// are written with `?` placeholders, numbered `$1…` in order here (a `?` inside a quoted
+/// literal is left alone).
+struct PG: @unchecked Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    static func query(_ sql: String, _ values: [Bind]) throws -> PostgresQuery {
+        var text = ""
+        text.reserveCapacity(sql.utf8.count + 16)
+        var number = 0
+        var quoted = false
+        for character in sql {
+            if character == "'" { quoted.toggle() }
+            if character == "?", !quoted {
+                number += 1
+                text += "$\(number)"
+            } else {
+                text.append(character)
+            }
+        }
+        guard number == values.count else {
+            throw PostgresStoreError("a statement has \(number) placeholders and \(values.count) values: \(sql.prefix(80))")
+        }
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values {
+            if let value { try binds.append(value) } else { binds.appendNull() }
+        }
+        return PostgresQuery(unsafeSQL: text, binds: binds)
+    }
+
+    func rows(_ sql: String, _ values: Bind...) async throws -> [PostgresRandomAccessRow] {
+        try await rows(Self.query(sql, values))
+    }
+
+    func rows(_ sql: String, values: [Bind]) async throws -> [PostgresRandomAccessRow] {
+        try await rows(Self.query(sql, values))
+    }
+
+    func row(_ sql: String, _ values: Bind...) async throws -> PostgresRandomAccessRow? {
+        try await rows(Self.query(sql, values)).first
+    }
+
+    func value<T: PostgresDecodable>(_ sql: String, _ values: Bind..., as type: T.Type) async throws -> T? {
+        try await value(Self.query(sql, values), as: type)
+    }
+
+    func value<T: PostgresDecodable>(_ sql: String, values: [Bind], as type: T.Type) async throws -> T? {
+        try await value(Self.query(sql, values), as: type)
+    }
+
+    @discardableResult
+    func run(_ sql: String, _ values: Bind...) async throws -> Int {
+        try await run(Self.query(sql, values))
+    }
+
+    @discardableResult
+    func run(_ sql: String, values: [Bind]) async throws -> Int {
+        try await run(Self.query(sql, values))
+    }
+
+    /// Every row, read at once.
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        var rows: [PostgresRandomAccessRow] = []
+        for try await row in try await connection.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
+        return rows
+    }
+
+    func row(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow? {
+        try await rows(query).first
+    }
+
+    /// The first column of the first row (nil when there is no row or it is NULL).
+    func value<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type) async throws -> T? {
+        guard let row = try await row(query), row[0].bytes != nil else { return nil }
+        return try row[0].decode(T.self)
+    }
+
+    /// Runs a statement; returns how many rows it returned (`RETURNING 1` counts changes).
+    @discardableResult
+    func run(_ query: PostgresQuery) async throws -> Int {
+        var count = 0
+        for try await _ in try await connection.query(query, logger: logger) { count += 1 }
+        return count
+    }
+}
+
+extension PostgresRandomAccessRow {
+    /// The column `name` as `T` (an Optional for a nullable column).
+    func get<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
+        try self[name].decode(T.self)
+    }
+
+    /// A millisecond column as a date.
+    func date(_ name: String) throws -> Date { Date(ms: try get(name, as: Int64.self)) }
+    func optionalDate(_ name: String) throws -> Date? { try get(name, as: Int64?.self).map(Date.init(ms:)) }
+}
+
+// MARK: Time as integer milliseconds
+
+extension Date {
+    /// Milliseconds since 1970, as stored.
+    var ms: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
+}
+
+/// The store failing: what happened, without the URL's password or the query's values.
+public struct PostgresStoreError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+
+    /// A readable account of a PostgresNIO error: the server's message and SQLSTATE, or the
+    /// connection's failure, naming the server by its redacted URL.
+    static func describing(_ error: any Error, settings: PostgresSettings) -> any Error {
+        if let known = error as? PostgresStoreError { return known }
+        if let transaction = error as? PostgresTransactionError { return describing(PostgresStore.unwrap(transaction), settings: settings) }
+        if let psql = error as? PSQLError {
+            if let message = psql.serverInfo?[.message] {
+                return PostgresStoreError("PostgreSQL at \(settings.redactedURL): \(message) (SQLSTATE \(psql.serverInfo?[.sqlState] ?? "?"))")
+            }
+            let underlying = psql.underlying.map { ": \($0)" } ?? ""
+            return PostgresStoreError("PostgreSQL at \(settings.redactedURL): \(psql.code)\(underlying)")
+        }
+        return PostgresStoreError("PostgreSQL at \(settings.redactedURL): \(error)")
+    }
+}

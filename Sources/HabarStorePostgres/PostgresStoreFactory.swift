@@ -1,0 +1,18 @@
+import Foundation
+import HabarCore
+import Logging
+
+/// `storage.kind: "postgres"`: the database at `storage.url` (`HABAR_DATABASE_URL`), shared by
+/// any number of instances. Serving takes no data-directory lock: instances coordinate in the
+/// database (claims under leases, row locks, the migration lock). The store runs its own
+/// connection pool from the moment it opens (migrations need it before any service starts)
+/// until the last reference to it goes, after the gateway's services have stopped.
+public struct PostgresStoreFactory: StoreFactory {
+    public let kind = "postgres"
+    public init() {}
+
+    public func open(_ location: StoreLocation, serving: Bool, logger: Logger) async throws -> OpenedStore {
+        let settings = try PostgresSettings(location.storage)
+        return OpenedStore(store: try await PostgresStore.open(settings, logger: logger))
+    }
+}
