@@ -1,0 +1,55 @@
+import Foundation
+import HabarCore
+@testable import HabarStorePostgres
+import HabarTesting
+import Logging
+import Testing
+
+/// Landed PostgreSQL migrations are append-only, and instances that start together migrate once.
+@Suite("PostgreSQL migrations")
+struct PostgresMigrationTests {
+    static let pinned: [(String, String)] = [
+        ("v1: schema", "pending"),
+    ]
+
+    @Test("every landed migration is unchanged, in its order")
+    func pinnedChecksums() {
+        #expect(PostgresMigrations.all.map(\.name) == Self.pinned.map(\.0), "migrations were added, removed or reordered: pin a new one here when it lands")
+        for (migration, (name, expected)) in zip(PostgresMigrations.all, Self.pinned) where PostgresMigrations.checksum(migration) != expected {
+            Issue.record("migration '\(name)' was edited after it landed (checksum \(PostgresMigrations.checksum(migration)), pinned \(expected)): make the change a new migration")
+        }
+    }
+
+    @Test("four instances opening one empty database at once: the schema is made once, every one opens it")
+    func concurrentStart() async throws {
+        guard let peer = await PostgresFixture.peer() else { return }
+        let url = try await peer.createDatabase()
+        let settings = try PostgresSettings(url: url, poolSize: 2)
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<4 {
+                group.addTask {
+                    let store = try await PostgresStore.open(settings, logger: Logger(label: "instance-\(index)"))
+                    defer { store.close() }
+                    return try await store.installationId()
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(Set(ids).count == 1 && ids.count == 4, "\(ids)")
+        let runs = try await peer.psql("SELECT count(*) FROM habar_migrations", database: String(url.split(separator: "/").last!))
+        #expect(runs.trimmingCharacters(in: .whitespacesAndNewlines) == "\(PostgresMigrations.all.count)")
+    }
+
+    @Test("a database that ran a migration this build does not know is refused, naming it")
+    func newerDatabase() async throws {
+        guard let peer = await PostgresFixture.peer() else { return }
+        let url = try await peer.createDatabase()
+        let store = try await PostgresStore.open(try PostgresSettings(url: url), logger: Logger(label: "test"))
+        store.close()
+        let database = String(url.split(separator: "/").last!)
+        try await peer.psql("INSERT INTO habar_migrations (name, checksum) VALUES ('v99: from the future', 'x')", database: database)
+        await #expect { try await PostgresStore.open(try PostgresSettings(url: url), logger: Logger(label: "test")) } throws: { error in
+            "\(error)".contains("v99: from the future")
+        }
+    }
+}
