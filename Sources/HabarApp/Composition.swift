@@ -6,6 +6,7 @@ import Foundation
 import HabarCore
 import HabarHTTP
 import HabarMessages
+import HabarStorePostgres
 import HabarStoreSQLite
 import Logging
 
@@ -23,10 +24,8 @@ extension ChannelRegistry {
 }
 
 extension StoreRegistry {
-    /// Every store kind Habar ships (`storage.kind`).
-    /// (`PostgresStoreFactory` joins when the store conformance suite passes on PostgreSQL:
-    /// issue 17, in progress.)
-    public static let standard = StoreRegistry([SQLiteStoreFactory()])
+    /// Every store kind Habar ships (`storage.kind`); each passes the store conformance suite.
+    public static let standard = StoreRegistry([SQLiteStoreFactory(), PostgresStoreFactory()])
 }
 
 /// Opens the configured store without what serving needs (no lock, no background services):

@@ -95,7 +95,7 @@ public struct Gateway: Sendable {
         let dispatcher = Dispatcher(
             store: store, adapters: adapters, configurations: configuration.effectiveChannels, receipts: receipts,
             settings: configuration.dispatcher, metricsFactory: PrometheusMetricsFactory(registry: registryMetrics),
-            logger: logger, links: links, now: now)
+            logger: logger, links: links, exclusive: opened.exclusive, now: now)
         var budgets: [String: Int] = [:]
         for channel in configuration.channels { if let budget = channel.segmentBudget { budgets[channel.name] = budget } }
         let publisher = AdvisoryPublisher(

@@ -319,15 +319,10 @@ extension PostgresStore {
     static func apply(_ checkin: TouristCheckin, agency: String, pg: PG, at: Date) async throws -> [String: Int] {
         guard let citizen = try await pg.value(
             "SELECT citizen_id FROM agency_tourists WHERE agency_id = ? AND tourist_id = ?", agency, checkin.touristId, as: Int64.self)
-        else {
-            throw ValidationFailure([FieldError(pointer: "/data/touristId", detail: "this agency has no tourist '\(checkin.touristId)'")])
-        }
-        let when = checkin.at.map { min($0, at) } ?? at
+        else { throw checkin.unknownTourist() }
+        let when = checkin.answeredAt(receivedAt: at)
         let open = try await pg.value("SELECT (\(openCheckinSQL)) FROM citizens c WHERE c.id = ?", when.ms, citizen, as: Int64.self)
-        try await record(
-            CheckinAnswer(
-                citizenId: citizen, advisoryId: open, meaning: checkin.status == .safe ? .safe : .needsHelp, source: .agency,
-                text: [agency, checkin.note].compactMap { $0 }.joined(separator: ": "), at: when), pg: pg)
+        try await record(checkin.answer(citizenId: citizen, openRequest: open, agency: agency, receivedAt: at), pg: pg)
         return ["checkins": 1]
     }
 }

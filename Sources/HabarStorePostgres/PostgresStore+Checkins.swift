@@ -61,12 +61,7 @@ extension PostgresStore {
             guard marked == 1 else { return }  // processed before (a restart, another instance): nothing twice
         }
         guard try await pg.run("SELECT 1 FROM citizens WHERE id = ? FOR UPDATE", answer.citizenId) == 1 else { return }  // erased meanwhile
-        let status: String
-        switch answer.meaning {
-        case .safe: status = WelfareStatus.safe.rawValue
-        case .needsHelp: status = WelfareStatus.needsHelp.rawValue
-        case .unclear: status = "unclear"
-        }
+        let status = answer.recordedStatus
         if answer.meaning != .unclear {
             if let advisory = answer.advisoryId {
                 try await pg.run(
@@ -220,7 +215,7 @@ extension PostgresStore {
             conditions.equal("assignee", filter.assignee)
             conditions.equal("advisory_id", filter.advisoryId)
             conditions.equal("citizen_id", filter.citizenId)
-            let whereClause = conditions.clauses.isEmpty ? "" : "WHERE " + conditions.clauses.joined(separator: " AND ")
+            let whereClause = conditions.whereClause
             let rows = try await pg.rows(
                 """
                 SELECT * FROM cases \(whereClause)
@@ -296,28 +291,12 @@ extension PostgresStore {
                 WHERE status = 'published' AND (params::jsonb ->> 'checkinDeadline') IS NOT NULL AND (reminded_at IS NULL OR escalated_at IS NULL)
                 """
             ).map { row in
-                DueRequest(
+                CheckinFollowUps.Request(
                     advisory: try Self.advisory(row), reminded: try row.get("reminded_at", as: Int64?.self) != nil,
                     escalated: try row.get("escalated_at", as: Int64?.self) != nil)
             }
         }
-        var remind: [Advisory] = []
-        var escalate: [Advisory] = []
-        for row in rows {
-            guard let deadline = row.advisory.params.checkinDeadline else { continue }
-            if !row.escalated, deadline <= now {
-                escalate.append(row.advisory)
-            } else if !row.reminded, deadline.addingTimeInterval(-reminderLead) <= now, deadline > now {
-                remind.append(row.advisory)
-            }
-        }
-        return (remind, escalate)
-    }
-
-    struct DueRequest: Sendable {
-        var advisory: Advisory
-        var reminded: Bool
-        var escalated: Bool
+        return CheckinFollowUps.due(rows, now: now, reminderLead: reminderLead)
     }
 
     public func queueReminders(
@@ -338,18 +317,9 @@ extension PostgresStore {
                 """, advisoryId)
             var queued = 0
             for row in rows {
-                let used: String = try row.get("channel")
-                let phone = try row.get("phone", as: String?.self), email = try row.get("email", as: String?.self)
-                func reaches(_ channel: String) -> Bool {
-                    switch addresses[channel] {
-                    case .phone: phone != nil
-                    case .email: email != nil
-                    case .webhook, nil: false
-                    }
-                }
-                let channel = plan.first { $0 != used && reaches($0) } ?? used
-                guard let kind = addresses[channel].map({ $0 == .email ? MessageKind.email : .sms }),
-                    let language = Language(rawValue: try row.get("language")), let message = renderings[language]?[kind]
+                guard let (channel, message) = CheckinFollowUps.reminder(
+                    used: try row.get("channel"), phone: try row.get("phone"), email: try row.get("email"), language: try row.get("language"),
+                    plan: plan, addresses: addresses, renderings: renderings)
                 else { continue }
                 if try await Self.queueFollowUp(
                     pg, advisoryId: advisoryId, followUp: .reminder, citizenId: try row.get("citizen_id"), planIndex: 0, channel: channel,

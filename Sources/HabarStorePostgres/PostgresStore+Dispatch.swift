@@ -42,58 +42,15 @@ extension PostgresStore {
         }
     }
 
-    /// A due delivery as the claim reads it.
-    struct Candidate {
-        var id: Int64
-        var advisoryId: Int64
-        var version: Int
-        var step: Int
-        var steps: String
-        var channel: String
-        var state: String
-        var attempts: Int
-        var stepStartedAt: Int64
-        var expiresAt: Int64
-        var phone: String?
-        var email: String?
-        var language: String
-        var status: String
-        var severity: String
-        var subscriberId: Int64?
-        var cancelNoticeVersion: Int?
-        var kind: String
-        var params: String
-        var citizenId: Int64?
-        var agencyGroup: Int64?
-        var purpose: String
-
-        init(_ row: PostgresRandomAccessRow) throws {
-            func at<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try row[index].decode(T.self) }
-            id = try at(0)
-            advisoryId = try at(1)
-            version = try at(2)
-            step = try at(3)
-            steps = try at(4)
-            channel = try at(5)
-            state = try at(6)
-            attempts = try at(7)
-            stepStartedAt = try at(8)
-            expiresAt = try at(9)
-            phone = try at(10)
-            email = try at(11)
-            language = try at(12)
-            status = try at(13)
-            severity = try at(14)
-            subscriberId = try at(15)
-            cancelNoticeVersion = try at(16)
-            kind = try at(17)
-            params = try at(18)
-            citizenId = try at(19)
-            agencyGroup = try at(20)
-            purpose = try at(21)
-        }
-
-        var moving: Moving { Moving(id: id, step: step, channel: channel, state: state, attempts: attempts) }
+    /// A due delivery as the claim reads it (the columns of the claim's SELECT, in order).
+    static func due(_ row: PostgresRandomAccessRow) throws -> DueDelivery {
+        func at<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try row[index].decode(T.self) }
+        return DueDelivery(
+            id: try at(0), advisoryId: try at(1), version: try at(2), step: try at(3), steps: try at(4), channel: try at(5),
+            state: try at(6), attempts: try at(7), stepStartedAt: Date(ms: try at(8)), expiresAt: Date(ms: try at(9)),
+            phone: try at(10), email: try at(11), language: try at(12), status: try at(13), severity: try at(14),
+            subscriberId: try at(15), cancelNoticeVersion: try at(16), kind: try at(17), params: try at(18), citizenId: try at(19),
+            agencyGroup: try at(20), purpose: try at(21))
     }
 
     private static func claim(
@@ -103,7 +60,7 @@ extension PostgresStore {
         var claimed: [ClaimedDelivery] = []
         var closing: [(row: Moving, state: DeliveryState, detail: String)] = []
         var texts = RenderingCache(kind: kind)
-        var plans: [String: [String]] = [:]
+        var plans = StepPlans()
         for priority in stride(from: Severity.extreme.priority, through: Severity.unknown.priority, by: -1) {
             let wanted = limit - claimed.count
             if wanted <= 0 { break }
@@ -120,52 +77,23 @@ extension PostgresStore {
                 FOR UPDATE OF d SKIP LOCKED
                 """, channel, priority, now.ms, wanted)
             for row in rows {
-                let candidate = try Candidate(row)
-                // A cancelled advisory sends only what the purpose's rule lets through.
-                let purpose = DeliveryPurpose(rawValue: candidate.purpose) ?? .advisory
-                if candidate.status == "cancelled",
-                    !purpose.isSentAfterCancellation(version: candidate.version, cancelNoticeVersion: candidate.cancelNoticeVersion)
-                {
-                    closing.append((candidate.moving, .cancelled, "advisory cancelled"))
+                let due = try Self.due(row)
+                let moving = Moving(id: due.id, step: due.step, channel: due.channel, state: due.state, attempts: due.attempts)
+                if let close = due.closedBeforeSend(now: now) {
+                    closing.append((moving, close.state, close.detail))
                     continue
                 }
-                let expiresAt = Date(ms: candidate.expiresAt)
-                if expiresAt <= now {
-                    closing.append((candidate.moving, .expired, "expired before it could be sent"))
+                let recipient = try await address == .webhook
+                    ? due.subscriberId.asyncFlatMap { try await Self.subscriberAddress(pg, id: $0, now: now) } : due.storedAddress(address)
+                let text = recipient == nil ? nil : try await texts.rendering(pg, due.advisoryId, due.version, due.purpose, due.language)
+                if let close = DueDelivery.closedForLack(of: address, kind: kind, recipient: recipient, text: text) {
+                    closing.append((moving, close.state, close.detail))
                     continue
                 }
-                let recipient: Address?
-                switch address {
-                case .phone: recipient = candidate.phone.map { .phone(PhoneNumber(storedE164: $0)) }
-                case .email: recipient = candidate.email.map(Address.email)
-                case .webhook: recipient = try await candidate.subscriberId.asyncFlatMap { try await Self.subscriberAddress(pg, id: $0, now: now) }
-                }
-                if address == .webhook, recipient == nil {
-                    closing.append((candidate.moving, .cancelled, "the subscriber is disabled"))
-                    continue
-                }
-                guard let recipient,
-                    let text = try await texts.rendering(pg, candidate.advisoryId, candidate.version, purpose, candidate.language)
-                else {
-                    closing.append((candidate.moving, .failed, "no \(address.rawValue) address or no \(kind.rawValue) text for this step"))
-                    continue
-                }
-                let message = OutboundMessage(
-                    deliveryId: candidate.id, step: candidate.step,
-                    idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: candidate.id, step: candidate.step),
-                    address: recipient, message: text, advisoryId: candidate.advisoryId, advisoryVersion: candidate.version,
-                    severity: Severity(rawValue: candidate.severity) ?? .unknown, expiresAt: expiresAt,
-                    kind: AdvisoryKind(rawValue: candidate.kind), paramsJSON: address == .webhook ? candidate.params : nil,
-                    messageType: .of(version: candidate.version, purpose: purpose, cancelNoticeVersion: candidate.cancelNoticeVersion),
-                    citizenId: candidate.citizenId,
-                    group: try await candidate.agencyGroup.asyncFlatMap { try await Self.groupAdvisoryScope(pg, delivery: candidate.id, group: $0) })
-                let steps = plans[candidate.steps] ?? {
-                    let split = candidate.steps.split(separator: ",").map(String.init)
-                    plans[candidate.steps] = split
-                    return split
-                }()
-                claimed.append(ClaimedDelivery(
-                    message: message, steps: steps, attempts: candidate.attempts, stepStartedAt: Date(ms: candidate.stepStartedAt)))
+                guard let recipient, let text else { continue }
+                let group = try await due.agencyGroup.asyncFlatMap { try await Self.groupAdvisoryScope(pg, delivery: due.id, group: $0) }
+                let message = due.message(to: recipient, text: text, address: address, installation: installation, group: group)
+                claimed.append(ClaimedDelivery(message: message, steps: plans.steps(due.steps), attempts: due.attempts, stepStartedAt: due.stepStartedAt))
             }
         }
         for item in closing { try await Self.transition(pg, item.row, to: item.state, at: now, detail: item.detail) }
@@ -564,7 +492,17 @@ extension PostgresStore {
         }
     }
 
-    public func recoverLeases(now: Date, owner: String?) async throws -> Int {
+    public func renewLeases(owner: String, until: Date, now: Date) async throws -> Int {
+        // Rows this instance is recording meanwhile are locked by it; they leave `sending`.
+        try await write { pg in
+            try await pg.run(
+                """
+                UPDATE deliveries SET lease_expires_at = ? WHERE state = \(DeliveryState.sending.sql) AND lease_owner = ? RETURNING 1
+                """, until.ms, owner)
+        }
+    }
+
+    public func recoverLeases(expiredBy: Date, owner: String?, now: Date) async throws -> Int {
         try await write { pg in
             // Rows a live instance is recording right now are locked by it: skipped, and its
             // record wins (or its lease runs out again and the next pass takes it).
@@ -573,7 +511,7 @@ extension PostgresStore {
                 SELECT id, step, channel, state, attempts, lease_owner FROM deliveries
                 WHERE state = \(DeliveryState.sending.sql) AND (lease_expires_at <= ? OR lease_owner = ?::text)
                 ORDER BY id FOR UPDATE SKIP LOCKED
-                """, now.ms, owner)
+                """, expiredBy.ms, owner)
             for found in rows {
                 let row = try Moving(found)
                 let previous = try found.get("lease_owner", as: String?.self) ?? "?"

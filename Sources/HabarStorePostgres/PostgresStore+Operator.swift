@@ -7,32 +7,7 @@ import PostgresNIO
 extension PostgresStore {
     // MARK: Lists
 
-    /// `WHERE` clauses and their values, built one filter at a time.
-    struct Conditions {
-        var clauses: [String] = []
-        var values: [Bind] = []
-
-        mutating func add(_ clause: String, _ bound: Bind...) {
-            clauses.append(clause)
-            values += bound
-        }
-
-        mutating func equal(_ column: String, _ value: Bind) {
-            if let value { add("\(column) = ?", value) }
-        }
-
-        func sql(after: Int64?, idColumn: String, limit: Int) -> (String, [Bind]) {
-            var all = clauses
-            var bound = values
-            if let after {
-                all.append("\(idColumn) > ?")
-                bound.append(after)
-            }
-            let whereClause = all.isEmpty ? "" : "WHERE " + all.joined(separator: " AND ")
-            bound.append(limit + 1)
-            return ("\(whereClause) ORDER BY \(idColumn) LIMIT ?", bound)
-        }
-    }
+    typealias Conditions = SQLConditions<any PostgresThrowingDynamicTypeEncodable>
 
     public func citizens(_ filter: CitizenFilter, page: PageRequest) async throws -> Page<Citizen> {
         let fetched = try await read { pg in
@@ -336,5 +311,12 @@ extension JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return encoder
+    }
+}
+
+extension SQLConditions where Value == any PostgresThrowingDynamicTypeEncodable {
+    /// One page's clause and values, `limit` rows and one more.
+    func sql(after: Int64?, idColumn: String, limit: Int) -> (String, [Value?]) {
+        page(after: after, idColumn: idColumn, fetch: limit + 1)
     }
 }

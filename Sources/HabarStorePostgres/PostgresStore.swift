@@ -32,6 +32,9 @@ public final class PostgresStore: HabarStore {
     /// until `close()` (or the store is released).
     public static func open(_ settings: PostgresSettings, logger: Logger) async throws -> PostgresStore {
         let store = PostgresStore(client: PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger), logger: logger)
+        // The pool's run loop starts on its own task; a first lease before it is running only
+        // waits, but logs a warning, so give it a moment.
+        try? await Task.sleep(for: .milliseconds(20))
         do {
             try await PostgresMigrations.migrate(store.client, logger: logger)
         } catch {
@@ -58,21 +61,34 @@ public final class PostgresStore: HabarStore {
                     attempt += 1
                     continue
                 }
-                throw Self.unwrap(error)
+                throw Self.readable(Self.unwrap(error))
             } catch {
                 if attempt < 5, Self.isRetryable(error) {
                     attempt += 1
                     continue
                 }
-                throw error
+                throw Self.readable(error)
             }
+        }
+    }
+
+    /// The driver's errors made readable (`PostgresStoreError`); the store's own (an
+    /// `OperationError`, a validation failure) unchanged.
+    static func readable(_ error: any Error) -> any Error {
+        switch error {
+        case is PSQLError, is PostgresDecodingError, is PostgresTransactionError: PostgresStoreError.describing(error)
+        default: error
         }
     }
 
     /// `body` on one connection without a transaction of its own (each statement sees the
     /// database as it is when it runs; use `write` when two reads must agree).
     func read<T: Sendable>(_ body: @Sendable (PG) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in try await body(PG(connection: connection, logger: logger)) }
+        do {
+            return try await client.withConnection { connection in try await body(PG(connection: connection, logger: logger)) }
+        } catch {
+            throw Self.readable(error)
+        }
     }
 
     /// The error the closure threw (an `OperationError` stays one), else the transaction's.
@@ -84,7 +100,7 @@ public final class PostgresStore: HabarStore {
     }
 
     static func isRetryable(_ error: any Error) -> Bool {
-        guard let psql = error as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
+        guard let state = PostgresStoreError.describing(error).sqlState else { return false }
         return state == "40001" || state == "40P01"
     }
 
@@ -92,9 +108,9 @@ public final class PostgresStore: HabarStore {
     static func isUniqueViolation(_ error: any Error, constraint: String? = nil) -> Bool {
         var error = error
         if let transaction = error as? PostgresTransactionError { error = unwrap(transaction) }
-        guard let psql = error as? PSQLError, psql.serverInfo?[.sqlState] == "23505" else { return false }
+        guard let known = error as? PostgresStoreError, known.sqlState == "23505" else { return false }
         guard let constraint else { return true }
-        return psql.serverInfo?[.constraintName] == constraint
+        return known.constraint == constraint
     }
 
     // MARK: Installation
@@ -108,6 +124,9 @@ public final class PostgresStore: HabarStore {
         return id
     }
 
+    /// Forgets the installation id read before (`habar storage copy` replaced it).
+    func installationReset() { installation.withLock { $0 = nil } }
+
     public func installationSecret(named name: String) async throws -> Data {
         var fresh = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
@@ -116,8 +135,8 @@ public final class PostgresStore: HabarStore {
         // Of two first uses at once, the insert that loses the race inserts nothing and both
         // read the winner's.
         return try await write { pg in
-            try await pg.run("INSERT INTO installation_secrets (name, value) VALUES (\(name), \(candidate)) ON CONFLICT (name) DO NOTHING")
-            guard let stored = try await pg.value("SELECT value FROM installation_secrets WHERE name = \(name)", as: Data.self) else {
+            try await pg.run("INSERT INTO installation_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", name, candidate)
+            guard let stored = try await pg.value("SELECT value FROM installation_secrets WHERE name = ?", name, as: Data.self) else {
                 throw PostgresStoreError("installation secret '\(name)' vanished")
             }
             return stored
@@ -170,58 +189,66 @@ struct PG: @unchecked Sendable {
     }
 
     func rows(_ sql: String, _ values: Bind...) async throws -> [PostgresRandomAccessRow] {
-        try await rows(Self.query(sql, values))
+        try await all(Self.query(sql, values))
     }
 
     func rows(_ sql: String, values: [Bind]) async throws -> [PostgresRandomAccessRow] {
-        try await rows(Self.query(sql, values))
+        try await all(Self.query(sql, values))
     }
 
     func row(_ sql: String, _ values: Bind...) async throws -> PostgresRandomAccessRow? {
-        try await rows(Self.query(sql, values)).first
+        try await all(Self.query(sql, values)).first
     }
 
     func value<T: PostgresDecodable>(_ sql: String, _ values: Bind..., as type: T.Type) async throws -> T? {
-        try await value(Self.query(sql, values), as: type)
+        try await scalar(Self.query(sql, values), as: type)
     }
 
     func value<T: PostgresDecodable>(_ sql: String, values: [Bind], as type: T.Type) async throws -> T? {
-        try await value(Self.query(sql, values), as: type)
+        try await scalar(Self.query(sql, values), as: type)
     }
 
     @discardableResult
     func run(_ sql: String, _ values: Bind...) async throws -> Int {
-        try await run(Self.query(sql, values))
+        try await execute(Self.query(sql, values))
     }
 
     @discardableResult
     func run(_ sql: String, values: [Bind]) async throws -> Int {
-        try await run(Self.query(sql, values))
+        try await execute(Self.query(sql, values))
     }
 
     /// Every row, read at once.
-    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        var rows: [PostgresRandomAccessRow] = []
-        for try await row in try await connection.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
-        return rows
+    private func all(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        do {
+            var rows: [PostgresRandomAccessRow] = []
+            for try await row in try await connection.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
+            return rows
+        } catch {
+            throw PostgresStoreError.describing(error, statement: query.sql)
+        }
     }
 
-    func row(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow? {
-        try await rows(query).first
+    private func first(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow? {
+        try await all(query).first
     }
 
     /// The first column of the first row (nil when there is no row or it is NULL).
-    func value<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type) async throws -> T? {
-        guard let row = try await row(query), row[0].bytes != nil else { return nil }
+    private func scalar<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type) async throws -> T? {
+        guard let row = try await first(query), row[0].bytes != nil else { return nil }
         return try row[0].decode(T.self)
     }
 
     /// Runs a statement; returns how many rows it returned (`RETURNING 1` counts changes).
     @discardableResult
-    func run(_ query: PostgresQuery) async throws -> Int {
-        var count = 0
-        for try await _ in try await connection.query(query, logger: logger) { count += 1 }
-        return count
+    private func execute(_ query: PostgresQuery) async throws -> Int {
+        do {
+            var count = 0
+            for try await _ in try await connection.query(query, logger: logger) { count += 1 }
+            return count
+        } catch {
+            throw PostgresStoreError.describing(error, statement: query.sql)
+        }
     }
 }
 
@@ -247,20 +274,43 @@ extension Date {
 /// The store failing: what happened, without the URL's password or the query's values.
 public struct PostgresStoreError: Error, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The server's SQLSTATE and the constraint it names, when the server refused a statement.
+    public var sqlState: String?
+    public var constraint: String?
 
-    /// A readable account of a PostgresNIO error: the server's message and SQLSTATE, or the
-    /// connection's failure, naming the server by its redacted URL.
-    static func describing(_ error: any Error, settings: PostgresSettings) -> any Error {
+    public init(_ description: String, sqlState: String? = nil, constraint: String? = nil) {
+        self.description = description
+        self.sqlState = sqlState
+        self.constraint = constraint
+    }
+
+    /// A readable account of a PostgresNIO error: the server's message, SQLSTATE and the start
+    /// of the statement (never its values), or the connection's failure. PostgresNIO's own
+    /// description is a fixed text, to keep secrets out of logs; this keeps them out too.
+    static func describing(_ error: any Error, statement: String? = nil) -> PostgresStoreError {
         if let known = error as? PostgresStoreError { return known }
-        if let transaction = error as? PostgresTransactionError { return describing(PostgresStore.unwrap(transaction), settings: settings) }
+        if let transaction = error as? PostgresTransactionError { return describing(PostgresStore.unwrap(transaction), statement: statement) }
+        let context = statement.map { " in: " + $0.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ").prefix(160) } ?? ""
         if let psql = error as? PSQLError {
             if let message = psql.serverInfo?[.message] {
-                return PostgresStoreError("PostgreSQL at \(settings.redactedURL): \(message) (SQLSTATE \(psql.serverInfo?[.sqlState] ?? "?"))")
+                let detail = psql.serverInfo?[.detail].map { " (\($0))" } ?? ""
+                return PostgresStoreError(
+                    "PostgreSQL: \(message)\(detail), SQLSTATE \(psql.serverInfo?[.sqlState] ?? "?")\(context)",
+                    sqlState: psql.serverInfo?[.sqlState], constraint: psql.serverInfo?[.constraintName])
             }
             let underlying = psql.underlying.map { ": \($0)" } ?? ""
-            return PostgresStoreError("PostgreSQL at \(settings.redactedURL): \(psql.code)\(underlying)")
+            return PostgresStoreError("PostgreSQL: \(psql.code)\(underlying)\(context)")
         }
-        return PostgresStoreError("PostgreSQL at \(settings.redactedURL): \(error)")
+        if let decoding = error as? PostgresDecodingError {
+            return PostgresStoreError(
+                "PostgreSQL: column '\(decoding.columnName)' (\(decoding.postgresType)) could not be read as \(decoding.targetType): \(decoding.code)\(context)")
+        }
+        return PostgresStoreError("PostgreSQL: \(error)\(context)")
+    }
+
+    /// The same, for opening the store: naming the server by its redacted URL.
+    static func describing(_ error: any Error, settings: PostgresSettings) -> any Error {
+        let known = describing(error)
+        return PostgresStoreError("\(known.description.replacingOccurrences(of: "PostgreSQL:", with: "PostgreSQL at \(settings.redactedURL):"))", sqlState: known.sqlState, constraint: known.constraint)
     }
 }

@@ -289,14 +289,10 @@ extension SQLiteStore {
     static func apply(_ checkin: TouristCheckin, agency: String, db: Database, at: Date) throws -> [String: Int] {
         guard let citizen = try Int64.fetchOne(
             db.cachedStatement(sql: "SELECT citizen_id FROM agency_tourists WHERE agency_id = ? AND tourist_id = ?"), arguments: [agency, checkin.touristId])
-        else {
-            throw ValidationFailure([FieldError(pointer: "/data/touristId", detail: "this agency has no tourist '\(checkin.touristId)'")])
-        }
-        let when = checkin.at.map { min($0, at) } ?? at
+        else { throw checkin.unknownTourist() }
+        let when = checkin.answeredAt(receivedAt: at)
         let open = try Int64.fetchOne(db.cachedStatement(sql: "SELECT (\(openCheckinSQL)) FROM citizens c WHERE c.id = ?"), arguments: [when.ms, citizen])
-        try record(CheckinAnswer(
-            citizenId: citizen, advisoryId: open, meaning: checkin.status == .safe ? .safe : .needsHelp, source: .agency,
-            text: [agency, checkin.note].compactMap { $0 }.joined(separator: ": "), at: when), db: db)
+        try record(checkin.answer(citizenId: citizen, openRequest: open, agency: agency, receivedAt: at), db: db)
         return ["checkins": 1]
     }
 }

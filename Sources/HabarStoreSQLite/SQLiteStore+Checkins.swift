@@ -71,12 +71,7 @@ extension SQLiteStore {
         }
         guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM citizens WHERE id = ?)"), arguments: [answer.citizenId]) == true
         else { return }  // erased meanwhile
-        let status: String
-        switch answer.meaning {
-        case .safe: status = WelfareStatus.safe.rawValue
-        case .needsHelp: status = WelfareStatus.needsHelp.rawValue
-        case .unclear: status = "unclear"
-        }
+        let status = answer.recordedStatus
         if answer.meaning != .unclear {
             if let advisory = answer.advisoryId {
                 try db.cachedStatement(sql: """
@@ -234,8 +229,8 @@ extension SQLiteStore {
         conditions.equal("advisory_id", filter.advisoryId)
         conditions.equal("citizen_id", filter.citizenId)
         let offset = page.after ?? 0
-        let whereClause = conditions.clauses.isEmpty ? "" : "WHERE " + conditions.clauses.joined(separator: " AND ")
-        let arguments = StatementArguments(conditions.arguments + [page.limit + 1, offset])
+        let whereClause = conditions.whereClause
+        let arguments = StatementArguments(conditions.values + [page.limit + 1, offset])
         return try await writer.read { db in
             let rows = try Row.fetchAll(
                 db,
@@ -309,19 +304,12 @@ extension SQLiteStore {
                     SELECT *, reminded_at, escalated_at FROM advisories
                     WHERE status = 'published' AND params ->> '$.checkinDeadline' IS NOT NULL AND (reminded_at IS NULL OR escalated_at IS NULL)
                     """
-            ).map { (advisory: try Self.advisory($0), reminded: ($0["reminded_at"] as Int64?) != nil, escalated: ($0["escalated_at"] as Int64?) != nil) }
-        }
-        var remind: [Advisory] = []
-        var escalate: [Advisory] = []
-        for row in rows {
-            guard let deadline = row.advisory.params.checkinDeadline else { continue }
-            if !row.escalated, deadline <= now {
-                escalate.append(row.advisory)
-            } else if !row.reminded, deadline.addingTimeInterval(-reminderLead) <= now, deadline > now {
-                remind.append(row.advisory)
+            ).map {
+                CheckinFollowUps.Request(
+                    advisory: try Self.advisory($0), reminded: ($0["reminded_at"] as Int64?) != nil, escalated: ($0["escalated_at"] as Int64?) != nil)
             }
         }
-        return (remind, escalate)
+        return CheckinFollowUps.due(rows, now: now, reminderLead: reminderLead)
     }
 
     public func queueReminders(
@@ -342,18 +330,9 @@ extension SQLiteStore {
                 arguments: [advisoryId])
             var queued = 0
             for row in rows {
-                let used: String = row["channel"]
-                let phone: String? = row["phone"], email: String? = row["email"]
-                func reaches(_ channel: String) -> Bool {
-                    switch addresses[channel] {
-                    case .phone: phone != nil
-                    case .email: email != nil
-                    case .webhook, nil: false
-                    }
-                }
-                let channel = plan.first { $0 != used && reaches($0) } ?? used
-                guard let kind = addresses[channel].map({ $0 == .email ? MessageKind.email : .sms }),
-                    let language = Language(rawValue: row["language"]), let message = renderings[language]?[kind]
+                guard let (channel, message) = CheckinFollowUps.reminder(
+                    used: row["channel"], phone: row["phone"], email: row["email"], language: row["language"],
+                    plan: plan, addresses: addresses, renderings: renderings)
                 else { continue }
                 try Self.queueFollowUp(
                     db, advisoryId: advisoryId, followUp: .reminder, citizenId: row["citizen_id"], planIndex: 0, channel: channel,

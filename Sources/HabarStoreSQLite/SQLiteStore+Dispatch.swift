@@ -51,7 +51,7 @@ extension SQLiteStore {
         var claimed: [ClaimedDelivery] = []
         var closing: [(row: Row, state: DeliveryState, detail: String)] = []
         var texts = RenderingCache(kind: kind)
-        var plans: [String: [String]] = [:]
+        var plans = StepPlans()
         for priority in stride(from: Severity.extreme.priority, through: Severity.unknown.priority, by: -1) {
             let wanted = limit - claimed.count
             if wanted <= 0 { break }
@@ -69,51 +69,26 @@ extension SQLiteStore {
                     """),
                 arguments: [channel, priority, now.ms, wanted])
             while let row = try rows.next() {
-                // A cancelled advisory sends only what the purpose's rule lets through.
-                let purpose = DeliveryPurpose(rawValue: row[21]) ?? .advisory
-                if row[13] == "cancelled", !purpose.isSentAfterCancellation(version: row[2], cancelNoticeVersion: row[16]) {
-                    closing.append((row.copy(), .cancelled, "advisory cancelled"))
+                let due = DueDelivery(
+                    id: row[0], advisoryId: row[1], version: row[2], step: row[3], steps: row[4], channel: row[5], state: row[6],
+                    attempts: row[7], stepStartedAt: Date(ms: row[8]), expiresAt: Date(ms: row[9]), phone: row[10], email: row[11],
+                    language: row[12], status: row[13], severity: row[14], subscriberId: row[15], cancelNoticeVersion: row[16],
+                    kind: row[17], params: row[18], citizenId: row[19], agencyGroup: row[20], purpose: row[21])
+                if let close = due.closedBeforeSend(now: now) {
+                    closing.append((row.copy(), close.state, close.detail))
                     continue
                 }
-                let expiresAt = Date(ms: row[9])
-                if expiresAt <= now {
-                    closing.append((row.copy(), .expired, "expired before it could be sent"))
+                let recipient = try address == .webhook
+                    ? due.subscriberId.flatMap { try Self.subscriberAddress(db, id: $0, now: now) } : due.storedAddress(address)
+                let text = recipient == nil ? nil : try texts.rendering(db, due.advisoryId, due.version, due.purpose, due.language)
+                if let close = DueDelivery.closedForLack(of: address, kind: kind, recipient: recipient, text: text) {
+                    closing.append((row.copy(), close.state, close.detail))
                     continue
                 }
-                let recipient: Address?
-                switch address {
-                case .phone: recipient = (row[10] as String?).map { .phone(PhoneNumber(storedE164: $0)) }
-                case .email: recipient = (row[11] as String?).map(Address.email)
-                case .webhook: recipient = try (row[15] as Int64?).flatMap { try Self.subscriberAddress(db, id: $0, now: now) }
-                }
-                let language: String = row[12]
-                let advisoryId: Int64 = row[1]
-                let version: Int = row[2]
-                if address == .webhook, recipient == nil {
-                    closing.append((row.copy(), .cancelled, "the subscriber is disabled"))
-                    continue
-                }
-                guard let recipient, let text = try texts.rendering(db, advisoryId, version, purpose, language) else {
-                    closing.append((row.copy(), .failed, "no \(address.rawValue) address or no \(kind.rawValue) text for this step"))
-                    continue
-                }
-                let id: Int64 = row[0]
-                let step: Int = row[3]
-                let message = OutboundMessage(
-                    deliveryId: id, step: step,
-                    idempotencyKey: Delivery.idempotencyKey(installation: installation, delivery: id, step: step),
-                    address: recipient, message: text, advisoryId: advisoryId, advisoryVersion: version,
-                    severity: Severity(rawValue: row[14]) ?? .unknown, expiresAt: expiresAt,
-                    kind: AdvisoryKind(rawValue: row[17]), paramsJSON: address == .webhook ? row[18] : nil,
-                    messageType: .of(version: version, purpose: purpose, cancelNoticeVersion: row[16]), citizenId: row[19],
-                    group: try (row[20] as Int64?).map { try Self.groupAdvisoryScope(db, delivery: id, group: $0) })
-                let stepsText: String = row[4]
-                let steps = plans[stepsText] ?? {
-                    let split = stepsText.split(separator: ",").map(String.init)
-                    plans[stepsText] = split
-                    return split
-                }()
-                claimed.append(ClaimedDelivery(message: message, steps: steps, attempts: row[7], stepStartedAt: Date(ms: row[8])))
+                guard let recipient, let text else { continue }
+                let group = try due.agencyGroup.map { try Self.groupAdvisoryScope(db, delivery: due.id, group: $0) }
+                let message = due.message(to: recipient, text: text, address: address, installation: installation, group: group)
+                claimed.append(ClaimedDelivery(message: message, steps: plans.steps(due.steps), attempts: due.attempts, stepStartedAt: due.stepStartedAt))
             }
         }
         for item in closing { try Self.transition(db, row: item.row, to: item.state, at: now, detail: item.detail) }
@@ -488,7 +463,16 @@ extension SQLiteStore {
         }
     }
 
-    public func recoverLeases(now: Date, owner: String?) async throws -> Int {
+    public func renewLeases(owner: String, until: Date, now: Date) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE deliveries SET lease_expires_at = ? WHERE state = \(DeliveryState.sending.sql) AND lease_owner = ?",
+                arguments: [until.ms, owner])
+            return db.changesCount
+        }
+    }
+
+    public func recoverLeases(expiredBy: Date, owner: String?, now: Date) async throws -> Int {
         try await writer.write { db in
             let rows = try Row.fetchAll(
                 db,
@@ -496,7 +480,7 @@ extension SQLiteStore {
                     SELECT id, step, channel, state, attempts, lease_owner FROM deliveries
                     WHERE state = \(DeliveryState.sending.sql) AND (lease_expires_at <= ? OR lease_owner = ?)
                     """,
-                arguments: [now.ms, owner])
+                arguments: [expiredBy.ms, owner])
             for row in rows {
                 try db.cachedStatement(sql: """
                     UPDATE deliveries SET state = \(DeliveryState.retrying.sql), attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,

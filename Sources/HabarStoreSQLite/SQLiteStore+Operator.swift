@@ -8,32 +8,7 @@ import HabarMessages
 extension SQLiteStore {
     // MARK: Lists
 
-    /// `WHERE` clauses and their arguments, built one filter at a time.
-    struct Conditions {
-        var clauses: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-
-        mutating func add(_ clause: String, _ values: (any DatabaseValueConvertible)?...) {
-            clauses.append(clause)
-            arguments += values
-        }
-
-        mutating func equal(_ column: String, _ value: (any DatabaseValueConvertible)?) {
-            if let value { add("\(column) = ?", value) }
-        }
-
-        func sql(after: Int64?, idColumn: String, limit: Int) -> (String, StatementArguments) {
-            var all = clauses
-            var values = arguments
-            if let after {
-                all.append("\(idColumn) > ?")
-                values.append(after)
-            }
-            let whereClause = all.isEmpty ? "" : "WHERE " + all.joined(separator: " AND ")
-            values.append(limit + 1)
-            return ("\(whereClause) ORDER BY \(idColumn) LIMIT ?", StatementArguments(values))
-        }
-    }
+    typealias Conditions = SQLConditions<any DatabaseValueConvertible>
 
     public func citizens(_ filter: CitizenFilter, page: PageRequest) async throws -> Page<Citizen> {
         var conditions = Conditions()
@@ -341,5 +316,13 @@ extension JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return encoder
+    }
+}
+
+extension SQLConditions where Value == any DatabaseValueConvertible {
+    /// One page's clause and arguments, `limit` rows and one more.
+    func sql(after: Int64?, idColumn: String, limit: Int) -> (String, StatementArguments) {
+        let page = page(after: after, idColumn: idColumn, fetch: limit + 1)
+        return (page.sql, StatementArguments(page.values))
     }
 }

@@ -17,14 +17,8 @@ extension SQLiteStore {
         let stored = try advisory(row)
         let now = publication.now.ms
         let next = publication.advisory
-        switch publication.messageType {
-        case .alert:
-            switch stored.status {
-            case .draft: break
-            case .published where stored.version == publication.version: break
-            case .published, .cancelled, .expired:
-                throw OperationError.conflict("advisory \(publication.advisoryId) is \(stored.status.rawValue)")
-            }
+        switch try PublicationStep.decide(publication, stored: stored.status, version: stored.version) {
+        case .markPublished:
             // The place versions resolved at queue time are the ones the texts were rendered from.
             try db.execute(
                 sql: """
@@ -33,30 +27,20 @@ extension SQLiteStore {
                     WHERE id = ?
                     """,
                 arguments: [publication.approver, publication.approverTokenId, publication.version, now, try json(next.places), publication.advisoryId])
-        case .update:
-            guard stored.status == .published else {
-                throw OperationError.conflict("advisory \(publication.advisoryId) is \(stored.status.rawValue); only a published advisory can be corrected")
-            }
-            if stored.version != publication.version {
-                guard publication.version == stored.version + 1 else {
-                    throw OperationError.conflict("advisory \(publication.advisoryId) is at version \(stored.version), not \(publication.version - 1)")
-                }
-                let encoded = try encodeContent(next)
-                try db.execute(
-                    sql: """
-                        UPDATE advisories SET severity = ?, params = ?, template = ?, expires_at = ?, version = ?, places = ?,
-                            pending_correction = NULL, pending_author = NULL, pending_author_token_id = NULL
-                        WHERE id = ?
-                        """,
-                    arguments: [
-                        next.severity.rawValue, encoded.params, next.template, next.expiresAt.ms, publication.version, encoded.places,
-                        publication.advisoryId,
-                    ])
-            }
-        case .cancel:
-            guard stored.status == .cancelled, stored.version + 1 == publication.version || stored.version == publication.version else {
-                throw OperationError.conflict("a cancellation notice needs the advisory cancelled first")
-            }
+        case .applyCorrection:
+            let encoded = try encodeContent(next)
+            try db.execute(
+                sql: """
+                    UPDATE advisories SET severity = ?, params = ?, template = ?, expires_at = ?, version = ?, places = ?,
+                        pending_correction = NULL, pending_author = NULL, pending_author_token_id = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    next.severity.rawValue, encoded.params, next.template, next.expiresAt.ms, publication.version, encoded.places,
+                    publication.advisoryId,
+                ])
+        case .nothing: break
+        case .recordCancelNotice:
             try db.execute(
                 sql: "UPDATE advisories SET version = ?, cancel_notice_version = ? WHERE id = ?",
                 arguments: [publication.version, publication.version, publication.advisoryId])

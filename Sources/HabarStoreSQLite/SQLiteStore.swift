@@ -17,10 +17,13 @@ public final class SQLiteStore: HabarStore {
     /// The connection that checkpoints a file database's log, beside the pool's writer.
     private let checkpointer: DatabaseQueue?
 
+    /// The database's file name in its directory.
+    public static let fileName = "habar.sqlite"
+
     /// Opens (and creates or upgrades) the database `habar.sqlite` in `directory`.
     public static func open(directory: URL) throws -> SQLiteStore {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("habar.sqlite").path
+        let path = directory.appendingPathComponent(fileName).path
         let pool = try DatabasePool(path: path, configuration: configuration())
         let store = try SQLiteStore(writer: pool, checkpointer: try DatabaseQueue(path: path, configuration: checkpointerConfiguration()))
         return store

@@ -13,7 +13,7 @@ public struct SQLiteStoreFactory: StoreFactory {
     public func open(_ location: StoreLocation, serving: Bool, logger: Logger) async throws -> OpenedStore {
         let lock = serving ? try DataDirectoryLock(directory: location.dataDirectory) : nil
         let store = try SQLiteStore.open(directory: location.dataDirectory)
-        return OpenedStore(store: store, services: serving ? [SQLiteCheckpointer(store: store, logger: logger)] : [], hold: lock)
+        return OpenedStore(store: store, services: serving ? [SQLiteCheckpointer(store: store, logger: logger)] : [], hold: lock, exclusive: serving)
     }
 }
 

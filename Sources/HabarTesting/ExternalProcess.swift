@@ -1,5 +1,6 @@
 import Foundation
 import HabarCore
+import Synchronization
 
 /// Runs another program to completion for a test (the `habar` binary, `xmllint`, Python with
 /// a reference library), the way each test peer is driven.
@@ -25,10 +26,14 @@ public enum ExternalProcess {
     /// `readDataToEndOfFile` stop the process on an interrupted system call (a child exiting
     /// elsewhere in a parallel test run is enough).
     public static func read(_ handle: FileHandle, until marker: String? = nil) -> Data {
+        read(descriptor: handle.fileDescriptor, until: marker)
+    }
+
+    static func read(descriptor: Int32, until marker: String? = nil) -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
             if count <= 0 { return data }
             data.append(contentsOf: buffer[0..<count])
@@ -36,31 +41,64 @@ public enum ExternalProcess {
         }
     }
 
-    static func runBlocking(_ executable: String, _ arguments: [String], in directory: URL?, timeout: TimeInterval) throws -> Output {
-        let process = Process()
-        if executable.contains("/") {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [executable] + arguments
+    /// Spawns the program itself (`posix_spawn` through `env`, which looks it up on PATH and
+    /// changes into `directory`) and reaps it with `waitpid`: Foundation's `Process` on Linux
+    /// can miss the exit of a child whose own child lives on (`runuser pg_ctl start` left a
+    /// zombie that `waitUntilExit` waited on forever).
+    public static func runBlocking(_ executable: String, _ arguments: [String], in directory: URL?, timeout: TimeInterval) throws -> Output {
+        var argv = ["/usr/bin/env"]
+        if let directory { argv += ["-C", directory.path] }
+        argv += [executable] + arguments
+        var out: [Int32] = [-1, -1], err: [Int32] = [-1, -1]
+        // Close-on-exec at once, so that no other program this process starts holds them open
+        // (Glibc's pipe2 is not imported into Swift here).
+        guard pipe(&out) == 0, pipe(&err) == 0 else { throw SpawnFailure("pipe: errno \(errno)") }
+        for descriptor in out + err { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+        let cArguments = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, cArguments, environ)
+        close(out[1])
+        close(err[1])
+        guard spawned == 0 else {
+            close(out[0])
+            close(err[0])
+            throw SpawnFailure("\(executable): posix_spawn failed with \(spawned)")
         }
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        defer { watchdog.cancel() }
+        let finished = Mutex(false)
+        let child = pid
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+            if !finished.withLock({ $0 }) { kill(child, SIGKILL) }
+        }
         // Both pipes are drained at once, so neither can fill up and stall the child.
         nonisolated(unsafe) var stderr = Data()
         let done = DispatchSemaphore(value: 0)
-        Thread { stderr = read(err.fileHandleForReading); done.signal() }.start()
-        let stdout = read(out.fileHandleForReading)
+        let errDescriptor = err[0]
+        Thread {
+            stderr = read(descriptor: errDescriptor)
+            done.signal()
+        }.start()
+        let stdout = read(descriptor: out[0])
         done.wait()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        close(out[0])
+        close(err[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        finished.withLock { $0 = true }
+        // WIFEXITED / WEXITSTATUS, else 128 + the signal, as a shell reports it.
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Output(status: code, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    public struct SpawnFailure: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// Whether `executable` can be run (on PATH, or at its path).

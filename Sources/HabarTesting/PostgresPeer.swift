@@ -157,17 +157,11 @@ public final class PostgresPeer: Sendable {
     /// Stops the server at once and removes its files.
     public func stop() {
         let arguments = ["-D", dataDirectory, "-m", "immediate", "-w", "stop"]
-        let process = Process()
         if let osUser {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", osUser, "--", Self.program("pg_ctl")] + arguments
+            _ = try? ExternalProcess.runBlocking("/usr/sbin/runuser", ["-u", osUser, "--", Self.program("pg_ctl")] + arguments, in: nil, timeout: 30)
         } else {
-            process.executableURL = URL(fileURLWithPath: Self.program("pg_ctl"))
-            process.arguments = arguments
+            _ = try? ExternalProcess.runBlocking(Self.program("pg_ctl"), arguments, in: nil, timeout: 30)
         }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        if (try? process.run()) != nil { process.waitUntilExit() }
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -17,6 +17,7 @@ public struct StoreConformance: Sendable {
         "installation identity", "fan-out once per citizen and version", "claims: lease, no double claim, take-over",
         "receipts before the send record", "audit chain under concurrent appends", "idempotency keys", "pagination",
         "conflicts", "last admin token", "console accounts and sessions", "citizen search", "interrupt holds claims",
+        "heartbeat renews only its own live leases",
     ]
 
     public func run(_ name: String) async throws {
@@ -34,6 +35,7 @@ public struct StoreConformance: Sendable {
         case "console accounts and sessions": try await console(store)
         case "citizen search": try await citizenSearch(store)
         case "interrupt holds claims": try await interrupt(store)
+        case "heartbeat renews only its own live leases": try await heartbeat(store)
         default: throw ConformanceFailure(name, "no such case")
         }
     }
@@ -164,6 +166,44 @@ public struct StoreConformance: Sendable {
         // A restarted instance takes back its own leases at once.
         guard try await store.recoverLeases(now: later, owner: "instance-c") == 9 else { throw ConformanceFailure(name, "own leases not taken back") }
         try await Self.checkMoves(store, ids: taken.map(\.deliveryId), case: name)
+    }
+
+    /// A live instance renews its leases (they are not taken over however long its sends
+    /// take); another instance's, and one already taken over, stay as they are.
+    func heartbeat(_ store: any HabarStore) async throws {
+        let name = "heartbeat renews only its own live leases"
+        _ = try await store.upsertCitizens((1...4).map { Fixtures.citizen($0) })
+        let publisher = try Self.publisher(store)
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
+        let now = Date()
+        let a = try await store.claimDeliveries(channel: "sms", kind: .sms, address: .phone, limit: 2, owner: "a", leaseUntil: now.addingTimeInterval(15), now: now)
+        let b = try await store.claimDeliveries(channel: "sms", kind: .sms, address: .phone, limit: 2, owner: "b", leaseUntil: now.addingTimeInterval(15), now: now)
+        guard a.count == 2, b.count == 2 else { throw ConformanceFailure(name, "claimed \(a.count) + \(b.count), not 2 + 2") }
+        // `a` records one of its two, then beats at 10 s: only its other one is renewed.
+        try await store.recordOutcomes(
+            [DeliveryOutcome(deliveryId: a[0].deliveryId, step: 0, channel: "sms", result: .sent(providerMessageId: "hb-1"))], owner: "a", now: now)
+        let renewed = try await store.renewLeases(owner: "a", until: now.addingTimeInterval(25), now: now.addingTimeInterval(10))
+        guard renewed == 1 else { throw ConformanceFailure(name, "the heartbeat renewed \(renewed) leases, not the 1 still being sent") }
+        // At 20 s, `b` (silent) is taken over; `a`'s renewed lease is not.
+        let taken = try await store.recoverLeases(now: now.addingTimeInterval(20), owner: nil)
+        guard taken == 2, try await store.delivery(id: a[1].deliveryId)?.state == .sending,
+            try await store.delivery(id: a[1].deliveryId)?.leaseOwner == "a",
+            try await store.delivery(id: b[0].deliveryId)?.state == .retrying
+        else { throw ConformanceFailure(name, "take-over at 20 s took \(taken) (want b's 2) or took a's renewed lease") }
+        guard try await store.renewLeases(owner: "b", until: now.addingTimeInterval(40), now: now.addingTimeInterval(21)) == 0 else {
+            throw ConformanceFailure(name, "a heartbeat renewed leases already taken over")
+        }
+        guard try await store.recoverLeases(now: now.addingTimeInterval(26), owner: nil) == 1 else {
+            throw ConformanceFailure(name, "the renewed lease was not taken over once it ran out")
+        }
+        // The only user of a store, starting, takes back every lease, live or not, due at once.
+        let restart = now.addingTimeInterval(40)
+        let held = try await store.claimDeliveries(channel: "sms", kind: .sms, address: .phone, limit: 10, owner: "c", leaseUntil: restart.addingTimeInterval(600), now: restart)
+        let back = try await store.recoverLeases(expiredBy: .distantFuture, owner: nil, now: restart)
+        guard back == held.count, held.count == 3, let first = held.first,
+            let due = try await store.delivery(id: first.deliveryId)?.nextAttemptAt, abs(due.timeIntervalSince(restart)) < 0.01
+        else { throw ConformanceFailure(name, "taking back every lease at start returned \(back) of \(held.count), or not due at once") }
     }
 
     /// Every recorded move of these deliveries is one the state machine allows.
@@ -425,6 +465,26 @@ public struct StoreConformance: Sendable {
             items += result.items
             guard let next = result.nextAfter else { return items }
             page = PageRequest(limit: PageRequest.maxLimit, after: next)
+        }
+    }
+}
+
+extension StoreConformance {
+    /// `run(name)`, failing with the case's name when it takes longer than `seconds` (a store
+    /// that waits forever, on a lock or its pool, fails the one case instead of hanging the run).
+    public func run(_ name: String, within seconds: Double) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await self.run(name)
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return false
+            }
+            let finished = try await group.next() ?? false
+            group.cancelAll()
+            if !finished { throw ConformanceFailure(name, "did not finish within \(Int(seconds)) s") }
         }
     }
 }

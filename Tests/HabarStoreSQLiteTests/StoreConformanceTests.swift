@@ -18,6 +18,6 @@ struct StoreConformanceTests {
 
     @Test("conformance", arguments: configurations, StoreConformance.cases)
     func conformance(_ configuration: String, _ name: String) async throws {
-        try await Self.suite(configuration).run(name)
+        try await Self.suite(configuration).run(name, within: 120)
     }
 }

@@ -177,6 +177,21 @@ public struct TouristCheckin: Sendable, Hashable, Codable {
         self.at = at
     }
 
+    /// When the tourist answered: the agency's time, never later than the webhook arrived.
+    public func answeredAt(receivedAt: Date) -> Date { at.map { min($0, receivedAt) } ?? receivedAt }
+
+    /// The answer it records for the tourist's citizen, to the request open at `answeredAt`.
+    public func answer(citizenId: Int64, openRequest: Int64?, agency: String, receivedAt: Date) -> CheckinAnswer {
+        CheckinAnswer(
+            citizenId: citizenId, advisoryId: openRequest, meaning: status == .safe ? .safe : .needsHelp, source: .agency,
+            text: [agency, note].compactMap { $0 }.joined(separator: ": "), at: answeredAt(receivedAt: receivedAt))
+    }
+
+    /// The no-such-tourist refusal.
+    public func unknownTourist() -> ValidationFailure {
+        ValidationFailure([FieldError(pointer: "/data/touristId", detail: "this agency has no tourist '\(touristId)'")])
+    }
+
     /// Every problem, with its JSON Pointer under `/data`.
     public func validate() throws(ValidationFailure) {
         var v = Validator()

@@ -112,6 +112,15 @@ public struct CheckinAnswer: Sendable, Hashable {
     /// The incoming SMS it came from (marked processed in the same transaction).
     public var inboundId: Int64?
     public var at: Date
+
+    /// The status the answer records on the check-in row: the welfare it means, or `unclear`.
+    public var recordedStatus: String {
+        switch meaning {
+        case .safe: WelfareStatus.safe.rawValue
+        case .needsHelp: WelfareStatus.needsHelp.rawValue
+        case .unclear: "unclear"
+        }
+    }
     /// The confirmation to send: through which channel, and its text in the citizen's language.
     public var confirmation: Confirmation?
 

@@ -21,6 +21,8 @@ public final class Dispatcher: Service {
     private let metrics: DispatcherMetrics
     /// Puts each citizen's check-in token into the texts that carry the placeholder.
     private let links: CheckinLinks?
+    /// Whether this process is its store's only user (`OpenedStore.exclusive`).
+    private let exclusive: Bool
 
     /// - Parameters:
     ///   - adapters: the configured channel instances by name.
@@ -35,8 +37,10 @@ public final class Dispatcher: Service {
         metricsFactory: any MetricsFactory,
         logger: Logger,
         links: CheckinLinks? = nil,
+        exclusive: Bool = false,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.exclusive = exclusive
         self.links = links
         self.store = store
         self.receipts = receipts
@@ -72,7 +76,11 @@ public final class Dispatcher: Service {
     public func stop() { stopping.withLock { $0 = true } }
 
     public func run() async throws {
-        let recovered = try await store.recoverLeases(now: now(), owner: settings.instanceId)
+        // The only user of its store takes back every lease a previous run left (whatever
+        // its instance id); on a shared store only this id's (others' are live or expire).
+        let recovered = exclusive
+            ? try await store.recoverLeases(expiredBy: .distantFuture, owner: nil, now: now())
+            : try await store.recoverLeases(now: now(), owner: settings.instanceId)
         if recovered > 0 {
             logger.notice("took back deliveries leased before a restart", metadata: ["count": "\(recovered)"])
         }
@@ -269,11 +277,18 @@ public final class Dispatcher: Service {
 
     // MARK: Housekeeping
 
-    /// Takes back expired leases and expires overdue deliveries, once a second.
+    /// Once a second: takes over expired leases (another instance's, dead) and expires
+    /// overdue deliveries; every third of the lease, renews this instance's own (the
+    /// heartbeat), so a live instance's sends are never taken over however long they take.
     private func maintain() async {
+        var renewed = now()
         while !Task.isCancelled {
             do {
                 let current = now()
+                if current.timeIntervalSince(renewed) >= settings.leaseSeconds / 3 {
+                    _ = try await store.renewLeases(owner: settings.instanceId, until: current.addingTimeInterval(settings.leaseSeconds), now: current)
+                    renewed = current
+                }
                 let recovered = try await store.recoverLeases(now: current, owner: nil)
                 if recovered > 0 { logger.warning("took over expired leases", metadata: ["count": "\(recovered)"]) }
                 _ = try await store.expireOverdue(now: current)

@@ -2,13 +2,20 @@ import Foundation
 
 /// How the dispatcher claims and paces work.
 public struct DispatcherSettings: Sendable, Hashable, Codable {
-    /// Names this process's leases. Keep it stable across restarts of one instance (a
-    /// restarted instance takes its own leases back at once) and unique among instances.
+    /// Names this process's leases; unique among the instances sharing a database. The
+    /// default, the host name and the process id, is new on every start: a restarted
+    /// instance on a shared database gets its old claims back by take-over, as every other
+    /// instance would. On SQLite (one instance, holding the data directory) every lease is
+    /// taken back at start.
     public var instanceId: String
+    /// The default instance id: host name and process id.
+    public static var defaultInstanceId: String { "\(ProcessInfo.processInfo.hostName)-\(getpid())" }
     /// Deliveries in flight per channel at most, split among its loops: the most a crash
     /// between a send and its record can send twice.
     public var batchSize: Int
-    /// How long a claim is held; a crashed instance's claims return after this.
+    /// How long a claim is held without a heartbeat: a live instance renews its claims every
+    /// third of it, and a dead instance's claims are taken over after it (and at most a
+    /// second of housekeeping).
     public var leaseSeconds: Double
     /// Idle wait between claims when nothing is due.
     public var pollMilliseconds: Int
@@ -21,7 +28,7 @@ public struct DispatcherSettings: Sendable, Hashable, Codable {
     public var retry: RetryPolicy
 
     public init(
-        instanceId: String = "habar-1", batchSize: Int = 500, leaseSeconds: Double = 60, pollMilliseconds: Int = 100,
+        instanceId: String = DispatcherSettings.defaultInstanceId, batchSize: Int = 500, leaseSeconds: Double = 15, pollMilliseconds: Int = 100,
         sendTimeoutSeconds: Double = 30, concurrency: Int = 32, workersPerChannel: Int = 2, retry: RetryPolicy = RetryPolicy()
     ) {
         self.workersPerChannel = workersPerChannel
@@ -37,11 +44,9 @@ public struct DispatcherSettings: Sendable, Hashable, Codable {
     public func validate(keyPath: String) throws(ConfigurationError) {
         if instanceId.isEmpty { throw ConfigurationError(keyPath: keyPath + ".instanceId", reason: "must not be empty") }
         if !(1...10_000).contains(batchSize) { throw ConfigurationError(keyPath: keyPath + ".batchSize", reason: "must be 1...10000") }
-        if leaseSeconds < 1 { throw ConfigurationError(keyPath: keyPath + ".leaseSeconds", reason: "must be at least 1") }
+        if leaseSeconds < 3 { throw ConfigurationError(keyPath: keyPath + ".leaseSeconds", reason: "must be at least 3 (it is renewed every third of it)") }
         if pollMilliseconds < 1 { throw ConfigurationError(keyPath: keyPath + ".pollMilliseconds", reason: "must be at least 1") }
-        if sendTimeoutSeconds <= 0 || sendTimeoutSeconds >= leaseSeconds {
-            throw ConfigurationError(keyPath: keyPath + ".sendTimeoutSeconds", reason: "must be more than 0 and less than leaseSeconds")
-        }
+        if sendTimeoutSeconds <= 0 { throw ConfigurationError(keyPath: keyPath + ".sendTimeoutSeconds", reason: "must be more than 0") }
         if !(1...16).contains(workersPerChannel) { throw ConfigurationError(keyPath: keyPath + ".workersPerChannel", reason: "must be 1...16") }
         if concurrency < 1 { throw ConfigurationError(keyPath: keyPath + ".concurrency", reason: "must be at least 1") }
         if retry.maxAttempts < 1 { throw ConfigurationError(keyPath: keyPath + ".retry.maxAttempts", reason: "must be at least 1") }

@@ -63,3 +63,56 @@ extension CheckinStore {
         try await recordInboundSMS([message])[0]
     }
 }
+
+/// The rules of reminders and escalation that every store applies to what it read.
+public enum CheckinFollowUps {
+    /// An advisory that asks for a check-in, with whether its reminder and its escalation
+    /// have been done.
+    public struct Request: Sendable {
+        public var advisory: Advisory
+        public var reminded: Bool
+        public var escalated: Bool
+        public init(advisory: Advisory, reminded: Bool, escalated: Bool) {
+            self.advisory = advisory
+            self.reminded = reminded
+            self.escalated = escalated
+        }
+    }
+
+    /// Which requests are due a reminder (inside `reminderLead` of the deadline, before it)
+    /// and which an escalation (the deadline passed).
+    public static func due(_ requests: [Request], now: Date, reminderLead: TimeInterval) -> (remind: [Advisory], escalate: [Advisory]) {
+        var remind: [Advisory] = []
+        var escalate: [Advisory] = []
+        for request in requests {
+            guard let deadline = request.advisory.params.checkinDeadline else { continue }
+            if !request.escalated, deadline <= now {
+                escalate.append(request.advisory)
+            } else if !request.reminded, deadline.addingTimeInterval(-reminderLead) <= now, deadline > now {
+                remind.append(request.advisory)
+            }
+        }
+        return (remind, escalate)
+    }
+
+    /// The channel and text of a silent citizen's reminder: the first channel of the plan
+    /// other than the one that carried the request (`used`) that has the citizen's address,
+    /// else `used` again; nil when there is no text for it in their language.
+    public static func reminder(
+        used: String, phone: String?, email: String?, language: String, plan: [String], addresses: [String: AddressKind],
+        renderings: [Language: [MessageKind: RenderedMessage]]
+    ) -> (channel: String, message: RenderedMessage)? {
+        func reaches(_ channel: String) -> Bool {
+            switch addresses[channel] {
+            case .phone: phone != nil
+            case .email: email != nil
+            case .webhook, nil: false
+            }
+        }
+        let channel = plan.first { $0 != used && reaches($0) } ?? used
+        guard let kind = addresses[channel].map({ $0 == .email ? MessageKind.email : .sms }),
+            let language = Language(rawValue: language), let message = renderings[language]?[kind]
+        else { return nil }
+        return (channel, message)
+    }
+}

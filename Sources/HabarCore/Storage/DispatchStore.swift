@@ -102,15 +102,24 @@ public protocol DispatchStore: InstallationStore {
     /// (no state changes, so no event), except those whose current step started before
     /// `unlessStepStartedBefore`; returns how many.
     func postponeDue(channel: String, until: Date, unlessStepStartedBefore: Date, now: Date) async throws -> Int
-    /// Takes back leases that ran out by `now`, or every lease of `owner` (a restarted
-    /// instance's own), to `retrying` with an event; returns how many.
-    func recoverLeases(now: Date, owner: String?) async throws -> Int
+    /// The heartbeat: extends every lease `owner` holds on a delivery still being sent to
+    /// `until`; returns how many. A lease already taken over is no longer `owner`'s.
+    func renewLeases(owner: String, until: Date, now: Date) async throws -> Int
+    /// Takes back leases that ran out by `expiredBy`, or every lease of `owner` (a restarted
+    /// instance's own), to `retrying` at `now` with an event; returns how many. The only
+    /// user of a store takes back every lease at start with `expiredBy: .distantFuture`.
+    func recoverLeases(expiredBy: Date, owner: String?, now: Date) async throws -> Int
     /// Expires pending deliveries past their expiry, and marks published advisories past
     /// theirs `expired`; returns how many deliveries.
     func expireOverdue(now: Date) async throws -> Int
 }
 
 extension DispatchStore {
+    /// Takes back leases that ran out by `now`, or every lease of `owner`.
+    public func recoverLeases(now: Date, owner: String?) async throws -> Int {
+        try await recoverLeases(expiredBy: now, owner: owner, now: now)
+    }
+
     public func recordAndClaim(
         _ outcomes: [DeliveryOutcome], channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String,
         leaseUntil: Date, now: Date

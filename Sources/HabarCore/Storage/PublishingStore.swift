@@ -52,6 +52,47 @@ public struct Publication: Sendable {
     }
 }
 
+/// What `publish` changes on the advisory row before fanning out, decided the same way by
+/// every store from the row it read (and locked): the rules of which version may follow which.
+public enum PublicationStep: Sendable, Equatable {
+    /// A first publication (or the same version again): mark it published by its approver.
+    case markPublished
+    /// A correction to the next version: write its content over the stored one.
+    case applyCorrection
+    /// The version is already stored (a retried publication): only fan out what is missing.
+    case nothing
+    /// A cancellation notice: record its version.
+    case recordCancelNotice
+
+    /// The step for `publication` on an advisory stored with `status` at `version`; throws
+    /// `OperationError.conflict` when the publication does not follow from that state.
+    public static func decide(_ publication: Publication, stored status: AdvisoryStatus, version: Int) throws -> PublicationStep {
+        let id = publication.advisoryId
+        switch publication.messageType {
+        case .alert:
+            switch status {
+            case .draft: return .markPublished
+            case .published where version == publication.version: return .markPublished
+            case .published, .cancelled, .expired: throw OperationError.conflict("advisory \(id) is \(status.rawValue)")
+            }
+        case .update:
+            guard status == .published else {
+                throw OperationError.conflict("advisory \(id) is \(status.rawValue); only a published advisory can be corrected")
+            }
+            if version == publication.version { return .nothing }
+            guard publication.version == version + 1 else {
+                throw OperationError.conflict("advisory \(id) is at version \(version), not \(publication.version - 1)")
+            }
+            return .applyCorrection
+        case .cancel:
+            guard status == .cancelled, version + 1 == publication.version || version == publication.version else {
+                throw OperationError.conflict("a cancellation notice needs the advisory cancelled first")
+            }
+            return .recordCancelNotice
+        }
+    }
+}
+
 /// How many deliveries `publish` queued, and how many citizens of the audience no planned
 /// channel can reach.
 public struct PublicationResult: Sendable, Hashable, Codable {

@@ -43,11 +43,15 @@ public struct OpenedStore: Sendable {
     /// Held for as long as the gateway serves (SQLite: the data directory's lock, so a second
     /// `habar serve` cannot take the first one's leases); released when the last copy goes.
     public var hold: (any Sendable)?
+    /// Whether this process is the store's only user while it serves (SQLite under its
+    /// lock): every lease found at start is then a previous run's, taken back at once.
+    public var exclusive: Bool
 
-    public init(store: any HabarStore, services: [any Service] = [], hold: (any Sendable)? = nil) {
+    public init(store: any HabarStore, services: [any Service] = [], hold: (any Sendable)? = nil, exclusive: Bool = false) {
         self.store = store
         self.services = services
         self.hold = hold
+        self.exclusive = exclusive
     }
 }
 

@@ -70,7 +70,7 @@ public struct HabarConfiguration: Sendable, Codable {
     /// (`{"kk": ["kk", "ru", "en"], ...}`); a missing key is a catalog error the checker
     /// catches, so this applies only to a language without any catalog file.
     public var languageFallback: [String: [String]] = ["kk": ["kk", "ru", "en"], "ru": ["ru", "kk", "en"], "en": ["en", "ru"]]
-    public var dispatcher = DispatcherSettings(instanceId: ProcessInfo.processInfo.hostName)
+    public var dispatcher = DispatcherSettings()
     public var channels: [ChannelConfiguration] = [ChannelConfiguration(name: "sms", type: "sms-stub")]
     public var checkins = Checkins()
     public var agencies = Agencies()

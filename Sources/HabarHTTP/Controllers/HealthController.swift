@@ -21,6 +21,10 @@ struct HealthController {
     struct Readiness: Encodable {
         var status: String
         var reasons: [String]
+        /// This instance's id, the owner named in its leases (`dispatcher.instanceId`).
+        var instance: String
+        /// The store kind (`storage.kind`).
+        var storage: String
     }
 
     func ready() async throws -> Response {
@@ -35,7 +39,9 @@ struct HealthController {
             reasons.append("no channel can send")
         }
         let usable = reasons.isEmpty || (reasons.allSatisfy { $0.hasPrefix("channel ") } && gateway.dispatcher.pausedChannels().count < gateway.adapters.count)
-        return try JSONBody.response(Readiness(status: usable ? "ready" : "unavailable", reasons: reasons), status: usable ? .ok : .serviceUnavailable)
+        return try JSONBody.response(Readiness(
+                status: usable ? "ready" : "unavailable", reasons: reasons, instance: gateway.configuration.dispatcher.instanceId,
+                storage: gateway.configuration.storage.kind), status: usable ? .ok : .serviceUnavailable)
     }
 
     static var deliveries: MetricNameDescriptor { MetricNameDescriptor(

@@ -35,8 +35,6 @@ struct PostgresStoreConformanceTests {
     @Test("conformance", arguments: StoreConformance.cases)
     func conformance(_ name: String) async throws {
         guard let peer = await PostgresFixture.peer() else { return }
-        print("PG case start: \(name)")
-        try await StoreConformance { try await PostgresFixture.store(peer) }.run(name)
-        print("PG case end: \(name)")
+        try await StoreConformance { try await PostgresFixture.store(peer) }.run(name, within: 120)
     }
 }
