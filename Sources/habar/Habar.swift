@@ -13,7 +13,7 @@ struct Habar: AsyncParsableCommand {
         commandName: "habar",
         abstract: "Citizen notification and hotline gateway.",
         version: HabarVersion.current,
-        subcommands: [Serve.self, Migrate.self, TokenCommand.self, CitizensCommand.self, AdvisoryCommand.self, SubscriberCommand.self, MessagesCommand.self, AuditCommand.self, SMSStubCommand.self, UserCommand.self])
+        subcommands: [Serve.self, Migrate.self, TokenCommand.self, CitizensCommand.self, AdvisoryCommand.self, SubscriberCommand.self, MessagesCommand.self, AuditCommand.self, SMSStubCommand.self, UserCommand.self, StorageCommand.self])
 }
 
 /// Options every command that touches the database shares.

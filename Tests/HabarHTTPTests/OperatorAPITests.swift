@@ -22,6 +22,9 @@ struct APIRig {
         }
     }
 
+    /// A rig around a gateway made elsewhere, with no tokens of its own.
+    init(gateway: Gateway) async throws { self.gateway = gateway }
+
     /// A token with its own name (people are told apart by token and by name).
     func person(_ name: String, _ role: Role) async throws -> String {
         let (token, hash) = AccessToken.generate()
