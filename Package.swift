@@ -188,7 +188,7 @@ let package = Package(
         .executableTarget(
             name: "habar-bench",
             dependencies: [
-                "HabarApp", "HabarHTTP", "HabarConsole", "HabarCore", "HabarMessages", "HabarStoreSQLite", "ChannelSMSStub", "HabarTesting",
+                "HabarApp", "HabarHTTP", "HabarConsole", "HabarCore", "HabarMessages", "HabarStoreSQLite", "HabarStorePostgres", "ChannelSMSStub", "HabarTesting",
                 "ChannelHTTP", "ChannelWebhook", "ChannelKannel", "ChannelSMTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -209,7 +209,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HabarStorePostgresTests",
-            dependencies: ["HabarStorePostgres", "HabarTesting", "HabarCore", "HabarMessages", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "HabarStorePostgres", "HabarTesting", "HabarCore", "HabarMessages", "ChannelSMSStub",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(name: "ChannelSMSStubTests", dependencies: ["ChannelSMSStub", "HabarTesting"], swiftSettings: swiftSettings),
         .testTarget(

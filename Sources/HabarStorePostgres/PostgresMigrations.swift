@@ -495,6 +495,15 @@ enum PostgresMigrations {
             );
             CREATE INDEX console_sessions_by_operator ON console_sessions (operator_id);
             """),
+        // The cluster's rate limits: one token bucket per channel that every instance draws
+        // from (SharedTokenBucket), a row locked for the instant of a draw.
+        Migration(name: "v2: shared rate buckets", sql: """
+            CREATE TABLE rate_buckets (
+                name text PRIMARY KEY,
+                tokens double precision NOT NULL,
+                updated_at bigint NOT NULL
+            );
+            """),
     ]
 
     /// Runs the migrations not applied yet, under the advisory lock, each in its own transaction.

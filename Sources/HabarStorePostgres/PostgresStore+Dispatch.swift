@@ -606,3 +606,25 @@ extension Optional {
         return try await transform(self)
     }
 }
+
+// MARK: The cluster's rate limits
+
+extension PostgresStore: RateLimitStore {
+    /// The bucket's row is locked for the draw: instances drawing at once take turns, and
+    /// together never take more than the refill since the last draw allows.
+    public func takeTokens(bucket name: String, want: Int, rate: Double, burst: Double, now: Date) async throws -> Int {
+        try await write { pg in
+            try await pg.run(
+                "INSERT INTO rate_buckets (name, tokens, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING", name, burst, now.ms)
+            guard let row = try await pg.row("SELECT tokens, updated_at FROM rate_buckets WHERE name = ? FOR UPDATE", name) else { return 0 }
+            let tokens: Double = try row.get("tokens")
+            let updated: Int64 = try row.get("updated_at")
+            // A clock behind the last draw's (another machine's) refills nothing.
+            let refilled = min(burst, tokens + Double(max(0, now.ms - updated)) / 1000 * rate)
+            let granted = max(0, min(want, Int(refilled.rounded(.down))))
+            try await pg.run(
+                "UPDATE rate_buckets SET tokens = ?, updated_at = ? WHERE name = ?", refilled - Double(granted), max(updated, now.ms), name)
+            return granted
+        }
+    }
+}

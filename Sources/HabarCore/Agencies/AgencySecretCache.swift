@@ -1,9 +1,11 @@
 import Foundation
 import Synchronization
 
-/// The secrets that verify each agency's webhooks, kept in memory for a few seconds so that a
-/// webhook costs no database read. A rotation through this gateway drops the agency's entry
-/// at once; one through another instance is seen within `lifetime`. An entry never outlives
+/// The secrets that verify each agency's webhooks, kept in memory for a second so that a
+/// webhook costs at most one database read per agency and second. A rotation through this
+/// gateway drops the agency's entry at once; one through another instance sharing the
+/// database is seen within `lifetime` (a bounded age rather than a notification: nothing to
+/// lose when a connection drops, and the same on SQLite). An entry never outlives
 /// the earliest expiry of a secret in it.
 public final class AgencySecretCache: Sendable {
     private struct Entry {
@@ -17,7 +19,7 @@ public final class AgencySecretCache: Sendable {
     /// Unknown agency ids are cached too (empty); past this many entries the cache starts over.
     private let capacity = 10_000
 
-    public init(store: any AgencyStore, lifetime: TimeInterval = 5) {
+    public init(store: any AgencyStore, lifetime: TimeInterval = 1) {
         self.store = store
         self.lifetime = lifetime
     }

@@ -23,6 +23,10 @@ public final class Dispatcher: Service {
     private let links: CheckinLinks?
     /// Whether this process is its store's only user (`OpenedStore.exclusive`).
     private let exclusive: Bool
+    /// Outcomes are recorded as their sends complete, many senders' in one transaction: a
+    /// crash leaves unrecorded only the sends in flight (at most a channel's concurrency),
+    /// not a whole claimed batch.
+    private let recorder: GroupCommit<DeliveryOutcome, Void>
 
     /// - Parameters:
     ///   - adapters: the configured channel instances by name.
@@ -41,6 +45,11 @@ public final class Dispatcher: Service {
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.exclusive = exclusive
+        let owner = settings.instanceId
+        recorder = GroupCommit(maxBatch: 1000) { [store] batch in
+            try await store.recordOutcomes(batch, owner: owner, now: now())
+            return batch.map { _ in () }
+        }
         self.links = links
         self.store = store
         self.receipts = receipts
@@ -50,7 +59,10 @@ public final class Dispatcher: Service {
         self.metrics = DispatcherMetrics(factory: metricsFactory)
         self.channels = configurations.compactMap { configuration in
             guard let adapter = adapters[configuration.name] else { return nil }
-            return ChannelLane(adapter: adapter, configuration: configuration, defaults: settings, metricsFactory: metricsFactory)
+            // Instances sharing a store share each channel's rate limit through it.
+            return ChannelLane(
+                adapter: adapter, configuration: configuration, defaults: settings, metricsFactory: metricsFactory,
+                shared: exclusive ? nil : store as? any RateLimitStore)
         }
     }
 
@@ -113,7 +125,8 @@ public final class Dispatcher: Service {
 
     private func work(_ lane: ChannelLane) async {
         let poll = Duration.milliseconds(settings.pollMilliseconds)
-        // Each batch's outcomes are recorded in the transaction that claims the next batch.
+        // Outcomes are recorded as sends complete; one whose record failed (the database
+        // away) is recorded with the next claim, or at the end.
         var unrecorded: [DeliveryOutcome] = []
         while !isStopping && !Task.isCancelled {
             do {
@@ -144,8 +157,9 @@ public final class Dispatcher: Service {
         return claimed
     }
 
-    /// Records `previous` and claims one batch for `lane` in one transaction, then sends it;
-    /// returns how many were claimed and their outcomes, not yet recorded.
+    /// Records `previous` and claims one batch for `lane` in one transaction, then sends it,
+    /// each outcome recorded as its send completes (group commit); returns how many were
+    /// claimed and the outcomes whose record failed.
     func dispatchBatch(_ lane: ChannelLane, recording previous: [DeliveryOutcome]) async throws -> (Int, [DeliveryOutcome]) {
         let start = now()
         if let until = lane.breaker.pausedUntil(now: start) {
@@ -166,25 +180,45 @@ public final class Dispatcher: Service {
         guard !batch.isEmpty else { return (0, []) }
         // `concurrency` senders take the batch's deliveries in order: one task per sender,
         // not per message.
+        // A sender takes its next delivery only once its last outcome is committed, and the
+        // channel's loops share its concurrency, so at most `concurrency` sends of the channel
+        // (or one per loop, when there are more loops) are ever unrecorded.
+        let senders = max(1, lane.concurrency / settings.workersPerChannel)
         let next = BatchCursor(count: batch.count)
-        let outcomes = await withTaskGroup(of: [DeliveryOutcome].self, returning: [DeliveryOutcome].self) { group in
-            for _ in 0..<min(lane.concurrency, batch.count) {
+        let (outcomes, unrecorded) = await withTaskGroup(
+            of: ([DeliveryOutcome], [DeliveryOutcome]).self, returning: ([DeliveryOutcome], [DeliveryOutcome]).self
+        ) { group in
+            for _ in 0..<min(senders, batch.count) {
                 group.addTask {
                     var mine: [DeliveryOutcome] = []
+                    var failed: [DeliveryOutcome] = []
                     while let index = next.take() {
-                        mine.append(await self.process(batch[index], on: lane))
+                        let outcome = await self.process(batch[index], on: lane)
+                        mine.append(outcome)
+                        if failed.isEmpty {
+                            do { try await self.recorder.submit(outcome) } catch { failed.append(outcome) }
+                        } else {
+                            failed.append(outcome)  // the database is away: keep the rest for the next claim
+                        }
                     }
-                    return mine
+                    return (mine, failed)
                 }
             }
             var outcomes: [DeliveryOutcome] = []
+            var unrecorded: [DeliveryOutcome] = []
             outcomes.reserveCapacity(batch.count)
-            for await part in group { outcomes += part }
-            return outcomes
+            for await (part, failed) in group {
+                outcomes += part
+                unrecorded += failed
+            }
+            return (outcomes, unrecorded)
+        }
+        if !unrecorded.isEmpty {
+            logger.warning("outcomes not recorded yet; they go with the next claim", metadata: ["channel": "\(lane.name)", "count": "\(unrecorded.count)"])
         }
         metrics.count(outcomes, channel: lane.name)
         lane.activity.record(outcomes, at: now())
-        return (batch.count, outcomes)
+        return (batch.count, unrecorded)
     }
 
     /// Decides what happens to one claimed delivery, sending it when it should be sent.
@@ -208,7 +242,10 @@ public final class Dispatcher: Service {
         case .allowed: break
         case .probe: probing = true
         case .rejected(let until):
-            return outcome(.retry(at: until, reason: "channel paused: circuit open", countsAttempt: false))
+            // Due again when the pause ends, or sooner when its step runs out of time then
+            // (it falls back to the plan's next channel instead of waiting out the pause).
+            let stepEnds = claimed.stepStartedAt.addingTimeInterval(settings.retry.maxStepAgeSeconds)
+            return outcome(.retry(at: min(until, stepEnds), reason: "channel paused: circuit open", countsAttempt: false))
         }
         if let bucket = lane.bucket {
             do { try await bucket.acquire() } catch { return outcome(.released) }
@@ -292,6 +329,8 @@ public final class Dispatcher: Service {
                 let recovered = try await store.recoverLeases(now: current, owner: nil)
                 if recovered > 0 { logger.warning("took over expired leases", metadata: ["count": "\(recovered)"]) }
                 _ = try await store.expireOverdue(now: current)
+            } catch is CancellationError {
+                return
             } catch {
                 logger.error("housekeeping failed", metadata: ["error": "\(error)"])
             }
@@ -320,7 +359,7 @@ final class BatchCursor: Sendable {
 public struct ChannelLane: Sendable {
     public let adapter: any ChannelAdapter
     public let concurrency: Int
-    public let bucket: TokenBucket?
+    public let bucket: (any RateLimiter)?
     public let breaker: CircuitBreaker
     /// Its pace and last error lately (the console's channel health).
     public let activity = ChannelActivity()
@@ -329,12 +368,20 @@ public struct ChannelLane: Sendable {
 
     public var name: String { adapter.name }
 
-    public init(adapter: any ChannelAdapter, configuration: ChannelConfiguration, defaults: DispatcherSettings, metricsFactory: any MetricsFactory) {
+    /// `shared`: the store that holds the cluster's rate buckets when instances share one
+    /// (nil: this process's own bucket).
+    public init(
+        adapter: any ChannelAdapter, configuration: ChannelConfiguration, defaults: DispatcherSettings, metricsFactory: any MetricsFactory,
+        shared: (any RateLimitStore)? = nil
+    ) {
         self.latency = Metrics.Timer(label: "habar_send_duration_seconds", dimensions: [("channel", adapter.name)], factory: metricsFactory)
         self.adapter = adapter
         self.concurrency = max(1, configuration.concurrency ?? defaults.concurrency)
         let rate = configuration.ratePerSecond ?? adapter.capabilities.defaultRatePerSecond
-        self.bucket = rate.map { TokenBucket(rate: $0) }
+        self.bucket = rate.map { rate -> any RateLimiter in
+            if let shared { return SharedTokenBucket(name: "channel:" + adapter.name, rate: rate, store: shared) }
+            return TokenBucket(rate: rate)
+        }
         self.breaker = CircuitBreaker(settings: configuration.breaker ?? BreakerSettings())
     }
 
