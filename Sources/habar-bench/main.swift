@@ -9,6 +9,7 @@ import Hummingbird
 import FoundationNetworking
 #endif
 import HabarMessages
+import HabarStorePostgres
 import HabarStoreSQLite
 import HabarTesting
 import Logging
@@ -47,6 +48,9 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "agency: pre-signed check-in webhooks for the load.") var events = 150_000
     @Option(name: .customLong("console-citizens"), help: "console: citizens, spread over the advisories' countries.") var consoleCitizens = 100_000
     @Option(name: .customLong("console-advisories"), help: "console: advisories in force on the dashboard.") var consoleAdvisories = 20
+    @Flag(help: "queue and dispatch on PostgreSQL too, side by side (a durable server started here, as the tests start theirs), plus pgbench on it.")
+    var postgres = false
+    @Option(help: "dispatch on PostgreSQL: instance counts, separated by commas.") var instances = "1,2,3"
 
     func validate() throws {
         if queueSizes.isEmpty || queueSizes.count != queue.split(separator: ",").count {
@@ -61,6 +65,7 @@ struct BenchOptions: ParsableCommand {
     }
 
     var queueSizes: [Int] { queue.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+    var instanceCounts: [Int] { instances.split(separator: ",").compactMap { Int($0) }.filter { (1...8).contains($0) } }
 }
 
 let options = BenchOptions.parseOrExit()
@@ -86,6 +91,19 @@ func machine() -> String {
 func seededStore(_ count: Int) async throws -> (SQLiteStore, URL) {
     let directory = try Fixtures.temporaryDirectory("bench")
     let store = try SQLiteStore.open(directory: directory)
+    try await seed(store, count)
+    return (store, directory)
+}
+
+/// The same citizens in a new database of the benchmark's PostgreSQL server.
+func seededPostgres(_ peer: PostgresPeer, _ count: Int) async throws -> (PostgresStore, String) {
+    let url = try await peer.createDatabase(prefix: "bench")
+    let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 20), logger: Logger(label: "bench"))
+    try await seed(store, count)
+    return (store, url)
+}
+
+func seed(_ store: any HabarStore, _ count: Int) async throws {
     let started = ContinuousClock.now
     var batch: [NewCitizen] = []
     batch.reserveCapacity(50_000)
@@ -98,11 +116,10 @@ func seededStore(_ count: Int) async throws -> (SQLiteStore, URL) {
     }
     if !batch.isEmpty { _ = try await store.upsertCitizens(batch) }
     print(String(format: "  setup: %d citizens registered in %.1f s", count, seconds(ContinuousClock.now - started)))
-    return (store, directory)
 }
 
-func queueBenchmark(_ count: Int) async throws {
-    let (store, _) = try await seededStore(count)
+func queueBenchmark(_ count: Int, on peer: PostgresPeer? = nil) async throws {
+    let store: any HabarStore = if let peer { try await seededPostgres(peer, count).0 } else { try await seededStore(count).0 }
     let publisher = AdvisoryPublisher(
         store: store, catalog: try Fixtures.catalog(),
         channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
@@ -110,31 +127,68 @@ func queueBenchmark(_ count: Int) async throws {
     let started = ContinuousClock.now
     let result = try await publisher.publish(id: draft.id, approver: "bench", now: Date())
     let elapsed = seconds(ContinuousClock.now - started)
-    print(String(format: "queue: %d deliveries (with their 'queued' events) in %.2f s = %.0f/s; peak RSS %.0f MB",
-                 result.queued, elapsed, Double(result.queued) / elapsed, peakRSSMegabytes()))
+    print(String(format: "queue%@: %d deliveries (with their 'queued' events) in %.2f s = %.0f/s; peak RSS %.0f MB",
+                 peer == nil ? "" : " (PostgreSQL)", result.queued, elapsed, Double(result.queued) / elapsed, peakRSSMegabytes()))
 }
 
 func dispatchBenchmark(_ count: Int) async throws {
     let (store, directory) = try await seededStore(count)
+    let lane = try dispatchLane(store, instanceId: "bench", directory: directory)
+    // As in the gateway: the WAL is written back in the background.
+    let checkpointer = Task { try await SQLiteCheckpointer(store: store, logger: Logger(label: "bench")).run() }
+    defer { checkpointer.cancel() }
+    try await measureDispatch(count, store: store, lanes: [lane], label: "dispatch")
+}
+
+/// `instances` dispatchers, each with a pool of its own, on one PostgreSQL database: what
+/// as many `habar serve` processes would run.
+func postgresDispatchBenchmark(_ count: Int, instances: Int, peer: PostgresPeer) async throws {
+    let (store, url) = try await seededPostgres(peer, count)
+    var lanes: [(Dispatcher, [String: any ChannelAdapter])] = []
+    for index in 0..<instances {
+        let own = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 20), logger: Logger(label: "bench"))
+        lanes.append(try dispatchLane(own, instanceId: "bench-\(index)", directory: try Fixtures.temporaryDirectory("bench-pg")))
+    }
+    try await measureDispatch(count, store: store, lanes: lanes, label: "dispatch (PostgreSQL, \(instances) instance\(instances == 1 ? "" : "s"))")
+}
+
+/// One instance's dispatcher over an SMS stub of its own.
+func dispatchLane(_ store: any HabarStore, instanceId: String, directory: URL) throws -> (Dispatcher, [String: any ChannelAdapter]) {
     let logger = Logger(label: "bench")
     let receipts = ReceiptCollector(store: store, logger: logger)
     let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: 64, options: .object(["dlrDelayMilliseconds": .number(Double(options.dlrDelayMilliseconds))]))
     let adapters = try ChannelRegistry([SMSStubFactory()]).makeAdapters([configuration]) { _ in
         ChannelContext(logger: logger, receipts: receipts, dataDirectory: directory)
     }
-    let settings = DispatcherSettings(instanceId: "bench", batchSize: options.batch, leaseSeconds: 60, pollMilliseconds: 5,
+    let settings = DispatcherSettings(instanceId: instanceId, batchSize: options.batch, leaseSeconds: 60, pollMilliseconds: 5,
                                       concurrency: options.concurrency, workersPerChannel: options.workers)
-    let dispatcher = Dispatcher(store: store, adapters: adapters, configurations: [configuration], receipts: receipts,
-                                settings: settings, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
-    let publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: adapters.mapValues(\.capabilities))
+    return (Dispatcher(store: store, adapters: adapters, configurations: [configuration], receipts: receipts,
+                       settings: settings, metricsFactory: NOOPMetricsHandler.instance, logger: logger), adapters)
+}
+
+/// CPU seconds used so far by this process and by the PostgreSQL server's processes.
+func cpuSeconds() -> (habar: Double, postgres: Double) {
+    func ticks(_ pid: String) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+    }
+    let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+    var postgres = 0.0
+    for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(pid) != nil {
+        if let name = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8), name.hasPrefix("postgres") { postgres += ticks(pid) }
+    }
+    return (ticks("self") / hz, postgres / hz)
+}
+
+func measureDispatch(_ count: Int, store: any HabarStore, lanes: [(Dispatcher, [String: any ChannelAdapter])], label: String) async throws {
+    let publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: lanes[0].1.mapValues(\.capabilities))
     let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
     _ = try await publisher.publish(id: draft.id, approver: "bench", now: Date())
 
+    let cpuBefore = cpuSeconds()
     let started = ContinuousClock.now
-    let runner = Task { try await dispatcher.run() }
-    // As in the gateway: the WAL is written back in the background.
-    let checkpointer = Task { try await SQLiteCheckpointer(store: store, logger: logger).run() }
-    defer { checkpointer.cancel() }
+    let runners = lanes.map { lane in Task { try await lane.0.run() } }
     var sentAt: Double? = nil
     while true {
         let counts = try await store.deliveryCounts(advisoryId: draft.id)
@@ -146,11 +200,15 @@ func dispatchBenchmark(_ count: Int) async throws {
         try await Task.sleep(for: .milliseconds(250))
     }
     let elapsed = seconds(ContinuousClock.now - started)
-    runner.cancel()
-    dispatcher.stop()
-    _ = await runner.result
-    print(String(format: "dispatch: %d deliveries through sms-stub: all sent in %.2f s (%.0f/s); all delivered with DLRs in %.2f s = %.0f tracked deliveries/s; peak RSS %.0f MB",
-                 count, sentAt ?? elapsed, Double(count) / (sentAt ?? elapsed), elapsed, Double(count) / elapsed, peakRSSMegabytes()))
+    let cpuAfter = cpuSeconds()
+    for (runner, lane) in zip(runners, lanes) {
+        runner.cancel()
+        lane.0.stop()
+        _ = await runner.result
+    }
+    print(String(format: "%@: %d deliveries through sms-stub: all sent in %.2f s (%.0f/s); all delivered with DLRs in %.2f s = %.0f tracked deliveries/s; CPU s habar %.1f, postgres %.1f; peak RSS %.0f MB",
+                 label, count, sentAt ?? elapsed, Double(count) / (sentAt ?? elapsed), elapsed, Double(count) / elapsed,
+                 cpuAfter.habar - cpuBefore.habar, cpuAfter.postgres - cpuBefore.postgres, peakRSSMegabytes()))
 }
 
 /// One HTTP call to the live server: status, body and wall time.
@@ -274,12 +332,17 @@ func renderBenchmark(_ rounds: Int) throws {
 
 print("habar-bench on \(machine()); SQLite WAL, synchronous=NORMAL")
 let mode = options.only
+/// With --postgres: a durable server of the benchmark's own (fsync on, as in production).
+let postgres: PostgresPeer? = options.postgres ? try await PostgresPeer.start(durable: true) : nil
+defer { postgres?.stop() }
+if let postgres { print("PostgreSQL: \(postgres.url()) (durable: fsync and synchronous commit on)") }
 if mode == .all || mode == .render {
     try renderBenchmark(options.rounds)
 }
 if mode == .all || mode == .queue {
     for size in options.queueSizes {
         try await queueBenchmark(size)
+        if let postgres { try await queueBenchmark(size, on: postgres) }
     }
 }
 if mode == .all || mode == .api {
@@ -287,6 +350,18 @@ if mode == .all || mode == .api {
 }
 if mode == .all || mode == .dispatch {
     try await dispatchBenchmark(options.dispatch)
+    if let postgres {
+        for instances in options.instanceCounts { try await postgresDispatchBenchmark(options.dispatch, instances: instances, peer: postgres) }
+    }
+}
+if let postgres, mode == .all || mode == .dispatch || mode == .queue {
+    // The server's own ceiling on these cores: pgbench's TPC-B-like transactions.
+    try await postgres.psql("CREATE DATABASE pgbench")
+    _ = try await ExternalProcess.run(PostgresPeer.program("pgbench"), ["-i", "-q", "-s", "10", "-h", "127.0.0.1", "-p", "\(postgres.port)", "-U", postgres.user, "pgbench"])
+    let run = try await ExternalProcess.run(
+        PostgresPeer.program("pgbench"), ["-c", "8", "-j", "2", "-T", "20", "-h", "127.0.0.1", "-p", "\(postgres.port)", "-U", postgres.user, "pgbench"])
+    let tps = run.stdout.split(separator: "\n").first { $0.hasPrefix("tps") } ?? "pgbench: \(run.stderr)"
+    print("pgbench (scale 10, 8 clients, 20 s, on the same cores): \(tps)")
 }
 if mode == .all || mode == .webhook {
     try await webhookBenchmark(options.webhook)
