@@ -224,6 +224,8 @@ struct PG: @unchecked Sendable {
             var rows: [PostgresRandomAccessRow] = []
             for try await row in try await connection.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
             return rows
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw PostgresStoreError.describing(error, statement: query.sql)
         }
@@ -246,6 +248,8 @@ struct PG: @unchecked Sendable {
             var count = 0
             for try await _ in try await connection.query(query, logger: logger) { count += 1 }
             return count
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw PostgresStoreError.describing(error, statement: query.sql)
         }

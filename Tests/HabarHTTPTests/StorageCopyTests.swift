@@ -108,3 +108,45 @@ enum PostgresAnswers {
         return seen.withLock { $0 }
     }
 }
+
+/// The check-in scheduler on two instances sharing one PostgreSQL database: reminders and
+/// escalation happen once, whichever instance ticks (row locks on the advisory, no leader).
+@Suite("Check-in follow-ups across instances")
+struct CheckinFollowUpsAcrossInstancesTests {
+    @Test("two instances ticking at the same moments send each reminder once and open each silent case once")
+    func onceAcrossInstances() async throws {
+        let peer: PostgresPeer
+        do { peer = try await PostgresPeer.shared() } catch {
+            if ExternalProcess.underCI { Issue.record("PostgreSQL is needed under CI=true: \(error)") } else { print("⚠️  SKIPPED (no PostgreSQL here): \(error)") }
+            return
+        }
+        let url = try await peer.createDatabase(prefix: "followups")
+        let storage = StorageConfiguration(kind: "postgres", url: url, poolSize: 4)
+        let a = try await testGateway { $0.storage = storage }
+        let b = try await testGateway { $0.storage = storage }
+        _ = try await a.store.upsertCitizens((1...40).map { Fixtures.citizen($0, language: $0 % 2 == 0 ? .kazakh : .russian) })
+        let now = Date()
+        let deadline = now.addingTimeInterval(30 * 60)
+        let draft = try await a.publisher.draft(Fixtures.checkinRequest(deadline: deadline), now: now)
+        _ = try await a.publisher.publish(id: draft.id, approver: "approver-1", now: now)
+        // Ten answered; thirty silent.
+        try await a.store.recordCheckins((1...10).map { CheckinAnswer(citizenId: Int64($0), advisoryId: draft.id, meaning: .safe, source: .link, text: nil, at: now) })
+        func schedulers(at moment: Date) -> [CheckinScheduler] {
+            [a, b].map { CheckinScheduler(store: $0.store, publisher: $0.publisher, reminderLead: 3600, logger: .init(label: "t"), now: { moment }) }
+        }
+        let reminded = try await withThrowingTaskGroup(of: Int.self) { group in
+            for scheduler in schedulers(at: now) + schedulers(at: now) { group.addTask { try await scheduler.tick().reminded } }
+            return try await group.reduce(0, +)
+        }
+        let escalated = try await withThrowingTaskGroup(of: Int.self) { group in
+            for scheduler in schedulers(at: deadline.addingTimeInterval(1)) + schedulers(at: deadline.addingTimeInterval(1)) {
+                group.addTask { try await scheduler.tick().escalated }
+            }
+            return try await group.reduce(0, +)
+        }
+        let reminders = try await b.store.deliveries(DeliveryFilter(advisoryId: draft.id), page: PageRequest(limit: 500)).items.filter { $0.purpose == .reminder }
+        let cases = try await b.store.cases(CaseFilter(reason: .silent), page: PageRequest(limit: 500)).items
+        #expect(reminded == 30 && reminders.count == 30 && Set(reminders.compactMap(\.citizenId)).count == 30, "reminded \(reminded), \(reminders.count) reminder deliveries")
+        #expect(escalated == 30 && cases.count == 30 && Set(cases.compactMap(\.citizenId)).count == 30, "escalated \(escalated), \(cases.count) silent cases")
+    }
+}
