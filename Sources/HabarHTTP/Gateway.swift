@@ -127,7 +127,7 @@ public struct Gateway: Sendable {
     public func bootstrapAdminToken() async throws -> String? {
         guard try await !store.hasTokens() else { return nil }
         let (token, hash) = AccessToken.generate()
-        _ = try await store.insertToken(NewAccessToken(id: .unsaved, name: "first admin", role: .admin, tokenHash: hash))
+        guard try await store.insertFirstToken(NewAccessToken(id: .unsaved, name: "first admin", role: .admin, tokenHash: hash)) != nil else { return nil }
         return token
     }
 }

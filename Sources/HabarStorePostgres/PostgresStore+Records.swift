@@ -114,6 +114,19 @@ extension PostgresStore {
         try await read { pg in try await pg.row("SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL", hash).map(Self.token) }
     }
 
+    /// Under a transaction advisory lock: of instances starting together, the first makes it
+    /// and the others, waiting for the lock, find it.
+    public func insertFirstToken(_ token: NewAccessToken) async throws -> AccessToken? {
+        try await write { pg in
+            try await pg.run("SELECT pg_advisory_xact_lock(?)", Self.firstTokenLock)
+            guard try await pg.value("SELECT EXISTS (SELECT 1 FROM tokens)", as: Bool.self) == false else { return nil }
+            return try await Self.insert(token, pg)
+        }
+    }
+
+    /// `pg_advisory_xact_lock` key of the first token: "habartok" as 8 bytes.
+    static let firstTokenLock: Int64 = 0x6861_6261_7274_6F6B
+
     public func hasTokens() async throws -> Bool {
         try await read { pg in try await pg.value("SELECT EXISTS (SELECT 1 FROM tokens)", as: Bool.self) ?? false }
     }

@@ -207,6 +207,16 @@ public final class SQLiteStore: HabarStore {
         }
     }
 
+    public func insertFirstToken(_ token: NewAccessToken) async throws -> AccessToken? {
+        try await writer.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tokens)") == false else { return nil }
+            try db.execute(
+                sql: "INSERT INTO tokens (name, role, agency_id, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [token.name, token.role.rawValue, token.agencyId, token.tokenHash, token.createdAt.ms])
+            return token.stored(id: db.lastInsertedRowID)
+        }
+    }
+
     public func hasTokens() async throws -> Bool {
         try await writer.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tokens)") ?? false }
     }

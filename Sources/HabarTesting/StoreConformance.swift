@@ -434,8 +434,20 @@ public struct StoreConformance: Sendable {
 
     func lastAdmin(_ store: any HabarStore) async throws {
         let name = "last admin token"
+        // Four instances starting at once on an empty store: one first token between them.
+        let made = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<4 {
+                group.addTask { try await store.insertFirstToken(NewAccessToken(id: .unsaved, name: "boot \(index)", role: .admin, tokenHash: "boot-\(index)")) != nil }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        guard made == 1 else { throw ConformanceFailure(name, "\(made) first tokens made by four at once, not 1") }
+        let boot = try await store.tokens(page: PageRequest()).items
+        guard boot.count == 1, let bootId = boot.first?.id, try await store.insertFirstToken(NewAccessToken(id: .unsaved, name: "late", role: .admin, tokenHash: "late")) == nil
+        else { throw ConformanceFailure(name, "a first token was made beside another") }
         let first = try await store.insertToken(NewAccessToken(id: .unsaved, name: "first", role: .admin, tokenHash: "h1"))
         let second = try await store.insertToken(NewAccessToken(id: .unsaved, name: "second", role: .admin, tokenHash: "h2"))
+        _ = try await store.revokeToken(id: bootId, at: Date())
         // Two admins revoking each other at once: one must stay.
         async let a = store.revokeToken(id: first.id, at: Date())
         async let b = store.revokeToken(id: second.id, at: Date())

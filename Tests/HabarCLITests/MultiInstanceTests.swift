@@ -64,6 +64,8 @@ struct MultiInstanceTests {
             ids.append(ready?["instance"] as? String ?? "")
         }
         #expect(Set(ids).count == 3, "three distinct instance ids: \(ids)")
+        let firstTokens = instances.map { ((try? String(contentsOf: $0.log, encoding: .utf8)) ?? "").contains("the first admin token") }
+        #expect(firstTokens.filter { $0 }.count == 1, "one first admin token between the three: \(firstTokens)")
 
         var csv = "fullName,language,phone,country\n"
         for index in 1...count { csv += "Citizen \(index),\(index % 2 == 0 ? "kk" : "ru"),+7701\(String(format: "%07d", index)),IR\n" }

@@ -46,6 +46,10 @@ public protocol OperatorStore: Sendable {
     /// The unrevoked token with this hash.
     func token(hash: String) async throws -> AccessToken?
     func hasTokens() async throws -> Bool
+    /// Stores `token` only when the store has no token at all (the first admin token of a new
+    /// installation); nil when one exists. Instances starting together on one empty database
+    /// make one between them.
+    func insertFirstToken(_ token: NewAccessToken) async throws -> AccessToken?
     /// Every token, revoked ones included (hashes are never shown), in id order.
     func tokens(page: PageRequest) async throws -> Page<AccessToken>
     /// Revokes a token, atomically refusing to revoke the last unrevoked admin token (after it
