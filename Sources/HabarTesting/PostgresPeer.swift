@@ -60,6 +60,18 @@ public final class PostgresPeer: Sendable {
 
     private static let sharedPeer = Mutex<Task<PostgresPeer, any Error>?>(nil)
 
+    /// The shared cluster for a test, or nil (a loud skip) when PostgreSQL is not here; under
+    /// `CI=true` its absence is an error that fails the test, never a skip.
+    public static func forTests() async throws -> PostgresPeer? {
+        do {
+            return try await shared()
+        } catch {
+            if ExternalProcess.underCI { throw PeerMissing("PostgreSQL is needed under CI=true (Tests/run-all.sh installs it): \(error)") }
+            print("⚠️  SKIPPED (no PostgreSQL here): \(error)")
+            return nil
+        }
+    }
+
     /// Starts a cluster of its own; `stop()` ends it. `durable: false` (tests) turns off
     /// fsync and synchronous commit: nothing a test checks depends on surviving a power cut,
     /// and on a small machine they are most of a commit's time. Benchmarks keep them on.

@@ -38,11 +38,7 @@ struct MultiInstanceTests {
 
     @Test("three instances, 20,000 citizens, kill -9 of one mid-broadcast: every delivery final, none lost, duplicates within the killed one's claims; one audit chain; an answer on A is seen on B")
     func threeInstances() async throws {
-        let peer: PostgresPeer
-        do { peer = try await PostgresPeer.shared() } catch {
-            if ExternalProcess.underCI { Issue.record("PostgreSQL is needed under CI=true: \(error)") } else { print("⚠️  SKIPPED (no PostgreSQL here): \(error)") }
-            return
-        }
+        guard let peer = try await PostgresPeer.forTests() else { return }
         let url = try await peer.createDatabase(prefix: "multi")
         let database = String(url.split(separator: "/").last!)
         let batchSize = 200

@@ -22,11 +22,7 @@ struct StorageCopyTests {
 
     @Test("every kind of record is copied and served the same from PostgreSQL; the audit chain verifies; a second copy is refused")
     func copyThenServe() async throws {
-        let peer: PostgresPeer
-        do { peer = try await PostgresPeer.shared() } catch {
-            if ExternalProcess.underCI { Issue.record("PostgreSQL is needed under CI=true: \(error)") } else { print("⚠️  SKIPPED (no PostgreSQL here): \(error)") }
-            return
-        }
+        guard let peer = try await PostgresPeer.forTests() else { return }
         let data = try Fixtures.temporaryDirectory("copy-source")
         let a = try await AgencyRig(dataDir: data.path)
         let tokens = a.rig.tokens
@@ -115,11 +111,7 @@ enum PostgresAnswers {
 struct CheckinFollowUpsAcrossInstancesTests {
     @Test("two instances ticking at the same moments send each reminder once and open each silent case once")
     func onceAcrossInstances() async throws {
-        let peer: PostgresPeer
-        do { peer = try await PostgresPeer.shared() } catch {
-            if ExternalProcess.underCI { Issue.record("PostgreSQL is needed under CI=true: \(error)") } else { print("⚠️  SKIPPED (no PostgreSQL here): \(error)") }
-            return
-        }
+        guard let peer = try await PostgresPeer.forTests() else { return }
         let url = try await peer.createDatabase(prefix: "followups")
         let storage = StorageConfiguration(kind: "postgres", url: url, poolSize: 4)
         let a = try await testGateway { $0.storage = storage }

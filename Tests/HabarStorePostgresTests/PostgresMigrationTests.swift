@@ -23,7 +23,7 @@ struct PostgresMigrationTests {
 
     @Test("four instances opening one empty database at once: the schema is made once, every one opens it")
     func concurrentStart() async throws {
-        guard let peer = await PostgresFixture.peer() else { return }
+        guard let peer = try await PostgresFixture.peer() else { return }
         let url = try await peer.createDatabase()
         let settings = try PostgresSettings(url: url, poolSize: 2)
         let log = LogCapture()
@@ -47,7 +47,7 @@ struct PostgresMigrationTests {
 
     @Test("a database that ran a migration this build does not know is refused, naming it")
     func newerDatabase() async throws {
-        guard let peer = await PostgresFixture.peer() else { return }
+        guard let peer = try await PostgresFixture.peer() else { return }
         let url = try await peer.createDatabase()
         let store = try await PostgresStore.open(try PostgresSettings(url: url), logger: Logger(label: "test"))
         store.close()

@@ -8,18 +8,7 @@ import Testing
 /// The PostgreSQL server the tests start (`PostgresPeer`): nil, with the reason, when it is
 /// not installed; under `CI=true` that is a failure, locally a loud skip.
 enum PostgresFixture {
-    static func peer() async -> PostgresPeer? {
-        do {
-            return try await PostgresPeer.shared()
-        } catch {
-            if ExternalProcess.underCI {
-                Issue.record("PostgreSQL is needed under CI=true (Tests/run-all.sh installs it): \(error)")
-            } else {
-                print("SKIPPED (no PostgreSQL here): \(error)")
-            }
-            return nil
-        }
-    }
+    static func peer() async throws -> PostgresPeer? { try await PostgresPeer.forTests() }
 
     /// A new, empty, migrated store on a database of its own.
     static func store(_ peer: PostgresPeer, poolSize: Int = 8) async throws -> PostgresStore {
@@ -34,7 +23,7 @@ enum PostgresFixture {
 struct PostgresStoreConformanceTests {
     @Test("conformance", arguments: StoreConformance.cases)
     func conformance(_ name: String) async throws {
-        guard let peer = await PostgresFixture.peer() else { return }
+        guard let peer = try await PostgresFixture.peer() else { return }
         try await StoreConformance { try await PostgresFixture.store(peer) }.run(name, within: 120)
     }
 }

@@ -13,7 +13,7 @@ import Testing
 struct SharedRateLimitTests {
     @Test("three instances on one database, a channel at 100/s: together they send 100/s (within 10%), not 300")
     func threeInstancesShareTheLimit() async throws {
-        guard let peer = await PostgresFixture.peer() else { return }
+        guard let peer = try await PostgresFixture.peer() else { return }
         let url = try await peer.createDatabase(prefix: "rate")
         let rate = 100.0
         let logger = Logger(label: "test.rate")
