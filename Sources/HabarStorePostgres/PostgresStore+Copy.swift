@@ -1,6 +1,7 @@
 import Foundation
 import HabarCore
 import PostgresNIO
+import Synchronization
 
 // MARK: habar storage copy: the target side
 
@@ -101,9 +102,15 @@ extension PostgresStore: TableTarget {
         }
     }
 
+    /// The column types of `table`, from the catalog read once (not once per batch).
     private func copyShape(_ table: String) async throws -> [String: String]? {
-        guard let found = try await copyColumns().first(where: { $0.table == table }) else { return nil }
-        return Dictionary(uniqueKeysWithValues: found.columns.map { ($0.name, $0.type) })
+        if let known = copyShapes.withLock({ $0 }) { return known[table] }
+        var shapes: [String: [String: String]] = [:]
+        for found in try await copyColumns() {
+            shapes[found.table] = Dictionary(uniqueKeysWithValues: found.columns.map { ($0.name, $0.type) })
+        }
+        copyShapes.withLock { $0 = shapes }
+        return shapes[table]
     }
 
     public func finishCopy() async throws {

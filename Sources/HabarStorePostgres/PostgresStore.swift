@@ -19,6 +19,8 @@ public final class PostgresStore: HabarStore {
     private let installation = Mutex<String?>(nil)
     /// The delivery counts of advisories whose deliveries are all final (`deliveryCounts`).
     let finalCounts = FinalDeliveryCounts()
+    /// Column types by table, read once per `habar storage copy` (`copyShape`).
+    let copyShapes = Mutex<[String: [String: String]]?>(nil)
 
     private init(client: PostgresClient, logger: Logger) {
         self.client = client

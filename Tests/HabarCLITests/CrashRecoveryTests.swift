@@ -45,12 +45,7 @@ struct CrashRecoveryTests {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let base = "http://127.0.0.1:\(port)/v1/advisories"
-        let (created, draft) = try await HabarProcess.post(URL(string: base)!, token: try await token("operator", "duty officer"), json: """
-            {"kind": "green_corridor", "severity": "severe", "audience": {"countries": ["IR"]},
-             "params": {"route": "Тегеран — Астара", "borderCrossing": "Астара", "meetingPoint": "Посольство РК", "opensAt": "2026-03-12T04:30:00Z",
-                        "closesAt": "2026-03-12T18:00:00Z", "timeZone": "Asia/Tehran", "contactPhone": "+982100000000"},
-             "channelPlan": {"mode": "fallback", "channels": ["sms"]}, "expiresAt": "2099-01-01T00:00:00Z"}
-            """)
+        let (created, draft) = try await HabarProcess.post(URL(string: base)!, token: try await token("operator", "duty officer"), json: HabarProcess.broadcastAdvisory)
         #expect(created == 201, "\(draft)")
         let (approved, outcome) = try await HabarProcess.post(
             URL(string: "\(base)/\(draft["id"] ?? 0)/approve")!, token: try await token("approver", "head of shift"), json: "{}")

@@ -57,6 +57,14 @@ struct HabarProcess {
 
     static func freePort() -> Int { Fixtures.freePort() }
 
+    /// The advisory the end-to-end broadcasts send: a green corridor to everyone in Iran by SMS.
+    static let broadcastAdvisory = """
+        {"kind": "green_corridor", "severity": "severe", "audience": {"countries": ["IR"]},
+         "params": {"route": "Тегеран — Астара", "borderCrossing": "Астара", "meetingPoint": "Посольство РК", "opensAt": "2026-03-12T04:30:00Z",
+                    "closesAt": "2026-03-12T18:00:00Z", "timeZone": "Asia/Tehran", "contactPhone": "+982100000000"},
+         "channelPlan": {"mode": "fallback", "channels": ["sms"]}, "expiresAt": "2099-01-01T00:00:00Z"}
+        """
+
     /// Waits for `process` to end on a thread of its own (a graceful shutdown takes a while, and
     /// a thread Swift's tasks run on, blocked meanwhile, would make other tests' timers late).
     static func waitForExit(_ process: Process) async {

@@ -74,12 +74,7 @@ struct MultiInstanceTests {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
         // Drafted on A, approved on B.
-        let (created, draft) = try await HabarProcess.post(URL(string: "\(instances[0].base)/v1/advisories")!, token: try await token("operator", "duty officer"), json: """
-            {"kind": "green_corridor", "severity": "severe", "audience": {"countries": ["IR"]},
-             "params": {"route": "Тегеран — Астара", "borderCrossing": "Астара", "meetingPoint": "Посольство РК", "opensAt": "2026-03-12T04:30:00Z",
-                        "closesAt": "2026-03-12T18:00:00Z", "timeZone": "Asia/Tehran", "contactPhone": "+982100000000"},
-             "channelPlan": {"mode": "fallback", "channels": ["sms"]}, "expiresAt": "2099-01-01T00:00:00Z"}
-            """)
+        let (created, draft) = try await HabarProcess.post(URL(string: "\(instances[0].base)/v1/advisories")!, token: try await token("operator", "duty officer"), json: HabarProcess.broadcastAdvisory)
         #expect(created == 201, "\(draft)")
         let (approved, outcome) = try await HabarProcess.post(
             URL(string: "\(instances[1].base)/v1/advisories/\(draft["id"] ?? 0)/approve")!, token: try await token("approver", "head of shift"), json: "{}")
