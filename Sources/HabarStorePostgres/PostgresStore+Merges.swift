@@ -88,7 +88,7 @@ extension PostgresStore {
                 try merged.get("passport_number", as: String?.self), try merged.get("birth_date", as: String?.self),
                 try merged.get("city", as: String?.self), try merged.get("lat", as: Double?.self), try merged.get("lon", as: Double?.self),
                 try merged.get("group_id", as: String?.self), try merged.get("agency_id", as: String?.self),
-                tags.isEmpty ? "" : "|" + tags.joined(separator: "|") + "|",
+                Self.tagsColumn(tags),
                 try source.get("welfare_status", as: String.self), try source.get("last_contact_at", as: Int64?.self),
                 try source.get("last_contact_source", as: String?.self), now, keep)
 

@@ -29,10 +29,13 @@ extension PostgresStore {
     static func citizenValues<ID>(_ c: CitizenRecord<ID>) -> [Bind] {
         [
             c.fullName, c.language.rawValue, c.phone?.e164, c.email, c.country, c.city, c.position?.lat, c.position?.lon,
-            c.groupId, c.agencyId, c.tags.isEmpty ? "" : "|" + c.tags.joined(separator: "|") + "|",
+            c.groupId, c.agencyId, tagsColumn(c.tags),
             c.passportNumber, c.birthDate, c.welfareStatus.rawValue, c.lastContactAt?.ms,
         ]
     }
+
+    /// Tags as stored: `|tag|tag|`, empty for none.
+    static func tagsColumn<S: StringProtocol>(_ tags: [S]) -> String { tags.isEmpty ? "" : "|" + tags.joined(separator: "|") + "|" }
 
     public func citizen(id: Int64) async throws -> Citizen? {
         try await read { pg in try await pg.row("SELECT * FROM citizens WHERE id = ?", id).map(Self.citizen) }
@@ -45,39 +48,139 @@ extension PostgresStore {
     }
 
     public func upsertCitizens(_ citizens: [NewCitizen]) async throws -> CitizenImportResult {
-        try await write { pg in
+        let lines = citizens.enumerated().map { ImportLine($1, line: $0) }
+        return try await write { pg in
             // Imports of the same people on two instances at once would each find no match and
             // both insert: the import lock makes them one after the other.
             try await pg.run("SELECT pg_advisory_xact_lock(?)", Self.importLock)
-            var result = CitizenImportResult(created: 0, updated: 0)
-            for citizen in citizens {
-                var existing: Int64? = nil
-                if let phone = citizen.phone {
-                    existing = try await pg.value("SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1", phone.e164, as: Int64.self)
-                }
-                if existing == nil, let passport = citizen.passportNumber {
-                    existing = try await pg.value(
-                        "SELECT id FROM citizens WHERE passport_number = ? ORDER BY id LIMIT 1", passport, as: Int64.self)
-                }
-                if let existing {
-                    try await pg.run(
-                        """
-                        UPDATE citizens SET full_name = ?, language = ?, phone = coalesce(?, phone), email = coalesce(?, email),
-                            country = ?, city = coalesce(?, city), lat = coalesce(?, lat), lon = coalesce(?, lon),
-                            group_id = coalesce(?, group_id), agency_id = coalesce(?, agency_id), tags = coalesce(nullif(?, ''), tags),
-                            passport_number = coalesce(?, passport_number), birth_date = coalesce(?, birth_date), search_words = ?, updated_at = ?
-                        WHERE id = ?
-                        """,
-                        values: Self.citizenValues(citizen).dropLast(2)
-                            + [CitizenSearch.indexedWords(fullName: citizen.fullName), citizen.updatedAt.ms, existing])
-                    result.updated += 1
-                } else {
-                    _ = try await Self.insert(citizen, pg)
-                    result.created += 1
-                }
+            let found = try await pg.rows(
+                """
+                SELECT j.n, coalesce((SELECT id FROM citizens WHERE phone = j.phone ORDER BY id LIMIT 1),
+                    (SELECT id FROM citizens WHERE passport_number = j.passport ORDER BY id LIMIT 1)) AS target
+                FROM jsonb_to_recordset(?::jsonb) AS j(n integer, phone text, passport text)
+                """, try Self.json(lines.map { ImportLine.Keys(n: $0.n, phone: $0.phone, passport: $0.passport) }))
+            var matched = lines
+            for row in found { matched[try row.get("n", as: Int.self)].target = try row.get("target") }
+            // Lines that could find each other (the same phone or passport twice, two lines
+            // matching one citizen) must see each other's writes: one by one, in order.
+            guard ImportLine.independent(matched) else { return try await Self.upsertInOrder(citizens, pg) }
+            let updates = matched.filter { $0.target != nil }
+            let inserts = matched.filter { $0.target == nil }
+            if !updates.isEmpty {
+                try await pg.run(
+                    """
+                    UPDATE citizens c SET full_name = j.name, language = j.language, phone = coalesce(j.phone, c.phone), email = coalesce(j.email, c.email),
+                        country = j.country, city = coalesce(j.city, c.city), lat = coalesce(j.lat, c.lat), lon = coalesce(j.lon, c.lon),
+                        group_id = coalesce(j.grp, c.group_id), agency_id = coalesce(j.agency, c.agency_id), tags = coalesce(nullif(j.tags, ''), c.tags),
+                        passport_number = coalesce(j.passport, c.passport_number), birth_date = coalesce(j.birth, c.birth_date),
+                        search_words = j.words, updated_at = j.updated
+                    FROM jsonb_to_recordset(?::jsonb) AS j(\(ImportLine.columns))
+                    WHERE c.id = j.target
+                    """, try Self.json(updates))
             }
-            return result
+            if !inserts.isEmpty {
+                try await pg.run(
+                    """
+                    INSERT INTO citizens (full_name, language, phone, email, country, city, lat, lon, group_id, agency_id,
+                        tags, passport_number, birth_date, welfare_status, last_contact_at, search_words, created_at, updated_at)
+                    SELECT name, language, phone, email, country, city, lat, lon, grp, agency, tags, passport, birth, welfare, contact,
+                        words, created, updated
+                    FROM jsonb_to_recordset(?::jsonb) AS j(\(ImportLine.columns))
+                    ORDER BY n
+                    """, try Self.json(inserts))
+            }
+            return CitizenImportResult(created: inserts.count, updated: updates.count)
         }
+    }
+
+    /// One line of an import as JSON for the set-based statements; `target` is the stored
+    /// citizen it updates.
+    struct ImportLine: Encodable {
+        var n: Int
+        var target: Int64?
+        var name, language, country, tags, words, welfare: String
+        var phone, email, city, grp, agency, passport, birth: String?
+        var lat, lon: Double?
+        var contact: Int64?
+        var created, updated: Int64
+
+        /// The columns of `jsonb_to_recordset` that read it.
+        static let columns = """
+            n integer, target bigint, name text, language text, country text, tags text, words text, welfare text, phone text, email text, \
+            city text, grp text, agency text, passport text, birth text, lat double precision, lon double precision, contact bigint, \
+            created bigint, updated bigint
+            """
+
+        struct Keys: Encodable {
+            var n: Int
+            var phone: String?
+            var passport: String?
+        }
+
+        init(_ c: NewCitizen, line: Int) {
+            n = line
+            name = c.fullName
+            language = c.language.rawValue
+            country = c.country
+            tags = PostgresStore.tagsColumn(c.tags)
+            words = CitizenSearch.indexedWords(fullName: c.fullName)
+            welfare = c.welfareStatus.rawValue
+            phone = c.phone?.e164
+            email = c.email
+            city = c.city
+            grp = c.groupId
+            agency = c.agencyId
+            passport = c.passportNumber
+            birth = c.birthDate
+            lat = c.position?.lat
+            lon = c.position?.lon
+            contact = c.lastContactAt?.ms
+            created = c.createdAt.ms
+            updated = c.updatedAt.ms
+        }
+
+        /// No line's write can change what another line finds: phones and passport numbers
+        /// differ between lines, and no two lines update the same citizen.
+        static func independent(_ lines: [ImportLine]) -> Bool {
+            var phones = Set<String>(), passports = Set<String>(), targets = Set<Int64>()
+            for line in lines {
+                if let phone = line.phone, !phones.insert(phone).inserted { return false }
+                if let passport = line.passport, !passports.insert(passport).inserted { return false }
+                if let target = line.target, !targets.insert(target).inserted { return false }
+            }
+            return true
+        }
+    }
+
+    /// The import of lines that depend on each other: each looked up after the one before it
+    /// was written.
+    private static func upsertInOrder(_ citizens: [NewCitizen], _ pg: PG) async throws -> CitizenImportResult {
+        var result = CitizenImportResult(created: 0, updated: 0)
+        for citizen in citizens {
+            var existing: Int64? = nil
+            if let phone = citizen.phone {
+                existing = try await pg.value("SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1", phone.e164, as: Int64.self)
+            }
+            if existing == nil, let passport = citizen.passportNumber {
+                existing = try await pg.value("SELECT id FROM citizens WHERE passport_number = ? ORDER BY id LIMIT 1", passport, as: Int64.self)
+            }
+            if let existing {
+                try await pg.run(
+                    """
+                    UPDATE citizens SET full_name = ?, language = ?, phone = coalesce(?, phone), email = coalesce(?, email),
+                        country = ?, city = coalesce(?, city), lat = coalesce(?, lat), lon = coalesce(?, lon),
+                        group_id = coalesce(?, group_id), agency_id = coalesce(?, agency_id), tags = coalesce(nullif(?, ''), tags),
+                        passport_number = coalesce(?, passport_number), birth_date = coalesce(?, birth_date), search_words = ?, updated_at = ?
+                    WHERE id = ?
+                    """,
+                    values: citizenValues(citizen).dropLast(2) + [CitizenSearch.indexedWords(fullName: citizen.fullName), citizen.updatedAt.ms, existing])
+                result.updated += 1
+            } else {
+                _ = try await insert(citizen, pg)
+                result.created += 1
+            }
+        }
+        return result
     }
 
     /// `pg_advisory_xact_lock` key of citizen imports: "habarimp".

@@ -17,7 +17,7 @@ public struct StoreConformance: Sendable {
         "installation identity", "fan-out once per citizen and version", "claims: lease, no double claim, take-over",
         "receipts before the send record", "audit chain under concurrent appends", "idempotency keys", "pagination",
         "conflicts", "last admin token", "console accounts and sessions", "citizen search", "interrupt holds claims",
-        "heartbeat renews only its own live leases",
+        "heartbeat renews only its own live leases", "citizen import matches by phone, then passport",
     ]
 
     public func run(_ name: String) async throws {
@@ -36,6 +36,7 @@ public struct StoreConformance: Sendable {
         case "citizen search": try await citizenSearch(store)
         case "interrupt holds claims": try await interrupt(store)
         case "heartbeat renews only its own live leases": try await heartbeat(store)
+        case "citizen import matches by phone, then passport": try await citizenImport(store)
         default: throw ConformanceFailure(name, "no such case")
         }
     }
@@ -128,10 +129,7 @@ public struct StoreConformance: Sendable {
 
     func claims(_ store: any HabarStore) async throws {
         let name = "claims: lease, no double claim, take-over"
-        _ = try await store.upsertCitizens((1...10).map { Fixtures.citizen($0) })
-        let publisher = try Self.publisher(store)
-        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
+        try await Self.publishAdvisory(store, to: (1...10).map { Fixtures.citizen($0) })
         let now = Date()
         let lease = now.addingTimeInterval(30)
         func claim(_ owner: String, limit: Int, at: Date, until: Date) async throws -> [ClaimedDelivery] {
@@ -172,10 +170,7 @@ public struct StoreConformance: Sendable {
     /// take); another instance's, and one already taken over, stay as they are.
     func heartbeat(_ store: any HabarStore) async throws {
         let name = "heartbeat renews only its own live leases"
-        _ = try await store.upsertCitizens((1...4).map { Fixtures.citizen($0) })
-        let publisher = try Self.publisher(store)
-        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
+        try await Self.publishAdvisory(store, to: (1...4).map { Fixtures.citizen($0) })
         let now = Date()
         let a = try await store.claimDeliveries(channel: "sms", kind: .sms, address: .phone, limit: 2, owner: "a", leaseUntil: now.addingTimeInterval(15), now: now)
         let b = try await store.claimDeliveries(channel: "sms", kind: .sms, address: .phone, limit: 2, owner: "b", leaseUntil: now.addingTimeInterval(15), now: now)
@@ -217,10 +212,7 @@ public struct StoreConformance: Sendable {
 
     func earlyReceipts(_ store: any HabarStore) async throws {
         let name = "receipts before the send record"
-        _ = try await store.upsertCitizens([Fixtures.citizen(1)])
-        let publisher = try Self.publisher(store)
-        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
+        let advisoryId = try await Self.publishAdvisory(store, to: [Fixtures.citizen(1)])
         let now = Date()
         guard let claimed = try await store.claimDeliveries(
             channel: "sms", kind: .sms, address: .phone, limit: 1, owner: "w", leaseUntil: now.addingTimeInterval(30), now: now
@@ -238,7 +230,7 @@ public struct StoreConformance: Sendable {
         guard path == [.queued, .sending, .sent, .delivered] else { throw ConformanceFailure(name, "events \(path) (a repeated receipt must change nothing)") }
         try await Self.checkMoves(store, ids: [claimed.deliveryId], case: name)
         // The chart of deliveries over time counts it once, delivered, in the bucket of its last move.
-        let buckets = try await store.deliveryTimes(advisoryId: draft.id, bucketSeconds: 60)
+        let buckets = try await store.deliveryTimes(advisoryId: advisoryId, bucketSeconds: 60)
         let moved = try await store.delivery(id: claimed.deliveryId)?.updatedAt ?? now
         let start = Date(timeIntervalSince1970: (moved.timeIntervalSince1970 / 60).rounded(.down) * 60)
         guard buckets == [DeliveryTimeBucket(start: start, state: .delivered, count: 1)] else {
@@ -247,11 +239,12 @@ public struct StoreConformance: Sendable {
         // Counts read once every delivery is final, then again after the advisory got another
         // (a correction to the same citizen): the new one shows at once.
         for _ in 0..<2 {
-            let final = try await store.deliveryCounts(advisoryId: draft.id)
+            let final = try await store.deliveryCounts(advisoryId: advisoryId)
             guard final.map(\.state) == [.delivered], final.map(\.count) == [1] else { throw ConformanceFailure(name, "counts \(final), not one delivered") }
         }
-        _ = try await publisher.correct(id: draft.id, AdvisoryCorrection(severity: .extreme), by: Actor(name: "operator-1"), threshold: 100, now: Date())
-        let corrected = try await store.deliveryCounts(advisoryId: draft.id).map { "\($0.state.rawValue) \($0.count)" }.sorted()
+        let publisher = try Self.publisher(store)
+        _ = try await publisher.correct(id: advisoryId, AdvisoryCorrection(severity: .extreme), by: Actor(name: "operator-1"), threshold: 100, now: Date())
+        let corrected = try await store.deliveryCounts(advisoryId: advisoryId).map { "\($0.state.rawValue) \($0.count)" }.sorted()
         guard corrected == ["delivered 1", "queued 1"] else { throw ConformanceFailure(name, "counts after a correction \(corrected), not delivered 1 and queued 1") }
     }
 
@@ -461,6 +454,75 @@ public struct StoreConformance: Sendable {
     }
 
     // MARK: Helpers
+
+    /// An import updates the citizen it finds by phone, else by passport number, keeps every
+    /// stored field the new record leaves empty and never touches welfare; records of one
+    /// import that name the same person (in a later line) update the one an earlier line made.
+    func citizenImport(_ store: any HabarStore) async throws {
+        let name = "citizen import matches by phone, then passport"
+        func person(
+            _ fullName: String, phone: String?, email: String? = nil, passport: String? = nil, city: String? = nil, welfare: WelfareStatus = .unknown
+        ) -> NewCitizen {
+            NewCitizen(
+                id: .unsaved, fullName: fullName, phone: phone.flatMap { PhoneNumber($0) }, email: email, country: "TR", city: city,
+                passportNumber: passport, welfareStatus: welfare)
+        }
+        let first = try await store.upsertCitizens([
+            person("Aigerim Nurlanova", phone: "+77010000001", passport: "N0000001", city: "Antalya", welfare: .safe),
+            person("Dias Sapar", phone: "+77010000002"),
+            person("Ержан Ахметов", phone: nil, email: "erzhan@example.kz", passport: "N0000003"),
+        ])
+        guard first == CitizenImportResult(created: 3, updated: 0) else { throw ConformanceFailure(name, "first import \(first), not 3 created") }
+        let stored = try await Self.all { try await store.citizens(CitizenFilter(), page: $0) }
+        guard stored.count == 3, let aigerim = stored.first(where: { $0.passportNumber == "N0000001" }),
+            let erzhan = stored.first(where: { $0.passportNumber == "N0000003" })
+        else { throw ConformanceFailure(name, "stored \(stored.map(\.fullName))") }
+        let second = try await store.upsertCitizens([
+            // Same phone, no city or passport given: the name changes, city, passport and welfare stay.
+            person("Aigerim Nurlanovna", phone: "+77010000001"),
+            // No phone match, the passport matches: the phone is added.
+            person("Yerzhan Akhmetov", phone: "+77010000003", passport: "N0000003"),
+            person("Marat Ospan", phone: "+77010000004"),
+        ])
+        guard second == CitizenImportResult(created: 1, updated: 2) else { throw ConformanceFailure(name, "second import \(second), not 1 created and 2 updated") }
+        let third = try await store.upsertCitizens([
+            // New, then the same phone again later in the same import: the later line updates the new one.
+            person("Saule Ospan", phone: "+77010000005"),
+            person("Saule Ospanova", phone: "+77010000005", city: "Alanya"),
+            person("Marat Ospanov", phone: "+77010000004", city: "Alanya"),
+        ])
+        guard third == CitizenImportResult(created: 1, updated: 2) else { throw ConformanceFailure(name, "third import \(third), not 1 created and 2 updated") }
+        let after = try await Self.all { try await store.citizens(CitizenFilter(), page: $0) }
+        guard after.count == 5 else { throw ConformanceFailure(name, "\(after.count) citizens after three imports, not 5") }
+        guard let a = after.first(where: { $0.id == aigerim.id }), a.fullName == "Aigerim Nurlanovna", a.city == "Antalya",
+            a.passportNumber == "N0000001", a.welfareStatus == .safe
+        else { throw ConformanceFailure(name, "the phone match became \(String(describing: after.first { $0.id == aigerim.id }))") }
+        guard let e = after.first(where: { $0.id == erzhan.id }), e.fullName == "Yerzhan Akhmetov", e.phone?.e164 == "+77010000003",
+            e.email == "erzhan@example.kz"
+        else { throw ConformanceFailure(name, "the passport match became \(String(describing: after.first { $0.id == erzhan.id }))") }
+        for (phone, fullName) in [("+77010000004", "Marat Ospanov"), ("+77010000005", "Saule Ospanova")] {
+            let found = after.filter { $0.phone?.e164 == phone }
+            guard found.count == 1, found[0].fullName == fullName, found[0].city == "Alanya" else {
+                throw ConformanceFailure(name, "\(phone) is \(found.map { "\($0.fullName) in \($0.city ?? "-")" }), not \(fullName) in Alanya")
+            }
+        }
+        var search = CitizenFilter()
+        search.search = "Yerzhan"
+        guard try await store.citizens(search, page: PageRequest(limit: 10)).items.map(\.id) == [erzhan.id] else {
+            throw ConformanceFailure(name, "the updated name is not found by search")
+        }
+    }
+
+    /// Registers `citizens` and publishes one advisory to them through the SMS plan.
+    /// Returns the advisory's id.
+    @discardableResult
+    static func publishAdvisory(_ store: any HabarStore, to citizens: [NewCitizen]) async throws -> Int64 {
+        _ = try await store.upsertCitizens(citizens)
+        let publisher = try Self.publisher(store)
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
+        return draft.id
+    }
 
     static func publisher(_ store: any HabarStore) throws -> AdvisoryPublisher {
         AdvisoryPublisher(
