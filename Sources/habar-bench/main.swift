@@ -149,7 +149,25 @@ func postgresDispatchBenchmark(_ count: Int, instances: Int, peer: PostgresPeer)
         let own = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 20), logger: Logger(label: "bench"))
         lanes.append(try dispatchLane(own, instanceId: "bench-\(index)", directory: try Fixtures.temporaryDirectory("bench-pg")))
     }
+    try await postgresStatements(peer, reset: true)
     try await measureDispatch(count, store: store, lanes: lanes, label: "dispatch (PostgreSQL, \(instances) instance\(instances == 1 ? "" : "s"))")
+    try await postgresStatements(peer, reset: false)
+}
+
+/// Where the server's time went since the last reset: the statements with the most execution
+/// time (pg_stat_statements), printed; `reset` starts counting afresh instead.
+func postgresStatements(_ peer: PostgresPeer, reset: Bool) async throws {
+    if reset {
+        try await peer.psql("SELECT pg_stat_statements_reset()")
+        return
+    }
+    let top = try await peer.psql(
+        """
+        SELECT round(total_exec_time)::bigint || ' ms, ' || calls || ' calls, ' || rows || ' rows: '
+            || left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8
+        """)
+    print("  PostgreSQL's time by statement:\n" + top.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
 }
 
 /// One instance's dispatcher over an SMS stub of its own.
@@ -333,9 +351,14 @@ func renderBenchmark(_ rounds: Int) throws {
 print("habar-bench on \(machine()); SQLite WAL, synchronous=NORMAL")
 let mode = options.only
 /// With --postgres: a durable server of the benchmark's own (fsync on, as in production).
-let postgres: PostgresPeer? = options.postgres ? try await PostgresPeer.start(durable: true) : nil
+/// pg_stat_statements is loaded to say where the server's time goes in each figure.
+let postgres: PostgresPeer? = options.postgres
+    ? try await PostgresPeer.start(durable: true, settings: ["shared_preload_libraries": "pg_stat_statements", "max_wal_size": "4GB"]) : nil
 defer { postgres?.stop() }
-if let postgres { print("PostgreSQL: \(postgres.url()) (durable: fsync and synchronous commit on)") }
+if let postgres {
+    try await postgres.psql("CREATE EXTENSION pg_stat_statements")
+    print("PostgreSQL: \(postgres.url()) (durable: fsync and synchronous commit on; shared_buffers 256MB, max_wal_size 4GB)")
+}
 if mode == .all || mode == .render {
     try renderBenchmark(options.rounds)
 }
