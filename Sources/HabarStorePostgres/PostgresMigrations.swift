@@ -504,6 +504,76 @@ enum PostgresMigrations {
                 updated_at bigint NOT NULL
             );
             """),
+        // The queue apart from the history. v1's claim, lease and expiry indexes on `deliveries`
+        // were partial on `state`, so every move of a delivery (about three in its life) wrote a
+        // new entry into each of its seven indexes: no update was HOT. The live deliveries
+        // (queued, retrying, sending) now have a row each in `delivery_queue`, which triggers on
+        // `deliveries` keep in step with every insert and update, set-based per statement; the
+        // claim, the lease take-over and expiry read it. `deliveries` keeps only indexes on
+        // columns a move never changes, so its moves are HOT updates. The queue is small (only what is still to send) and churns:
+        // autovacuum visits it after 1,000 + 5% of its rows changed and without cost delay, so
+        // dead entries do not pile up in front of the claim.
+        Migration(name: "v3: a small queue beside the deliveries", sql: """
+            CREATE TABLE delivery_queue (
+                delivery_id bigint PRIMARY KEY REFERENCES deliveries (id) ON DELETE CASCADE,
+                advisory_id bigint NOT NULL,
+                channel text NOT NULL,
+                priority integer NOT NULL,
+                -- When a claim may take it; NULL while it is leased (sending).
+                due_at bigint,
+                expires_at bigint NOT NULL,
+                lease_owner text,
+                lease_expires_at bigint
+            ) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.05, autovacuum_vacuum_threshold = 1000,
+                autovacuum_vacuum_cost_delay = 0, autovacuum_analyze_scale_factor = 0.05);
+            CREATE INDEX delivery_queue_due ON delivery_queue (channel, priority, due_at) WHERE due_at IS NOT NULL;
+            CREATE INDEX delivery_queue_leases ON delivery_queue (lease_owner, lease_expires_at) WHERE lease_owner IS NOT NULL;
+            CREATE INDEX delivery_queue_expiry ON delivery_queue (expires_at);
+
+            INSERT INTO delivery_queue (delivery_id, advisory_id, channel, priority, due_at, expires_at, lease_owner, lease_expires_at)
+            SELECT id, advisory_id, channel, priority, CASE WHEN state = 'sending' THEN NULL ELSE next_attempt_at END, expires_at,
+                lease_owner, lease_expires_at
+            FROM deliveries WHERE state IN ('queued', 'retrying', 'sending');
+
+            CREATE FUNCTION habar_queue_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO delivery_queue (delivery_id, advisory_id, channel, priority, due_at, expires_at, lease_owner, lease_expires_at)
+                SELECT id, advisory_id, channel, priority, CASE WHEN state = 'sending' THEN NULL ELSE next_attempt_at END, expires_at,
+                    lease_owner, lease_expires_at
+                FROM new_rows WHERE state IN ('queued', 'retrying', 'sending');
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER deliveries_queue_inserted AFTER INSERT ON deliveries REFERENCING NEW TABLE AS new_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION habar_queue_inserted();
+
+            -- A delivery leaves the queue when it is no longer live, and its queue row follows
+            -- every change of the columns the queue holds (rows that did not change are not written).
+            CREATE FUNCTION habar_queue_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                DELETE FROM delivery_queue q USING new_rows n
+                WHERE q.delivery_id = n.id AND n.state NOT IN ('queued', 'retrying', 'sending');
+                INSERT INTO delivery_queue AS q (delivery_id, advisory_id, channel, priority, due_at, expires_at, lease_owner, lease_expires_at)
+                SELECT id, advisory_id, channel, priority, CASE WHEN state = 'sending' THEN NULL ELSE next_attempt_at END, expires_at,
+                    lease_owner, lease_expires_at
+                FROM new_rows WHERE state IN ('queued', 'retrying', 'sending')
+                ON CONFLICT (delivery_id) DO UPDATE SET channel = excluded.channel, priority = excluded.priority, due_at = excluded.due_at,
+                    expires_at = excluded.expires_at, lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at
+                WHERE (q.channel, q.priority, q.due_at, q.expires_at, q.lease_owner, q.lease_expires_at)
+                    IS DISTINCT FROM (excluded.channel, excluded.priority, excluded.due_at, excluded.expires_at, excluded.lease_owner,
+                        excluded.lease_expires_at);
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER deliveries_queue_updated AFTER UPDATE ON deliveries REFERENCING NEW TABLE AS new_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION habar_queue_updated();
+
+            DROP INDEX deliveries_claim;
+            DROP INDEX deliveries_leases;
+            DROP INDEX deliveries_expiry;
+            -- A claim, a record of outcomes or a batch of receipts moves every delivery on a page
+            -- at once (they were queued together): the page needs room for a new version of each
+            -- row for the moves to stay HOT. New pages are filled to half.
+            ALTER TABLE deliveries SET (fillfactor = 50);
+            """),
     ]
 
     /// Runs the migrations not applied yet, under the advisory lock, each in its own transaction.

@@ -7,8 +7,9 @@ import Synchronization
 
 extension PostgresStore: TableTarget {
     /// The tables the migrations made, in the order they were made (a table before those that
-    /// refer to it), without the migrations' own record and the audit chain's head row
-    /// (`finishCopy` sets it from the copied log).
+    /// refer to it), without the migrations' own record, the audit chain's head row
+    /// (`finishCopy` sets it from the copied log) and the delivery queue (its triggers fill it
+    /// as the deliveries are written).
     public func copyTables() async throws -> [(name: String, columns: [String])] {
         try await copyColumns().map { ($0.table, $0.columns.map(\.name)) }
     }
@@ -25,7 +26,7 @@ extension PostgresStore: TableTarget {
                 SELECT c.table_name, c.column_name, c.data_type, c.is_identity = 'YES' AS identity
                 FROM information_schema.columns c JOIN pg_class k ON k.relname = c.table_name AND k.relkind = 'r'
                 JOIN pg_namespace n ON n.oid = k.relnamespace AND n.nspname = current_schema()
-                WHERE c.table_schema = current_schema() AND c.table_name NOT IN ('habar_migrations', 'audit_head')
+                WHERE c.table_schema = current_schema() AND c.table_name NOT IN ('habar_migrations', 'audit_head', 'delivery_queue')
                 ORDER BY k.oid, c.ordinal_position
                 """)
         }

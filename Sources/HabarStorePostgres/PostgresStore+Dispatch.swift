@@ -31,12 +31,12 @@ extension PostgresStore {
         }
     }
 
-    /// Whether a delivery of `channel` is due now (what a claim would look at).
+    /// Whether a delivery of `channel` is due now (what a claim would look at), from the queue.
     func anyDue(channel: String, now: Date) async throws -> Bool {
         try await read { pg in
             try await pg.value(
                 """
-                SELECT EXISTS (SELECT 1 FROM deliveries WHERE channel = ? AND state IN \(DeliveryState.pending.sql) AND next_attempt_at <= ?
+                SELECT EXISTS (SELECT 1 FROM delivery_queue WHERE channel = ? AND due_at <= ?
                     AND advisory_id NOT IN (SELECT id FROM advisories WHERE interrupted_at IS NOT NULL))
                 """, channel, now.ms, as: Bool.self) ?? false
         }
@@ -69,13 +69,13 @@ extension PostgresStore {
                 SELECT d.id, d.advisory_id, d.advisory_version, d.step, d.steps, d.channel, d.state, d.attempts,
                     d.step_started_at, d.expires_at, d.phone, d.email, d.language, a.status, a.severity, d.subscriber_id,
                     a.cancel_notice_version, a.kind, a.params, d.citizen_id, d.agency_group, d.purpose
-                FROM deliveries d JOIN advisories a ON a.id = d.advisory_id
-                WHERE d.channel = ? AND d.state IN \(DeliveryState.pending.sql) AND d.priority = ? AND d.next_attempt_at <= ?
-                    AND a.interrupted_at IS NULL
-                ORDER BY d.next_attempt_at, d.id
+                FROM delivery_queue q JOIN deliveries d ON d.id = q.delivery_id JOIN advisories a ON a.id = d.advisory_id
+                WHERE q.channel = ? AND q.priority = ? AND q.due_at <= ? AND a.interrupted_at IS NULL
+                    AND d.state IN \(DeliveryState.pending.sql) AND d.next_attempt_at <= ?
+                ORDER BY q.due_at, q.delivery_id
                 LIMIT ?
                 FOR UPDATE OF d SKIP LOCKED
-                """, channel, priority, now.ms, wanted)
+                """, channel, priority, now.ms, now.ms, wanted)
             for row in rows {
                 let due = try Self.due(row)
                 let moving = Moving(id: due.id, step: due.step, channel: due.channel, state: due.state, attempts: due.attempts)
@@ -485,10 +485,11 @@ extension PostgresStore {
             try await pg.run(
                 """
                 UPDATE deliveries SET next_attempt_at = ?
-                WHERE id IN (SELECT id FROM deliveries WHERE channel = ? AND state IN \(DeliveryState.pending.sql) AND next_attempt_at <= ?
-                    AND step_started_at >= ? FOR UPDATE SKIP LOCKED)
+                WHERE id IN (SELECT d.id FROM delivery_queue q JOIN deliveries d ON d.id = q.delivery_id
+                    WHERE q.channel = ? AND q.due_at <= ? AND d.channel = q.channel AND d.state IN \(DeliveryState.pending.sql)
+                        AND d.next_attempt_at <= ? AND d.step_started_at >= ? FOR UPDATE OF d SKIP LOCKED)
                 RETURNING 1
-                """, until.ms, channel, now.ms, unlessStepStartedBefore.ms)
+                """, until.ms, channel, now.ms, now.ms, unlessStepStartedBefore.ms)
         }
     }
 
@@ -497,8 +498,10 @@ extension PostgresStore {
         try await write { pg in
             try await pg.run(
                 """
-                UPDATE deliveries SET lease_expires_at = ? WHERE state = \(DeliveryState.sending.sql) AND lease_owner = ? RETURNING 1
-                """, until.ms, owner)
+                UPDATE deliveries SET lease_expires_at = ?
+                WHERE id IN (SELECT delivery_id FROM delivery_queue WHERE lease_owner = ?) AND state = \(DeliveryState.sending.sql) AND lease_owner = ?
+                RETURNING 1
+                """, until.ms, owner, owner)
         }
     }
 
@@ -509,9 +512,10 @@ extension PostgresStore {
             let rows = try await pg.rows(
                 """
                 SELECT id, step, channel, state, attempts, lease_owner FROM deliveries
-                WHERE state = \(DeliveryState.sending.sql) AND (lease_expires_at <= ? OR lease_owner = ?::text)
+                WHERE id IN (SELECT delivery_id FROM delivery_queue WHERE lease_owner IS NOT NULL AND (lease_expires_at <= ? OR lease_owner = ?::text))
+                    AND state = \(DeliveryState.sending.sql) AND (lease_expires_at <= ? OR lease_owner = ?::text)
                 ORDER BY id FOR UPDATE SKIP LOCKED
-                """, expiredBy.ms, owner)
+                """, expiredBy.ms, owner, expiredBy.ms, owner)
             for found in rows {
                 let row = try Moving(found)
                 let previous = try found.get("lease_owner", as: String?.self) ?? "?"
@@ -531,8 +535,11 @@ extension PostgresStore {
         try await write { pg in
             let expired = try await Self.transitionAll(
                 pg,
-                where: "id IN (SELECT id FROM deliveries WHERE state IN \(DeliveryState.pending.sql) AND expires_at <= ? LIMIT 10000 FOR UPDATE SKIP LOCKED)",
-                [now.ms], to: .expired, at: now, detail: "expired before it could be sent")
+                where: """
+                    id IN (SELECT d.id FROM delivery_queue q JOIN deliveries d ON d.id = q.delivery_id
+                        WHERE q.expires_at <= ? AND d.state IN \(DeliveryState.pending.sql) AND d.expires_at <= ? LIMIT 10000 FOR UPDATE OF d SKIP LOCKED)
+                    """,
+                [now.ms, now.ms], to: .expired, at: now, detail: "expired before it could be sent")
             try await pg.run("UPDATE advisories SET status = 'expired' WHERE status = 'published' AND expires_at <= ?", now.ms)
             return expired
         }

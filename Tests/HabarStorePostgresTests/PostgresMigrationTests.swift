@@ -11,6 +11,7 @@ struct PostgresMigrationTests {
     static let pinned: [(String, String)] = [
         ("v1: schema", "df8d77675255efc0"),
         ("v2: shared rate buckets", "f7bcf207b4aa3d77"),
+        ("v3: a small queue beside the deliveries", "e3aecac5c8df3246"),
     ]
 
     @Test("every landed migration is unchanged, in its order")

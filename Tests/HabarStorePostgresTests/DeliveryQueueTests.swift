@@ -1,0 +1,89 @@
+import Foundation
+import HabarCore
+import HabarMessages
+import HabarStorePostgres
+import HabarTesting
+import Logging
+import Testing
+
+/// The v3 schema's promise: `delivery_queue` holds exactly the live deliveries (queued,
+/// retrying, sending) with their current claim columns, whatever moved them, and the moves of
+/// `deliveries` itself are HOT updates (no index of it names a column a move changes).
+@Suite("PostgreSQL delivery queue")
+struct DeliveryQueueTests {
+    @Test("the queue mirrors the live deliveries through claims, outcomes, receipts, take-over and expiry; moves are HOT updates")
+    func mirrors() async throws {
+        guard let peer = try await PostgresFixture.peer() else { return }
+        let url = try await peer.createDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 4), logger: Logger(label: "test.queue"))
+        _ = try await store.upsertCitizens((1...40).map { Fixtures.citizen($0) })
+        let publisher = AdvisoryPublisher(
+            store: store, catalog: try Fixtures.catalog(),
+            channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
+        let draft = try await publisher.draft(Fixtures.advisory(expiresAt: Date().addingTimeInterval(600)), now: Date())
+        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
+
+        /// Rows where the queue and the live deliveries disagree, both ways.
+        func mismatches() async throws -> Int {
+            let live = """
+                SELECT id, advisory_id, channel, priority, CASE WHEN state = 'sending' THEN NULL ELSE next_attempt_at END, expires_at,
+                    lease_owner, lease_expires_at FROM deliveries WHERE state IN ('queued', 'retrying', 'sending')
+                """
+            let queued = "SELECT delivery_id, advisory_id, channel, priority, due_at, expires_at, lease_owner, lease_expires_at FROM delivery_queue"
+            let count = try await peer.psql("SELECT count(*) FROM ((\(live) EXCEPT \(queued)) UNION ALL (\(queued) EXCEPT \(live))) x", database: database)
+            return Int(count.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        func queueSize() async throws -> Int {
+            Int(try await peer.psql("SELECT count(*) FROM delivery_queue", database: database).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        #expect(try await queueSize() == 40)
+        #expect(try await mismatches() == 0)
+
+        let now = Date()
+        let claimed = try await store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 25, owner: "a", leaseUntil: now.addingTimeInterval(30), now: now)
+        #expect(claimed.count == 25)
+        #expect(try await mismatches() == 0, "after the claim")
+        let ids = claimed.map(\.deliveryId)
+        func outcome(_ id: Int64, _ result: DeliveryOutcome.Result) -> DeliveryOutcome { DeliveryOutcome(deliveryId: id, step: 0, channel: "sms", result: result) }
+        try await store.recordOutcomes(
+            ids[0..<10].map { outcome($0, .sent(providerMessageId: "p-\($0)")) }
+                + ids[10..<15].map { outcome($0, .retry(at: now.addingTimeInterval(60), reason: "throttled", countsAttempt: true)) }
+                + ids[15..<20].map { outcome($0, .failed(reason: "rejected")) },
+            owner: "a", now: now)
+        #expect(try await mismatches() == 0, "after the outcomes")
+        try await store.applyReceipts(
+            ids[0..<5].map { DeliveryReceipt(deliveryId: $0, step: 0, channel: "sms", status: .delivered, at: now, providerMessageId: "p-\($0)") }
+                + [DeliveryReceipt(deliveryId: ids[5], step: 0, channel: "sms", status: .failed(reason: "absent subscriber"), at: now, providerMessageId: nil)],
+            now: now)
+        // Live: 15 never claimed, 5 retrying, 5 still sending.
+        #expect(try await queueSize() == 25)
+        #expect(try await mismatches() == 0, "after the receipts")
+        // The 5 still sending: their lease runs out and another instance takes them back.
+        #expect(try await store.renewLeases(owner: "a", until: now.addingTimeInterval(40), now: now) == 5)
+        #expect(try await store.recoverLeases(now: now.addingTimeInterval(41), owner: nil) == 5)
+        #expect(try await mismatches() == 0, "after the take-over")
+        // A breaker holding the channel postpones what is due, then everything left expires.
+        #expect(try await store.postponeDue(channel: "sms", until: now.addingTimeInterval(120), unlessStepStartedBefore: .distantPast, now: now.addingTimeInterval(45)) == 20)
+        #expect(try await mismatches() == 0, "after the postponement")
+        #expect(try await store.expireOverdue(now: now.addingTimeInterval(700)) == 25)
+        #expect(try await queueSize() == 0)
+        #expect(try await mismatches() == 0)
+
+        // A server process hands its statistics over when it ends: close the pool, then read
+        // until the counters stop moving.
+        store.close()
+        var hot = 0, updates = 0
+        for _ in 0..<40 {
+            try await Task.sleep(for: .milliseconds(500))
+            let counts = try await peer.psql("SELECT n_tup_upd || ' ' || n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'deliveries'", database: database)
+            let parts = counts.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+            guard parts.count == 2 else { continue }
+            if parts[0] > 0, parts[0] == updates, parts[1] == hot { break }
+            (updates, hot) = (parts[0], parts[1])
+        }
+        print("delivery queue test: \(hot) of \(updates) updates of deliveries were HOT")
+        #expect(updates > 0 && hot * 10 >= updates * 9, "\(hot) of \(updates) updates of deliveries were HOT")
+    }
+}
