@@ -574,6 +574,20 @@ enum PostgresMigrations {
             -- row for the moves to stay HOT. New pages are filled to half.
             ALTER TABLE deliveries SET (fillfactor = 50);
             """),
+        // "The first citizen with this phone" (ORDER BY id LIMIT 1) and its kin read the id
+        // from the index itself. With an index on the phone alone, a planner without statistics
+        // yet (a new installation's first import, before autovacuum's analyze) walked the whole
+        // table in id order for each line: about 300 citizens/s at 50,000.
+        Migration(name: "v4: lookups ordered by id", sql: """
+            DROP INDEX citizens_by_phone;
+            CREATE INDEX citizens_by_phone ON citizens (phone, id) WHERE phone IS NOT NULL;
+            DROP INDEX citizens_by_passport;
+            CREATE INDEX citizens_by_passport ON citizens (passport_number, id) WHERE passport_number IS NOT NULL;
+            DROP INDEX deliveries_by_citizen;
+            CREATE INDEX deliveries_by_citizen ON deliveries (citizen_id, id) WHERE citizen_id IS NOT NULL;
+            DROP INDEX citizen_merges_by_phone;
+            CREATE INDEX citizen_merges_by_phone ON citizen_merges (merged_phone, id) WHERE merged_phone IS NOT NULL;
+            """),
     ]
 
     /// Runs the migrations not applied yet, under the advisory lock, each in its own transaction.

@@ -84,6 +84,9 @@ struct DeliveryQueueTests {
             (updates, hot) = (parts[0], parts[1])
         }
         print("delivery queue test: \(hot) of \(updates) updates of deliveries were HOT")
-        #expect(updates > 0 && hot * 10 >= updates * 9, "\(hot) of \(updates) updates of deliveries were HOT")
+        // Alone, all but one are HOT; beside the rest of the suite on the same server, fewer
+        // (other databases' open transactions hold back the pruning of old row versions). With
+        // an index on a column a move changes, none would be.
+        #expect(updates > 0 && hot * 2 >= updates, "\(hot) of \(updates) updates of deliveries were HOT")
     }
 }
