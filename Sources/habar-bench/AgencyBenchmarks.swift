@@ -6,6 +6,7 @@ import Foundation
 import HabarCore
 import HabarHTTP
 import HabarMessages
+import HabarStorePostgres
 import HabarStoreSQLite
 import HabarTesting
 import Hummingbird
@@ -17,12 +18,14 @@ import FoundationNetworking
 // Agencies' signed webhooks against a live gateway: a 10,000-tourist manifest, then verified
 // tourist.checkin events from a bounded load loop (32 in flight) over keep-alive HTTP.
 
-func agencyBenchmark(tourists count: Int, events: Int) async throws {
+func agencyBenchmark(tourists count: Int, events: Int, on peer: PostgresPeer? = nil) async throws {
     let port = Fixtures.freePort()
     var configuration = HabarConfiguration()
     configuration.dataDir = try Fixtures.temporaryDirectory("bench-agency").path
     configuration.messagesDir = Fixtures.messagesDirectory.path
     configuration.http.port = port
+    let (storage, label) = try await benchStorage(peer)
+    configuration.storage = storage
     var logger = Logger(label: "bench")
     logger.logLevel = .notice
     let gateway = try await Gateway.make(configuration: configuration, logger: logger)
@@ -55,20 +58,20 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
         + tourists.joined(separator: ",") + "]}}").utf8)
     let started = ContinuousClock.now
     let status = try await send(manifest, id: "manifest-1")
-    print(String(format: "agency: a %d-tourist manifest (%.1f MB), verified, validated and applied in one transaction: HTTP %d in %.2f s",
+    print(String(format: "agency\(label): a %d-tourist manifest (%.1f MB), verified, validated and applied in one transaction: HTTP %d in %.2f s",
                  count, Double(manifest.count) / 1_000_000, status, seconds(ContinuousClock.now - started)))
 
     // A rejected manifest of the same size: every tourist's problems found, nothing applied.
     let broken = Data(String(decoding: manifest, as: UTF8.self).replacingOccurrences(of: "\"phone\":\"+77020000", with: "\"phone\":\"0000").utf8)
     let refusedStarted = ContinuousClock.now
     let refused = try await send(broken, id: "manifest-2")
-    print(String(format: "agency: the same manifest with %d bad phones, refused with every pointer: HTTP %d in %.2f s",
+    print(String(format: "agency\(label): the same manifest with %d bad phones, refused with every pointer: HTTP %d in %.2f s",
                  min(count, 9999), refused, seconds(ContinuousClock.now - refusedStarted)))
 
     // Verified tourist.checkin webhooks from wrk (C, 2 threads, 32 connections) over keep-alive
     // HTTP: each request a new webhook-id signed beforehand, each applied and stored before its 200.
     guard ExternalProcess.exists("/usr/bin/wrk") else {
-        print("agency: webhook load skipped (needs wrk from Debian)")
+        print("agency\(label): webhook load skipped (needs wrk from Debian)")
         return
     }
     let directory = try Fixtures.temporaryDirectory("bench-agency-wrk")
@@ -105,11 +108,13 @@ func agencyBenchmark(tourists count: Int, events: Int) async throws {
     // How fast this machine is right now: the same server's cheapest route under the same load.
     let (health, _) = try await runWrk("request = function() return wrk.format(\"GET\", \"/health\") end", url: "http://127.0.0.1:\(port)", seconds: 5)
     if let health {
-        print(String(format: "agency: reference — GET /health through the same server and middleware: %.0f req/s, p50 %@, p99 %@", health.requestsPerSecond, health.p50, health.p99))
+        print(String(format: "agency\(label): reference — GET /health through the same server and middleware: %.0f req/s, p50 %@, p99 %@", health.requestsPerSecond, health.p50, health.p99))
     }
     let (figures, output) = try await runWrk(script, url: "http://127.0.0.1:\(port)", seconds: seconds)
     guard let figures else { print("  wrk failed: \(output)"); return }
-    let applied = try await (gateway.store as? SQLiteStore)?.agencyEventCount(agencyId: "bench") ?? 0
-    print(String(format: "agency: verified tourist.checkin webhooks (wrk -t2 -c32, %d s; each a new webhook-id, verified, applied, stored): %.0f req/s, p50 %@, p99 %@; %d applied (of %d signed)%@",
+    var applied = 0
+    if let store = gateway.store as? SQLiteStore { applied = try await store.agencyEventCount(agencyId: "bench") }
+    if let store = gateway.store as? PostgresStore { applied = try await store.agencyEventCount(agencyId: "bench") }
+    print(String(format: "agency\(label): verified tourist.checkin webhooks (wrk -t2 -c32, %d s; each a new webhook-id, verified, applied, stored): %.0f req/s, p50 %@, p99 %@; %d applied (of %d signed)%@",
                  seconds, figures.requestsPerSecond, figures.p50, figures.p99, applied - 1, events, figures.errors.isEmpty ? "" : " — \(figures.errors)"))
 }

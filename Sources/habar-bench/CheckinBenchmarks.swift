@@ -40,7 +40,14 @@ func runWrk(_ script: String, url: String, seconds: Int) async throws -> (WrkFig
     return (WrkFigures(result.stdout), result.stdout + result.stderr)
 }
 
-func checkinBenchmark(citizens count: Int, seconds: Int) async throws {
+/// The gateway's storage for a benchmark: the embedded SQLite default, or a new database on
+/// the benchmark's PostgreSQL server; and the label its figures carry.
+func benchStorage(_ peer: PostgresPeer?) async throws -> (StorageConfiguration, String) {
+    guard let peer else { return (StorageConfiguration(), "") }
+    return (StorageConfiguration(kind: "postgres", url: try await peer.createDatabase(prefix: "bench"), poolSize: 20), " (PostgreSQL)")
+}
+
+func checkinBenchmark(citizens count: Int, seconds: Int, on peer: PostgresPeer? = nil) async throws {
     guard ExternalProcess.exists("/usr/bin/wrk"), KannelPeer.isInstalled else {
         print("checkin: skipped (needs wrk, kannel and kannel-extras from Debian)")
         return
@@ -54,6 +61,8 @@ func checkinBenchmark(citizens count: Int, seconds: Int) async throws {
     configuration.messagesDir = Fixtures.messagesDirectory.path
     configuration.http.port = port
     configuration.logLevel = "warning"
+    let (storage, label) = try await benchStorage(peer)
+    configuration.storage = storage
     configuration.channels = [ChannelConfiguration(name: "sms", type: "kannel", concurrency: 8, options: try JSONValue(encoding: KannelConfiguration(
         sendsmsURL: kannel.sendsmsURL, username: "habar", password: kannel.password, from: "1444",
         callbackBaseURL: "http://127.0.0.1:\(port)", callbackSecret: key)))]
@@ -70,7 +79,7 @@ func checkinBenchmark(citizens count: Int, seconds: Int) async throws {
     _ = try await gateway.store.upsertCitizens(batch)
     let draft = try await gateway.publisher.draft(Fixtures.checkinRequest(), now: Date())
     _ = try await gateway.publisher.publish(id: draft.id, approver: "bench", now: Date())
-    print("checkin: \(count) citizens asked through a real Kannel; waiting for the requests to be sent and reported delivered…")
+    print("checkin\(label): \(count) citizens asked through a real Kannel; waiting for the requests to be sent and reported delivered…")
     while try await gateway.store.deliveryCounts(advisoryId: draft.id).filter({ [.queued, .retrying, .sending, .sent].contains($0.state) })
         .reduce(0, { $0 + $1.count }) > 0
     {

@@ -48,7 +48,7 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "agency: pre-signed check-in webhooks for the load.") var events = 150_000
     @Option(name: .customLong("console-citizens"), help: "console: citizens, spread over the advisories' countries.") var consoleCitizens = 100_000
     @Option(name: .customLong("console-advisories"), help: "console: advisories in force on the dashboard.") var consoleAdvisories = 20
-    @Flag(help: "queue and dispatch on PostgreSQL too, side by side (a durable server started here, as the tests start theirs), plus pgbench on it.")
+    @Flag(help: "queue, dispatch, check-in and agency figures on PostgreSQL too, side by side (a durable server started here, as the tests start theirs), plus pgbench on it.")
     var postgres = false
     @Option(help: "dispatch on PostgreSQL: instance counts, separated by commas.") var instances = "1,2,3"
 
@@ -208,8 +208,12 @@ func measureDispatch(_ count: Int, store: any HabarStore, lanes: [(Dispatcher, [
     let started = ContinuousClock.now
     let runners = lanes.map { lane in Task { try await lane.0.run() } }
     var sentAt: Double? = nil
+    var polls = 0, polling = Duration.zero
     while true {
+        let asked = ContinuousClock.now
         let counts = try await store.deliveryCounts(advisoryId: draft.id)
+        polls += 1
+        polling += ContinuousClock.now - asked
         let pending = counts.filter { [.queued, .retrying, .sending].contains($0.state) }.reduce(0) { $0 + $1.count }
         let done = counts.filter { $0.state.isFinal }.reduce(0) { $0 + $1.count }
         if pending == 0 && sentAt == nil { sentAt = seconds(ContinuousClock.now - started) }
@@ -224,9 +228,9 @@ func measureDispatch(_ count: Int, store: any HabarStore, lanes: [(Dispatcher, [
         lane.0.stop()
         _ = await runner.result
     }
-    print(String(format: "%@: %d deliveries through sms-stub: all sent in %.2f s (%.0f/s); all delivered with DLRs in %.2f s = %.0f tracked deliveries/s; CPU s habar %.1f, postgres %.1f; peak RSS %.0f MB",
+    print(String(format: "%@: %d deliveries through sms-stub: all sent in %.2f s (%.0f/s); all delivered with DLRs in %.2f s = %.0f tracked deliveries/s; CPU s habar %.1f, postgres %.1f; peak RSS %.0f MB; the bench's %d progress polls took %.2f s",
                  label, count, sentAt ?? elapsed, Double(count) / (sentAt ?? elapsed), elapsed, Double(count) / elapsed,
-                 cpuAfter.habar - cpuBefore.habar, cpuAfter.postgres - cpuBefore.postgres, peakRSSMegabytes()))
+                 cpuAfter.habar - cpuBefore.habar, cpuAfter.postgres - cpuBefore.postgres, peakRSSMegabytes(), polls, seconds(polling)))
 }
 
 /// One HTTP call to the live server: status, body and wall time.
@@ -394,9 +398,11 @@ if mode == .all || mode == .kannel {
 }
 if mode == .all || mode == .checkin {
     try await checkinBenchmark(citizens: options.checkinCitizens, seconds: options.seconds)
+    if let postgres { try await checkinBenchmark(citizens: options.checkinCitizens, seconds: options.seconds, on: postgres) }
 }
 if mode == .all || mode == .agency {
     try await agencyBenchmark(tourists: options.tourists, events: options.events)
+    if let postgres { try await agencyBenchmark(tourists: options.tourists, events: options.events, on: postgres) }
 }
 if mode == .all || mode == .console {
     try await consoleBenchmark(citizens: options.consoleCitizens, advisories: options.consoleAdvisories, port: options.port + 1)
