@@ -113,12 +113,12 @@ public struct Gateway: Sendable {
         return Gateway(
             configuration: configuration, store: store, catalog: catalog, adapters: adapters, receipts: receipts,
             dispatcher: dispatcher, publisher: publisher, links: links, checkinProcessor: processor, checkinScheduler: scheduler,
-            answers: GroupCommit { batch in
+            answers: GroupCommit(lanes: opened.writers) { batch in
                 try await store.recordCheckins(batch)
                 return batch.map { _ in () }
             },
-            inbound: GroupCommit { batch in try await store.recordInboundSMS(batch) },
-            agencyEvents: GroupCommit(maxBatch: 200) { batch in try await store.applyAgencyEvents(batch) },
+            inbound: GroupCommit(lanes: opened.writers) { batch in try await store.recordInboundSMS(batch) },
+            agencyEvents: GroupCommit(maxBatch: 200, lanes: opened.writers) { batch in try await store.applyAgencyEvents(batch) },
             agencySecrets: AgencySecretCache(store: store),
             checkinPages: checkinPages, metrics: registryMetrics, storeServices: opened.services, storeHold: opened.hold, logger: logger, now: now)
     }

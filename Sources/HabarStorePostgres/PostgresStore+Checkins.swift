@@ -49,8 +49,11 @@ extension PostgresStore {
 
     public func recordCheckins(_ answers: [CheckinAnswer]) async throws {
         guard !answers.isEmpty else { return }
+        // Citizens locked in id order (one citizen's answers in the order given): batches
+        // written at once by two connections or instances wait for each other, never deadlock.
+        let ordered = answers.enumerated().sorted { ($0.element.citizenId, $0.offset) < ($1.element.citizenId, $1.offset) }.map(\.element)
         try await write { pg in
-            for answer in answers { try await Self.record(answer, pg: pg) }
+            for answer in ordered { try await Self.record(answer, pg: pg) }
         }
     }
 

@@ -13,6 +13,8 @@ public struct PostgresStoreFactory: StoreFactory {
 
     public func open(_ location: StoreLocation, serving: Bool, logger: Logger) async throws -> OpenedStore {
         let settings = try PostgresSettings(location.storage)
-        return OpenedStore(store: try await PostgresStore.open(settings, logger: logger))
+        // A quarter of the pool for each group commit's batches: three of them (answers,
+        // inbound SMS, agency events) and the dispatcher share it.
+        return OpenedStore(store: try await PostgresStore.open(settings, logger: logger), writers: max(1, settings.poolSize / 4))
     }
 }

@@ -46,12 +46,16 @@ public struct OpenedStore: Sendable {
     /// Whether this process is the store's only user while it serves (SQLite under its
     /// lock): every lease found at start is then a previous run's, taken back at once.
     public var exclusive: Bool
+    /// How many write transactions are worth running at once (the gateway's group commits):
+    /// 1 for a store with one writer (SQLite), more for a server with a pool of connections.
+    public var writers: Int
 
-    public init(store: any HabarStore, services: [any Service] = [], hold: (any Sendable)? = nil, exclusive: Bool = false) {
+    public init(store: any HabarStore, services: [any Service] = [], hold: (any Sendable)? = nil, exclusive: Bool = false, writers: Int = 1) {
         self.store = store
         self.services = services
         self.hold = hold
         self.exclusive = exclusive
+        self.writers = writers
     }
 }
 
