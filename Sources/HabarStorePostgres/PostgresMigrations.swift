@@ -588,6 +588,31 @@ enum PostgresMigrations {
             DROP INDEX citizen_merges_by_phone;
             CREATE INDEX citizen_merges_by_phone ON citizen_merges (merged_phone, id) WHERE merged_phone IS NOT NULL;
             """),
+        // The claim takes the oldest due first, ties by id: with the id in the index the first
+        // rows in index order are the answer, instead of sorting every due row of the channel
+        // for each claim (40 ms a claim with 20,000 due). And the queue trigger finds the rows
+        // to drop by their key (`= ANY` of an array): a transition table has no statistics, and
+        // a join with it could read the whole queue for each batch of receipts.
+        Migration(name: "v5: the claim in index order", sql: """
+            CREATE INDEX delivery_queue_claim ON delivery_queue (channel, priority, due_at, delivery_id) WHERE due_at IS NOT NULL;
+            DROP INDEX delivery_queue_due;
+
+            CREATE OR REPLACE FUNCTION habar_queue_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                DELETE FROM delivery_queue
+                WHERE delivery_id = ANY (ARRAY(SELECT id FROM new_rows WHERE state NOT IN ('queued', 'retrying', 'sending')));
+                INSERT INTO delivery_queue AS q (delivery_id, advisory_id, channel, priority, due_at, expires_at, lease_owner, lease_expires_at)
+                SELECT id, advisory_id, channel, priority, CASE WHEN state = 'sending' THEN NULL ELSE next_attempt_at END, expires_at,
+                    lease_owner, lease_expires_at
+                FROM new_rows WHERE state IN ('queued', 'retrying', 'sending')
+                ON CONFLICT (delivery_id) DO UPDATE SET channel = excluded.channel, priority = excluded.priority, due_at = excluded.due_at,
+                    expires_at = excluded.expires_at, lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at
+                WHERE (q.channel, q.priority, q.due_at, q.expires_at, q.lease_owner, q.lease_expires_at)
+                    IS DISTINCT FROM (excluded.channel, excluded.priority, excluded.due_at, excluded.expires_at, excluded.lease_owner,
+                        excluded.lease_expires_at);
+                RETURN NULL;
+            END $$;
+            """),
     ]
 
     /// Runs the migrations not applied yet, under the advisory lock, each in its own transaction.

@@ -188,16 +188,18 @@ extension PostgresStore {
             return SentRow(i: outcome.deliveryId, s: outcome.step, p: provider)
         }
         // The common case, `sent`, for the whole batch in two statements; a lost lease
-        // updates nothing and records nothing.
+        // updates nothing and records nothing. `d.id = ANY(ids)` gives the planner the
+        // primary key's path: from statistics taken while everything was queued it would
+        // otherwise guess no row is `sending` and read the whole table to join the list.
         if !sent.isEmpty {
             let updated = try await pg.rows(
                 """
                 UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1, provider_message_id = j.p,
                     first_sent_at = coalesce(d.first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
                 FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, p text)
-                WHERE d.id = j.i AND d.step = j.s AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = ?
+                WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = ?
                 RETURNING d.id
-                """, now.ms, now.ms, try json(sent), owner
+                """, now.ms, now.ms, try json(sent), sent.map(\.i), owner
             ).map { try $0.get("id", as: Int64.self) }
             try await Self.appendEvents(pg, ids: updated, at: now, from: "sending", to: .sent, detail: nil)
             if !updated.isEmpty, try await pg.value("SELECT EXISTS (SELECT 1 FROM early_receipts)", as: Bool.self) == true {
@@ -408,6 +410,7 @@ extension PostgresStore {
             return ReceiptRow(i: receipt.deliveryId, s: receipt.step, c: receipt.channel, t: receipt.at.ms, p: receipt.providerMessageId)
         }
         let deliveredJSON = try Self.json(delivered)
+        let deliveredIds = delivered.map(\.i)
         try await write { pg in
             var applied = Set<Int64>()
             if !delivered.isEmpty {
@@ -415,9 +418,9 @@ extension PostgresStore {
                     """
                     UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.t
                     FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, c text, t bigint, p text)
-                    WHERE d.id = j.i AND d.step = j.s AND d.channel = j.c AND d.state = \(DeliveryState.sent.sql)
+                    WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.channel = j.c AND d.state = \(DeliveryState.sent.sql)
                     RETURNING d.id
-                    """, deliveredJSON
+                    """, deliveredJSON, deliveredIds
                 ).map { try $0.get("id", as: Int64.self) }
                 try await Self.appendEvents(pg, ids: updated, at: now, from: "sent", to: .delivered, detail: "delivery report")
                 applied = Set(updated)

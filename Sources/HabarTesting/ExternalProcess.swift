@@ -62,8 +62,20 @@ public enum ExternalProcess {
         posix_spawn_file_actions_adddup2(&actions, err[1], 2)
         let cArguments = argv.map { strdup($0) } + [nil]
         defer { cArguments.forEach { free($0) } }
+        // The child starts with no signal blocked and every signal at its default: the thread
+        // this runs on (Dispatch's) blocks some, and a child inherits the mask — pgbench's
+        // `-T` timer (SIGALRM) then never rang and it ran until killed.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, cArguments, environ)
+        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, cArguments, environ)
         close(out[1])
         close(err[1])
         guard spawned == 0 else {

@@ -13,6 +13,7 @@ struct PostgresMigrationTests {
         ("v2: shared rate buckets", "f7bcf207b4aa3d77"),
         ("v3: a small queue beside the deliveries", "e3aecac5c8df3246"),
         ("v4: lookups ordered by id", "db2871c57f6a8e9c"),
+        ("v5: the claim in index order", "eb38055f50f379d2"),
     ]
 
     @Test("every landed migration is unchanged, in its order")
