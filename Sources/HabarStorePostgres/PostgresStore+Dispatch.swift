@@ -207,7 +207,8 @@ extension PostgresStore {
                 for id in updated { try await Self.applyEarlyReceipt(pg, id: id, step: steps[id] ?? 0, now: now) }
             }
         }
-        for outcome in outcomes {
+        // One by one in delivery-id order: batches recorded at once lock rows in the same order.
+        for outcome in outcomes.sorted(by: { $0.deliveryId < $1.deliveryId }) {
             if case .sent = outcome.result { continue }
             guard let row = try await pg.row(
                 """
@@ -426,7 +427,10 @@ extension PostgresStore {
                 applied = Set(updated)
             }
             var skipped = Set<Int64>()
-            for receipt in receipts {
+            // In delivery-id order (one delivery's reports as given): batches applied at once
+            // lock rows in the same order.
+            let ordered = receipts.enumerated().sorted { ($0.element.deliveryId, $0.offset) < ($1.element.deliveryId, $1.offset) }.map(\.element)
+            for receipt in ordered {
                 // The first `delivered` report of each updated row is done; repeats fall through and change nothing.
                 if receipt.status == .delivered, applied.contains(receipt.deliveryId), skipped.insert(receipt.deliveryId).inserted {
                     continue

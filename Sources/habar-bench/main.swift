@@ -147,7 +147,8 @@ func postgresDispatchBenchmark(_ count: Int, instances: Int, peer: PostgresPeer)
     var lanes: [(Dispatcher, [String: any ChannelAdapter])] = []
     for index in 0..<instances {
         let own = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 20), logger: Logger(label: "bench"))
-        lanes.append(try dispatchLane(own, instanceId: "bench-\(index)", directory: try Fixtures.temporaryDirectory("bench-pg")))
+        // As `habar serve` on PostgreSQL: a quarter of the pool for each group commit.
+        lanes.append(try dispatchLane(own, instanceId: "bench-\(index)", directory: try Fixtures.temporaryDirectory("bench-pg"), writers: 5))
     }
     try await postgresStatements(peer, reset: true)
     try await measureDispatch(count, store: store, lanes: lanes, label: "dispatch (PostgreSQL, \(instances) instance\(instances == 1 ? "" : "s"))")
@@ -171,9 +172,9 @@ func postgresStatements(_ peer: PostgresPeer, reset: Bool) async throws {
 }
 
 /// One instance's dispatcher over an SMS stub of its own.
-func dispatchLane(_ store: any HabarStore, instanceId: String, directory: URL) throws -> (Dispatcher, [String: any ChannelAdapter]) {
+func dispatchLane(_ store: any HabarStore, instanceId: String, directory: URL, writers: Int = 1) throws -> (Dispatcher, [String: any ChannelAdapter]) {
     let logger = Logger(label: "bench")
-    let receipts = ReceiptCollector(store: store, logger: logger)
+    let receipts = ReceiptCollector(store: store, logger: logger, writers: writers)
     let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: 64, options: .object(["dlrDelayMilliseconds": .number(Double(options.dlrDelayMilliseconds))]))
     let adapters = try ChannelRegistry([SMSStubFactory()]).makeAdapters([configuration]) { _ in
         ChannelContext(logger: logger, receipts: receipts, dataDirectory: directory)
@@ -181,7 +182,7 @@ func dispatchLane(_ store: any HabarStore, instanceId: String, directory: URL) t
     let settings = DispatcherSettings(instanceId: instanceId, batchSize: options.batch, leaseSeconds: 60, pollMilliseconds: 5,
                                       concurrency: options.concurrency, workersPerChannel: options.workers)
     return (Dispatcher(store: store, adapters: adapters, configurations: [configuration], receipts: receipts,
-                       settings: settings, metricsFactory: NOOPMetricsHandler.instance, logger: logger), adapters)
+                       settings: settings, metricsFactory: NOOPMetricsHandler.instance, logger: logger, writers: writers), adapters)
 }
 
 /// CPU seconds used so far by this process and by the PostgreSQL server's processes.

@@ -42,11 +42,14 @@ public final class Dispatcher: Service {
         logger: Logger,
         links: CheckinLinks? = nil,
         exclusive: Bool = false,
+        writers: Int = 1,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.exclusive = exclusive
         let owner = settings.instanceId
-        recorder = GroupCommit(maxBatch: 1000) { [store] batch in
+        // Outcomes in `writers` transactions at once (`OpenedStore.writers`): on a server
+        // database one batch at a time left the senders waiting on its round trips.
+        recorder = GroupCommit(maxBatch: 1000, lanes: writers) { [store] batch in
             try await store.recordOutcomes(batch, owner: owner, now: now())
             return batch.map { _ in () }
         }

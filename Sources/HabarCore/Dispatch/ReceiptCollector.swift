@@ -19,10 +19,12 @@ public actor ReceiptCollector: DeliveryReceiptSink {
     private let clock = Clock()
     private var closed = false
 
-    /// - Parameter maxBatch: receipt lists (one per `accept`) written in one transaction at most.
-    public init(store: any DispatchStore, logger: Logger, maxBatch: Int = 64) {
+    /// - Parameters:
+    ///   - maxBatch: receipt lists (one per `accept`) written in one transaction at most.
+    ///   - writers: transactions written at once (`OpenedStore.writers`).
+    public init(store: any DispatchStore, logger: Logger, maxBatch: Int = 64, writers: Int = 1) {
         let clock = self.clock
-        commits = GroupCommit(maxBatch: maxBatch) { lists in
+        commits = GroupCommit(maxBatch: maxBatch, lanes: writers) { lists in
             do {
                 try await store.applyReceipts(lists.flatMap { $0 }, now: clock.now.withLock { $0 }())
             } catch {
