@@ -92,12 +92,14 @@ extension PostgresStore {
         let lanes: [(index: Int, channels: [String])] =
             plan.mode == .fallback ? [(0, citizenChannels)] : citizenChannels.enumerated().map { ($0.offset, [$0.element]) }
         var queued = 0
+        // The ids of what this publication queued, for their `queued` events.
+        var created: [Int64] = []
         for lane in lanes where !lane.channels.isEmpty {
             let steps = lane.channels.map { "CASE WHEN \(reach($0)) THEN ?::text || ',' ELSE '' END" }.joined(separator: " || ")
             let values: [Bind] =
                 [publication.advisoryId, publication.version, lane.index, severity.priority, now, publication.expiresAt.ms, now, now, now]
                 + lane.channels.map { $0 } + recipients.values
-            queued += try await pg.run(
+            created += try await pg.rows(
                 """
                 INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, email,
                     steps, step, channel, state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
@@ -107,35 +109,47 @@ extension PostgresStore {
                       FROM citizens c WHERE \(recipients.condition)) r
                 WHERE steps <> ''
                 ON CONFLICT (advisory_id, advisory_version, purpose, citizen_id, plan_index) WHERE citizen_id IS NOT NULL DO NOTHING
-                RETURNING 1
-                """, values: values)
+                RETURNING id
+                """, values: values
+            ).map { try $0.get("id", as: Int64.self) }
         }
         // Webhook channels of the plan reach subscribers, not citizens.
         let subscribers = SubscribersSQL(publication.recipients)
         for (index, channel) in plan.channels.enumerated() where publication.channels[channel]?.address == .webhook {
-            queued += try await pg.run(
+            created += try await pg.rows(
                 """
                 INSERT INTO deliveries (advisory_id, advisory_version, plan_index, subscriber_id, language, steps, step, channel,
                     state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
                 SELECT ?, ?, ?, s.id, s.language, ?, 0, ?, \(DeliveryState.queued.sql), ?, ?, ?, ?, ?, ?
                 FROM subscribers s WHERE s.active AND \(subscribers.condition)
                 ON CONFLICT DO NOTHING
-                RETURNING 1
+                RETURNING id
                 """,
                 values: [publication.advisoryId, publication.version, index, channel, channel, severity.priority, now,
-                         publication.expiresAt.ms, now, now, now] + subscribers.values)
+                         publication.expiresAt.ms, now, now, now] + subscribers.values
+            ).map { try $0.get("id", as: Int64.self) }
         }
-        if let channel = publication.agencyChannel {
-            queued += try await queueGroupAdvisories(publication, channel: channel, severity: severity, pg: pg)
-        }
+        queued = created.count
+        let detail: String? = publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)"
+        // By id, not "those without a history yet": an anti-join of deliveries with the events
+        // table being filled by the same statement rescanned it for every row (quadratic; a
+        // 200,000-citizen publication ran for minutes).
         try await pg.run(
             """
             INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
             SELECT d.id, ?, 0, d.channel, NULL, \(DeliveryState.queued.sql), 0, ?::text FROM deliveries d
-            WHERE \(createdNow)
-            """,
-            now, publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)",
-            publication.advisoryId, publication.version)
+            WHERE d.id = ANY(?)
+            """, now, detail, created)
+        if let channel = publication.agencyChannel {
+            queued += try await queueGroupAdvisories(publication, channel: channel, severity: severity, pg: pg)
+            // The group advisories (few): those of this version without a history yet.
+            try await pg.run(
+                """
+                INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
+                SELECT d.id, ?, 0, d.channel, NULL, \(DeliveryState.queued.sql), 0, ?::text FROM deliveries d
+                WHERE \(createdNow) AND d.agency_group IS NOT NULL
+                """, now, detail, publication.advisoryId, publication.version)
+        }
         let anyReach = citizenChannels.isEmpty ? "false" : citizenChannels.map(reach).joined(separator: " OR ")
         let unreachable = try await pg.value(
             "SELECT count(*) FROM citizens c WHERE (\(recipients.condition)) AND NOT (\(anyReach))", values: recipients.values, as: Int.self) ?? 0
