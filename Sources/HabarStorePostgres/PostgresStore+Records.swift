@@ -53,44 +53,62 @@ extension PostgresStore {
             // Imports of the same people on two instances at once would each find no match and
             // both insert: the import lock makes them one after the other.
             try await pg.run("SELECT pg_advisory_xact_lock(?)", Self.importLock)
-            let found = try await pg.rows(
-                """
-                SELECT j.n, coalesce((SELECT id FROM citizens WHERE phone = j.phone ORDER BY id LIMIT 1),
-                    (SELECT id FROM citizens WHERE passport_number = j.passport ORDER BY id LIMIT 1)) AS target
-                FROM jsonb_to_recordset(?::jsonb) AS j(n integer, phone text, passport text)
-                """, try Self.json(lines.map { ImportLine.Keys(n: $0.n, phone: $0.phone, passport: $0.passport) }))
-            var matched = lines
-            for row in found { matched[try row.get("n", as: Int.self)].target = try row.get("target") }
-            // Lines that could find each other (the same phone or passport twice, two lines
-            // matching one citizen) must see each other's writes: one by one, in order.
-            guard ImportLine.independent(matched) else { return try await Self.upsertInOrder(citizens, pg) }
-            let updates = matched.filter { $0.target != nil }
-            let inserts = matched.filter { $0.target == nil }
-            if !updates.isEmpty {
-                try await pg.run(
-                    """
-                    UPDATE citizens c SET full_name = j.name, language = j.language, phone = coalesce(j.phone, c.phone), email = coalesce(j.email, c.email),
-                        country = j.country, city = coalesce(j.city, c.city), lat = coalesce(j.lat, c.lat), lon = coalesce(j.lon, c.lon),
-                        group_id = coalesce(j.grp, c.group_id), agency_id = coalesce(j.agency, c.agency_id), tags = coalesce(nullif(j.tags, ''), c.tags),
-                        passport_number = coalesce(j.passport, c.passport_number), birth_date = coalesce(j.birth, c.birth_date),
-                        search_words = j.words, updated_at = j.updated
-                    FROM jsonb_to_recordset(?::jsonb) AS j(\(ImportLine.columns))
-                    WHERE c.id = j.target
-                    """, try Self.json(updates))
-            }
-            if !inserts.isEmpty {
-                try await pg.run(
-                    """
-                    INSERT INTO citizens (full_name, language, phone, email, country, city, lat, lon, group_id, agency_id,
-                        tags, passport_number, birth_date, welfare_status, last_contact_at, search_words, created_at, updated_at)
-                    SELECT name, language, phone, email, country, city, lat, lon, grp, agency, tags, passport, birth, welfare, contact,
-                        words, created, updated
-                    FROM jsonb_to_recordset(?::jsonb) AS j(\(ImportLine.columns))
-                    ORDER BY n
-                    """, try Self.json(inserts))
-            }
-            return CitizenImportResult(created: inserts.count, updated: updates.count)
+            return try await Self.importLines(lines, pg)
         }
+    }
+
+    /// Looks every line's match up in one statement, then updates and inserts in one each.
+    /// Lines that could find each other (the same phone or passport twice, two lines matching
+    /// one citizen) must see each other's writes: those batches go a line at a time, in order.
+    private static func importLines(_ lines: [ImportLine], _ pg: PG) async throws -> CitizenImportResult {
+        let found = try await pg.rows(
+            """
+            SELECT j.n, coalesce((SELECT id FROM citizens WHERE phone = j.phone ORDER BY id LIMIT 1),
+                (SELECT id FROM citizens WHERE passport_number = j.passport ORDER BY id LIMIT 1)) AS target
+            FROM jsonb_to_recordset(?::jsonb) AS j(n integer, phone text, passport text)
+            """, try json(lines.map { ImportLine.Keys(n: $0.n, phone: $0.phone, passport: $0.passport) }))
+        var targets: [Int: Int64] = [:]
+        for row in found { targets[try row.get("n", as: Int.self)] = try row.get("target", as: Int64?.self) }
+        let matched = lines.map { line in
+            var line = line
+            line.target = targets[line.n] ?? nil
+            return line
+        }
+        guard lines.count == 1 || ImportLine.independent(matched) else {
+            var result = CitizenImportResult(created: 0, updated: 0)
+            for line in lines {
+                let one = try await importLines([line], pg)
+                result.created += one.created
+                result.updated += one.updated
+            }
+            return result
+        }
+        let updates = matched.filter { $0.target != nil }
+        let inserts = matched.filter { $0.target == nil }
+        if !updates.isEmpty {
+            try await pg.run(
+                """
+                UPDATE citizens c SET full_name = j.name, language = j.language, phone = coalesce(j.phone, c.phone), email = coalesce(j.email, c.email),
+                    country = j.country, city = coalesce(j.city, c.city), lat = coalesce(j.lat, c.lat), lon = coalesce(j.lon, c.lon),
+                    group_id = coalesce(j.grp, c.group_id), agency_id = coalesce(j.agency, c.agency_id), tags = coalesce(nullif(j.tags, ''), c.tags),
+                    passport_number = coalesce(j.passport, c.passport_number), birth_date = coalesce(j.birth, c.birth_date),
+                    search_words = j.words, updated_at = j.updated
+                FROM jsonb_to_recordset(?::jsonb) AS j(\(ImportLine.columns))
+                WHERE c.id = j.target
+                """, try json(updates))
+        }
+        if !inserts.isEmpty {
+            try await pg.run(
+                """
+                INSERT INTO citizens (full_name, language, phone, email, country, city, lat, lon, group_id, agency_id,
+                    tags, passport_number, birth_date, welfare_status, last_contact_at, search_words, created_at, updated_at)
+                SELECT name, language, phone, email, country, city, lat, lon, grp, agency, tags, passport, birth, welfare, contact,
+                    words, created, updated
+                FROM jsonb_to_recordset(?::jsonb) AS j(\(ImportLine.columns))
+                ORDER BY n
+                """, try json(inserts))
+        }
+        return CitizenImportResult(created: inserts.count, updated: updates.count)
     }
 
     /// One line of an import as JSON for the set-based statements; `target` is the stored
@@ -150,37 +168,6 @@ extension PostgresStore {
             }
             return true
         }
-    }
-
-    /// The import of lines that depend on each other: each looked up after the one before it
-    /// was written.
-    private static func upsertInOrder(_ citizens: [NewCitizen], _ pg: PG) async throws -> CitizenImportResult {
-        var result = CitizenImportResult(created: 0, updated: 0)
-        for citizen in citizens {
-            var existing: Int64? = nil
-            if let phone = citizen.phone {
-                existing = try await pg.value("SELECT id FROM citizens WHERE phone = ? ORDER BY id LIMIT 1", phone.e164, as: Int64.self)
-            }
-            if existing == nil, let passport = citizen.passportNumber {
-                existing = try await pg.value("SELECT id FROM citizens WHERE passport_number = ? ORDER BY id LIMIT 1", passport, as: Int64.self)
-            }
-            if let existing {
-                try await pg.run(
-                    """
-                    UPDATE citizens SET full_name = ?, language = ?, phone = coalesce(?, phone), email = coalesce(?, email),
-                        country = ?, city = coalesce(?, city), lat = coalesce(?, lat), lon = coalesce(?, lon),
-                        group_id = coalesce(?, group_id), agency_id = coalesce(?, agency_id), tags = coalesce(nullif(?, ''), tags),
-                        passport_number = coalesce(?, passport_number), birth_date = coalesce(?, birth_date), search_words = ?, updated_at = ?
-                    WHERE id = ?
-                    """,
-                    values: citizenValues(citizen).dropLast(2) + [CitizenSearch.indexedWords(fullName: citizen.fullName), citizen.updatedAt.ms, existing])
-                result.updated += 1
-            } else {
-                _ = try await insert(citizen, pg)
-                result.created += 1
-            }
-        }
-        return result
     }
 
     /// `pg_advisory_xact_lock` key of citizen imports: "habarimp".
