@@ -91,15 +91,25 @@ extension PostgresStore {
         }
         let lanes: [(index: Int, channels: [String])] =
             plan.mode == .fallback ? [(0, citizenChannels)] : citizenChannels.enumerated().map { ($0.offset, [$0.element]) }
+        let detail: String? = publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)"
+        // Each statement writes its deliveries and, from the rows it wrote, their `queued`
+        // events, and answers how many: nothing travels back and forth per recipient.
+        func queuedWithEvents(_ insert: String, _ values: [Bind]) async throws -> Int {
+            try await pg.value(
+                """
+                WITH created AS (\(insert) RETURNING id, channel),
+                    events AS (INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
+                        SELECT id, ?, 0, channel, NULL, \(DeliveryState.queued.sql), 0, ?::text FROM created)
+                SELECT count(*) FROM created
+                """, values: values + [now, detail], as: Int.self) ?? 0
+        }
         var queued = 0
-        // The ids of what this publication queued, for their `queued` events.
-        var created: [Int64] = []
         for lane in lanes where !lane.channels.isEmpty {
             let steps = lane.channels.map { "CASE WHEN \(reach($0)) THEN ?::text || ',' ELSE '' END" }.joined(separator: " || ")
             let values: [Bind] =
                 [publication.advisoryId, publication.version, lane.index, severity.priority, now, publication.expiresAt.ms, now, now, now]
                 + lane.channels.map { $0 } + recipients.values
-            created += try await pg.rows(
+            queued += try await queuedWithEvents(
                 """
                 INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, email,
                     steps, step, channel, state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
@@ -109,37 +119,22 @@ extension PostgresStore {
                       FROM citizens c WHERE \(recipients.condition)) r
                 WHERE steps <> ''
                 ON CONFLICT (advisory_id, advisory_version, purpose, citizen_id, plan_index) WHERE citizen_id IS NOT NULL DO NOTHING
-                RETURNING id
-                """, values: values
-            ).map { try $0.get("id", as: Int64.self) }
+                """, values)
         }
         // Webhook channels of the plan reach subscribers, not citizens.
         let subscribers = SubscribersSQL(publication.recipients)
         for (index, channel) in plan.channels.enumerated() where publication.channels[channel]?.address == .webhook {
-            created += try await pg.rows(
+            queued += try await queuedWithEvents(
                 """
                 INSERT INTO deliveries (advisory_id, advisory_version, plan_index, subscriber_id, language, steps, step, channel,
                     state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
                 SELECT ?, ?, ?, s.id, s.language, ?, 0, ?, \(DeliveryState.queued.sql), ?, ?, ?, ?, ?, ?
                 FROM subscribers s WHERE s.active AND \(subscribers.condition)
                 ON CONFLICT DO NOTHING
-                RETURNING id
                 """,
-                values: [publication.advisoryId, publication.version, index, channel, channel, severity.priority, now,
-                         publication.expiresAt.ms, now, now, now] + subscribers.values
-            ).map { try $0.get("id", as: Int64.self) }
+                [publication.advisoryId, publication.version, index, channel, channel, severity.priority, now,
+                 publication.expiresAt.ms, now, now, now] + subscribers.values)
         }
-        queued = created.count
-        let detail: String? = publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)"
-        // By id, not "those without a history yet": an anti-join of deliveries with the events
-        // table being filled by the same statement rescanned it for every row (quadratic; a
-        // 200,000-citizen publication ran for minutes).
-        try await pg.run(
-            """
-            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
-            SELECT d.id, ?, 0, d.channel, NULL, \(DeliveryState.queued.sql), 0, ?::text FROM deliveries d
-            WHERE d.id = ANY(?)
-            """, now, detail, created)
         if let channel = publication.agencyChannel {
             queued += try await queueGroupAdvisories(publication, channel: channel, severity: severity, pg: pg)
             // The group advisories (few): those of this version without a history yet.

@@ -89,4 +89,27 @@ struct DeliveryQueueTests {
         // an index on a column a move changes, none would be.
         #expect(updates > 0 && hot * 2 >= updates, "\(hot) of \(updates) updates of deliveries were HOT")
     }
+
+    @Test("deliveries and advisories are never deleted: the keys v6 dropped cannot dangle")
+    func neverDeleted() async throws {
+        guard let peer = try await PostgresFixture.peer() else { return }
+        let url = try await peer.createDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.queue"))
+        defer { store.close() }
+        _ = try await store.upsertCitizens((1...3).map { Fixtures.citizen($0) })
+        let publisher = AdvisoryPublisher(
+            store: store, catalog: try Fixtures.catalog(),
+            channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        #expect(try await publisher.publish(id: draft.id, approver: "approver", now: Date()).queued == 3)
+        for statement in ["DELETE FROM deliveries", "TRUNCATE deliveries CASCADE", "DELETE FROM advisories WHERE id = \(draft.id)",
+                          "TRUNCATE advisories CASCADE"] {
+            await #expect(throws: (any Error).self, "\(statement)") { try await peer.psql(statement, database: database) }
+        }
+        let left = try await peer.psql(
+            "SELECT (SELECT count(*) FROM deliveries) || ' ' || (SELECT count(*) FROM delivery_queue) || ' ' || (SELECT count(*) FROM delivery_events)"
+                + " || ' ' || (SELECT count(*) FROM advisories)", database: database)
+        #expect(left.trimmingCharacters(in: .whitespacesAndNewlines) == "3 3 3 1")
+    }
 }

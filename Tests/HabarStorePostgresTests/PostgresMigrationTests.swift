@@ -14,6 +14,7 @@ struct PostgresMigrationTests {
         ("v3: a small queue beside the deliveries", "e3aecac5c8df3246"),
         ("v4: lookups ordered by id", "db2871c57f6a8e9c"),
         ("v5: the claim in index order", "eb38055f50f379d2"),
+        ("v6: delivery rows checked by construction", "e9529c2b6c8a31fa"),
     ]
 
     @Test("every landed migration is unchanged, in its order")
