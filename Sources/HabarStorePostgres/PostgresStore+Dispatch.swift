@@ -162,20 +162,20 @@ extension PostgresStore {
         ).map { .webhook(url: try $0.get("url"), secret: try $0.get("secrets")) }
     }
 
-    /// Moves the claimed rows to `sending` under this owner's lease, with their events: two
-    /// statements for the whole batch.
+    /// Moves the claimed rows to `sending` under this owner's lease, with their events (from
+    /// the state each left, the attempt about to be made): one statement for the whole batch.
     private static func lease(_ ids: [Int64], owner: String, leaseUntil: Date, now: Date, pg: PG) async throws {
         guard !ids.isEmpty else { return }
         try await pg.run(
             """
+            WITH old AS (SELECT id, state FROM deliveries WHERE id = ANY(?)),
+            moved AS (
+                UPDATE deliveries d SET state = \(DeliveryState.sending.sql), lease_owner = ?, lease_expires_at = ?, updated_at = ?
+                FROM old WHERE d.id = old.id
+                RETURNING d.id, d.step, d.channel, old.state AS from_state, d.attempts)
             INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
-            SELECT id, ?, step, channel, state, \(DeliveryState.sending.sql), attempts + 1 FROM deliveries WHERE id = ANY(?)
-            """, now.ms, ids)
-        try await pg.run(
-            """
-            UPDATE deliveries SET state = \(DeliveryState.sending.sql), lease_owner = ?, lease_expires_at = ?, updated_at = ?
-            WHERE id = ANY(?)
-            """, owner, leaseUntil.ms, now.ms, ids)
+            SELECT id, ?, step, channel, from_state, \(DeliveryState.sending.sql), attempts + 1 FROM moved
+            """, ids, owner, leaseUntil.ms, now.ms, now.ms)
     }
 
     // MARK: Recording outcomes
@@ -203,20 +203,19 @@ extension PostgresStore {
         // primary key's path: from statistics taken while everything was queued it would
         // otherwise guess no row is `sending` and read the whole table to join the list.
         if !sent.isEmpty {
-            let updated = try await pg.rows(
-                """
-                UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1, provider_message_id = j.p,
-                    first_sent_at = coalesce(d.first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-                FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, p text)
-                WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = ?
-                RETURNING d.id
-                """, now.ms, now.ms, try json(sent), sent.map(\.i), owner
-            ).map { try $0.get("id", as: Int64.self) }
-            try await Self.appendEvents(pg, ids: updated, at: now, from: "sending", to: .sent, detail: nil)
-            if !updated.isEmpty, try await pg.value("SELECT EXISTS (SELECT 1 FROM early_receipts)", as: Bool.self) == true {
-                let steps = Dictionary(sent.map { ($0.i, $0.s) }, uniquingKeysWith: { first, _ in first })
-                for id in updated { try await Self.applyEarlyReceipt(pg, id: id, step: steps[id] ?? 0, now: now) }
-            }
+            // The rows moved, their events and which of them have a report waiting, in one
+            // statement.
+            let early = try await pg.rows(
+                movedWithEvents(
+                    """
+                    UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1, provider_message_id = j.p,
+                        first_sent_at = coalesce(d.first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                    FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, p text)
+                    WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = ?
+                    """, from: "sending", to: .sent, detail: nil,
+                    answer: "SELECT id, step FROM moved m WHERE EXISTS (SELECT 1 FROM early_receipts r WHERE r.delivery_id = m.id AND r.step = m.step)"),
+                values: [now.ms, now.ms, try json(sent), sent.map(\.i), owner, now.ms])
+            for row in early { try await Self.applyEarlyReceipt(pg, id: try row.get("id"), step: try row.get("step"), now: now) }
         }
         // One by one in delivery-id order: batches recorded at once lock rows in the same order.
         for outcome in outcomes.sorted(by: { $0.deliveryId < $1.deliveryId }) {
@@ -391,15 +390,23 @@ extension PostgresStore {
             """, id, at.ms, step, channel, from, to.rawValue, attempt, detail, provider)
     }
 
-    /// The same transition's event for many rows, read from the rows as they now are.
-    static func appendEvents(_ pg: PG, ids: [Int64], at: Date, from: String, to: DeliveryState, detail: String?) async throws {
-        guard !ids.isEmpty else { return }
-        try await pg.run(
-            """
+    /// One statement that moves deliveries (`update`, an UPDATE of `deliveries` without
+    /// RETURNING) and writes the same transition's event for each row it moved, read from the
+    /// row as it now is; `answer` selects from `moved` (id, step, channel, attempts,
+    /// provider_message_id). Its one parameter after the update's own is the events' time.
+    static func movedWithEvents(_ update: String, from: String, to: DeliveryState, detail: String?, answer: String) -> String {
+        """
+        WITH moved AS (\(update)
+            RETURNING d.id, d.step, d.channel, d.attempts, d.provider_message_id),
+        events AS (
             INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
-            SELECT id, ?, step, channel, ?, ?, attempts, ?::text, provider_message_id FROM deliveries WHERE id = ANY(?)
-            """, at.ms, from, to.rawValue, detail, ids)
+            SELECT id, ?, step, channel, \(literal(from)), \(to.sql), attempts, \(detail.map(literal) ?? "NULL"), provider_message_id FROM moved)
+        \(answer)
+        """
     }
+
+    /// A constant of this file's SQL as a quoted literal.
+    private static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 
     // MARK: Receipts
 
@@ -426,16 +433,15 @@ extension PostgresStore {
         try await write { pg in
             var applied = Set<Int64>()
             if !delivered.isEmpty {
-                let updated = try await pg.rows(
-                    """
-                    UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.t
-                    FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, c text, t bigint, p text)
-                    WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.channel = j.c AND d.state = \(DeliveryState.sent.sql)
-                    RETURNING d.id
-                    """, deliveredJSON, deliveredIds
-                ).map { try $0.get("id", as: Int64.self) }
-                try await Self.appendEvents(pg, ids: updated, at: now, from: "sent", to: .delivered, detail: "delivery report")
-                applied = Set(updated)
+                applied = Set(try await pg.rows(
+                    Self.movedWithEvents(
+                        """
+                        UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.t
+                        FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, c text, t bigint, p text)
+                        WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.channel = j.c AND d.state = \(DeliveryState.sent.sql)
+                        """, from: "sent", to: .delivered, detail: "delivery report", answer: "SELECT id FROM moved"),
+                    values: [deliveredJSON, deliveredIds, now.ms]
+                ).map { try $0.get("id", as: Int64.self) })
             }
             var skipped = Set<Int64>()
             // In delivery-id order (one delivery's reports as given): batches applied at once

@@ -51,6 +51,8 @@ struct BenchOptions: ParsableCommand {
     @Flag(help: "queue, dispatch, check-in and agency figures on PostgreSQL too, side by side (a durable server started here, as the tests start theirs), plus pgbench on it.")
     var postgres = false
     @Option(help: "dispatch on PostgreSQL: instance counts, separated by commas.") var instances = "1,2,3"
+    @Option(help: "dispatch on PostgreSQL: transactions of outcomes and of receipts each instance writes at once (default: as `habar serve`, a quarter of the pool).")
+    var writers: Int?
 
     func validate() throws {
         if queueSizes.isEmpty || queueSizes.count != queue.split(separator: ",").count {
@@ -60,6 +62,7 @@ struct BenchOptions: ParsableCommand {
                       ("--workers", workers), ("--webhook", webhook), ("--kannel", kannel), ("--smtp", smtp),
                       ("--checkin-citizens", checkinCitizens), ("--seconds", seconds), ("--tourists", tourists), ("--events", events)]
         if let (name, _) = counts.first(where: { $0.1 < 1 }) { throw ValidationError("\(name) must be at least 1") }
+        if let writers, writers < 1 { throw ValidationError("--writers must be at least 1") }
         if dlrDelayMilliseconds < 0 { throw ValidationError("--dlr-delay-ms must not be negative") }
         if !(1...65535).contains(port) { throw ValidationError("--port must be a port number") }
     }
@@ -148,7 +151,7 @@ func postgresDispatchBenchmark(_ count: Int, instances: Int, peer: PostgresPeer)
     for index in 0..<instances {
         let own = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 20), logger: Logger(label: "bench"))
         // As `habar serve` on PostgreSQL: a quarter of the pool for each group commit.
-        lanes.append(try dispatchLane(own, instanceId: "bench-\(index)", directory: try Fixtures.temporaryDirectory("bench-pg"), writers: 5))
+        lanes.append(try dispatchLane(own, instanceId: "bench-\(index)", directory: try Fixtures.temporaryDirectory("bench-pg"), writers: options.writers ?? 5))
     }
     try await postgresStatements(peer, reset: true)
     try await measureDispatch(count, store: store, lanes: lanes, label: "dispatch (PostgreSQL, \(instances) instance\(instances == 1 ? "" : "s"))")
