@@ -140,10 +140,13 @@ public func buildApplication(
     Application(
         router: buildRouter(gateway: gateway, modules: modules),
         configuration: .init(address: .hostname(gateway.configuration.http.host, port: gateway.configuration.http.port), serverName: "habar"),
-        services: [
+        // The store's services first: a service group stops its services in reverse order,
+        // so the store's (SQLite's checkpointer, PostgreSQL's pool) stop after everything
+        // that writes through them.
+        services: gateway.storeServices + [
             gateway.dispatcher, AdvisoryScheduler(publisher: gateway.publisher, logger: gateway.logger, now: gateway.now),
             gateway.checkinProcessor, gateway.checkinScheduler,
-        ] + gateway.storeServices,
+        ],
         onServerRunning: onServerRunning,
         logger: gateway.logger)
 }

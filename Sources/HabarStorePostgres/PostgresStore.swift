@@ -49,6 +49,12 @@ public final class PostgresStore: HabarStore {
     /// Ends the pool: running queries finish, new ones fail.
     public func close() { running.cancel() }
 
+    /// Ends the pool and returns when its connections are closed.
+    public func shutDown() async {
+        running.cancel()
+        await running.value
+    }
+
     // MARK: Transactions
 
     /// `body` in one transaction, committed when it returns; run again (up to 5 times) after a

@@ -1,6 +1,7 @@
 import Foundation
 import HabarCore
 import Logging
+import ServiceLifecycle
 
 /// `storage.kind: "postgres"`: the database at `storage.url` (`HABAR_DATABASE_URL`), shared by
 /// any number of instances. Serving takes no data-directory lock: instances coordinate in the
@@ -15,6 +16,25 @@ public struct PostgresStoreFactory: StoreFactory {
         let settings = try PostgresSettings(location.storage)
         // A quarter of the pool for each group commit's batches: three of them (answers,
         // inbound SMS, agency events) and the dispatcher share it.
-        return OpenedStore(store: try await PostgresStore.open(settings, logger: logger), writers: max(1, settings.poolSize / 4))
+        let store = try await PostgresStore.open(settings, logger: logger)
+        return OpenedStore(store: store, services: serving ? [PostgresPoolService(store: store, logger: logger)] : [],
+                           writers: max(1, settings.poolSize / 4))
+    }
+}
+
+/// The store's connection pool as a service of the gateway. The pool runs from `open`
+/// (the migrations need it before any service starts); this service is what ends it: the
+/// store's services run first in the gateway's service group, so on graceful shutdown they
+/// stop last, after the HTTP server and the dispatcher have written their last outcomes and
+/// released their leases, and the pool's connections are closed before the process exits.
+public struct PostgresPoolService: Service {
+    let store: PostgresStore
+    let logger: Logger
+
+    public func run() async throws {
+        // Until the gateway shuts down (or its group is cancelled: close the pool either way).
+        try? await gracefulShutdown()
+        await store.shutDown()
+        logger.notice("postgres pool closed")
     }
 }

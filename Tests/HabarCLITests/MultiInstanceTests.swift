@@ -159,6 +159,11 @@ struct MultiInstanceTests {
 
         for server in servers { kill(server.processIdentifier, SIGTERM) }
         for server in servers { await HabarProcess.waitForExit(server) }
+        // The two that lived stopped gracefully, their pools (a service that stops last) closed.
+        for (server, instance) in zip(servers, instances).prefix(2) {
+            let log = (try? String(contentsOf: instance.log, encoding: .utf8)) ?? ""
+            #expect(server.terminationStatus == 0 && log.contains("postgres pool closed"), "graceful stop of \(instance.log.lastPathComponent)")
+        }
         let audit = try await HabarProcess.run(["audit", "verify", "--config", instances[0].config.path])
         #expect(audit.status == 0 && audit.stdout.contains("intact"), "one audit chain across the instances: \(audit.stdout)\(audit.stderr)")
 

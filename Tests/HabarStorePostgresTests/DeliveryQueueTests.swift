@@ -90,6 +90,42 @@ struct DeliveryQueueTests {
         #expect(updates > 0 && hot * 2 >= updates, "\(hot) of \(updates) updates of deliveries were HOT")
     }
 
+    @Test("a delivery report held while its send was being recorded is applied: the record waits for the row, then reads the report")
+    func earlyReportDuringRecord() async throws {
+        guard let peer = try await PostgresFixture.peer() else { return }
+        let url = try await peer.createDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.queue"))
+        defer { store.close() }
+        _ = try await store.upsertCitizens([Fixtures.citizen(1)])
+        let publisher = AdvisoryPublisher(
+            store: store, catalog: try Fixtures.catalog(),
+            channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
+        let now = Date()
+        let claimed = try await store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 1, owner: "a", leaseUntil: now.addingTimeInterval(30), now: now)
+        let id = try #require(claimed.first?.deliveryId)
+        // The provider's report comes before the send is recorded: the receipt path locks the
+        // row, finds it still sending and holds the report; it commits while the record of the
+        // send is waiting for that lock.
+        let holder = Task {
+            try await peer.psql(
+                """
+                BEGIN; SELECT id FROM deliveries WHERE id = \(id) FOR UPDATE;
+                INSERT INTO early_receipts (delivery_id, step, status, at, provider_message_id) VALUES (\(id), 0, 'delivered', \(Int64(now.timeIntervalSince1970 * 1000)), 'p-1');
+                SELECT pg_sleep(1.5); COMMIT;
+                """, database: database)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        try await store.recordOutcomes(
+            [DeliveryOutcome(deliveryId: id, step: 0, channel: "sms", result: .sent(providerMessageId: "p-1"))], owner: "a", now: Date())
+        _ = try await holder.value
+        #expect(try await store.delivery(id: id)?.state == .delivered, "the held report was applied when the send was recorded")
+        #expect(try await peer.psql("SELECT count(*) FROM early_receipts", database: database).trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+    }
+
     @Test("deliveries and advisories are never deleted: the keys v6 dropped cannot dangle")
     func neverDeleted() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
