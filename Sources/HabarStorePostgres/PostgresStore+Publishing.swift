@@ -94,6 +94,13 @@ extension PostgresStore {
         let detail: String? = publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)"
         // Each statement writes its deliveries and, from the rows it wrote, their `queued`
         // events, and answers how many: nothing travels back and forth per recipient.
+        // Citizens already queued for this version and plan entry (a second approval, a
+        // re-run) are left out by an anti-join, not by ON CONFLICT: the advisory's row lock,
+        // taken above, orders every publication of it, so nothing else can be inserting them;
+        // the unique key `deliveries_once` still stands behind it (a row it would refuse
+        // fails the publication, loudly). A speculative insertion per row cost about a fifth
+        // of the fan-out (300,000 recipients on a scratch server: 6.4–9.5 s with
+        // ON CONFLICT, 5.4–7.2 s without).
         func queuedWithEvents(_ insert: String, _ values: [Bind]) async throws -> Int {
             try await pg.value(
                 """
@@ -108,7 +115,7 @@ extension PostgresStore {
             let steps = lane.channels.map { "CASE WHEN \(reach($0)) THEN ?::text || ',' ELSE '' END" }.joined(separator: " || ")
             let values: [Bind] =
                 [publication.advisoryId, publication.version, lane.index, severity.priority, now, publication.expiresAt.ms, now, now, now]
-                + lane.channels.map { $0 } + recipients.values
+                + lane.channels.map { $0 } + recipients.values + [publication.advisoryId, publication.version, lane.index]
             queued += try await queuedWithEvents(
                 """
                 INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, email,
@@ -117,8 +124,8 @@ extension PostgresStore {
                     \(DeliveryState.queued.sql), ?, ?, ?, ?, ?, ?
                 FROM (SELECT c.id, c.language, c.phone, c.email, rtrim(\(steps), ',') AS steps
                       FROM citizens c WHERE \(recipients.condition)) r
-                WHERE steps <> ''
-                ON CONFLICT (advisory_id, advisory_version, purpose, citizen_id, plan_index) WHERE citizen_id IS NOT NULL DO NOTHING
+                WHERE steps <> '' AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.advisory_id = ? AND e.advisory_version = ?
+                    AND e.purpose = \(DeliveryPurpose.advisory.sql) AND e.citizen_id = r.id AND e.plan_index = ?)
                 """, values)
         }
         // Webhook channels of the plan reach subscribers, not citizens.
