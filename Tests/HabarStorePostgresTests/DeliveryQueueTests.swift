@@ -11,18 +11,26 @@ import Testing
 /// `deliveries` itself are HOT updates (no index of it names a column a move changes).
 @Suite("PostgreSQL delivery queue")
 struct DeliveryQueueTests {
-    @Test("the queue mirrors the live deliveries through claims, outcomes, receipts, take-over and expiry; moves are HOT updates")
-    func mirrors() async throws {
-        guard let peer = try await PostgresFixture.peer() else { return }
+    /// A new database with `citizens` citizens and one published SMS advisory to them.
+    static func published(_ peer: PostgresPeer, citizens: Int, poolSize: Int, expiresAt: Date? = nil) async throws
+        -> (store: PostgresStore, database: String, queued: Int)
+    {
         let url = try await peer.createDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
-        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 4), logger: Logger(label: "test.queue"))
-        _ = try await store.upsertCitizens((1...40).map { Fixtures.citizen($0) })
+        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: poolSize), logger: Logger(label: "test.queue"))
+        _ = try await store.upsertCitizens((1...citizens).map { Fixtures.citizen($0) })
         let publisher = AdvisoryPublisher(
             store: store, catalog: try Fixtures.catalog(),
             channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
-        let draft = try await publisher.draft(Fixtures.advisory(expiresAt: Date().addingTimeInterval(600)), now: Date())
-        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
+        let advisory = expiresAt.map { Fixtures.advisory(expiresAt: $0) } ?? Fixtures.advisory()
+        let draft = try await publisher.draft(advisory, now: Date())
+        let queued = try await publisher.publish(id: draft.id, approver: "approver", now: Date()).queued
+        return (store, String(url.split(separator: "/").last ?? ""), queued)
+    }
+
+    @Test("the queue mirrors the live deliveries through claims, outcomes, receipts, take-over and expiry; moves are HOT updates")
+    func mirrors() async throws {
+        guard let peer = try await PostgresFixture.peer() else { return }
+        let (store, database, _) = try await Self.published(peer, citizens: 40, poolSize: 4, expiresAt: Date().addingTimeInterval(600))
 
         /// Rows where the queue and the live deliveries disagree, both ways.
         func mismatches() async throws -> Int {
@@ -93,16 +101,8 @@ struct DeliveryQueueTests {
     @Test("a delivery report held while its send was being recorded is applied: the record waits for the row, then reads the report")
     func earlyReportDuringRecord() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
-        let url = try await peer.createDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
-        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.queue"))
+        let (store, database, _) = try await Self.published(peer, citizens: 1, poolSize: 2)
         defer { store.close() }
-        _ = try await store.upsertCitizens([Fixtures.citizen(1)])
-        let publisher = AdvisoryPublisher(
-            store: store, catalog: try Fixtures.catalog(),
-            channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
-        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        _ = try await publisher.publish(id: draft.id, approver: "approver", now: Date())
         let now = Date()
         let claimed = try await store.claimDeliveries(
             channel: "sms", kind: .sms, address: .phone, limit: 1, owner: "a", leaseUntil: now.addingTimeInterval(30), now: now)
@@ -129,17 +129,10 @@ struct DeliveryQueueTests {
     @Test("deliveries and advisories are never deleted: the keys v6 dropped cannot dangle")
     func neverDeleted() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
-        let url = try await peer.createDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
-        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.queue"))
+        let (store, database, queued) = try await Self.published(peer, citizens: 3, poolSize: 2)
         defer { store.close() }
-        _ = try await store.upsertCitizens((1...3).map { Fixtures.citizen($0) })
-        let publisher = AdvisoryPublisher(
-            store: store, catalog: try Fixtures.catalog(),
-            channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
-        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
-        #expect(try await publisher.publish(id: draft.id, approver: "approver", now: Date()).queued == 3)
-        for statement in ["DELETE FROM deliveries", "TRUNCATE deliveries CASCADE", "DELETE FROM advisories WHERE id = \(draft.id)",
+        #expect(queued == 3)
+        for statement in ["DELETE FROM deliveries", "TRUNCATE deliveries CASCADE", "DELETE FROM advisories",
                           "TRUNCATE advisories CASCADE"] {
             await #expect(throws: (any Error).self, "\(statement)") { try await peer.psql(statement, database: database) }
         }
