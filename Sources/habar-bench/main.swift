@@ -51,6 +51,8 @@ struct BenchOptions: ParsableCommand {
     @Flag(help: "queue, dispatch, check-in and agency figures on PostgreSQL too, side by side (a durable server started here, as the tests start theirs), plus pgbench on it.")
     var postgres = false
     @Option(help: "dispatch on PostgreSQL: instance counts, separated by commas.") var instances = "1,2,3"
+    @Option(name: .customLong("pg-setting"), help: "with --postgres: a server setting for the bench's server, name=value (repeatable; e.g. shared_buffers=4GB).")
+    var pgSettings: [String] = []
     @Option(help: "dispatch on PostgreSQL: transactions of outcomes and of receipts each instance writes at once (default: as `habar serve`, a quarter of the pool).")
     var writers: Int?
 
@@ -63,6 +65,9 @@ struct BenchOptions: ParsableCommand {
                       ("--checkin-citizens", checkinCitizens), ("--seconds", seconds), ("--tourists", tourists), ("--events", events)]
         if let (name, _) = counts.first(where: { $0.1 < 1 }) { throw ValidationError("\(name) must be at least 1") }
         if let writers, writers < 1 { throw ValidationError("--writers must be at least 1") }
+        if let bad = pgSettings.first(where: { !$0.contains("=") || $0.hasPrefix("=") }) {
+            throw ValidationError("--pg-setting: name=value, not '\(bad)'")
+        }
         if dlrDelayMilliseconds < 0 { throw ValidationError("--dlr-delay-ms must not be negative") }
         if !(1...65535).contains(port) { throw ValidationError("--port must be a port number") }
     }
@@ -365,12 +370,18 @@ print("habar-bench on \(machine()); SQLite WAL, synchronous=NORMAL")
 let mode = options.only
 /// With --postgres: a durable server of the benchmark's own (fsync on, as in production).
 /// pg_stat_statements is loaded to say where the server's time goes in each figure.
+let serverSettings = ["shared_preload_libraries": "pg_stat_statements", "max_wal_size": "4GB"].merging(
+    options.pgSettings.map { setting in
+        let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+        return (parts[0], parts.count > 1 ? parts[1] : "")
+    }, uniquingKeysWith: { _, given in given })
 let postgres: PostgresPeer? = options.postgres
-    ? try await PostgresPeer.start(durable: true, settings: ["shared_preload_libraries": "pg_stat_statements", "max_wal_size": "4GB"]) : nil
+    ? try await PostgresPeer.start(durable: true, settings: serverSettings) : nil
 defer { postgres?.stop() }
 if let postgres {
     try await postgres.psql("CREATE EXTENSION pg_stat_statements")
-    print("PostgreSQL: \(postgres.url()) (durable: fsync and synchronous commit on; shared_buffers 256MB, max_wal_size 4GB)")
+    let shown = try await postgres.psql("SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'max_wal_size', 'wal_compression', 'fsync', 'synchronous_commit')")
+    print("PostgreSQL: \(postgres.url()) (durable; \(shown.trimmingCharacters(in: .whitespacesAndNewlines)))")
 }
 if mode == .all || mode == .render {
     try renderBenchmark(options.rounds)
