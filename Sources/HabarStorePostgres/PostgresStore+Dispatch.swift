@@ -204,16 +204,14 @@ extension PostgresStore {
         // otherwise guess no row is `sending` and read the whole table to join the list.
         if !sent.isEmpty {
             // The rows moved and their events in one statement.
-            let moved = try await pg.rows(
-                movedWithEvents(
-                    """
-                    UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1, provider_message_id = j.p,
-                        first_sent_at = coalesce(d.first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-                    FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, p text)
-                    WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = ?
-                    """, from: "sending", to: .sent, detail: nil, answer: "SELECT id FROM moved"),
-                values: [now.ms, now.ms, try json(sent), sent.map(\.i), owner, now.ms]
-            ).map { try $0.get("id", as: Int64.self) }
+            let moved = try await moveWithEvents(
+                pg,
+                """
+                UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1, provider_message_id = j.p,
+                    first_sent_at = coalesce(d.first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, p text)
+                WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = ?
+                """, [now.ms, now.ms, try json(sent), sent.map(\.i), owner], from: "sending", to: .sent, detail: nil, at: now)
             // Reports that came first, asked by a statement of its own: it reads the database
             // as it is now. A report held while this batch waited for the row's lock was
             // committed after the update's snapshot was taken, which would not see it (the
@@ -400,23 +398,23 @@ extension PostgresStore {
             """, id, at.ms, step, channel, from, to.rawValue, attempt, detail, provider)
     }
 
-    /// One statement that moves deliveries (`update`, an UPDATE of `deliveries` without
-    /// RETURNING) and writes the same transition's event for each row it moved, read from the
-    /// row as it now is; `answer` selects from `moved` (id, step, channel, attempts,
-    /// provider_message_id). Its one parameter after the update's own is the events' time.
-    static func movedWithEvents(_ update: String, from: String, to: DeliveryState, detail: String?, answer: String) -> String {
-        """
-        WITH moved AS (\(update)
-            RETURNING d.id, d.step, d.channel, d.attempts, d.provider_message_id),
-        events AS (
-            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
-            SELECT id, ?, step, channel, \(literal(from)), \(to.sql), attempts, \(detail.map(literal) ?? "NULL"), provider_message_id FROM moved)
-        \(answer)
-        """
+    /// Moves deliveries (`update`, an UPDATE of `deliveries d` without RETURNING, whose
+    /// parameters are `values`) and writes the same transition's event for each row it moved,
+    /// read from the row as it now is, in one statement; returns the moved ids.
+    static func moveWithEvents(_ pg: PG, _ update: String, _ values: [Bind], from: String, to: DeliveryState, detail: String?, at: Date)
+        async throws -> [Int64]
+    {
+        try await pg.rows(
+            """
+            WITH moved AS (\(update)
+                RETURNING d.id, d.step, d.channel, d.attempts, d.provider_message_id),
+            events AS (
+                INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
+                SELECT id, ?, step, channel, ?::text, ?, attempts, ?::text, provider_message_id FROM moved)
+            SELECT id FROM moved
+            """, values: values + [at.ms, from, to.rawValue, detail]
+        ).map { try $0.get("id", as: Int64.self) }
     }
-
-    /// A constant of this file's SQL as a quoted literal.
-    private static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 
     // MARK: Receipts
 
@@ -443,15 +441,13 @@ extension PostgresStore {
         try await write { pg in
             var applied = Set<Int64>()
             if !delivered.isEmpty {
-                applied = Set(try await pg.rows(
-                    Self.movedWithEvents(
-                        """
-                        UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.t
-                        FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, c text, t bigint, p text)
-                        WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.channel = j.c AND d.state = \(DeliveryState.sent.sql)
-                        """, from: "sent", to: .delivered, detail: "delivery report", answer: "SELECT id FROM moved"),
-                    values: [deliveredJSON, deliveredIds, now.ms]
-                ).map { try $0.get("id", as: Int64.self) })
+                applied = Set(try await Self.moveWithEvents(
+                    pg,
+                    """
+                    UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.t
+                    FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, c text, t bigint, p text)
+                    WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.channel = j.c AND d.state = \(DeliveryState.sent.sql)
+                    """, [deliveredJSON, deliveredIds], from: "sent", to: .delivered, detail: "delivery report", at: now))
             }
             var skipped = Set<Int64>()
             // In delivery-id order (one delivery's reports as given): batches applied at once
