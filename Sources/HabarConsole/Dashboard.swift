@@ -23,7 +23,13 @@ enum Dashboard {
 
     static func read(gateway: Gateway, board: ProgressBoard, language: Language, pages: ConsolePages) async throws -> [String: Any] {
         let now = gateway.now()
-        let snapshot = try await board.snapshot()
+        // The advisories in force right now: an operator back from approving one sees it at
+        // once, not after the shared figures' next read (up to a second later, and then with a
+        // reload of the page).
+        let asked = ContinuousClock.now
+        let inForce = Set(try await ProgressBoard.inForce(gateway).map(\.id))
+        var snapshot = try await board.snapshot()
+        if Set(snapshot.advisories.map(\.id)) != inForce { snapshot = try await board.snapshot(readSince: asked) }
         let advisories = snapshot.advisories
         var rows: [[String: Any]] = []
         var waitingByChannel: [String: Int] = [:]

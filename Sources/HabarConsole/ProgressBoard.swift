@@ -48,32 +48,40 @@ actor ProgressBoard {
 
     let gateway: Gateway
     private var current: Snapshot?
-    private var refreshing: Task<Snapshot, any Error>?
+    private var refreshing: (started: ContinuousClock.Instant, task: Task<Snapshot, any Error>)?
 
     init(gateway: Gateway) { self.gateway = gateway }
 
-    /// Every open dashboard's figures, at most `maxAge` old.
-    func snapshot(maxAge: Duration = .seconds(1)) async throws -> Snapshot {
-        if let current, current.taken.duration(to: .now) < maxAge { return current }
-        if let refreshing { return try await refreshing.value }
+    /// Every open dashboard's figures, at most `maxAge` old; with `readSince`, read (begun)
+    /// no earlier than that instant: a page that knows the set of advisories changed since
+    /// waits for a read that shows the change.
+    func snapshot(maxAge: Duration = .seconds(1), readSince: ContinuousClock.Instant? = nil) async throws -> Snapshot {
+        let since = max(ContinuousClock.now - maxAge, readSince ?? ContinuousClock.now - maxAge)
+        if let current, current.taken >= since { return current }
+        if let refreshing, refreshing.started >= since { return try await refreshing.task.value }
         let gateway = self.gateway
-        let task = Task { try await Self.read(gateway) }
-        refreshing = task
+        let started = ContinuousClock.now
+        let task = Task { try await Self.read(gateway, taken: started) }
+        refreshing = (started, task)
         do {
             let fresh = try await task.value
-            current = fresh
-            refreshing = nil
+            if current.map({ $0.taken < fresh.taken }) ?? true { current = fresh }
+            if refreshing?.started == started { refreshing = nil }
             return fresh
         } catch {
-            refreshing = nil
+            if refreshing?.started == started { refreshing = nil }
             throw error
         }
     }
 
-    static func read(_ gateway: Gateway) async throws -> Snapshot {
-        let taken = ContinuousClock.now
-        let advisories = try await gateway.roles.publishing.advisories(
+    /// The advisories in force now, as the board lists them.
+    static func inForce(_ gateway: Gateway) async throws -> [Advisory] {
+        try await gateway.roles.publishing.advisories(
             AdvisoryFilter(status: .published, inForceAt: gateway.now()), page: PageRequest(limit: PageRequest.maxLimit)).items
+    }
+
+    static func read(_ gateway: Gateway, taken: ContinuousClock.Instant) async throws -> Snapshot {
+        let advisories = try await inForce(gateway)
         var progress: [Int64: [ChannelProgress]] = [:]
         for advisory in advisories { progress[advisory.id] = ChannelProgress.of(try await gateway.roles.deliveries.deliveryCounts(advisoryId: advisory.id)) }
         return Snapshot(taken: taken, advisories: advisories, progress: progress, welfare: try await gateway.roles.citizens.welfareTotals())
