@@ -173,19 +173,7 @@ struct PG: @unchecked Sendable {
     let logger: Logger
 
     static func query(_ sql: String, _ values: [Bind]) throws -> PostgresQuery {
-        var text = ""
-        text.reserveCapacity(sql.utf8.count + 16)
-        var number = 0
-        var quoted = false
-        for character in sql {
-            if character == "'" { quoted.toggle() }
-            if character == "?", !quoted {
-                number += 1
-                text += "$\(number)"
-            } else {
-                text.append(character)
-            }
-        }
+        let (text, number) = numbered(sql)
         guard number == values.count else {
             throw PostgresStoreError("a statement has \(number) placeholders and \(values.count) values: \(sql.prefix(80))")
         }
@@ -194,6 +182,28 @@ struct PG: @unchecked Sendable {
             if let value { try binds.append(value) } else { binds.appendNull() }
         }
         return PostgresQuery(unsafeSQL: text, binds: binds)
+    }
+
+    /// `sql` with its `?` placeholders numbered `$1…` (outside quoted literals), and how many
+    /// there are. Byte by byte: `?` and `'` are ASCII, and UTF-8 never uses an ASCII byte inside
+    /// another character, so the text outside them is copied unchanged. (Walking the statement
+    /// as Swift characters cost about 5% of the dispatcher's CPU.)
+    static func numbered(_ sql: String) -> (String, Int) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(sql.utf8.count + 32)
+        var number = 0
+        var quoted = false
+        for byte in sql.utf8 {
+            if byte == UInt8(ascii: "'") { quoted.toggle() }
+            if byte == UInt8(ascii: "?"), !quoted {
+                number += 1
+                bytes.append(UInt8(ascii: "$"))
+                bytes.append(contentsOf: String(number).utf8)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return (String(decoding: bytes, as: UTF8.self), number)
     }
 
     func rows(_ sql: String, _ values: Bind...) async throws -> [PostgresRandomAccessRow] {
