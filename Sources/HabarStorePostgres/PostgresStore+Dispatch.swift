@@ -185,39 +185,35 @@ extension PostgresStore {
         try await write { pg in try await Self.record(outcomes, owner: owner, now: now, pg: pg) }
     }
 
-    /// One `sent` outcome as JSON for a set-based update.
-    struct SentRow: Encodable {
-        var i: Int64
-        var s: Int
-        var p: String?
-    }
-
     private static func record(_ outcomes: [DeliveryOutcome], owner: String, now: Date, pg: PG) async throws {
         guard !outcomes.isEmpty else { return }
-        let sent = outcomes.compactMap { outcome -> SentRow? in
+        let sent = outcomes.compactMap { outcome -> (id: Int64, step: Int, provider: String?)? in
             guard case .sent(let provider) = outcome.result else { return nil }
-            return SentRow(i: outcome.deliveryId, s: outcome.step, p: provider)
+            return (outcome.deliveryId, outcome.step, provider)
         }
         // The common case, `sent`, for the whole batch in two statements; a lost lease
-        // updates nothing and records nothing. `d.id = ANY(ids)` gives the planner the
-        // primary key's path: from statistics taken while everything was queued it would
-        // otherwise guess no row is `sending` and read the whole table to join the list.
+        // updates nothing and records nothing (`BatchRows` says how the rows are matched).
         if !sent.isEmpty {
             // The rows moved and their events in one statement.
             let moved = try await moveWithEvents(
                 pg,
                 """
-                UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1, provider_message_id = j.p,
+                UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1,
+                    provider_message_id = CASE WHEN j.known THEN j.provider END,
                     first_sent_at = coalesce(d.first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-                FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, p text)
-                WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = ?
-                """, [now.ms, now.ms, try json(sent), sent.map(\.i), owner], from: "sending", to: .sent, detail: nil, at: now)
+                FROM unnest(?::bigint[], ?::integer[], ?::text[], ?::boolean[], \(BatchRows.repeated), \(BatchRows.repeated))
+                    AS j(id, step, provider, known, state, owner)
+                WHERE d.id = ANY(?) AND d.id = j.id AND d.step = j.step AND d.state = j.state AND d.lease_owner = j.owner
+                """,
+                [now.ms, now.ms, sent.map(\.id), sent.map { Int32($0.step) }, sent.map { $0.provider ?? "" }, sent.map { $0.provider != nil },
+                 DeliveryState.sending.rawValue, sent.count, owner, sent.count, sent.map(\.id)],
+                from: "sending", to: .sent, detail: nil, at: now)
             // Reports that came first, asked by a statement of its own: it reads the database
             // as it is now. A report held while this batch waited for the row's lock was
             // committed after the update's snapshot was taken, which would not see it (the
             // report would be lost: sent forever, never delivered).
             if !moved.isEmpty {
-                let steps = Dictionary(sent.map { ($0.i, $0.s) }, uniquingKeysWith: { first, _ in first })
+                let steps = Dictionary(sent.map { ($0.id, $0.step) }, uniquingKeysWith: { first, _ in first })
                 for row in try await pg.rows("SELECT delivery_id, step FROM early_receipts WHERE delivery_id = ANY(?) ORDER BY delivery_id", moved) {
                     let id: Int64 = try row.get("delivery_id")
                     guard try row.get("step", as: Int.self) == steps[id] else { continue }  // an earlier step's: not this send's
@@ -418,36 +414,26 @@ extension PostgresStore {
 
     // MARK: Receipts
 
-    /// One delivery report as JSON for a set-based update.
-    struct ReceiptRow: Encodable {
-        var i: Int64
-        var s: Int
-        var c: String
-        var t: Int64
-        var p: String?
-    }
-
     public func applyReceipts(_ receipts: [DeliveryReceipt], now: Date) async throws {
         guard !receipts.isEmpty else { return }
         // `delivered` for the whole batch in two statements; anything else (early, failed,
         // intermediate, repeated) one by one.
         var seen = Set<Int64>()
-        let delivered = receipts.compactMap { receipt -> ReceiptRow? in
-            guard receipt.status == .delivered, seen.insert(receipt.deliveryId).inserted else { return nil }
-            return ReceiptRow(i: receipt.deliveryId, s: receipt.step, c: receipt.channel, t: receipt.at.ms, p: receipt.providerMessageId)
-        }
-        let deliveredJSON = try Self.json(delivered)
-        let deliveredIds = delivered.map(\.i)
+        let delivered = receipts.filter { $0.status == .delivered && seen.insert($0.deliveryId).inserted }
         try await write { pg in
             var applied = Set<Int64>()
             if !delivered.isEmpty {
+                let values: [Bind] = [
+                    delivered.map(\.deliveryId), delivered.map { Int32($0.step) }, delivered.map(\.channel), delivered.map(\.at.ms),
+                    DeliveryState.sent.rawValue, delivered.count, delivered.map(\.deliveryId),
+                ]
                 applied = Set(try await Self.moveWithEvents(
                     pg,
                     """
-                    UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.t
-                    FROM jsonb_to_recordset(?::jsonb) AS j(i bigint, s integer, c text, t bigint, p text)
-                    WHERE d.id = ANY(?) AND d.id = j.i AND d.step = j.s AND d.channel = j.c AND d.state = \(DeliveryState.sent.sql)
-                    """, [deliveredJSON, deliveredIds], from: "sent", to: .delivered, detail: "delivery report", at: now))
+                    UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.at
+                    FROM unnest(?::bigint[], ?::integer[], ?::text[], ?::bigint[], \(BatchRows.repeated)) AS j(id, step, channel, at, state)
+                    WHERE d.id = ANY(?) AND d.id = j.id AND d.step = j.step AND d.channel = j.channel AND d.state = j.state
+                    """, values, from: "sent", to: .delivered, detail: "delivery report", at: now))
             }
             var skipped = Set<Int64>()
             // In delivery-id order (one delivery's reports as given): batches applied at once
@@ -646,6 +632,22 @@ extension PostgresStore {
             return fresh
         }
     }
+}
+
+/// How a batch moves many deliveries, each with values of its own, in one statement: the
+/// values come as parallel arrays (`unnest`), joined to the deliveries they name, which are
+/// found by primary key (`d.id = ANY(ids)`: from statistics taken while everything was queued
+/// the planner would otherwise guess no row is `sending` and read the whole table).
+///
+/// Every condition on a delivery's own columns (its state, its lease owner) is a join
+/// condition with a column of the batch (`repeated`: one value for every row), not a
+/// condition on the deliveries alone. Alone, the same stale statistics made the planner
+/// expect one matching delivery and join by nested loop: each delivery compared with every
+/// row of the batch, 137 ms for a batch of 1,000 (999,000 comparisons) where the hash join
+/// it now chooses takes 23 ms.
+enum BatchRows {
+    /// A column of one text value for each row of the batch: binds the value, then the count.
+    static let repeated = "array_fill(?::text, ARRAY[?::integer])"
 }
 
 extension Optional {
