@@ -622,12 +622,19 @@ extension PostgresStore {
             guard let advisoryId else {
                 return try counts(try await pg.rows("SELECT state, channel, language, count(*) AS n FROM deliveries GROUP BY 1, 2, 3"))
             }
-            // Final counts are kept until the advisory gets another delivery (`FinalDeliveryCounts`).
-            let probe = try await pg.row("SELECT count(*) AS n, coalesce(max(id), 0) AS last FROM deliveries WHERE advisory_id = ?", advisoryId)
-            let key = FinalDeliveryCounts.Probe(rows: try probe?.get("n", as: Int.self) ?? 0, lastId: try probe?.get("last", as: Int64.self) ?? 0)
-            if let kept = finalCounts.counts(advisoryId: advisoryId, probe: key) { return kept }
-            let fresh = try counts(try await pg.rows(
-                "SELECT state, channel, language, count(*) AS n FROM deliveries WHERE advisory_id = ? GROUP BY 1, 2, 3", advisoryId))
+            // Final counts are kept until the advisory gets another delivery (`FinalDeliveryCounts`):
+            // probed only when some are kept; counted afresh, the probe comes with the counts
+            // (one read of the advisory's deliveries instead of two).
+            if finalCounts.keeps(advisoryId: advisoryId) {
+                let probe = try await pg.row("SELECT count(*) AS n, coalesce(max(id), 0) AS last FROM deliveries WHERE advisory_id = ?", advisoryId)
+                let key = FinalDeliveryCounts.Probe(rows: try probe?.get("n", as: Int.self) ?? 0, lastId: try probe?.get("last", as: Int64.self) ?? 0)
+                if let kept = finalCounts.counts(advisoryId: advisoryId, probe: key) { return kept }
+            }
+            let rows = try await pg.rows(
+                "SELECT state, channel, language, count(*) AS n, max(id) AS last FROM deliveries WHERE advisory_id = ? GROUP BY 1, 2, 3", advisoryId)
+            let fresh = try counts(rows)
+            let key = FinalDeliveryCounts.Probe(
+                rows: try rows.reduce(0) { $0 + (try $1.get("n", as: Int.self)) }, lastId: try rows.map { try $0.get("last", as: Int64.self) }.max() ?? 0)
             finalCounts.offer(advisoryId: advisoryId, probe: key, counts: fresh)
             return fresh
         }

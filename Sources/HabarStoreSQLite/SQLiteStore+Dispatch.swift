@@ -561,14 +561,19 @@ extension SQLiteStore {
             guard let advisoryId else {
                 return counts(try Row.fetchAll(db, sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries GROUP BY 1, 2, 3"))
             }
-            // Final counts are kept until the advisory gets another delivery (`FinalDeliveryCounts`).
-            let probe = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT COUNT(*) AS n, MAX(id) AS last FROM deliveries WHERE advisory_id = ?"), arguments: [advisoryId])
-            let key = FinalDeliveryCounts.Probe(rows: probe?["n"] ?? 0, lastId: probe?["last"] ?? 0)
-            if let kept = finalCounts.counts(advisoryId: advisoryId, probe: key) { return kept }
-            let fresh = counts(try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT state, channel, language, COUNT(*) AS n FROM deliveries WHERE advisory_id = ? GROUP BY 1, 2, 3"),
-                arguments: [advisoryId]))
+            // Final counts are kept until the advisory gets another delivery (`FinalDeliveryCounts`):
+            // probed only when some are kept; counted afresh, the probe comes with the counts.
+            if finalCounts.keeps(advisoryId: advisoryId) {
+                let probe = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) AS n, MAX(id) AS last FROM deliveries WHERE advisory_id = ?"), arguments: [advisoryId])
+                let key = FinalDeliveryCounts.Probe(rows: probe?["n"] ?? 0, lastId: probe?["last"] ?? 0)
+                if let kept = finalCounts.counts(advisoryId: advisoryId, probe: key) { return kept }
+            }
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT state, channel, language, COUNT(*) AS n, MAX(id) AS last FROM deliveries WHERE advisory_id = ? GROUP BY 1, 2, 3"),
+                arguments: [advisoryId])
+            let fresh = counts(rows)
+            let key = FinalDeliveryCounts.Probe(rows: rows.reduce(0) { $0 + ($1["n"] as Int) }, lastId: rows.map { $0["last"] as Int64 }.max() ?? 0)
             finalCounts.offer(advisoryId: advisoryId, probe: key, counts: fresh)
             return fresh
         }

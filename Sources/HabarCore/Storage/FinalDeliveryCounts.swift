@@ -23,6 +23,11 @@ public final class FinalDeliveryCounts: Sendable {
         kept.withLock { kept in kept[advisoryId].flatMap { $0.probe == probe ? $0.counts : nil } }
     }
 
+    /// Whether counts are kept for `advisoryId` (worth a probe before counting afresh).
+    public func keeps(advisoryId: Int64) -> Bool {
+        kept.withLock { $0[advisoryId] != nil }
+    }
+
     /// Keeps `counts` when every one is final (else forgets the advisory's).
     public func offer(advisoryId: Int64, probe: Probe, counts: [DeliveryCount]) {
         kept.withLock { kept in
