@@ -180,22 +180,51 @@ extension PostgresStore {
 
     // MARK: Recording outcomes
 
+    /// Outcomes as their sends complete (the dispatcher's group commit). The common case, a
+    /// batch of `sent`, is one statement committed on its own: one round trip, where a
+    /// transaction took four (BEGIN, the move, the question for held reports, COMMIT), and the
+    /// senders wait for it. Reports held for these sends that the statement saw are applied
+    /// next, with the batch's other outcomes, in one transaction; a report held while the
+    /// statement waited for a row's lock came after its snapshot, and housekeeping applies it
+    /// within a second (`settleHeldReports`), as it does one left by a crash between the two.
     public func recordOutcomes(_ outcomes: [DeliveryOutcome], owner: String, now: Date) async throws {
         guard !outcomes.isEmpty else { return }
-        try await write { pg in try await Self.record(outcomes, owner: owner, now: now, pg: pg) }
+        let held = try await autocommit { pg in try await Self.recordSent(outcomes, owner: owner, now: now, pg: pg) }.filter(\.held)
+        let others = outcomes.filter { if case .sent = $0.result { false } else { true } }
+        guard !held.isEmpty || !others.isEmpty else { return }
+        try await write { pg in
+            for moved in held { try await Self.applyEarlyReceipt(pg, id: moved.id, step: moved.step, now: now) }
+            try await Self.recordOthers(others, owner: owner, now: now, pg: pg)
+        }
     }
 
+    /// Outcomes inside a transaction (with a claim): the reports held for the sends are asked
+    /// by a statement of their own, which reads the database as it is now — a report held
+    /// while the move waited for the row's lock was committed after the move's snapshot.
     private static func record(_ outcomes: [DeliveryOutcome], owner: String, now: Date, pg: PG) async throws {
         guard !outcomes.isEmpty else { return }
+        let moved = try await recordSent(outcomes, owner: owner, now: now, pg: pg)
+        if !moved.isEmpty {
+            for row in try await pg.rows("SELECT delivery_id, step FROM early_receipts WHERE delivery_id = ANY(?) ORDER BY delivery_id", moved.map(\.id)) {
+                let id: Int64 = try row.get("delivery_id")
+                let step: Int = try row.get("step")
+                guard moved.contains(where: { $0.id == id && $0.step == step }) else { continue }  // an earlier step's: not this send's
+                try await Self.applyEarlyReceipt(pg, id: id, step: step, now: now)
+            }
+        }
+        try await recordOthers(outcomes, owner: owner, now: now, pg: pg)
+    }
+
+    /// The batch's `sent` outcomes in one statement: the rows moved, with their events; a
+    /// lost lease updates nothing and records nothing (`BatchRows` says how the rows are
+    /// matched).
+    private static func recordSent(_ outcomes: [DeliveryOutcome], owner: String, now: Date, pg: PG) async throws -> [Moved] {
         let sent = outcomes.compactMap { outcome -> (id: Int64, step: Int, provider: String?)? in
             guard case .sent(let provider) = outcome.result else { return nil }
             return (outcome.deliveryId, outcome.step, provider)
         }
-        // The common case, `sent`, for the whole batch in two statements; a lost lease
-        // updates nothing and records nothing (`BatchRows` says how the rows are matched).
-        if !sent.isEmpty {
-            // The rows moved and their events in one statement.
-            let moved = try await moveWithEvents(
+        guard !sent.isEmpty else { return [] }
+        return try await moveWithEvents(
                 pg,
                 """
                 UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1,
@@ -208,20 +237,11 @@ extension PostgresStore {
                 [now.ms, now.ms, sent.map(\.id), sent.map { Int32($0.step) }, sent.map { $0.provider ?? "" }, sent.map { $0.provider != nil },
                  DeliveryState.sending.rawValue, sent.count, owner, sent.count, sent.map(\.id)],
                 from: "sending", to: .sent, detail: nil, at: now)
-            // Reports that came first, asked by a statement of its own: it reads the database
-            // as it is now. A report held while this batch waited for the row's lock was
-            // committed after the update's snapshot was taken, which would not see it (the
-            // report would be lost: sent forever, never delivered).
-            if !moved.isEmpty {
-                let steps = Dictionary(sent.map { ($0.id, $0.step) }, uniquingKeysWith: { first, _ in first })
-                for row in try await pg.rows("SELECT delivery_id, step FROM early_receipts WHERE delivery_id = ANY(?) ORDER BY delivery_id", moved) {
-                    let id: Int64 = try row.get("delivery_id")
-                    guard try row.get("step", as: Int.self) == steps[id] else { continue }  // an earlier step's: not this send's
-                    try await Self.applyEarlyReceipt(pg, id: id, step: steps[id] ?? 0, now: now)
-                }
-            }
-        }
-        // One by one in delivery-id order: batches recorded at once lock rows in the same order.
+    }
+
+    /// The outcomes other than `sent` (retries, failures, fallbacks, expiry, releases), one by
+    /// one in delivery-id order: batches recorded at once lock rows in the same order.
+    private static func recordOthers(_ outcomes: [DeliveryOutcome], owner: String, now: Date, pg: PG) async throws {
         for outcome in outcomes.sorted(by: { $0.deliveryId < $1.deliveryId }) {
             if case .sent = outcome.result { continue }
             guard let row = try await pg.row(
@@ -394,11 +414,19 @@ extension PostgresStore {
             """, id, at.ms, step, channel, from, to.rawValue, attempt, detail, provider)
     }
 
+    /// A delivery a batch moved: its step, and whether a report is held for that step (as the
+    /// statement's snapshot saw `early_receipts`).
+    struct Moved {
+        var id: Int64
+        var step: Int
+        var held: Bool
+    }
+
     /// Moves deliveries (`update`, an UPDATE of `deliveries d` without RETURNING, whose
     /// parameters are `values`) and writes the same transition's event for each row it moved,
-    /// read from the row as it now is, in one statement; returns the moved ids.
+    /// read from the row as it now is, in one statement; returns the moved rows.
     static func moveWithEvents(_ pg: PG, _ update: String, _ values: [Bind], from: String, to: DeliveryState, detail: String?, at: Date)
-        async throws -> [Int64]
+        async throws -> [Moved]
     {
         try await pg.rows(
             """
@@ -407,45 +435,44 @@ extension PostgresStore {
             events AS (
                 INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
                 SELECT id, ?, step, channel, ?::text, ?, attempts, ?::text, provider_message_id FROM moved)
-            SELECT id FROM moved
+            SELECT id, step, EXISTS (SELECT 1 FROM early_receipts e WHERE e.delivery_id = moved.id AND e.step = moved.step) AS held FROM moved
             """, values: values + [at.ms, from, to.rawValue, detail]
-        ).map { try $0.get("id", as: Int64.self) }
+        ).map { Moved(id: try $0.get("id"), step: try $0.get("step"), held: try $0.get("held")) }
     }
 
     // MARK: Receipts
 
     public func applyReceipts(_ receipts: [DeliveryReceipt], now: Date) async throws {
         guard !receipts.isEmpty else { return }
-        // `delivered` for the whole batch in two statements; anything else (early, failed,
-        // intermediate, repeated) one by one.
+        // `delivered` for the whole batch in one statement committed on its own (one round
+        // trip); anything else (early, failed, intermediate, repeated) one by one, in a
+        // transaction after it. A report is applied once: the move needs `sent`.
         var seen = Set<Int64>()
         let delivered = receipts.filter { $0.status == .delivered && seen.insert($0.deliveryId).inserted }
-        try await write { pg in
-            var applied = Set<Int64>()
-            if !delivered.isEmpty {
-                let values: [Bind] = [
-                    delivered.map(\.deliveryId), delivered.map { Int32($0.step) }, delivered.map(\.channel), delivered.map(\.at.ms),
-                    DeliveryState.sent.rawValue, delivered.count, delivered.map(\.deliveryId),
-                ]
-                applied = Set(try await Self.moveWithEvents(
+        var applied = Set<Int64>()
+        if !delivered.isEmpty {
+            applied = Set(try await autocommit { pg in
+                try await Self.moveWithEvents(
                     pg,
                     """
                     UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.at
                     FROM unnest(?::bigint[], ?::integer[], ?::text[], ?::bigint[], \(BatchRows.repeated)) AS j(id, step, channel, at, state)
                     WHERE d.id = ANY(?) AND d.id = j.id AND d.step = j.step AND d.channel = j.channel AND d.state = j.state
-                    """, values, from: "sent", to: .delivered, detail: "delivery report", at: now))
-            }
-            var skipped = Set<Int64>()
-            // In delivery-id order (one delivery's reports as given): batches applied at once
-            // lock rows in the same order.
-            let ordered = receipts.enumerated().sorted { ($0.element.deliveryId, $0.offset) < ($1.element.deliveryId, $1.offset) }.map(\.element)
-            for receipt in ordered {
-                // The first `delivered` report of each updated row is done; repeats fall through and change nothing.
-                if receipt.status == .delivered, applied.contains(receipt.deliveryId), skipped.insert(receipt.deliveryId).inserted {
-                    continue
-                }
-                try await Self.apply(receipt, pg: pg, now: now)
-            }
+                    """,
+                    [delivered.map(\.deliveryId), delivered.map { Int32($0.step) }, delivered.map(\.channel), delivered.map(\.at.ms),
+                     DeliveryState.sent.rawValue, delivered.count, delivered.map(\.deliveryId)],
+                    from: "sent", to: .delivered, detail: "delivery report", at: now)
+            }.map(\.id))
+        }
+        // In delivery-id order (one delivery's reports as given): batches applied at once lock
+        // rows in the same order. The first `delivered` report of each moved row is done;
+        // repeats go on and change nothing.
+        var skipped = Set<Int64>()
+        let rest = receipts.enumerated().sorted { ($0.element.deliveryId, $0.offset) < ($1.element.deliveryId, $1.offset) }.map(\.element)
+            .filter { !($0.status == .delivered && applied.contains($0.deliveryId) && skipped.insert($0.deliveryId).inserted) }
+        guard !rest.isEmpty else { return }
+        try await write { pg in
+            for receipt in rest { try await Self.apply(receipt, pg: pg, now: now) }
         }
     }
 
@@ -560,6 +587,7 @@ extension PostgresStore {
 
     public func expireOverdue(now: Date) async throws -> Int {
         try await write { pg in
+            try await Self.settleHeldReports(pg, now: now)
             let expired = try await Self.transitionAll(
                 pg,
                 where: """
@@ -571,6 +599,21 @@ extension PostgresStore {
             try await pg.run("UPDATE advisories SET status = 'expired' WHERE status = 'published' AND expires_at <= ?", now.ms)
             return expired
         }
+    }
+
+    /// Applies the reports held for sends that are recorded by now (`recordOutcomes` leaves
+    /// one held while its move waited for the row, or one a crash left between the move and
+    /// its transaction): at most 1,000 a pass, by key from the small `early_receipts` table,
+    /// skipping rows another transaction holds (it is recording or applying them).
+    static func settleHeldReports(_ pg: PG, now: Date) async throws {
+        let rows = try await pg.rows(
+            """
+            SELECT d.id, d.step FROM deliveries d
+            WHERE d.id = ANY (ARRAY(SELECT delivery_id FROM early_receipts ORDER BY delivery_id LIMIT 1000)) AND d.state = \(DeliveryState.sent.sql)
+                AND EXISTS (SELECT 1 FROM early_receipts e WHERE e.delivery_id = d.id AND e.step = d.step)
+            ORDER BY d.id FOR UPDATE OF d SKIP LOCKED
+            """)
+        for row in rows { try await applyEarlyReceipt(pg, id: try row.get("id"), step: try row.get("step"), now: now) }
     }
 
     // MARK: Reading

@@ -80,6 +80,21 @@ public final class PostgresStore: HabarStore {
         }
     }
 
+    /// `body` on one connection without a transaction, for one statement that writes and
+    /// commits on its own (one round trip instead of BEGIN, the statement, COMMIT); run again
+    /// (up to 5 times) after a deadlock or serialization failure, which changed nothing.
+    func autocommit<T: Sendable>(_ body: @Sendable (PG) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await read(body)
+            } catch {
+                guard attempt < 5, Self.isRetryable(error) else { throw error }
+                attempt += 1
+            }
+        }
+    }
+
     /// The driver's errors made readable (`PostgresStoreError`); the store's own (an
     /// `OperationError`, a validation failure) unchanged.
     static func readable(_ error: any Error) -> any Error {
