@@ -74,7 +74,7 @@ public struct Gateway: Sendable {
     ) throws -> Gateway {
         let dataDirectory = URL(fileURLWithPath: configuration.dataDir)
         let store = opened.store
-        let receipts = ReceiptCollector(store: store, logger: logger, writers: opened.writers)
+        let receipts = ReceiptCollector(store: store, logger: logger, writers: opened.outcomeWriters)
         let adapters: [String: any ChannelAdapter]
         do {
             adapters = try registry.makeAdapters(configuration.effectiveChannels) { channel in
@@ -95,7 +95,7 @@ public struct Gateway: Sendable {
         let dispatcher = Dispatcher(
             store: store, adapters: adapters, configurations: configuration.effectiveChannels, receipts: receipts,
             settings: configuration.dispatcher, metricsFactory: PrometheusMetricsFactory(registry: registryMetrics),
-            logger: logger, links: links, exclusive: opened.exclusive, writers: opened.writers, now: now)
+            logger: logger, links: links, exclusive: opened.exclusive, writers: opened.outcomeWriters, now: now)
         var budgets: [String: Int] = [:]
         for channel in configuration.channels { if let budget = channel.segmentBudget { budgets[channel.name] = budget } }
         let publisher = AdvisoryPublisher(

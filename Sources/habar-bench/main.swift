@@ -53,7 +53,7 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "dispatch on PostgreSQL: instance counts, separated by commas.") var instances = "1,2,3"
     @Option(name: .customLong("pg-setting"), help: "with --postgres: a server setting for the bench's server, name=value (repeatable; e.g. shared_buffers=4GB).")
     var pgSettings: [String] = []
-    @Option(help: "dispatch on PostgreSQL: transactions of outcomes and of receipts each instance writes at once (default: as `habar serve`, a quarter of the pool).")
+    @Option(help: "dispatch on PostgreSQL: transactions of outcomes and of receipts each instance writes at once (default: as `habar serve`, two).")
     var writers: Int?
 
     func validate() throws {
@@ -155,8 +155,9 @@ func postgresDispatchBenchmark(_ count: Int, instances: Int, peer: PostgresPeer)
     var lanes: [(Dispatcher, [String: any ChannelAdapter])] = []
     for index in 0..<instances {
         let own = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 20), logger: Logger(label: "bench"))
-        // As `habar serve` on PostgreSQL: a quarter of the pool for each group commit.
-        lanes.append(try dispatchLane(own, instanceId: "bench-\(index)", directory: try Fixtures.temporaryDirectory("bench-pg"), writers: options.writers ?? 5))
+        // As `habar serve` on PostgreSQL: as many transactions at once as the store says.
+        lanes.append(try dispatchLane(own, instanceId: "bench-\(index)", directory: try Fixtures.temporaryDirectory("bench-pg"),
+                                      writers: options.writers ?? PostgresStoreFactory.outcomeWriters))
     }
     try await postgresStatements(peer, reset: true)
     try await measureDispatch(count, store: store, lanes: lanes, label: "dispatch (PostgreSQL, \(instances) instance\(instances == 1 ? "" : "s"))")

@@ -47,7 +47,7 @@ public final class Dispatcher: Service {
     ) {
         self.exclusive = exclusive
         let owner = settings.instanceId
-        // Outcomes in `writers` transactions at once (`OpenedStore.writers`): on a server
+        // Outcomes in `writers` transactions at once (`OpenedStore.outcomeWriters`): on a server
         // database one batch at a time left the senders waiting on its round trips.
         recorder = GroupCommit(maxBatch: 1000, lanes: writers) { [store] batch in
             try await store.recordOutcomes(batch, owner: owner, now: now())

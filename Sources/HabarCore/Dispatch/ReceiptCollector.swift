@@ -21,7 +21,7 @@ public actor ReceiptCollector: DeliveryReceiptSink {
 
     /// - Parameters:
     ///   - maxBatch: receipt lists (one per `accept`) written in one transaction at most.
-    ///   - writers: transactions written at once (`OpenedStore.writers`).
+    ///   - writers: transactions written at once (`OpenedStore.outcomeWriters`).
     public init(store: any DispatchStore, logger: Logger, maxBatch: Int = 64, writers: Int = 1) {
         let clock = self.clock
         commits = GroupCommit(maxBatch: maxBatch, lanes: writers) { lists in

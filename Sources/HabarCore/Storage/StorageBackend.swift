@@ -49,13 +49,20 @@ public struct OpenedStore: Sendable {
     /// How many write transactions are worth running at once (the gateway's group commits):
     /// 1 for a store with one writer (SQLite), more for a server with a pool of connections.
     public var writers: Int
+    /// How many transactions of send outcomes and of delivery reports (the dispatcher's group
+    /// commits, one statement a batch) are worth running at once.
+    public var outcomeWriters: Int
 
-    public init(store: any HabarStore, services: [any Service] = [], hold: (any Sendable)? = nil, exclusive: Bool = false, writers: Int = 1) {
+    public init(
+        store: any HabarStore, services: [any Service] = [], hold: (any Sendable)? = nil, exclusive: Bool = false, writers: Int = 1,
+        outcomeWriters: Int = 1
+    ) {
         self.store = store
         self.services = services
         self.hold = hold
         self.exclusive = exclusive
         self.writers = writers
+        self.outcomeWriters = outcomeWriters
     }
 }
 
