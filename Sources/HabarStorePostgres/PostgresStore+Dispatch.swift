@@ -508,7 +508,12 @@ extension PostgresStore {
         }
     }
 
+    /// Applies the report held for delivery `id`'s step, if one is still held. The delivery's
+    /// row is locked first, as every other path locks it before its held report, so two
+    /// appliers of the same report (a send's record and housekeeping) queue instead of
+    /// deadlocking; the second finds nothing held.
     private static func applyEarlyReceipt(_ pg: PG, id: Int64, step: Int, now: Date) async throws {
+        _ = try await pg.run("SELECT 1 FROM deliveries WHERE id = ? FOR UPDATE", id)
         guard let early = try await pg.row(
             "DELETE FROM early_receipts WHERE delivery_id = ? AND step = ? RETURNING status, reason, at, provider_message_id", id, step)
         else { return }
