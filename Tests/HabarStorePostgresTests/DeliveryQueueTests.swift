@@ -132,6 +132,47 @@ struct DeliveryQueueTests {
         #expect(try await peer.psql("SELECT count(*) FROM early_receipts", database: database).trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
 
+    @Test("held reports: one a crash left behind a recorded send is applied by housekeeping; one for a send still in flight waits for it, and is applied as it is recorded; one for another step stays held")
+    func heldReportsSettle() async throws {
+        guard let peer = try await PostgresFixture.peer() else { return }
+        let (store, database, _) = try await Self.published(peer, citizens: 3, poolSize: 2)
+        defer { store.close() }
+        let now = Date()
+        let ids = try await store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: 3, owner: "a", leaseUntil: now.addingTimeInterval(30), now: now
+        ).map(\.deliveryId).sorted()
+        try #require(ids.count == 3)
+        let (leftByCrash, inFlight, otherStep) = (ids[0], ids[1], ids[2])
+        func sent(_ id: Int64) -> DeliveryOutcome {
+            DeliveryOutcome(deliveryId: id, step: 0, channel: "sms", result: .sent(providerMessageId: "p-\(id)"))
+        }
+        try await store.recordOutcomes([sent(leftByCrash), sent(otherStep)], owner: "a", now: Date())
+        // What a crash between a send's record and the transaction after it leaves: the send
+        // recorded, its report still held. And a report held for a send not recorded yet, and
+        // one for a step the delivery is not at.
+        let at = Int64(now.timeIntervalSince1970 * 1000)
+        _ = try await peer.psql(
+            """
+            INSERT INTO early_receipts (delivery_id, step, status, at, provider_message_id) VALUES
+                (\(leftByCrash), 0, 'delivered', \(at), 'p-\(leftByCrash)'), (\(inFlight), 0, 'delivered', \(at), 'p-\(inFlight)'),
+                (\(otherStep), 1, 'delivered', \(at), 'p-\(otherStep)')
+            """, database: database)
+        _ = try await store.expireOverdue(now: Date())
+        #expect(try await store.delivery(id: leftByCrash)?.state == .delivered, "housekeeping applied the report the crash left")
+        #expect(try await store.delivery(id: inFlight)?.state == .sending)
+        #expect(try await store.delivery(id: otherStep)?.state == .sent, "a report for another step changes nothing")
+        func held() async throws -> String {
+            try await peer.psql("SELECT string_agg(delivery_id || '/' || step, ',' ORDER BY delivery_id) FROM early_receipts", database: database)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try await held() == "\(inFlight)/0,\(otherStep)/1")
+        // The send in flight is recorded: its statement sees the held report, applied at once.
+        try await store.recordOutcomes([sent(inFlight)], owner: "a", now: Date())
+        #expect(try await store.delivery(id: inFlight)?.state == .delivered)
+        #expect(try await store.deliveryEvents(deliveryId: inFlight).map(\.toState) == [.queued, .sending, .sent, .delivered])
+        #expect(try await held() == "\(otherStep)/1")
+    }
+
     @Test("deliveries and advisories are never deleted: the keys v6 dropped cannot dangle")
     func neverDeleted() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
