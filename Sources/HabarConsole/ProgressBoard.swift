@@ -56,7 +56,7 @@ actor ProgressBoard {
     /// no earlier than that instant: a page that knows the set of advisories changed since
     /// waits for a read that shows the change.
     func snapshot(maxAge: Duration = .seconds(1), readSince: ContinuousClock.Instant? = nil) async throws -> Snapshot {
-        let since = max(ContinuousClock.now - maxAge, readSince ?? ContinuousClock.now - maxAge)
+        let since = max(ContinuousClock.now - maxAge, readSince ?? .now - maxAge)
         if let current, current.taken >= since { return current }
         if let refreshing, refreshing.started >= since { return try await refreshing.task.value }
         let gateway = self.gateway

@@ -24,7 +24,8 @@ extension PostgresStore {
         if outcomes.isEmpty, try await !anyDue(channel: channel, now: now) { return [] }
         let installation = try await installationId()
         return try await write { pg in
-            try await Self.record(outcomes, owner: owner, now: now, pg: pg)
+            let moved = try await Self.recordSent(outcomes, owner: owner, now: now, pg: pg)
+            try await Self.record(outcomes, after: moved, owner: owner, now: now, pg: pg)
             return try await Self.claim(
                 channel: channel, kind: kind, address: address, limit: limit, owner: owner, leaseUntil: leaseUntil, now: now,
                 installation: installation, pg: pg)
@@ -183,35 +184,23 @@ extension PostgresStore {
     /// Outcomes as their sends complete (the dispatcher's group commit). The common case, a
     /// batch of `sent`, is one statement committed on its own: one round trip, where a
     /// transaction took four (BEGIN, the move, the question for held reports, COMMIT), and the
-    /// senders wait for it. Reports held for these sends that the statement saw are applied
-    /// next, with the batch's other outcomes, in one transaction; a report held while the
-    /// statement waited for a row's lock came after its snapshot, and housekeeping applies it
-    /// within a second (`settleHeldReports`), as it does one left by a crash between the two.
+    /// senders wait for it. The batch's other outcomes, and the reports held for its sends
+    /// that the statement saw, follow in one transaction (`record`).
     public func recordOutcomes(_ outcomes: [DeliveryOutcome], owner: String, now: Date) async throws {
         guard !outcomes.isEmpty else { return }
-        let held = try await autocommit { pg in try await Self.recordSent(outcomes, owner: owner, now: now, pg: pg) }.filter(\.held)
+        let moved = try await autocommit { pg in try await Self.recordSent(outcomes, owner: owner, now: now, pg: pg) }
         let others = outcomes.filter { if case .sent = $0.result { false } else { true } }
-        guard !held.isEmpty || !others.isEmpty else { return }
-        try await write { pg in
-            for moved in held { try await Self.applyEarlyReceipt(pg, id: moved.id, step: moved.step, now: now) }
-            try await Self.recordOthers(others, owner: owner, now: now, pg: pg)
-        }
+        guard moved.contains(where: \.held) || !others.isEmpty else { return }
+        try await write { pg in try await Self.record(others, after: moved, owner: owner, now: now, pg: pg) }
     }
 
-    /// Outcomes inside a transaction (with a claim): the reports held for the sends are asked
-    /// by a statement of their own, which reads the database as it is now — a report held
-    /// while the move waited for the row's lock was committed after the move's snapshot.
-    private static func record(_ outcomes: [DeliveryOutcome], owner: String, now: Date, pg: PG) async throws {
-        guard !outcomes.isEmpty else { return }
-        let moved = try await recordSent(outcomes, owner: owner, now: now, pg: pg)
-        if !moved.isEmpty {
-            for row in try await pg.rows("SELECT delivery_id, step FROM early_receipts WHERE delivery_id = ANY(?) ORDER BY delivery_id", moved.map(\.id)) {
-                let id: Int64 = try row.get("delivery_id")
-                let step: Int = try row.get("step")
-                guard moved.contains(where: { $0.id == id && $0.step == step }) else { continue }  // an earlier step's: not this send's
-                try await Self.applyEarlyReceipt(pg, id: id, step: step, now: now)
-            }
-        }
+    /// Inside a transaction: applies the reports held for the sends `moved` that their
+    /// statement saw, then records `outcomes` other than `sent`. A report held while that
+    /// statement waited for a row's lock was committed after its snapshot, and one a crash
+    /// left between the two transactions is still held: housekeeping applies both within a
+    /// second (`settleHeldReports`).
+    private static func record(_ outcomes: [DeliveryOutcome], after moved: [Moved], owner: String, now: Date, pg: PG) async throws {
+        for send in moved where send.held { try await applyEarlyReceipt(pg, id: send.id, step: send.step, now: now) }
         try await recordOthers(outcomes, owner: owner, now: now, pg: pg)
     }
 
@@ -513,11 +502,10 @@ extension PostgresStore {
     /// appliers of the same report (a send's record and housekeeping) queue instead of
     /// deadlocking; the second finds nothing held.
     private static func applyEarlyReceipt(_ pg: PG, id: Int64, step: Int, now: Date) async throws {
-        _ = try await pg.run("SELECT 1 FROM deliveries WHERE id = ? FOR UPDATE", id)
-        guard let early = try await pg.row(
-            "DELETE FROM early_receipts WHERE delivery_id = ? AND step = ? RETURNING status, reason, at, provider_message_id", id, step)
+        guard let channel = try await pg.value("SELECT channel FROM deliveries WHERE id = ? FOR UPDATE", id, as: String.self),
+            let early = try await pg.row(
+                "DELETE FROM early_receipts WHERE delivery_id = ? AND step = ? RETURNING status, reason, at, provider_message_id", id, step)
         else { return }
-        guard let channel = try await pg.value("SELECT channel FROM deliveries WHERE id = ?", id, as: String.self) else { return }
         let status: DeliveryReceipt.Status =
             try early.get("status", as: String.self) == "delivered" ? .delivered : .failed(reason: try early.get("reason", as: String?.self) ?? "failed")
         try await apply(

@@ -27,6 +27,22 @@ struct DeliveryQueueTests {
         return (store, String(url.split(separator: "/").last ?? ""), queued)
     }
 
+    /// `published` with every delivery claimed by instance "a": the store, its database and
+    /// the claimed ids in order.
+    static func claimedByA(_ peer: PostgresPeer, citizens: Int) async throws -> (store: PostgresStore, database: String, ids: [Int64]) {
+        let (store, database, _) = try await published(peer, citizens: citizens, poolSize: 2)
+        let now = Date()
+        let ids = try await store.claimDeliveries(
+            channel: "sms", kind: .sms, address: .phone, limit: citizens, owner: "a", leaseUntil: now.addingTimeInterval(30), now: now
+        ).map(\.deliveryId).sorted()
+        return (store, database, ids)
+    }
+
+    /// Instance "a"'s send of delivery `id`, step 0.
+    static func sent(_ id: Int64) -> DeliveryOutcome {
+        DeliveryOutcome(deliveryId: id, step: 0, channel: "sms", result: .sent(providerMessageId: "p-\(id)"))
+    }
+
     @Test("the queue mirrors the live deliveries through claims, outcomes, receipts, take-over and expiry; moves are HOT updates")
     func mirrors() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
@@ -101,12 +117,10 @@ struct DeliveryQueueTests {
     @Test("a delivery report held while its send was being recorded is applied: the record waits for the row, housekeeping's next pass applies the report")
     func earlyReportDuringRecord() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
-        let (store, database, _) = try await Self.published(peer, citizens: 1, poolSize: 2)
+        let (store, database, ids) = try await Self.claimedByA(peer, citizens: 1)
         defer { store.close() }
         let now = Date()
-        let claimed = try await store.claimDeliveries(
-            channel: "sms", kind: .sms, address: .phone, limit: 1, owner: "a", leaseUntil: now.addingTimeInterval(30), now: now)
-        let id = try #require(claimed.first?.deliveryId)
+        let id = try #require(ids.first)
         // The provider's report comes before the send is recorded: the receipt path locks the
         // row, finds it still sending and holds the report; it commits while the record of the
         // send is waiting for that lock.
@@ -119,8 +133,7 @@ struct DeliveryQueueTests {
                 """, database: database)
         }
         try await Task.sleep(for: .milliseconds(500))
-        try await store.recordOutcomes(
-            [DeliveryOutcome(deliveryId: id, step: 0, channel: "sms", result: .sent(providerMessageId: "p-1"))], owner: "a", now: Date())
+        try await store.recordOutcomes([Self.sent(id)], owner: "a", now: Date())
         _ = try await holder.value
         // The record's statement began before the report was committed, so it could not see
         // it; the send is recorded and the report still held — until housekeeping's next pass
@@ -135,18 +148,12 @@ struct DeliveryQueueTests {
     @Test("held reports: one a crash left behind a recorded send is applied by housekeeping; one for a send still in flight waits for it, and is applied as it is recorded; one for another step stays held")
     func heldReportsSettle() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
-        let (store, database, _) = try await Self.published(peer, citizens: 3, poolSize: 2)
+        let (store, database, ids) = try await Self.claimedByA(peer, citizens: 3)
         defer { store.close() }
         let now = Date()
-        let ids = try await store.claimDeliveries(
-            channel: "sms", kind: .sms, address: .phone, limit: 3, owner: "a", leaseUntil: now.addingTimeInterval(30), now: now
-        ).map(\.deliveryId).sorted()
         try #require(ids.count == 3)
         let (leftByCrash, inFlight, otherStep) = (ids[0], ids[1], ids[2])
-        func sent(_ id: Int64) -> DeliveryOutcome {
-            DeliveryOutcome(deliveryId: id, step: 0, channel: "sms", result: .sent(providerMessageId: "p-\(id)"))
-        }
-        try await store.recordOutcomes([sent(leftByCrash), sent(otherStep)], owner: "a", now: Date())
+        try await store.recordOutcomes([Self.sent(leftByCrash), Self.sent(otherStep)], owner: "a", now: Date())
         // What a crash between a send's record and the transaction after it leaves: the send
         // recorded, its report still held. And a report held for a send not recorded yet, and
         // one for a step the delivery is not at.
@@ -167,7 +174,7 @@ struct DeliveryQueueTests {
         }
         #expect(try await held() == "\(inFlight)/0,\(otherStep)/1")
         // The send in flight is recorded: its statement sees the held report, applied at once.
-        try await store.recordOutcomes([sent(inFlight)], owner: "a", now: Date())
+        try await store.recordOutcomes([Self.sent(inFlight)], owner: "a", now: Date())
         #expect(try await store.delivery(id: inFlight)?.state == .delivered)
         #expect(try await store.deliveryEvents(deliveryId: inFlight).map(\.toState) == [.queued, .sending, .sent, .delivered])
         #expect(try await held() == "\(otherStep)/1")
