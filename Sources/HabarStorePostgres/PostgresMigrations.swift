@@ -19,6 +19,10 @@ enum PostgresMigrations {
     /// `pg_advisory_lock` key: "habarmig" as 8 bytes.
     static let lockKey: Int64 = 0x6861_6261_726D_6967
 
+    /// `pg_advisory_xact_lock` key between writing deliveries for many citizens (shared) and
+    /// deleting citizens (exclusive): "habarcit" as 8 bytes (migration v7).
+    static let citizensLockKey: Int64 = 0x6861_6261_7263_6974
+
     /// First 16 hex digits of the migration's SHA-256: recorded with it in `habar_migrations`
     /// and pinned by `PostgresMigrationTests` (an edit after landing fails there, and a database
     /// that ran another text of it is refused here).
@@ -633,6 +637,48 @@ enum PostgresMigrations {
                 FOR EACH STATEMENT EXECUTE FUNCTION habar_never_deleted();
             CREATE TRIGGER advisories_never_deleted BEFORE DELETE OR TRUNCATE ON advisories
                 FOR EACH STATEMENT EXECUTE FUNCTION habar_never_deleted();
+            """),
+        // A publication's three remaining row-by-row checks: the citizen's key (a lookup and a
+        // row lock of every recipient: a quarter of a million-row fan-out) and the subscriber's
+        // and agency group's (NULL for a citizen's delivery, still a queued trigger event per
+        // row). Subscribers and agency groups are never deleted (deactivated instead): a rule
+        // the database now enforces, as v6 did for deliveries. Citizens are deleted (erasure,
+        // merge): the key's ON DELETE SET NULL is now a trigger on citizens, and the race the
+        // key's row lock stopped (a fan-out that read a citizen about to be erased, writing its
+        // delivery after the erasure had nulled the others) is stopped by an advisory lock
+        // (`citizensLockKey`): whatever writes deliveries for many citizens at once holds it
+        // shared from before its statement's snapshot, whatever deletes citizens holds it
+        // exclusive, so an erasure waits for a fan-out in flight and then sees (and cancels) its
+        // deliveries, and a fan-out begun after it does not see the citizen. One delivery at a
+        // time (a follow-up) locks its citizen's row instead (`FOR KEY SHARE`), as the key did.
+        // And the advisory's own index folds into the fan-out key (same first column; not
+        // partial, so subscribers' deliveries, whose citizen is NULL, are in it and never equal):
+        // one index fewer to write per delivery.
+        Migration(name: "v7: a fan-out without row-by-row checks", sql: """
+            ALTER TABLE deliveries DROP CONSTRAINT deliveries_citizen_id_fkey;
+            ALTER TABLE deliveries DROP CONSTRAINT deliveries_subscriber_id_fkey;
+            ALTER TABLE deliveries DROP CONSTRAINT deliveries_agency_group_fkey;
+            CREATE TRIGGER subscribers_never_deleted BEFORE DELETE OR TRUNCATE ON subscribers
+                FOR EACH STATEMENT EXECUTE FUNCTION habar_never_deleted();
+            CREATE TRIGGER agency_groups_never_deleted BEFORE DELETE OR TRUNCATE ON agency_groups
+                FOR EACH STATEMENT EXECUTE FUNCTION habar_never_deleted();
+            CREATE FUNCTION habar_citizens_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_advisory_xact_lock(\(citizensLockKey));
+                UPDATE deliveries SET citizen_id = NULL WHERE citizen_id = ANY (ARRAY(SELECT id FROM old_rows));
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER citizens_deleted AFTER DELETE ON citizens REFERENCING OLD TABLE AS old_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION habar_citizens_deleted();
+            CREATE FUNCTION habar_citizens_not_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'citizens are deleted one by one (erasure, merge), never truncated' USING ERRCODE = 'restrict_violation';
+            END $$;
+            CREATE TRIGGER citizens_not_truncated BEFORE TRUNCATE ON citizens
+                FOR EACH STATEMENT EXECUTE FUNCTION habar_citizens_not_truncated();
+            DROP INDEX deliveries_by_advisory;
+            DROP INDEX deliveries_once;
+            CREATE UNIQUE INDEX deliveries_once ON deliveries (advisory_id, advisory_version, purpose, citizen_id, plan_index);
             """),
     ]
 

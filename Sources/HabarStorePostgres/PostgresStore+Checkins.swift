@@ -135,7 +135,10 @@ extension PostgresStore {
         _ pg: PG, advisoryId: Int64, followUp: FollowUp, citizenId: Int64, planIndex: Int, channel: String,
         message: RenderedMessage, expiresAt: Date, now: Date
     ) async throws -> Bool {
-        guard let citizen = try await pg.row("SELECT language, phone, email FROM citizens WHERE id = ?", citizenId) else { return false }
+        // Locked against erasure until the delivery is written (what a foreign key's check did).
+        guard let citizen = try await pg.row("SELECT language, phone, email FROM citizens WHERE id = ? FOR KEY SHARE", citizenId) else {
+            return false
+        }
         let language: String = try citizen.get("language")
         try await pg.run(
             """

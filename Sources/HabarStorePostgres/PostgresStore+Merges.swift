@@ -53,6 +53,8 @@ extension PostgresStore {
     /// deadlock or interleave.
     public func mergeCitizens(keep: Int64, duplicate: Int64, actor: String, at: Date) async throws -> Citizen {
         try await write { pg in
+            // After the fan-outs in flight: their deliveries to the duplicate move below too.
+            try await Self.deletingCitizens(pg)
             let locked = try await pg.rows("SELECT * FROM citizens WHERE id IN (?, ?) ORDER BY id FOR UPDATE", keep, duplicate)
             guard let kept = try locked.first(where: { try $0.get("id", as: Int64.self) == keep }) else { throw OperationError.notFound("citizen \(keep)") }
             guard let merged = try locked.first(where: { try $0.get("id", as: Int64.self) == duplicate }) else {

@@ -98,6 +98,8 @@ extension PostgresStore {
 
     public func eraseCitizen(id: Int64, at: Date) async throws -> Bool {
         try await write { pg in
+            // After the fan-outs in flight: their deliveries to this citizen are cancelled below too.
+            try await Self.deletingCitizens(pg)
             guard try await pg.run("SELECT 1 FROM citizens WHERE id = ? FOR UPDATE", id) == 1 else { return false }
             try await Self.transitionAll(
                 pg, where: "citizen_id = ? AND state IN \(DeliveryState.pending.sql)", [id], to: .cancelled, at: at, detail: "citizen's data erased")

@@ -80,6 +80,23 @@ public final class PostgresStore: HabarStore {
         }
     }
 
+    // MARK: Citizens and the deliveries that name them
+
+    /// Citizens are not deleted until this transaction ends (migration v7's lock, shared; many
+    /// transactions hold it at once). Taken first, before the statement that writes deliveries
+    /// for many citizens, so that statement's snapshot already shows any erasure that held the
+    /// lock before it, and an erasure after it waits for this transaction and then sees its deliveries.
+    static func keepCitizens(_ pg: PG) async throws {
+        try await pg.run("SELECT pg_advisory_xact_lock_shared(?)", PostgresMigrations.citizensLockKey)
+    }
+
+    /// Deleting citizens (erasure, merge): waits for the transactions that keep citizens (a
+    /// fan-out in flight), and holds new ones back until this one ends. Taken first, before the
+    /// statements that look for the citizen's deliveries. The trigger on citizens takes it too.
+    static func deletingCitizens(_ pg: PG) async throws {
+        try await pg.run("SELECT pg_advisory_xact_lock(?)", PostgresMigrations.citizensLockKey)
+    }
+
     /// `body` on one connection without a transaction, for one statement that writes and
     /// commits on its own (one round trip instead of BEGIN, the statement, COMMIT); run again
     /// (up to 5 times) after a deadlock or serialization failure, which changed nothing.

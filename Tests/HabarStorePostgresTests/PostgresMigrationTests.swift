@@ -15,6 +15,7 @@ struct PostgresMigrationTests {
         ("v4: lookups ordered by id", "db2871c57f6a8e9c"),
         ("v5: the claim in index order", "eb38055f50f379d2"),
         ("v6: delivery rows checked by construction", "e9529c2b6c8a31fa"),
+        ("v7: a fan-out without row-by-row checks", "cd1e075630dc9ecc"),
     ]
 
     @Test("every landed migration is unchanged, in its order")

@@ -1,0 +1,103 @@
+import Foundation
+import HabarCore
+import HabarMessages
+@testable import HabarStorePostgres
+import HabarTesting
+import Logging
+import Testing
+
+/// Migration v7's promises about a publication's fan-out: no row-by-row check of the citizen,
+/// yet no delivery names a citizen who is gone, and an erasure racing a fan-out still cancels
+/// what the fan-out queued for that citizen; and a first approval's plan does not depend on the
+/// statistics autovacuum last took of `deliveries`.
+@Suite("PostgreSQL fan-out")
+struct FanOutTests {
+    static func publisher(_ store: PostgresStore) throws -> AdvisoryPublisher {
+        AdvisoryPublisher(
+            store: store, catalog: try Fixtures.catalog(),
+            channels: ["sms": ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: true)])
+    }
+
+    static func number(_ text: String) -> Int { Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
+
+    @Test("a first approval reads the deliveries table a few times, not once per citizen, after autovacuum saw it empty")
+    func planWithoutStatistics() async throws {
+        guard let peer = try await PostgresFixture.peer() else { return }
+        let url = try await peer.createDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.fanout"))
+        let citizens = 2_000
+        _ = try await store.upsertCitizens((1...citizens).map { Fixtures.citizen($0) })
+        // What autovacuum does on a new installation: the deliveries table analysed while empty.
+        try await peer.psql("VACUUM ANALYZE deliveries", database: database)
+        try await peer.psql("VACUUM ANALYZE citizens", database: database)
+        let publisher = try Self.publisher(store)
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        let queued = try await publisher.publish(id: draft.id, approver: "approver", now: Date()).queued
+        #expect(queued == citizens)
+        // The store's connections end, and with them their statistics reach the server.
+        store.close()
+        var scans = -1
+        for _ in 0..<100 {
+            let row = try await peer.psql("SELECT n_tup_ins || ' ' || seq_scan FROM pg_stat_user_tables WHERE relname = 'deliveries'", database: database)
+            let parts = row.split(separator: " ").map { Self.number(String($0)) }
+            if parts.count == 2, parts[0] >= citizens {
+                scans = parts[1]
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(scans >= 0, "the server's statistics never showed the publication's inserts")
+        #expect(scans < citizens / 10, "the publication scanned the whole deliveries table \(scans) times (a nested loop per citizen)")
+    }
+
+    @Test("an erasure waits for a fan-out in flight, then cancels and strips what it queued for the citizen")
+    func erasureAfterFanOut() async throws {
+        guard let peer = try await PostgresFixture.peer() else { return }
+        let (store, database, queued) = try await DeliveryQueueTests.published(peer, citizens: 3, poolSize: 4)
+        defer { store.close() }
+        #expect(queued == 3)
+        let citizen = Self.number(try await peer.psql("SELECT min(citizen_id) FROM deliveries", database: database))
+        // A second version's fan-out, as the store runs it (the lock shared first, then the
+        // statement), still open when the erasure comes.
+        let fanOut = Task {
+            try await peer.psql(
+                """
+                BEGIN; SELECT pg_advisory_xact_lock_shared(\(PostgresMigrations.citizensLockKey));
+                INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, steps, step, channel, state,
+                    priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
+                SELECT advisory_id, 2, plan_index, citizen_id, language, phone, steps, 0, channel, 'queued', priority, next_attempt_at,
+                    expires_at, created_at, updated_at, step_started_at FROM deliveries WHERE citizen_id = \(citizen);
+                SELECT pg_sleep(1.5); COMMIT;
+                """, database: database)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await store.eraseCitizen(id: Int64(citizen), at: Date()))
+        _ = try await fanOut.value
+        let left = try await peer.psql(
+            """
+            SELECT advisory_version || ':' || state || ':' || coalesce(phone, '-') || ':' || coalesce(citizen_id::text, '-')
+            FROM deliveries WHERE citizen_id IS NULL ORDER BY advisory_version
+            """, database: database)
+        #expect(left.split(separator: "\n").map(String.init) == ["1:cancelled:-:-", "2:cancelled:-:-"],
+                "both versions' deliveries to the erased citizen are cancelled, without address or link to the person")
+        #expect(Self.number(try await peer.psql("SELECT count(*) FROM delivery_queue WHERE delivery_id IN (SELECT id FROM deliveries WHERE citizen_id IS NULL)", database: database)) == 0)
+    }
+
+    @Test("a citizen deleted any way leaves its deliveries without it; subscribers and agency groups are never deleted, citizens never truncated")
+    func referencesStayWhole() async throws {
+        guard let peer = try await PostgresFixture.peer() else { return }
+        let (store, database, _) = try await DeliveryQueueTests.published(peer, citizens: 3, poolSize: 2)
+        defer { store.close() }
+        let citizen = Self.number(try await peer.psql("SELECT min(citizen_id) FROM deliveries", database: database))
+        try await peer.psql("DELETE FROM citizens WHERE id = \(citizen)", database: database)
+        #expect(try await peer.psql(
+            "SELECT count(*) || ' ' || count(citizen_id) || ' ' || count(*) FILTER (WHERE citizen_id = \(citizen)) FROM deliveries", database: database
+        ).trimmingCharacters(in: .whitespacesAndNewlines) == "3 2 0")
+        for statement in ["DELETE FROM subscribers", "TRUNCATE subscribers CASCADE", "DELETE FROM agency_groups", "TRUNCATE agency_groups CASCADE",
+                          "TRUNCATE citizens CASCADE"] {
+            await #expect(throws: (any Error).self, "\(statement)") { try await peer.psql(statement, database: database) }
+        }
+        #expect(Self.number(try await peer.psql("SELECT count(*) FROM citizens", database: database)) == 2)
+    }
+}
