@@ -23,6 +23,8 @@ public struct PostgresSettings: Sendable {
     public var database: String
     public var sslMode: String
     public var rootCertificate: String?
+    /// Seconds a new connection may take to be made (`connect_timeout`; 10 by default).
+    public var connectTimeout = 10
     public var poolSize: Int
     public var applicationName: String
     public let redactedURL: String
@@ -70,6 +72,10 @@ public struct PostgresSettings: Sendable {
         }
         self.poolSize = poolSize
         applicationName = query["application_name"] ?? "habar"
+        if let text = query["connect_timeout"] {
+            guard let seconds = Int(text), seconds > 0 else { throw refuse("connect_timeout '\(text)' is not a whole number of seconds above 0") }
+            connectTimeout = seconds
+        }
     }
 
     /// From the configuration's storage section; `storage.url` is required.
@@ -80,23 +86,30 @@ public struct PostgresSettings: Sendable {
         try self.init(url: url, poolSize: storage.poolSize)
     }
 
+    /// TLS as `sslmode` asks: none (`disable`), or whether it is required and how the
+    /// server's certificate is checked.
+    var tlsPolicy: (required: Bool, configuration: TLSConfiguration)? {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case "disable": return nil
+        case "allow", "prefer":
+            configuration.certificateVerification = .none
+            return (false, configuration)
+        case "require":
+            configuration.certificateVerification = .none
+            return (true, configuration)
+        case "verify-ca":
+            configuration.certificateVerification = .noHostnameVerification
+        default:
+            configuration.certificateVerification = .fullVerification
+        }
+        if let rootCertificate { configuration.trustRoots = .file(rootCertificate) }
+        return (true, configuration)
+    }
+
     var tls: PostgresClient.Configuration.TLS {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            switch sslMode {
-            case "disable": return .disable
-            case "allow", "prefer":
-                configuration.certificateVerification = .none
-                return .prefer(configuration)
-            case "require":
-                configuration.certificateVerification = .none
-                return .require(configuration)
-            case "verify-ca":
-                configuration.certificateVerification = .noHostnameVerification
-            default:
-                configuration.certificateVerification = .fullVerification
-            }
-            if let rootCertificate { configuration.trustRoots = .file(rootCertificate) }
-            return .require(configuration)
+        guard let policy = tlsPolicy else { return .disable }
+        return policy.required ? .require(policy.configuration) : .prefer(policy.configuration)
     }
 
     var clientConfiguration: PostgresClient.Configuration {
@@ -108,8 +121,29 @@ public struct PostgresSettings: Sendable {
             configuration = PostgresClient.Configuration(
                 host: host, port: port, username: user, password: password, database: database, tls: tls)
         }
+        configuration.options.connectTimeout = .seconds(connectTimeout)
         configuration.options.maximumConnections = poolSize
         configuration.options.minimumConnections = 0
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
+        return configuration
+    }
+
+    /// One connection like the pool's (server, user, TLS, timeout): `PostgresStore.open` makes it first.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        var configuration: PostgresConnection.Configuration
+        if let socketDirectory {
+            configuration = PostgresConnection.Configuration(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        } else {
+            var connectionTLS = PostgresConnection.Configuration.TLS.disable
+            if let policy = tlsPolicy {
+                let context = try NIOSSLContext(configuration: policy.configuration)
+                connectionTLS = policy.required ? .require(context) : .prefer(context)
+            }
+            configuration = PostgresConnection.Configuration(
+                host: host, port: port, username: user, password: password, database: database, tls: connectionTLS)
+        }
+        configuration.options.connectTimeout = .seconds(Int64(connectTimeout))
         configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         return configuration
     }

@@ -2,6 +2,7 @@ import Foundation
 import HabarCore
 import HabarMessages
 import Logging
+import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -33,6 +34,17 @@ public final class PostgresStore: HabarStore {
     /// Connects, migrates (under the migration lock) and returns the store; the pool runs
     /// until `close()` (or the store is released).
     public static func open(_ settings: PostgresSettings, logger: Logger) async throws -> PostgresStore {
+        // One connection first, alone: what cannot work (a certificate the CA did not sign, a
+        // wrong password, no such database, nobody listening) fails the start with the
+        // server's reason, where the pool would try again and again, waiting forever.
+        do {
+            let connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: try settings.connectionConfiguration(), id: 0, logger: logger
+            ).get()
+            try await connection.close()
+        } catch {
+            throw PostgresStoreError.describing(error, settings: settings)
+        }
         let store = PostgresStore(client: PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger), logger: logger)
         // The pool's run loop starts on its own task; a first lease before it is running only
         // waits, but logs a warning, so give it a moment.

@@ -1,6 +1,7 @@
 import Foundation
 import HabarCore
-import HabarStorePostgres
+@testable import HabarStorePostgres
+import PostgresNIO
 import Testing
 
 /// `storage.url` as libpq reads it; a bad one is a precise error that never shows the password.
@@ -13,7 +14,8 @@ struct PostgresSettingsTests {
         #expect(full.database == "habar" && full.sslMode == "require" && full.applicationName == "habar-a" && full.poolSize == 30)
         #expect(full.redactedURL == "postgres://hq%40mfa:***@db.example.kz:6543/habar?sslmode=require&application_name=habar-a")
         let plain = try PostgresSettings(url: "postgresql://habar@127.0.0.1/")
-        #expect(plain.port == 5432 && plain.database == "habar" && plain.sslMode == "prefer" && plain.password == nil)
+        #expect(plain.port == 5432 && plain.database == "habar" && plain.sslMode == "prefer" && plain.password == nil && plain.connectTimeout == 10)
+        #expect(try PostgresSettings(url: "postgres://habar@127.0.0.1/habar?connect_timeout=3").clientConfiguration.options.connectTimeout == .seconds(3))
         let socket = try PostgresSettings(url: "postgres://habar@/habar?host=/var/run/postgresql")
         #expect(socket.socketDirectory == "/var/run/postgresql")
     }
@@ -24,6 +26,8 @@ struct PostgresSettingsTests {
         ("postgres://u:secret-pw@h/db?sslmode=sometimes", "sslmode"),
         ("postgres://u:secret-pw@h/db?sslrootcert=/nonexistent/ca.pem&sslmode=verify-full", "sslrootcert"),
         ("postgres://u:secret-pw@h/db?options=-c%20x", "options"),
+        ("postgres://u:secret-pw@h/db?connect_timeout=0", "connect_timeout"),
+        ("postgres://u:secret-pw@h/db?connect_timeout=soon", "connect_timeout"),
     ])
     func refused(_ url: String, _ reason: String) {
         #expect { try PostgresSettings(url: url) } throws: { error in
