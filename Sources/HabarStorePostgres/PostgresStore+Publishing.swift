@@ -62,8 +62,9 @@ extension PostgresStore {
         return result
     }
 
-    /// The deliveries `d` of one advisory version queued by this transaction: those without a
-    /// history yet (their `queued` event comes last).
+    /// The group advisories `d` of one advisory version queued by this transaction (with
+    /// `d.agency_group IS NOT NULL`): those without a history yet (their `queued` event, which
+    /// they write, comes last; a citizen's or subscriber's delivery has none stored).
     static let createdNow = """
         d.advisory_id = ? AND d.advisory_version = ? AND d.purpose = \(DeliveryPurpose.advisory.sql)
             AND NOT EXISTS (SELECT 1 FROM delivery_events e WHERE e.delivery_id = d.id)
@@ -94,9 +95,11 @@ extension PostgresStore {
         }
         let lanes: [(index: Int, channels: [String])] =
             plan.mode == .fallback ? [(0, citizenChannels)] : citizenChannels.enumerated().map { ($0.offset, [$0.element]) }
-        let detail: String? = publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)"
-        // Each statement writes its deliveries and, from the rows it wrote, their `queued`
-        // events, and answers how many: nothing travels back and forth per recipient.
+        // Each statement writes its deliveries and answers how many: nothing travels back and
+        // forth per recipient. Their `queued` events are not written: a delivery's row is its
+        // own record of being queued (when, on which channel, by which version), and its
+        // history opens with that event read from the row (`deliveryEvents`). A fifth of a
+        // million-row fan-out was that second row and its two index entries per recipient.
         // The advisory's row lock, taken above, orders every publication of it, so nothing
         // else is queueing this version now: when none of its deliveries is there yet (every
         // first approval) the statements insert without asking, backed by the unique key
@@ -111,14 +114,8 @@ extension PostgresStore {
             "SELECT EXISTS (SELECT 1 FROM deliveries WHERE advisory_id = ? AND advisory_version = ? AND purpose = \(DeliveryPurpose.advisory.sql))",
             publication.advisoryId, publication.version, as: Bool.self) ?? true
         let skipQueued = versionQueued ? "ON CONFLICT DO NOTHING" : ""
-        func queuedWithEvents(_ insert: String, _ values: [Bind]) async throws -> Int {
-            try await pg.value(
-                """
-                WITH created AS (\(insert) RETURNING id, channel),
-                    events AS (INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
-                        SELECT id, ?, 0, channel, NULL, \(DeliveryState.queued.sql), 0, ?::text FROM created)
-                SELECT count(*) FROM created
-                """, values: values + [now, detail], as: Int.self) ?? 0
+        func inserted(_ insert: String, _ values: [Bind]) async throws -> Int {
+            try await pg.value("WITH created AS (\(insert) RETURNING 1) SELECT count(*) FROM created", values: values, as: Int.self) ?? 0
         }
         var queued = 0
         for lane in lanes where !lane.channels.isEmpty {
@@ -126,7 +123,7 @@ extension PostgresStore {
             let values: [Bind] =
                 [publication.advisoryId, publication.version, lane.index, severity.priority, now, publication.expiresAt.ms, now, now, now]
                 + lane.channels.map { $0 } + recipients.values
-            queued += try await queuedWithEvents(
+            queued += try await inserted(
                 """
                 INSERT INTO deliveries (advisory_id, advisory_version, plan_index, citizen_id, language, phone, email,
                     steps, step, channel, state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
@@ -140,7 +137,7 @@ extension PostgresStore {
         // Webhook channels of the plan reach subscribers, not citizens.
         let subscribers = SubscribersSQL(publication.recipients)
         for (index, channel) in plan.channels.enumerated() where publication.channels[channel]?.address == .webhook {
-            queued += try await queuedWithEvents(
+            queued += try await inserted(
                 """
                 INSERT INTO deliveries (advisory_id, advisory_version, plan_index, subscriber_id, language, steps, step, channel,
                     state, priority, next_attempt_at, expires_at, created_at, updated_at, step_started_at)
@@ -159,7 +156,7 @@ extension PostgresStore {
                 INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail)
                 SELECT d.id, ?, 0, d.channel, NULL, \(DeliveryState.queued.sql), 0, ?::text FROM deliveries d
                 WHERE \(createdNow) AND d.agency_group IS NOT NULL
-                """, now, detail, publication.advisoryId, publication.version)
+                """, now, publication.messageType.queuedDetail(version: publication.version), publication.advisoryId, publication.version)
         }
         let anyReach = citizenChannels.isEmpty ? "false" : citizenChannels.map(reach).joined(separator: " OR ")
         let unreachable = try await pg.value(

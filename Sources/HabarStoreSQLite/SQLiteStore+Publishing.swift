@@ -150,7 +150,7 @@ extension SQLiteStore {
                 SELECT d.id, ?, 0, d.channel, NULL, \(DeliveryState.queued.sql), 0, ? FROM deliveries d
                 WHERE \(Self.createdNow(first: first))
                 """,
-            arguments: [now, publication.messageType == .alert ? nil : "\(publication.messageType.rawValue), version \(publication.version)",
+            arguments: [now, publication.messageType.queuedDetail(version: publication.version),
                         publication.advisoryId, publication.version])
         let queued = db.changesCount
         let anyReach = citizenChannels.isEmpty ? "0" : citizenChannels.map(reach).joined(separator: " OR ")

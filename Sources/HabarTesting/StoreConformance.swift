@@ -106,11 +106,12 @@ public struct StoreConformance: Sendable {
         let publisher = try Self.publisher(store)
         let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
         let id = draft.id
+        let approvedAt = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         // Two approvals of the same draft at once (two instances, a double click).
         let results = await withTaskGroup(of: Result<PublicationResult, any Error>.self) { group in
             for _ in 0..<2 {
                 group.addTask {
-                    do { return .success(try await publisher.publish(id: id, approver: "approver", now: Date())) } catch { return .failure(error) }
+                    do { return .success(try await publisher.publish(id: id, approver: "approver", now: approvedAt)) } catch { return .failure(error) }
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
@@ -125,6 +126,30 @@ public struct StoreConformance: Sendable {
         guard Set(deliveries.map(\.idempotencyKey)).count == 30 else { throw ConformanceFailure(name, "two deliveries share an idempotency key") }
         let counted = try await store.deliveryCounts(advisoryId: id).reduce(0) { $0 + $1.count }
         guard counted == 30 else { throw ConformanceFailure(name, "deliveryCounts says \(counted)") }
+        // Each history opens with its `queued` event: when, on which channel, by which version.
+        func opening(_ delivery: Int64, at: Date, detail: String?) -> DeliveryEvent {
+            DeliveryEvent(deliveryId: delivery, at: at, step: 0, channel: "sms", fromState: nil, toState: .queued, attempt: 0, detail: detail)
+        }
+        let first = deliveries[0].id
+        guard try await store.deliveryEvents(deliveryId: first) == [opening(first, at: approvedAt, detail: nil)] else {
+            throw ConformanceFailure(name, "delivery \(first)'s history is \(try await store.deliveryEvents(deliveryId: first))")
+        }
+        // A correction queues version 2 for the same 30 and supersedes what version 1 had not sent.
+        let correctedAt = approvedAt.addingTimeInterval(60)
+        var params = draft.params
+        params.meetingPoint = "Астара, кеден бекеті"
+        _ = try await publisher.correct(id: id, AdvisoryCorrection(params: params), by: Actor(name: "approver"), threshold: 100, now: correctedAt)
+        let corrected = try await Self.all { try await store.deliveries(DeliveryFilter(advisoryId: id), page: $0) }.filter { $0.advisoryVersion == 2 }
+        guard corrected.count == 30, let second = corrected.first?.id else {
+            throw ConformanceFailure(name, "the correction queued \(corrected.count) deliveries, not 30")
+        }
+        guard try await store.deliveryEvents(deliveryId: second) == [opening(second, at: correctedAt, detail: "update, version 2")] else {
+            throw ConformanceFailure(name, "delivery \(second)'s history is \(try await store.deliveryEvents(deliveryId: second))")
+        }
+        let superseded = try await store.deliveryEvents(deliveryId: first)
+        guard superseded.map(\.toState) == [.queued, .cancelled], superseded[0] == opening(first, at: approvedAt, detail: nil),
+            superseded[1].at == correctedAt, superseded[1].detail == "superseded by version 2"
+        else { throw ConformanceFailure(name, "the superseded delivery \(first)'s history is \(superseded)") }
     }
 
     func claims(_ store: any HabarStore) async throws {

@@ -64,6 +64,10 @@ public enum AdvisoryMessageType: String, Sendable, Codable, CaseIterable {
         if version == cancelNoticeVersion { return .cancel }
         return version == 1 ? .alert : .update
     }
+
+    /// What the `queued` event opening a delivery's history says of the publication that
+    /// queued it: nothing for the alert, "update, version 2" (or "cancel, …") for the others.
+    public func queuedDetail(version: Int) -> String? { self == .alert ? nil : "\(rawValue), version \(version)" }
 }
 
 /// One published version of an advisory.
