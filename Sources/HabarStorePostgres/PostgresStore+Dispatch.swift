@@ -214,18 +214,33 @@ extension PostgresStore {
         }
         guard !sent.isEmpty else { return [] }
         return try await moveWithEvents(
-                pg,
-                """
-                UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1,
-                    provider_message_id = CASE WHEN j.known THEN j.provider END,
-                    first_sent_at = coalesce(d.first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-                FROM unnest(?::bigint[], ?::integer[], ?::text[], ?::boolean[], \(BatchRows.repeated), \(BatchRows.repeated))
-                    AS j(id, step, provider, known, state, owner)
-                WHERE d.id = ANY(?) AND d.id = j.id AND d.step = j.step AND d.state = j.state AND d.lease_owner = j.owner
-                """,
-                [now.ms, now.ms, sent.map(\.id), sent.map { Int32($0.step) }, sent.map { $0.provider ?? "" }, sent.map { $0.provider != nil },
-                 DeliveryState.sending.rawValue, sent.count, owner, sent.count, sent.map(\.id)],
-                from: "sending", to: .sent, detail: nil, at: now)
+            pg, SentMove.self,
+            [now.ms, now.ms, sent.map(\.id), sent.map { Int32($0.step) }, sent.map { $0.provider ?? "" }, sent.map { $0.provider != nil },
+             DeliveryState.sending.rawValue, sent.count, owner, sent.count, sent.map(\.id)],
+            from: "sending", to: .sent, detail: nil, at: now)
+    }
+
+    /// A batch of sends recorded: `sending` → `sent` where the lease is still this owner's.
+    struct SentMove: HotStatement {
+        static let numbered: (sql: String, placeholders: Int) = PG.numbered(movesWithEvents("""
+            UPDATE deliveries d SET state = \(DeliveryState.sent.sql), attempts = d.attempts + 1,
+                provider_message_id = CASE WHEN j.known THEN j.provider END,
+                first_sent_at = coalesce(d.first_sent_at, ?), last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+            FROM unnest(?::bigint[], ?::integer[], ?::text[], ?::boolean[], \(BatchRows.repeated), \(BatchRows.repeated))
+                AS j(id, step, provider, known, state, owner)
+            WHERE d.id = ANY(?) AND d.id = j.id AND d.step = j.step AND d.state = j.state AND d.lease_owner = j.owner
+            """))
+        let binds: PostgresBindings
+    }
+
+    /// A batch of `delivered` reports applied: `sent` → `delivered` on the reported step and channel.
+    struct DeliveredMove: HotStatement {
+        static let numbered: (sql: String, placeholders: Int) = PG.numbered(movesWithEvents("""
+            UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.at
+            FROM unnest(?::bigint[], ?::integer[], ?::text[], ?::bigint[], \(BatchRows.repeated)) AS j(id, step, channel, at, state)
+            WHERE d.id = ANY(?) AND d.id = j.id AND d.step = j.step AND d.channel = j.channel AND d.state = j.state
+            """))
+        let binds: PostgresBindings
     }
 
     /// The outcomes other than `sent` (retries, failures, fallbacks, expiry, releases), one by
@@ -414,19 +429,25 @@ extension PostgresStore {
     /// Moves deliveries (`update`, an UPDATE of `deliveries d` without RETURNING, whose
     /// parameters are `values`) and writes the same transition's event for each row it moved,
     /// read from the row as it now is, in one statement; returns the moved rows.
-    static func moveWithEvents(_ pg: PG, _ update: String, _ values: [Bind], from: String, to: DeliveryState, detail: String?, at: Date)
-        async throws -> [Moved]
-    {
-        try await pg.rows(
-            """
-            WITH moved AS (\(update)
-                RETURNING d.id, d.step, d.channel, d.attempts, d.provider_message_id),
-            events AS (
-                INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
-                SELECT id, ?, step, channel, ?::text, ?, attempts, ?::text, provider_message_id FROM moved)
-            SELECT id, step, EXISTS (SELECT 1 FROM early_receipts e WHERE e.delivery_id = moved.id AND e.step = moved.step) AS held FROM moved
-            """, values: values + [at.ms, from, to.rawValue, detail]
-        ).map { Moved(id: try $0.get("id"), step: try $0.get("step"), held: try $0.get("held")) }
+    static func moveWithEvents<Statement: HotStatement>(
+        _ pg: PG, _ statement: Statement.Type, _ values: [Bind], from: String, to: DeliveryState, detail: String?, at: Date
+    ) async throws -> [Moved] {
+        let binds = try PG.bindings(values + [at.ms, from, to.rawValue, detail], placeholders: Statement.numbered.placeholders, Statement.sql)
+        return try await pg.rows(Statement(binds: binds)).map { Moved(id: try $0.get("id"), step: try $0.get("step"), held: try $0.get("held")) }
+    }
+
+    /// `update` (of deliveries `d`, for a batch) with an event for each row it moved, answering
+    /// each moved row's id and step and whether a report is held for it: binds the update's
+    /// values, then the events' time, from-state, to-state and detail.
+    static func movesWithEvents(_ update: String) -> String {
+        """
+        WITH moved AS (\(update)
+            RETURNING d.id, d.step, d.channel, d.attempts, d.provider_message_id),
+        events AS (
+            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt, detail, provider_message_id)
+            SELECT id, ?, step, channel, ?::text, ?, attempts, ?::text, provider_message_id FROM moved)
+        SELECT id, step, EXISTS (SELECT 1 FROM early_receipts e WHERE e.delivery_id = moved.id AND e.step = moved.step) AS held FROM moved
+        """
     }
 
     // MARK: Receipts
@@ -442,12 +463,7 @@ extension PostgresStore {
         if !delivered.isEmpty {
             applied = Set(try await autocommit { pg in
                 try await Self.moveWithEvents(
-                    pg,
-                    """
-                    UPDATE deliveries d SET state = \(DeliveryState.delivered.sql), updated_at = j.at
-                    FROM unnest(?::bigint[], ?::integer[], ?::text[], ?::bigint[], \(BatchRows.repeated)) AS j(id, step, channel, at, state)
-                    WHERE d.id = ANY(?) AND d.id = j.id AND d.step = j.step AND d.channel = j.channel AND d.state = j.state
-                    """,
+                    pg, DeliveredMove.self,
                     [delivered.map(\.deliveryId), delivered.map { Int32($0.step) }, delivered.map(\.channel), delivered.map(\.at.ms),
                      DeliveryState.sent.rawValue, delivered.count, delivered.map(\.deliveryId)],
                     from: "sent", to: .delivered, detail: "delivery report", at: now)

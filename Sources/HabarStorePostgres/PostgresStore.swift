@@ -218,14 +218,31 @@ struct PG: @unchecked Sendable {
 
     static func query(_ sql: String, _ values: [Bind]) throws -> PostgresQuery {
         let (text, number) = numbered(sql)
-        guard number == values.count else {
-            throw PostgresStoreError("a statement has \(number) placeholders and \(values.count) values: \(sql.prefix(80))")
+        return PostgresQuery(unsafeSQL: text, binds: try bindings(values, placeholders: number, sql))
+    }
+
+    static func bindings(_ values: [Bind], placeholders: Int, _ sql: String) throws -> PostgresBindings {
+        guard placeholders == values.count else {
+            throw PostgresStoreError("a statement has \(placeholders) placeholders and \(values.count) values: \(sql.prefix(80))")
         }
         var binds = PostgresBindings(capacity: values.count)
         for value in values {
             if let value { try binds.append(value) } else { binds.appendNull() }
         }
-        return PostgresQuery(unsafeSQL: text, binds: binds)
+        return binds
+    }
+
+    /// Every row of one of the store's prepared statements (`HotStatement`).
+    func rows<Statement: HotStatement>(_ statement: Statement) async throws -> [PostgresRandomAccessRow] {
+        do {
+            var rows: [PostgresRandomAccessRow] = []
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw PostgresStoreError.describing(error, statement: Statement.sql)
+        }
     }
 
     /// `sql` with its `?` placeholders numbered `$1…` (outside quoted literals), and how many
@@ -316,6 +333,26 @@ struct PG: @unchecked Sendable {
             throw PostgresStoreError.describing(error, statement: query.sql)
         }
     }
+}
+
+/// A statement the dispatcher runs for every few deliveries (a batch of sends recorded, of
+/// reports applied): a named prepared statement, which the server parses and plans once per
+/// connection (PostgresNIO prepares it on a connection's first use) instead of on every run —
+/// planning alone was a third of the send record's time on the server. Its text is fixed
+/// (`?` placeholders, numbered once); the values are bound per run. A connection pooler in
+/// front of the server must keep prepared statements (PgBouncer: `max_prepared_statements`).
+protocol HotStatement: PostgresPreparedStatement where Row == PostgresRandomAccessRow {
+    /// The statement with its `?` placeholders numbered, and how many.
+    static var numbered: (sql: String, placeholders: Int) { get }
+    var binds: PostgresBindings { get }
+    init(binds: PostgresBindings)
+}
+
+extension HotStatement {
+    static var name: String { "habar_" + String(describing: Self.self) }
+    static var sql: String { numbered.sql }
+    func makeBindings() throws -> PostgresBindings { binds }
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRandomAccessRow { row.makeRandomAccess() }
 }
 
 extension PostgresRandomAccessRow {

@@ -179,7 +179,8 @@ func postgresStatements(_ peer: PostgresPeer, reset: Bool) async throws {
     }
     let top = try await peer.psql(
         """
-        SELECT round(total_exec_time)::bigint || ' ms, ' || calls || ' calls, ' || rows || ' rows: '
+        SELECT round(total_exec_time)::bigint || ' ms' || CASE WHEN total_plan_time > 0 THEN ' (+ ' || round(total_plan_time)::bigint
+            || ' ms planning)' ELSE '' END || ', ' || calls || ' calls, ' || rows || ' rows: '
             || left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8
         """)
