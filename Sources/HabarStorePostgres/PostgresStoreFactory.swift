@@ -23,12 +23,15 @@ public struct PostgresStoreFactory: StoreFactory {
     }
 
     /// Send outcomes and delivery reports written at once by each instance: each batch is one
-    /// statement, so fewer lanes make larger batches for the same load, each planned and
-    /// committed once. 200,000 sends with delivery reports on one instance: 9,752/s with two
-    /// lanes, 9,124/s with one, 8,525/s with five (a quarter of a pool of 20), with a quarter
-    /// more of the server's CPU. (The gateway's own group commits keep a quarter of the pool:
-    /// with two lanes, check-in answers fell from 878 to 559/s.)
-    public static let outcomeWriters = 2
+    /// statement, so fewer lanes make larger batches for the same load, each committed once.
+    /// One lane since the batch moves are prepared statements (stop 28): 200,000 sends with
+    /// delivery reports, alternating in one session, one instance 11,041 and 10,603/s with one
+    /// lane against 10,491 and 10,034/s with two; three instances 13,736 and 11,723/s against
+    /// 9,709 and 9,808/s; and a sixth less CPU, Habar's and the server's. (With statements
+    /// planned on every run, two lanes had been ahead: 9,752 against 9,124/s. The gateway's own
+    /// group commits keep a quarter of the pool: with two lanes, check-in answers fell from 878
+    /// to 559/s.)
+    public static let outcomeWriters = 1
 }
 
 /// The store's connection pool as a service of the gateway. The pool runs from `open`

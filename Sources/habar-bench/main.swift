@@ -53,7 +53,7 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "dispatch on PostgreSQL: instance counts, separated by commas.") var instances = "1,2,3"
     @Option(name: .customLong("pg-setting"), help: "with --postgres: a server setting for the bench's server, name=value (repeatable; e.g. shared_buffers=4GB).")
     var pgSettings: [String] = []
-    @Option(help: "dispatch on PostgreSQL: transactions of outcomes and of receipts each instance writes at once (default: as `habar serve`, two).")
+    @Option(help: "dispatch on PostgreSQL: transactions of outcomes and of receipts each instance writes at once (default: as `habar serve`, one).")
     var writers: Int?
 
     func validate() throws {
