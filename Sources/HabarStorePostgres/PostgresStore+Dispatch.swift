@@ -426,9 +426,10 @@ extension PostgresStore {
         var held: Bool
     }
 
-    /// Moves deliveries (`update`, an UPDATE of `deliveries d` without RETURNING, whose
-    /// parameters are `values`) and writes the same transition's event for each row it moved,
-    /// read from the row as it now is, in one statement; returns the moved rows.
+    /// Moves deliveries by one of the batch moves (`SentMove`, `DeliveredMove`: an UPDATE of
+    /// `deliveries d` wrapped by `movesWithEvents`, whose own parameters are `values`) and
+    /// writes the same transition's event for each row it moved, read from the row as it now
+    /// is, in one statement; returns the moved rows.
     static func moveWithEvents<Statement: HotStatement>(
         _ pg: PG, _ statement: Statement.Type, _ values: [Bind], from: String, to: DeliveryState, detail: String?, at: Date
     ) async throws -> [Moved] {
@@ -638,30 +639,30 @@ extension PostgresStore {
     /// events (a second row and two index entries per recipient): the delivery row records it
     /// — queued when created, on its first step's channel, by its advisory version — and the
     /// history opens with that event, read from the row, as the store would have written it.
-    /// Only an advisory delivery to a citizen or subscriber without a stored opening event
-    /// (`from_state` NULL) has one read: every other delivery, and every one queued before,
+    /// Only an advisory delivery to a citizen or subscriber whose stored history has no opening
+    /// event (no from-state) has one read: every other delivery, and every one queued before,
     /// has it stored.
     public func deliveryEvents(deliveryId: Int64) async throws -> [DeliveryEvent] {
         try await read { pg in
-            let opening = try await pg.row(
-                """
-                SELECT d.created_at, split_part(d.steps, ',', 1) AS channel, d.advisory_version, v.message_type
-                FROM deliveries d JOIN advisory_versions v ON v.advisory_id = d.advisory_id AND v.version = d.advisory_version
-                WHERE d.id = ? AND d.purpose = \(DeliveryPurpose.advisory.sql) AND d.agency_group IS NULL
-                    AND NOT EXISTS (SELECT 1 FROM delivery_events e WHERE e.delivery_id = d.id AND e.from_state IS NULL)
-                """, deliveryId
-            ).map { row in
-                DeliveryEvent(
-                    deliveryId: deliveryId, at: try row.date("created_at"), step: 0, channel: try row.get("channel"), fromState: nil,
-                    toState: .queued, attempt: 0,
-                    detail: AdvisoryMessageType(rawValue: try row.get("message_type"))?.queuedDetail(version: try row.get("advisory_version")))
-            }
             let stored = try await pg.rows("SELECT * FROM delivery_events WHERE delivery_id = ? ORDER BY id", deliveryId).map { row in
                 DeliveryEvent(
                     deliveryId: try row.get("delivery_id"), at: try row.date("at"), step: try row.get("step"), channel: try row.get("channel"),
                     fromState: try row.get("from_state", as: String?.self).flatMap(DeliveryState.init),
                     toState: DeliveryState(rawValue: try row.get("to_state")) ?? .queued,
                     attempt: try row.get("attempt"), detail: try row.get("detail"), providerMessageId: try row.get("provider_message_id"))
+            }
+            if stored.contains(where: { $0.fromState == nil }) { return stored }
+            let opening = try await pg.row(
+                """
+                SELECT d.created_at, split_part(d.steps, ',', 1) AS channel, d.advisory_version, v.message_type
+                FROM deliveries d JOIN advisory_versions v ON v.advisory_id = d.advisory_id AND v.version = d.advisory_version
+                WHERE d.id = ? AND d.purpose = \(DeliveryPurpose.advisory.sql) AND d.agency_group IS NULL
+                """, deliveryId
+            ).map { row in
+                DeliveryEvent(
+                    deliveryId: deliveryId, at: try row.date("created_at"), step: 0, channel: try row.get("channel"), fromState: nil,
+                    toState: .queued, attempt: 0,
+                    detail: AdvisoryMessageType(rawValue: try row.get("message_type"))?.queuedDetail(version: try row.get("advisory_version")))
             }
             return (opening.map { [$0] } ?? []) + stored
         }

@@ -234,14 +234,22 @@ struct PG: @unchecked Sendable {
 
     /// Every row of one of the store's prepared statements (`HotStatement`).
     func rows<Statement: HotStatement>(_ statement: Statement) async throws -> [PostgresRandomAccessRow] {
-        do {
+        try await describingErrors(Statement.sql) {
             var rows: [PostgresRandomAccessRow] = []
             for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
             return rows
+        }
+    }
+
+    /// `body`'s result; a driver error becomes a `PostgresStoreError` naming the statement
+    /// (without its values), a cancellation stays one.
+    private func describingErrors<T>(_ sql: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw PostgresStoreError.describing(error, statement: Statement.sql)
+            throw PostgresStoreError.describing(error, statement: sql)
         }
     }
 
@@ -299,14 +307,10 @@ struct PG: @unchecked Sendable {
 
     /// Every row, read at once.
     private func all(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        do {
+        try await describingErrors(query.sql) {
             var rows: [PostgresRandomAccessRow] = []
             for try await row in try await connection.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
             return rows
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw PostgresStoreError.describing(error, statement: query.sql)
         }
     }
 
@@ -323,14 +327,10 @@ struct PG: @unchecked Sendable {
     /// Runs a statement; returns how many rows it returned (`RETURNING 1` counts changes).
     @discardableResult
     private func execute(_ query: PostgresQuery) async throws -> Int {
-        do {
+        try await describingErrors(query.sql) {
             var count = 0
             for try await _ in try await connection.query(query, logger: logger) { count += 1 }
             return count
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw PostgresStoreError.describing(error, statement: query.sql)
         }
     }
 }
