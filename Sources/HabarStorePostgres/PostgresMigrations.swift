@@ -680,16 +680,63 @@ enum PostgresMigrations {
             DROP INDEX deliveries_once;
             CREATE UNIQUE INDEX deliveries_once ON deliveries (advisory_id, advisory_version, purpose, citizen_id, plan_index);
             """),
+        // Leases by the claim, not by the delivery. A lease rewrote each claimed delivery's queue
+        // row (no longer due, now leased): a new row version with three index entries, and the
+        // row dropped again when the send was recorded — the largest part of a lease's time on
+        // the server. A claimed delivery now leaves the queue at its lease (the row is already
+        // locked by the claim: a delete writes no index entry), and the claim's lease is one row
+        // in `delivery_leases` naming its deliveries: what the heartbeat renews and what the
+        // take-over reads to find a dead instance's sends. The delivery row keeps its lease
+        // (owner and expiry, renewed with it) and stays the judge: a lease row only says where
+        // to look, and goes when none of its deliveries is still sending under its owner.
+        // The table holds a few rows per instance and churns by one row a claim; autovacuum's
+        // defaults suit it.
+        Migration(name: "v8: leases by the claim", sql: """
+            CREATE TABLE delivery_leases (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                owner text NOT NULL,
+                expires_at bigint NOT NULL,
+                delivery_ids bigint[] NOT NULL
+            );
+            INSERT INTO delivery_leases (owner, expires_at, delivery_ids)
+            SELECT coalesce(lease_owner, ''), coalesce(max(lease_expires_at), 0), array_agg(delivery_id ORDER BY delivery_id)
+            FROM delivery_queue WHERE due_at IS NULL GROUP BY lease_owner;
+            DELETE FROM delivery_queue WHERE due_at IS NULL;
+            ALTER TABLE delivery_queue DROP COLUMN lease_owner, DROP COLUMN lease_expires_at;
+
+            CREATE OR REPLACE FUNCTION habar_queue_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO delivery_queue (delivery_id, advisory_id, channel, priority, due_at, expires_at)
+                SELECT id, advisory_id, channel, priority, next_attempt_at, expires_at
+                FROM new_rows WHERE state IN ('queued', 'retrying');
+                RETURN NULL;
+            END $$;
+
+            CREATE OR REPLACE FUNCTION habar_queue_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                DELETE FROM delivery_queue
+                WHERE delivery_id = ANY (ARRAY(SELECT id FROM new_rows WHERE state NOT IN ('queued', 'retrying')));
+                INSERT INTO delivery_queue AS q (delivery_id, advisory_id, channel, priority, due_at, expires_at)
+                SELECT id, advisory_id, channel, priority, next_attempt_at, expires_at
+                FROM new_rows WHERE state IN ('queued', 'retrying')
+                ON CONFLICT (delivery_id) DO UPDATE SET channel = excluded.channel, priority = excluded.priority, due_at = excluded.due_at,
+                    expires_at = excluded.expires_at
+                WHERE (q.channel, q.priority, q.due_at, q.expires_at)
+                    IS DISTINCT FROM (excluded.channel, excluded.priority, excluded.due_at, excluded.expires_at);
+                RETURN NULL;
+            END $$;
+            """),
     ]
 
     /// Runs the migrations not applied yet, under the advisory lock, each in its own transaction.
     /// Refuses a database that has a migration this build does not know (a newer Habar wrote it),
-    /// and any edited migration (its checksum is not the pinned one).
-    static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+    /// and any edited migration (its checksum is not the pinned one). `through`: only the first
+    /// so many (tests: a database as an earlier release left it).
+    static func migrate(_ client: PostgresClient, logger: Logger, through count: Int = all.count) async throws {
         try await client.withConnection { connection in
             try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
             do {
-                try await run(connection, logger: logger)
+                try await run(connection, logger: logger, through: count)
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
                 throw error
@@ -698,7 +745,7 @@ enum PostgresMigrations {
         }
     }
 
-    private static func run(_ connection: PostgresConnection, logger: Logger) async throws {
+    private static func run(_ connection: PostgresConnection, logger: Logger, through count: Int) async throws {
         try await connection.query("""
             CREATE TABLE IF NOT EXISTS habar_migrations (
                 name text PRIMARY KEY,
@@ -716,7 +763,7 @@ enum PostgresMigrations {
         if let unknown = applied.keys.sorted().first(where: { !known.contains($0) }) {
             throw PostgresStoreError("the database has migration '\(unknown)', which this build does not know: a newer Habar wrote it")
         }
-        for migration in all {
+        for migration in all.prefix(count) {
             if let stored = applied[migration.name] {
                 guard stored == checksum(migration) else {
                     throw PostgresStoreError("migration '\(migration.name)' ran with checksum \(stored), this build has \(checksum(migration))")

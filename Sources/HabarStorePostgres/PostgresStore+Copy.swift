@@ -8,8 +8,9 @@ import Synchronization
 extension PostgresStore: TableTarget {
     /// The tables the migrations made, in the order they were made (a table before those that
     /// refer to it), without the migrations' own record, the audit chain's head row
-    /// (`finishCopy` sets it from the copied log) and the delivery queue (its triggers fill it
-    /// as the deliveries are written).
+    /// (`finishCopy` sets it from the copied log), the delivery queue (its triggers fill it
+    /// as the deliveries are written) and the leases (`finishCopy` writes one per owner of the
+    /// deliveries copied while being sent, so the take-over finds them).
     public func copyTables() async throws -> [(name: String, columns: [String])] {
         try await copyColumns().map { ($0.table, $0.columns.map(\.name)) }
     }
@@ -26,7 +27,7 @@ extension PostgresStore: TableTarget {
                 SELECT c.table_name, c.column_name, c.data_type, c.is_identity = 'YES' AS identity
                 FROM information_schema.columns c JOIN pg_class k ON k.relname = c.table_name AND k.relkind = 'r'
                 JOIN pg_namespace n ON n.oid = k.relnamespace AND n.nspname = current_schema()
-                WHERE c.table_schema = current_schema() AND c.table_name NOT IN ('habar_migrations', 'audit_head', 'delivery_queue')
+                WHERE c.table_schema = current_schema() AND c.table_name NOT IN ('habar_migrations', 'audit_head', 'delivery_queue', 'delivery_leases')
                 ORDER BY k.oid, c.ordinal_position
                 """)
         }
@@ -122,6 +123,14 @@ extension PostgresStore: TableTarget {
                 try await pg.run(
                     "SELECT setval(pg_get_serial_sequence(?, ?), coalesce((SELECT max(\(column)) FROM \(table)), 0) + 1, false)", table, column)
             }
+            // Deliveries the source was sending when it was copied: their owner's lease runs out
+            // (or has) and the take-over sends them again from here.
+            try await pg.run(
+                """
+                INSERT INTO delivery_leases (owner, expires_at, delivery_ids)
+                SELECT coalesce(lease_owner, ''), coalesce(max(lease_expires_at), 0), array_agg(id ORDER BY id)
+                FROM deliveries WHERE state = \(DeliveryState.sending.sql) GROUP BY lease_owner
+                """)
             try await pg.run(
                 """
                 UPDATE audit_head SET last_id = coalesce((SELECT max(id) FROM audit_log), 0),

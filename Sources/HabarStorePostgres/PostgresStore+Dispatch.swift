@@ -164,7 +164,9 @@ extension PostgresStore {
     }
 
     /// Moves the claimed rows to `sending` under this owner's lease, with their events (from
-    /// the state each left, the attempt about to be made): one statement for the whole batch.
+    /// the state each left, the attempt about to be made), and records the claim's lease: one
+    /// statement for the whole batch. The queue's trigger drops their queue rows (the claim
+    /// holds them locked); the lease row is what the heartbeat renews and the take-over reads.
     private static func lease(_ ids: [Int64], owner: String, leaseUntil: Date, now: Date, pg: PG) async throws {
         guard !ids.isEmpty else { return }
         try await pg.run(
@@ -173,10 +175,12 @@ extension PostgresStore {
             moved AS (
                 UPDATE deliveries d SET state = \(DeliveryState.sending.sql), lease_owner = ?, lease_expires_at = ?, updated_at = ?
                 FROM old WHERE d.id = old.id
-                RETURNING d.id, d.step, d.channel, old.state AS from_state, d.attempts)
-            INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
-            SELECT id, ?, step, channel, from_state, \(DeliveryState.sending.sql), attempts + 1 FROM moved
-            """, ids, owner, leaseUntil.ms, now.ms, now.ms)
+                RETURNING d.id, d.step, d.channel, old.state AS from_state, d.attempts),
+            events AS (
+                INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
+                SELECT id, ?, step, channel, from_state, \(DeliveryState.sending.sql), attempts + 1 FROM moved)
+            INSERT INTO delivery_leases (owner, expires_at, delivery_ids) VALUES (?, ?, ?)
+            """, ids, owner, leaseUntil.ms, now.ms, now.ms, owner, leaseUntil.ms, ids)
     }
 
     // MARK: Recording outcomes
@@ -554,15 +558,17 @@ extension PostgresStore {
     }
 
     public func renewLeases(owner: String, until: Date, now: Date) async throws -> Int {
-        // Rows this instance is recording meanwhile are locked by it; they leave `sending`.
+        // This owner's lease rows, then the deliveries they name that are still sending under
+        // it. Rows this instance is recording meanwhile are locked by it; they leave `sending`.
         try await write { pg in
             try await pg.run(
                 """
+                WITH leases AS (UPDATE delivery_leases SET expires_at = ? WHERE owner = ? RETURNING delivery_ids)
                 UPDATE deliveries SET lease_expires_at = ?
-                WHERE id = ANY (ARRAY(SELECT delivery_id FROM delivery_queue WHERE lease_owner = ?))
+                WHERE id = ANY (ARRAY(SELECT unnest(delivery_ids) FROM leases))
                     AND state = \(DeliveryState.sending.sql) AND lease_owner = ?
                 RETURNING 1
-                """, until.ms, owner, owner)
+                """, until.ms, owner, until.ms, owner)
         }
     }
 
@@ -573,12 +579,11 @@ extension PostgresStore {
             // statement for every row taken, with their events: a dead instance's whole claim
             // comes back in one short transaction, however loaded the machine (row by row, a
             // claim of 120 took seconds beside the test suite, and the take-over with it).
-            try await pg.run(
+            let taken = try await pg.run(
                 """
                 WITH taken AS (
                     SELECT id, lease_owner FROM deliveries
-                    WHERE id = ANY (ARRAY(SELECT delivery_id FROM delivery_queue
-                            WHERE lease_owner IS NOT NULL AND (lease_expires_at <= ? OR lease_owner = ?::text)))
+                    WHERE id = ANY (ARRAY(SELECT unnest(delivery_ids) FROM delivery_leases WHERE expires_at <= ? OR owner = ?::text))
                         AND state = \(DeliveryState.sending.sql) AND (lease_expires_at <= ? OR lease_owner = ?::text)
                     ORDER BY id FOR UPDATE SKIP LOCKED),
                 moved AS (
@@ -592,6 +597,18 @@ extension PostgresStore {
                     'lease of ' || previous || ' ended mid-send; taken over' FROM moved
                 RETURNING 1
                 """, expiredBy.ms, owner, expiredBy.ms, owner, now.ms, now.ms, now.ms)
+            // Lease rows none of whose deliveries is still sending under their owner (all
+            // recorded, or just taken over) have nothing left to say. Rows another instance
+            // holds (renewing, or dropping them too) are skipped: this never waits.
+            try await pg.run(
+                """
+                DELETE FROM delivery_leases WHERE id IN (
+                    SELECT id FROM delivery_leases l
+                    WHERE NOT EXISTS (SELECT 1 FROM deliveries d
+                        WHERE d.id = ANY (l.delivery_ids) AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = l.owner)
+                    FOR UPDATE SKIP LOCKED)
+                """)
+            return taken
         }
     }
 

@@ -6,9 +6,11 @@ import HabarTesting
 import Logging
 import Testing
 
-/// The v3 schema's promise: `delivery_queue` holds exactly the live deliveries (queued,
-/// retrying, sending) with their current claim columns, whatever moved them, and the moves of
-/// `deliveries` itself are HOT updates (no index of it names a column a move changes).
+/// The v3 schema's promise, as v8 left it: `delivery_queue` holds exactly the deliveries
+/// waiting to be sent (queued, retrying) with their current claim columns, whatever moved them;
+/// every delivery being sent is named by a lease row of its owner with its lease's expiry
+/// (`delivery_leases`); and the moves of `deliveries` itself are HOT updates (no index of it
+/// names a column a move changes).
 @Suite("PostgreSQL delivery queue")
 struct DeliveryQueueTests {
     /// A new database with `citizens` citizens and one published SMS advisory to them.
@@ -43,24 +45,30 @@ struct DeliveryQueueTests {
         DeliveryOutcome(deliveryId: id, step: 0, channel: "sms", result: .sent(providerMessageId: "p-\(id)"))
     }
 
-    @Test("the queue mirrors the live deliveries through claims, outcomes, receipts, take-over and expiry; moves are HOT updates")
+    @Test("the queue mirrors the waiting deliveries and the lease rows name the ones being sent, through claims, outcomes, receipts, heartbeat, take-over and expiry; moves are HOT updates")
     func mirrors() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
         let (store, database, _) = try await Self.published(peer, citizens: 40, poolSize: 4, expiresAt: Date().addingTimeInterval(600))
 
-        /// Rows where the queue and the live deliveries disagree, both ways.
+        func number(_ sql: String) async throws -> Int {
+            Int(try await peer.psql(sql, database: database).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        /// Rows where the queue and the waiting deliveries disagree, both ways, and deliveries
+        /// being sent that no lease row of their owner names with their lease's expiry.
         func mismatches() async throws -> Int {
-            let live = """
-                SELECT id, advisory_id, channel, priority, CASE WHEN state = 'sending' THEN NULL ELSE next_attempt_at END, expires_at,
-                    lease_owner, lease_expires_at FROM deliveries WHERE state IN ('queued', 'retrying', 'sending')
+            let waiting = """
+                SELECT id, advisory_id, channel, priority, next_attempt_at, expires_at FROM deliveries WHERE state IN ('queued', 'retrying')
                 """
-            let queued = "SELECT delivery_id, advisory_id, channel, priority, due_at, expires_at, lease_owner, lease_expires_at FROM delivery_queue"
-            let count = try await peer.psql("SELECT count(*) FROM ((\(live) EXCEPT \(queued)) UNION ALL (\(queued) EXCEPT \(live))) x", database: database)
-            return Int(count.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            let queued = "SELECT delivery_id, advisory_id, channel, priority, due_at, expires_at FROM delivery_queue"
+            let unleased = """
+                SELECT 1 FROM deliveries d WHERE state = 'sending' AND NOT EXISTS (SELECT 1 FROM delivery_leases l
+                    WHERE l.owner = d.lease_owner AND d.id = ANY (l.delivery_ids) AND l.expires_at = d.lease_expires_at)
+                """
+            return try await number(
+                "SELECT (SELECT count(*) FROM ((\(waiting) EXCEPT \(queued)) UNION ALL (\(queued) EXCEPT \(waiting))) x) + (SELECT count(*) FROM (\(unleased)) y)")
         }
-        func queueSize() async throws -> Int {
-            Int(try await peer.psql("SELECT count(*) FROM delivery_queue", database: database).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        }
+        func queueSize() async throws -> Int { try await number("SELECT count(*) FROM delivery_queue") }
+        func leaseRows() async throws -> Int { try await number("SELECT count(*) FROM delivery_leases") }
         #expect(try await queueSize() == 40)
         #expect(try await mismatches() == 0)
 
@@ -68,6 +76,8 @@ struct DeliveryQueueTests {
         let claimed = try await store.claimDeliveries(
             channel: "sms", kind: .sms, address: .phone, limit: 25, owner: "a", leaseUntil: now.addingTimeInterval(30), now: now)
         #expect(claimed.count == 25)
+        #expect(try await queueSize() == 15, "the claimed left the queue")
+        #expect(try await leaseRows() == 1, "one lease row for the claim")
         #expect(try await mismatches() == 0, "after the claim")
         let ids = claimed.map(\.deliveryId)
         func outcome(_ id: Int64, _ result: DeliveryOutcome.Result) -> DeliveryOutcome { DeliveryOutcome(deliveryId: id, step: 0, channel: "sms", result: result) }
@@ -81,12 +91,19 @@ struct DeliveryQueueTests {
             ids[0..<5].map { DeliveryReceipt(deliveryId: $0, step: 0, channel: "sms", status: .delivered, at: now, providerMessageId: "p-\($0)") }
                 + [DeliveryReceipt(deliveryId: ids[5], step: 0, channel: "sms", status: .failed(reason: "absent subscriber"), at: now, providerMessageId: nil)],
             now: now)
-        // Live: 15 never claimed, 5 retrying, 5 still sending.
-        #expect(try await queueSize() == 25)
+        // Waiting: 15 never claimed, 5 retrying; 5 still sending.
+        #expect(try await queueSize() == 20)
         #expect(try await mismatches() == 0, "after the receipts")
-        // The 5 still sending: their lease runs out and another instance takes them back.
+        // Housekeeping while the lease is live takes nothing and keeps the lease row.
+        #expect(try await store.recoverLeases(now: now.addingTimeInterval(1), owner: nil) == 0)
+        #expect(try await leaseRows() == 1, "a lease with deliveries still sending stays")
+        // The 5 still sending: the heartbeat renews them, their lease runs out and another
+        // instance takes them back; the lease row goes with them.
         #expect(try await store.renewLeases(owner: "a", until: now.addingTimeInterval(40), now: now) == 5)
+        #expect(try await mismatches() == 0, "after the heartbeat")
+        #expect(try await store.recoverLeases(now: now.addingTimeInterval(39), owner: nil) == 0, "the renewed lease is live")
         #expect(try await store.recoverLeases(now: now.addingTimeInterval(41), owner: nil) == 5)
+        #expect(try await leaseRows() == 0, "nothing is sent under the lease any more")
         #expect(try await mismatches() == 0, "after the take-over")
         // A breaker holding the channel postpones what is due, then everything left expires.
         #expect(try await store.postponeDue(channel: "sms", until: now.addingTimeInterval(120), unlessStepStartedBefore: .distantPast, now: now.addingTimeInterval(45)) == 20)
