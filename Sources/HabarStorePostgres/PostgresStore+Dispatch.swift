@@ -558,10 +558,12 @@ extension PostgresStore {
     }
 
     public func renewLeases(owner: String, until: Date, now: Date) async throws -> Int {
-        // This owner's lease rows, then the deliveries they name that are still sending under
-        // it. Rows this instance is recording meanwhile are locked by it; they leave `sending`.
         try await write { pg in
-            try await pg.run(
+            // This owner's lease rows with nothing left to send go; the rest are renewed, with
+            // the deliveries they name that are still sending under it. Rows this instance is
+            // recording meanwhile are locked by it; they leave `sending`.
+            try await Self.dropSpentLeases(pg, where: "l.owner = ?", owner)
+            return try await pg.run(
                 """
                 WITH leases AS (UPDATE delivery_leases SET expires_at = ? WHERE owner = ? RETURNING delivery_ids)
                 UPDATE deliveries SET lease_expires_at = ?
@@ -570,6 +572,22 @@ extension PostgresStore {
                 RETURNING 1
                 """, until.ms, owner, until.ms, owner)
         }
+    }
+
+    /// Drops the lease rows (among those `condition` picks, `l` being the lease row) none of
+    /// whose deliveries is still being sent under their owner: all recorded, or taken over.
+    /// Each row's deliveries are looked up by key, one by one (a join on the owner alone
+    /// could read every delivery being sent for each pass). Rows another transaction holds
+    /// (an owner renewing them, another instance dropping them) are skipped: this never waits.
+    static func dropSpentLeases(_ pg: PG, where condition: String, _ values: Bind...) async throws {
+        _ = try await pg.run(
+            """
+            DELETE FROM delivery_leases WHERE id IN (
+                SELECT id FROM delivery_leases l
+                WHERE \(condition) AND NOT EXISTS (SELECT 1 FROM unnest(l.delivery_ids) AS u(id) JOIN deliveries d ON d.id = u.id
+                    WHERE d.state = \(DeliveryState.sending.sql) AND d.lease_owner = l.owner)
+                FOR UPDATE SKIP LOCKED)
+            """, values: values)
     }
 
     public func recoverLeases(expiredBy: Date, owner: String?, now: Date) async throws -> Int {
@@ -597,17 +615,9 @@ extension PostgresStore {
                     'lease of ' || previous || ' ended mid-send; taken over' FROM moved
                 RETURNING 1
                 """, expiredBy.ms, owner, expiredBy.ms, owner, now.ms, now.ms, now.ms)
-            // Lease rows none of whose deliveries is still sending under their owner (all
-            // recorded, or just taken over) have nothing left to say. Rows another instance
-            // holds (renewing, or dropping them too) are skipped: this never waits.
-            try await pg.run(
-                """
-                DELETE FROM delivery_leases WHERE id IN (
-                    SELECT id FROM delivery_leases l
-                    WHERE NOT EXISTS (SELECT 1 FROM deliveries d
-                        WHERE d.id = ANY (l.delivery_ids) AND d.state = \(DeliveryState.sending.sql) AND d.lease_owner = l.owner)
-                    FOR UPDATE SKIP LOCKED)
-                """)
+            // The lease rows just read: those with nothing left under their owner go (a live
+            // owner drops its own as it renews the rest).
+            try await Self.dropSpentLeases(pg, where: "(l.expires_at <= ? OR l.owner = ?::text)", expiredBy.ms, owner)
             return taken
         }
     }
