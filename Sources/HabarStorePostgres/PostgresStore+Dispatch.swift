@@ -576,20 +576,23 @@ extension PostgresStore {
 
     /// Drops the lease rows (among those `condition` picks, `l` being the lease row) none of
     /// whose deliveries is still being sent under their owner: all recorded, or taken over.
-    /// Each picked row's deliveries are looked up by key, one by one, in a subquery with a
-    /// `LIMIT` (which the planner cannot turn into a join): as `NOT EXISTS` it became an
-    /// anti-join reading every delivery being sent on each pass, picked rows or not (60–130 ms
-    /// a pass in habar-bench). Rows another transaction holds (an owner renewing them,
-    /// another instance dropping them) are skipped: this never waits.
+    /// First the rows picked, a plain read — usually none, and then nothing else runs — then
+    /// those locked, skipping any another transaction holds (an owner renewing them, another
+    /// instance dropping them: this never waits), and dropped if spent, up to 500 a pass.
+    /// Each row's deliveries are looked up by key, one by one, in a subquery with a `LIMIT`,
+    /// which the planner cannot turn into a join (as `NOT EXISTS` it became an anti-join
+    /// reading every delivery being sent). In one statement over the whole table its estimate
+    /// passed PostgreSQL's `jit_above_cost`, and compiling it took 17 ms of every pass.
     static func dropSpentLeases(_ pg: PG, where condition: String, _ values: Bind...) async throws {
-        _ = try await pg.run(
+        let picked = try await pg.rows("SELECT id FROM delivery_leases l WHERE \(condition) ORDER BY id LIMIT 500", values: values)
+            .map { try $0.get("id", as: Int64.self) }
+        guard !picked.isEmpty else { return }
+        try await pg.run(
             """
-            DELETE FROM delivery_leases WHERE id IN (
-                SELECT id FROM delivery_leases l
-                WHERE \(condition) AND (SELECT 1 FROM unnest(l.delivery_ids) AS u(id) JOIN deliveries d ON d.id = u.id
+            DELETE FROM delivery_leases l WHERE id IN (SELECT id FROM delivery_leases WHERE id = ANY(?) FOR UPDATE SKIP LOCKED)
+                AND (SELECT 1 FROM unnest(l.delivery_ids) AS u(id) JOIN deliveries d ON d.id = u.id
                     WHERE d.state = \(DeliveryState.sending.sql) AND d.lease_owner = l.owner LIMIT 1) IS NULL
-                FOR UPDATE SKIP LOCKED)
-            """, values: values)
+            """, picked)
     }
 
     public func recoverLeases(expiredBy: Date, owner: String?, now: Date) async throws -> Int {
