@@ -726,6 +726,14 @@ enum PostgresMigrations {
                 RETURN NULL;
             END $$;
             """),
+        // A delivery's events are read by the delivery (`delivery_events_by_delivery`), never by
+        // their own id, and never updated or deleted (a trigger refuses it): the primary key's
+        // index was one more entry written for every move of every delivery — three per
+        // delivery sent and reported — that nothing reads. The ids stay, unique by their
+        // identity sequence, and order a delivery's events.
+        Migration(name: "v9: events without a primary key index", sql: """
+            ALTER TABLE delivery_events DROP CONSTRAINT delivery_events_pkey;
+            """),
     ]
 
     /// Runs the migrations not applied yet, under the advisory lock, each in its own transaction.

@@ -18,6 +18,7 @@ struct PostgresMigrationTests {
         ("v6: delivery rows checked by construction", "e9529c2b6c8a31fa"),
         ("v7: a fan-out without row-by-row checks", "cd1e075630dc9ecc"),
         ("v8: leases by the claim", "d98362a380b125d0"),
+        ("v9: events without a primary key index", "3ace2694497384a6"),
     ]
 
     @Test("every landed migration is unchanged, in its order")
