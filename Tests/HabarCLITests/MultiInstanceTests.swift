@@ -89,17 +89,29 @@ struct MultiInstanceTests {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        // ... at a moment C holds claims (it claims a batch, sends it, claims the next).
-        let claimDeadline = Date().addingTimeInterval(10)
-        while Date() < claimDeadline, try await peer.psql(
-            "SELECT count(*) FROM deliveries WHERE state = 'sending' AND lease_owner = '\(ids[2])'", database: database
-        ).trimmingCharacters(in: .whitespacesAndNewlines) == "0" {}
+        // ... at a moment C holds claims (it claims a batch, sends it, claims the next). C is
+        // frozen (SIGSTOP) while its claims are counted, and killed frozen if it holds some:
+        // asked while it runs, the answer could be stale by the kill (C records its sends as
+        // they complete), and a kill between two batches tests no take-over.
+        func claimedByC() async throws -> Int {
+            Int(try await peer.psql(
+                "SELECT count(*) FROM deliveries WHERE state = 'sending' AND lease_owner = '\(ids[2])'", database: database
+            ).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        let claimDeadline = Date().addingTimeInterval(20)
+        var held = 0
+        while Date() < claimDeadline {
+            kill(servers[2].processIdentifier, SIGSTOP)
+            held = try await claimedByC()
+            if held > 0 { break }
+            kill(servers[2].processIdentifier, SIGCONT)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 5...40)))
+        }
         kill(servers[2].processIdentifier, SIGKILL)
         await HabarProcess.waitForExit(servers[2])
         let sentByC = lineCount(instances[2].stubFile)
-        let claimedByC = Int(try await peer.psql(
-            "SELECT count(*) FROM deliveries WHERE state = 'sending' AND lease_owner = '\(ids[2])'", database: database
-        ).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        let claimedByC = try await claimedByC()
+        #expect(held > 0 && claimedByC == held, "C was killed holding claims (\(held) when frozen, \(claimedByC) after the kill)")
         let killedAt = Date()
 
         // A and B take C's claims over and finish the sending.
