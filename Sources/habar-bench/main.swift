@@ -191,7 +191,7 @@ func postgresStatements(_ peer: PostgresPeer, reset: Bool) async throws {
 func dispatchLane(_ store: any HabarStore, instanceId: String, directory: URL, writers: Int = 1) throws -> (Dispatcher, [String: any ChannelAdapter]) {
     let logger = Logger(label: "bench")
     let receipts = ReceiptCollector(store: store, logger: logger, writers: writers)
-    let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: 64, options: .object(["dlrDelayMilliseconds": .number(Double(options.dlrDelayMilliseconds))]))
+    let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: options.concurrency, options: .object(["dlrDelayMilliseconds": .number(Double(options.dlrDelayMilliseconds))]))
     let adapters = try ChannelRegistry([SMSStubFactory()]).makeAdapters([configuration]) { _ in
         ChannelContext(logger: logger, receipts: receipts, dataDirectory: directory)
     }
