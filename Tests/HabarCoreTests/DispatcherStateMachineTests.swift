@@ -5,6 +5,7 @@ import HabarStoreSQLite
 import HabarTesting
 import Logging
 import Metrics
+import Synchronization
 import Testing
 
 /// A dispatcher over a real SQLite store, scripted channels and a hand-moved clock.
@@ -355,5 +356,93 @@ extension Sequence {
         var result: [T] = []
         for element in self { result.append(try await transform(element)) }
         return result
+    }
+}
+
+/// A channel whose sends wait until the test lets them through, one by one.
+final class GatedChannel: ChannelAdapter {
+    let name = "sms"
+    let capabilities = ChannelCapabilities(messageKind: .sms, addressKind: .phone, deliveryReceipts: false)
+    var secrets: [String] { [] }
+    private let allowed = Mutex(0)
+    private let begun = Mutex<[Int64]>([])
+
+    /// The deliveries whose send has begun, in order.
+    var started: [Int64] { begun.withLock { $0 } }
+
+    /// Lets `count` more sends complete.
+    func open(_ count: Int) { allowed.withLock { $0 += count } }
+
+    func send(_ message: OutboundMessage) async throws(ChannelError) -> SendReceipt {
+        let turn = begun.withLock { $0.append(message.deliveryId); return $0.count }
+        while allowed.withLock({ $0 }) < turn {
+            do { try await Task.sleep(for: .milliseconds(2)) } catch { throw .transient("cancelled") }
+        }
+        return SendReceipt(providerMessageId: "p-\(message.deliveryId)")
+    }
+}
+
+@Suite("Dispatcher claims ahead")
+struct ClaimAheadTests {
+    @Test("the run loop claims the next batch while the last of the previous one are still being sent, never more than a batch and a half unsent")
+    func claimsAhead() async throws {
+        let store = try SQLiteStore.inMemory()
+        let clock = TestClock()
+        let channel = GatedChannel()
+        let logger = Logger(label: "test")
+        // One loop of one sender, batches of 10: the next claim comes when 5 are left unsent.
+        let settings = DispatcherSettings(instanceId: "test-worker", batchSize: 10, leaseSeconds: 30, pollMilliseconds: 10,
+                                          concurrency: 1, workersPerChannel: 1)
+        let dispatcher = Dispatcher(
+            store: store, adapters: ["sms": channel], configurations: [ChannelConfiguration(name: "sms", type: "gated")],
+            receipts: ReceiptCollector(store: store, logger: logger), settings: settings,
+            metricsFactory: NOOPMetricsHandler.instance, logger: logger, now: clock.function)
+        _ = try await store.upsertCitizens((1...30).map { Fixtures.citizen($0) })
+        let advisory = try await store.insertAdvisory(Fixtures.advisory(expiresAt: clock.now.addingTimeInterval(3600)))
+        let publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: ["sms": channel.capabilities])
+        _ = try await publisher.publish(id: advisory.id, approver: "approver-1", now: clock.now)
+        let running = Task { try await dispatcher.run() }
+        defer { running.cancel() }
+
+        func states() async throws -> [DeliveryState] {
+            var states: [DeliveryState] = []
+            for id in Int64(1)...30 { states.append(try #require(try await store.delivery(id: id)).state) }
+            return states
+        }
+        func waitFor(_ what: String, _ condition: ([DeliveryState]) -> Bool) async throws -> [DeliveryState] {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                let current = try await states()
+                if condition(current) { return current }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let current = try await states()
+            Issue.record("\(what) did not happen: \(current.map(\.rawValue))")
+            return current
+        }
+
+        // The first batch is claimed and its first send waits at the gate: nothing more is claimed.
+        _ = try await waitFor("the first claim") { $0.prefix(10).allSatisfy { $0 == .sending } }
+        try await Task.sleep(for: .milliseconds(100))
+        var now = try await states()
+        #expect(now.filter { $0 == .sending }.count == 10)
+        // Four sends complete; the fifth is in flight and five wait: the loop claims the next
+        // batch (11–20) while 5–10 of the first are still unsent.
+        channel.open(4)
+        _ = try await waitFor("the claim ahead") { $0[10] == .sending }
+        // Read again once it has settled (the fifth send waits at the gate): one delivery at a
+        // time, a read that began before the four records could mix the two moments.
+        try await Task.sleep(for: .milliseconds(100))
+        now = try await states()
+        #expect(now.prefix(4).allSatisfy { $0 == .sent }, "\(now.map(\.rawValue))")
+        #expect(now[4..<20].allSatisfy { $0 == .sending }, "5 in flight, 6–10 waiting, 11–20 claimed ahead")
+        #expect(now[20...].allSatisfy { $0 == .queued }, "never more than a batch and a half claimed and unsent")
+        #expect(channel.started == [1, 2, 3, 4, 5])
+        // Everything goes, each once, in order.
+        channel.open(100)
+        _ = try await waitFor("every send") { $0.allSatisfy { $0 == .sent } }
+        #expect(channel.started == Array(1...30))
+        dispatcher.stop()
+        try await running.value
     }
 }

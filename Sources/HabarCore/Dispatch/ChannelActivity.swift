@@ -2,7 +2,8 @@ import Foundation
 import Synchronization
 
 /// What one channel did lately, for the console's channel health: sends per second over the
-/// last minute and the last error a provider gave. Recorded once per batch, not per message.
+/// last minute and the last error a provider gave. Recorded in groups of outcomes (each sender's,
+/// up to 64 or when it runs out of work), not per message.
 public final class ChannelActivity: Sendable {
     struct State {
         /// Sends handed to the provider, by whole second (`window` seconds, a ring).
@@ -17,7 +18,7 @@ public final class ChannelActivity: Sendable {
 
     public init() {}
 
-    /// A batch's outcomes at `now`.
+    /// A group of outcomes at `now`.
     public func record(_ outcomes: [DeliveryOutcome], at now: Date) {
         var sent = 0
         var error: String?

@@ -107,7 +107,7 @@ public final class Dispatcher: Service {
                 }
                 background.addTask { await self.maintain() }
                 await withTaskGroup(of: Void.self) { workers in
-                    // Two loops per channel: while one waits on the database, the other sends.
+                    // Claim loops per channel, each claiming ahead for its share of the senders.
                     for lane in self.channels {
                         for _ in 0..<self.settings.workersPerChannel { workers.addTask { await self.work(lane) } }
                     }
@@ -126,26 +126,44 @@ public final class Dispatcher: Service {
 
     // MARK: Work loop of one channel
 
+    /// One claim loop of a channel and its senders: the loop claims ahead into a feed (the
+    /// next claim once half a batch is left), the senders send from it.
     private func work(_ lane: ChannelLane) async {
-        let poll = Duration.milliseconds(settings.pollMilliseconds)
-        // Outcomes are recorded as sends complete; one whose record failed (the database
-        // away) is recorded with the next claim, or at the end.
-        var unrecorded: [DeliveryOutcome] = []
-        while !isStopping && !Task.isCancelled {
-            do {
-                let (claimed, outcomes) = try await dispatchBatch(lane, recording: unrecorded)
-                unrecorded = outcomes
-                if claimed == 0 { try await Task.sleep(for: poll) }
-            } catch is CancellationError {
-                break
-            } catch {
-                logger.error("dispatch failed; retrying", metadata: ["channel": "\(lane.name)", "error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
+        let feed = ClaimFeed(batch: lane.claimLimit(batchSize: max(1, settings.batchSize / settings.workersPerChannel)))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.claimAhead(lane, into: feed) }
+            await self.send(from: feed, on: lane)
         }
+        // Outcomes whose record failed (the database away) and that no claim took: recorded
+        // now, or their leases expire and they are taken over.
+        let unrecorded = feed.takeUnrecorded()
         if !unrecorded.isEmpty {
             do { try await store.recordOutcomes(unrecorded, owner: settings.instanceId, now: now()) } catch {
                 logger.error("recording the last outcomes failed; their leases will expire", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Claims into `feed` whenever it runs low, until the dispatcher stops; each claim also
+    /// records the outcomes whose record failed, in its transaction. Closes the feed at the end.
+    private func claimAhead(_ lane: ChannelLane, into feed: ClaimFeed) async {
+        defer { feed.close() }
+        let poll = Duration.milliseconds(settings.pollMilliseconds)
+        while !isStopping && !Task.isCancelled {
+            await withTaskCancellationHandler { await feed.wantMore() } onCancel: { feed.close() }
+            if isStopping || Task.isCancelled || feed.isClosed { break }
+            let previous = feed.takeUnrecorded()
+            do {
+                let batch = try await claim(lane, limit: feed.batch, recording: previous)
+                feed.add(batch)
+                if batch.isEmpty { try await Task.sleep(for: poll) }
+            } catch is CancellationError {
+                feed.keepUnrecorded(previous)
+                break
+            } catch {
+                feed.keepUnrecorded(previous)
+                logger.error("dispatch failed; retrying", metadata: ["channel": "\(lane.name)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
             }
         }
     }
@@ -155,15 +173,18 @@ public final class Dispatcher: Service {
     @discardableResult
     public func dispatchOnce(channel: String) async throws -> Int {
         guard let lane = channels.first(where: { $0.name == channel }) else { return 0 }
-        let (claimed, outcomes) = try await dispatchBatch(lane, recording: [])
-        try await store.recordOutcomes(outcomes, owner: settings.instanceId, now: now())
-        return claimed
+        let feed = ClaimFeed(batch: lane.claimLimit(batchSize: max(1, settings.batchSize / settings.workersPerChannel)))
+        let batch = try await claim(lane, limit: feed.batch, recording: [])
+        feed.add(batch)
+        feed.close()
+        await send(from: feed, on: lane)
+        let unrecorded = feed.takeUnrecorded()
+        if !unrecorded.isEmpty { try await store.recordOutcomes(unrecorded, owner: settings.instanceId, now: now()) }
+        return batch.count
     }
 
-    /// Records `previous` and claims one batch for `lane` in one transaction, then sends it,
-    /// each outcome recorded as its send completes (group commit); returns how many were
-    /// claimed and the outcomes whose record failed.
-    func dispatchBatch(_ lane: ChannelLane, recording previous: [DeliveryOutcome]) async throws -> (Int, [DeliveryOutcome]) {
+    /// Records `previous` and claims up to `limit` deliveries for `lane` in one transaction.
+    func claim(_ lane: ChannelLane, limit: Int, recording previous: [DeliveryOutcome]) async throws -> [ClaimedDelivery] {
         let start = now()
         if let until = lane.breaker.pausedUntil(now: start) {
             // While the channel is paused its due deliveries wait for the probe without a
@@ -173,55 +194,49 @@ public final class Dispatcher: Service {
                 channel: lane.name, until: until,
                 unlessStepStartedBefore: start.addingTimeInterval(-settings.retry.maxStepAgeSeconds), now: start)
         }
-        // The channel's loops share one batch size, so at most `batchSize` deliveries of a
-        // channel are ever in flight: the most a crash can send twice.
-        let limit = lane.claimLimit(batchSize: max(1, settings.batchSize / settings.workersPerChannel))
-        let batch = try await store.recordAndClaim(
+        if !previous.isEmpty {
+            logger.warning("recording outcomes whose record failed with this claim", metadata: ["channel": "\(lane.name)", "count": "\(previous.count)"])
+        }
+        return try await store.recordAndClaim(
             previous, channel: lane.name, kind: lane.adapter.capabilities.messageKind,
             address: lane.adapter.capabilities.addressKind, limit: limit, owner: settings.instanceId,
             leaseUntil: start.addingTimeInterval(settings.leaseSeconds), now: start)
-        guard !batch.isEmpty else { return (0, []) }
-        // `concurrency` senders take the batch's deliveries in order: one task per sender,
-        // not per message.
-        // A sender takes its next delivery only once its last outcome is committed, and the
-        // channel's loops share its concurrency, so at most `concurrency` sends of the channel
-        // (or one per loop, when there are more loops) are ever unrecorded.
+    }
+
+    /// The senders of one claim loop: `concurrency` split among the channel's loops, each
+    /// taking the feed's deliveries in order and recording each outcome as its send completes
+    /// (group commit). A sender takes its next delivery only once its last outcome is
+    /// committed, so at most `concurrency` sends of the channel (or one per loop, when there
+    /// are more loops) are ever unrecorded: the most a crash can send twice.
+    func send(from feed: ClaimFeed, on lane: ChannelLane) async {
         let senders = max(1, lane.concurrency / settings.workersPerChannel)
-        let next = BatchCursor(count: batch.count)
-        let (outcomes, unrecorded) = await withTaskGroup(
-            of: ([DeliveryOutcome], [DeliveryOutcome]).self, returning: ([DeliveryOutcome], [DeliveryOutcome]).self
-        ) { group in
-            for _ in 0..<min(senders, batch.count) {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<senders {
                 group.addTask {
-                    var mine: [DeliveryOutcome] = []
-                    var failed: [DeliveryOutcome] = []
-                    while let index = next.take() {
-                        let outcome = await self.process(batch[index], on: lane)
-                        mine.append(outcome)
-                        if failed.isEmpty {
-                            do { try await self.recorder.submit(outcome) } catch { failed.append(outcome) }
+                    // Counted for metrics and the console's channel health in groups, not one by one.
+                    var done: [DeliveryOutcome] = []
+                    func flush() {
+                        guard !done.isEmpty else { return }
+                        self.metrics.count(done, channel: lane.name)
+                        lane.activity.record(done, at: self.now())
+                        done.removeAll(keepingCapacity: true)
+                    }
+                    while true {
+                        if !done.isEmpty, feed.isEmpty { flush() }  // before waiting for the next claim
+                        guard let claimed = await feed.next() else { break }
+                        let outcome = await self.process(claimed, on: lane)
+                        done.append(outcome)
+                        if done.count >= 64 { flush() }
+                        if feed.recordingFails {
+                            feed.keepUnrecorded([outcome])  // the database is away: the next claim records it
                         } else {
-                            failed.append(outcome)  // the database is away: keep the rest for the next claim
+                            do { try await self.recorder.submit(outcome) } catch { feed.keepUnrecorded([outcome]) }
                         }
                     }
-                    return (mine, failed)
+                    flush()
                 }
             }
-            var outcomes: [DeliveryOutcome] = []
-            var unrecorded: [DeliveryOutcome] = []
-            outcomes.reserveCapacity(batch.count)
-            for await (part, failed) in group {
-                outcomes += part
-                unrecorded += failed
-            }
-            return (outcomes, unrecorded)
         }
-        if !unrecorded.isEmpty {
-            logger.warning("outcomes not recorded yet; they go with the next claim", metadata: ["channel": "\(lane.name)", "count": "\(unrecorded.count)"])
-        }
-        metrics.count(outcomes, channel: lane.name)
-        lane.activity.record(outcomes, at: now())
-        return (batch.count, unrecorded)
     }
 
     /// Decides what happens to one claimed delivery, sending it when it should be sent.
@@ -338,22 +353,6 @@ public final class Dispatcher: Service {
                 logger.error("housekeeping failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: .seconds(1))
-        }
-    }
-}
-
-/// Hands out the indices of a batch, each once, to the senders working on it.
-final class BatchCursor: Sendable {
-    private let next = Mutex(0)
-    private let count: Int
-
-    init(count: Int) { self.count = count }
-
-    func take() -> Int? {
-        next.withLock { index in
-            guard index < count else { return nil }
-            defer { index += 1 }
-            return index
         }
     }
 }

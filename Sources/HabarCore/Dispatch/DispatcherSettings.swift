@@ -10,8 +10,10 @@ public struct DispatcherSettings: Sendable, Hashable, Codable {
     public var instanceId: String
     /// The default instance id: host name and process id.
     public static var defaultInstanceId: String { "\(ProcessInfo.processInfo.hostName)-\(getpid())" }
-    /// Deliveries in flight per channel at most, split among its loops: the most a crash
-    /// between a send and its record can send twice.
+    /// Deliveries claimed at once per channel, split among its loops; each loop claims its
+    /// next batch when half of one is left (`ClaimFeed`), so at most one and a half batches
+    /// wait unsent. What a crash can send twice is bounded by `concurrency` (the sends in
+    /// flight), not by this; a crashed instance's claimed and unsent deliveries are taken over.
     public var batchSize: Int
     /// How long a claim is held without a heartbeat: a live instance renews its claims every
     /// third of it, and a dead instance's claims are taken over after it (and at most a
@@ -23,7 +25,7 @@ public struct DispatcherSettings: Sendable, Hashable, Codable {
     public var sendTimeoutSeconds: Double
     /// Default sends in flight per channel instance.
     public var concurrency: Int
-    /// Claim-send-record loops per channel; two let one send while the other writes.
+    /// Claim loops per channel, each with its share of the channel's senders.
     public var workersPerChannel: Int
     public var retry: RetryPolicy
 
