@@ -2,6 +2,7 @@ import Foundation
 import HabarCore
 import HabarMessages
 import PostgresNIO
+import Synchronization
 
 extension PostgresStore {
     // MARK: Claiming
@@ -20,16 +21,21 @@ extension PostgresStore {
         _ outcomes: [DeliveryOutcome], channel: String, kind: MessageKind, address: AddressKind, limit: Int, owner: String,
         leaseUntil: Date, now: Date
     ) async throws -> [ClaimedDelivery] {
-        // An idle channel's poll only reads.
-        if outcomes.isEmpty, try await !anyDue(channel: channel, now: now) { return [] }
+        // An idle channel's poll only reads; a channel whose last claim was full has more.
+        let key = owner + "\u{0}" + channel
+        if outcomes.isEmpty, !claimedFull.withLock({ $0.contains(key) }), try await !anyDue(channel: channel, now: now) { return [] }
         let installation = try await installationId()
-        return try await write { pg in
+        let claimed = try await write { pg in
             let moved = try await Self.recordSent(outcomes, owner: owner, now: now, pg: pg)
             try await Self.record(outcomes, after: moved, owner: owner, now: now, pg: pg)
             return try await Self.claim(
                 channel: channel, kind: kind, address: address, limit: limit, owner: owner, leaseUntil: leaseUntil, now: now,
                 installation: installation, pg: pg)
         }
+        claimedFull.withLock { full in
+            if claimed.count >= limit { full.insert(key) } else { full.remove(key) }
+        }
+        return claimed
     }
 
     /// Whether a delivery of `channel` is due now (what a claim would look at), from the queue.

@@ -22,6 +22,11 @@ public final class PostgresStore: HabarStore {
     let finalCounts = FinalDeliveryCounts()
     /// Column types by table, read once per `habar storage copy` (`copyShape`).
     let copyShapes = Mutex<[String: [String: String]]?>(nil)
+    /// Channels (by owner) whose last claim here filled its limit: their next claim skips the
+    /// idle check (`anyDue`), which would only say there is more. During a broadcast that
+    /// check walked the queue index's entries of rows just claimed, about a millisecond of
+    /// the server's time per claim.
+    let claimedFull = Mutex<Set<String>>([])
 
     private init(client: PostgresClient, logger: Logger) {
         self.client = client
