@@ -410,7 +410,8 @@ struct ClaimAheadTests {
             return states
         }
         func waitFor(_ what: String, _ condition: ([DeliveryState]) -> Bool) async throws -> [DeliveryState] {
-            let deadline = ContinuousClock.now + .seconds(10)
+            // Generous: beside the whole suite on two cores a claim can take seconds.
+            let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
                 let current = try await states()
                 if condition(current) { return current }
