@@ -281,8 +281,15 @@ struct KannelEndToEndTests {
         #expect(stored.map(\.citizenId) == [citizen.id, nil])
         #expect(stored.allSatisfy { $0.channel == "sms" && $0.receiver == "1444" && $0.providerMessageId != nil })
 
-        // Kannel's retry of the same request (same %I) is acknowledged and stored once.
-        let line = try #require(kannel.smsboxAccessLog().split(separator: "\n").first { $0.contains("/inbound/sms/sms?") })
+        // Kannel's retry of the same request (same %I) is acknowledged and stored once. smsbox
+        // logs the request once our answer has reached it, which can come after the rows are
+        // stored: wait for the line (up to 5 s; beside the whole suite it lagged).
+        var logged: Substring?
+        for _ in 0..<100 where logged == nil {
+            logged = kannel.smsboxAccessLog().split(separator: "\n").first { $0.contains("/inbound/sms/sms?") }
+            if logged == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let line = try #require(logged)
         let url = try #require(line.split(separator: "'").first { $0.hasPrefix("http://") })
         #expect(try await live.get(String(url.dropFirst(live.baseURL.count))) == 200)
         #expect(try await store.inboundSMS(page: PageRequest(limit: 10)).items.count == 2)
