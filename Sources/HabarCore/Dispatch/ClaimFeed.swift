@@ -39,12 +39,11 @@ final class ClaimFeed: Sendable {
     }
 
     private let state = Mutex(State())
-    /// The batch a claim tops the feed up to.
+    /// How many deliveries each claim takes.
     let batch: Int
     private var refillAt: Int { batch / 2 }
 
     init(batch: Int) { self.batch = max(1, batch) }
-
 
     var isClosed: Bool { state.withLock(\.closed) }
 

@@ -129,7 +129,7 @@ public final class Dispatcher: Service {
     /// One claim loop of a channel and its senders: the loop claims ahead into a feed (the
     /// next claim once half a batch is left), the senders send from it.
     private func work(_ lane: ChannelLane) async {
-        let feed = ClaimFeed(batch: lane.claimLimit(batchSize: max(1, settings.batchSize / settings.workersPerChannel)))
+        let feed = feed(for: lane)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.claimAhead(lane, into: feed) }
             await self.send(from: feed, on: lane)
@@ -173,7 +173,7 @@ public final class Dispatcher: Service {
     @discardableResult
     public func dispatchOnce(channel: String) async throws -> Int {
         guard let lane = channels.first(where: { $0.name == channel }) else { return 0 }
-        let feed = ClaimFeed(batch: lane.claimLimit(batchSize: max(1, settings.batchSize / settings.workersPerChannel)))
+        let feed = feed(for: lane)
         let batch = try await claim(lane, limit: feed.batch, recording: [])
         feed.add(batch)
         feed.close()
@@ -181,6 +181,12 @@ public final class Dispatcher: Service {
         let unrecorded = feed.takeUnrecorded()
         if !unrecorded.isEmpty { try await store.recordOutcomes(unrecorded, owner: settings.instanceId, now: now()) }
         return batch.count
+    }
+
+    /// An empty feed for one of `lane`'s loops: the loops share the batch size, and a rate
+    /// limit caps it (`claimLimit`).
+    private func feed(for lane: ChannelLane) -> ClaimFeed {
+        ClaimFeed(batch: lane.claimLimit(batchSize: max(1, settings.batchSize / settings.workersPerChannel)))
     }
 
     /// Records `previous` and claims up to `limit` deliveries for `lane` in one transaction.
