@@ -35,4 +35,50 @@ struct GroupCommitTests {
         #expect(batches >= 20, "\(batches) batches for 200 items at 10 a batch")
         if lanes > 1 { #expect(most > 1, "200 waiting items never had two batches in flight with \(lanes) lanes") }
     }
+
+    /// Callers in a closed loop, as the dispatcher's senders: each submits its next item as
+    /// soon as its last one is committed. Two waves of eight arrive 50 ms apart (the second
+    /// while the first batch is being written); left alone they would take turns as two
+    /// cohorts of eight (this test fails so, average 8.0, with gathering switched off). With
+    /// gathering the cohorts merge and the batches hold every caller. Writes take 100 ms: a
+    /// margin against a busy test machine's scheduling.
+    @Test("gathering: closed-loop callers end up in one batch instead of taking turns")
+    func gathering() async throws {
+        let sizes = Mutex<[Int]>([])
+        let commit = GroupCommit<Int, Void>(maxBatch: 100, gathers: true) { batch in
+            sizes.withLock { $0.append(batch.count) }
+            try await Task.sleep(for: .milliseconds(100))
+            return batch.map { _ in () }
+        }
+        let callers = 16
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<callers {
+                group.addTask {
+                    if caller >= callers / 2 { try await Task.sleep(for: .milliseconds(50)) }
+                    for round in 0..<8 { try await commit.submit(caller * 100 + round) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seen = sizes.withLock { $0 }
+        #expect(seen.reduce(0, +) == callers * 8)
+        // Past the start (the waves arriving) and before the end (callers leaving): the middle batches.
+        let middle = seen.dropFirst(seen.count / 3).dropLast(seen.count / 3)
+        let average = Double(middle.reduce(0, +)) / Double(max(1, middle.count))
+        #expect(average >= Double(callers) * 0.75, "batches \(seen): the callers still take turns")
+    }
+
+    @Test("gathering never holds back a lone caller")
+    func loneCaller() async throws {
+        let commit = GroupCommit<Int, Void>(maxBatch: 100, gathers: true) { batch in
+            try await Task.sleep(for: .milliseconds(300))
+            return batch.map { _ in () }
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        for item in 0..<3 { try await commit.submit(item) }
+        let took = clock.now - started
+        // Three writes of 300 ms one after the other; each held-back item would add 300 ms more.
+        #expect(took < .milliseconds(3 * 300 + 500), "3 lone items took \(took)")
+    }
 }

@@ -49,7 +49,7 @@ public final class Dispatcher: Service {
         let owner = settings.instanceId
         // Outcomes in `writers` transactions at once (`OpenedStore.outcomeWriters`; one on both
         // stores today: fewer, larger batches cost the database less per outcome).
-        recorder = GroupCommit(maxBatch: 1000, lanes: writers) { [store] batch in
+        recorder = GroupCommit(maxBatch: 1000, lanes: writers, gathers: true) { [store] batch in
             try await store.recordOutcomes(batch, owner: owner, now: now())
             return batch.map { _ in () }
         }
