@@ -68,17 +68,17 @@ struct GroupCommitTests {
         #expect(average >= Double(callers) * 0.75, "batches \(seen): the callers still take turns")
     }
 
-    @Test("gathering never holds back a lone caller")
-    func loneCaller() async throws {
-        let commit = GroupCommit<Int, Void>(maxBatch: 100, gathers: true) { batch in
-            try await Task.sleep(for: .milliseconds(300))
-            return batch.map { _ in () }
-        }
-        let clock = ContinuousClock()
-        let started = clock.now
-        for item in 0..<3 { try await commit.submit(item) }
-        let took = clock.now - started
-        // Three writes of 300 ms one after the other; each held-back item would add 300 ms more.
-        #expect(took < .milliseconds(3 * 300 + 500), "3 lone items took \(took)")
+    /// What a gathering lane waits for (decided without a clock; the test above shows the
+    /// waiting itself): never for a lone item, never past a full batch.
+    @Test("gathering never holds back a lone caller, and waits for at most one full batch")
+    func gatherTarget() {
+        typealias Commit = GroupCommit<Int, Void>
+        #expect(Commit.gatherTarget(lastBatch: 0, waiting: 0, maxBatch: 100) == nil, "the first item after a rest waited")
+        #expect(Commit.gatherTarget(lastBatch: 1, waiting: 0, maxBatch: 100) == nil, "a lone caller was held back")
+        #expect(Commit.gatherTarget(lastBatch: 1, waiting: 5, maxBatch: 100) == nil, "items after a lone one were held back")
+        #expect(Commit.gatherTarget(lastBatch: 32, waiting: 0, maxBatch: 100) == 32)
+        #expect(Commit.gatherTarget(lastBatch: 32, waiting: 30, maxBatch: 100) == 62, "the other cohort is counted too")
+        #expect(Commit.gatherTarget(lastBatch: 80, waiting: 50, maxBatch: 100) == 100, "a lane waited past a full batch")
+        #expect(Commit.gatherTarget(lastBatch: 40, waiting: 100, maxBatch: 100) == nil, "a full batch waited")
     }
 }

@@ -52,9 +52,8 @@ public actor GroupCommit<Item: Sendable, Output: Sendable> {
         while true {
             // Gathering: the callers the last batch resumed come back (they may all be away
             // now, sending: the lane waits for them rather than ending).
-            if gathers, lanes == 1, recent.count > 1 {
-                let target = min(maxBatch, recent.count + waiting.count)
-                if waiting.count < target { await gather(until: target, atMost: recent.took) }
+            if gathers, lanes == 1, let target = Self.gatherTarget(lastBatch: recent.count, waiting: waiting.count, maxBatch: maxBatch) {
+                await gather(until: target, atMost: recent.took)
             }
             if waiting.isEmpty { break }
             let batch = Array(waiting.prefix(maxBatch))
@@ -72,6 +71,15 @@ public actor GroupCommit<Item: Sendable, Output: Sendable> {
         }
         recent = (0, .zero)  // none came back in time: the next item, whenever it comes, goes at once
         draining -= 1
+    }
+
+    /// How many items a gathering lane waits for before its next batch, or nil to write at
+    /// once: after a batch of several (`lastBatch`), the callers it resumed plus the items
+    /// already `waiting`, at most `maxBatch`; nil after a lone item or when that many wait.
+    public static func gatherTarget(lastBatch: Int, waiting: Int, maxBatch: Int) -> Int? {
+        guard lastBatch > 1 else { return nil }
+        let target = min(maxBatch, lastBatch + waiting)
+        return waiting < target ? target : nil
     }
 
     /// Waits until `count` items wait or `deadline` has passed, whichever comes first.
