@@ -160,6 +160,16 @@ public final class PostgresPeer: Sendable {
         return url(database: name)
     }
 
+    /// Drops the database a `createDatabase` URL names, closing its connections (benchmarks:
+    /// each figure on a server holding no other figure's data — a dropped database's pages
+    /// leave the buffer pool, and its drop checkpoints).
+    public func dropDatabase(_ url: String) async throws {
+        guard let name = URLComponents(string: url)?.path.split(separator: "/").last, !name.isEmpty else {
+            throw PeerMissing("no database in \(url)")
+        }
+        try await psql("DROP DATABASE \(name) WITH (FORCE)")
+    }
+
     /// Runs SQL with psql on `database`; returns what it printed (unaligned, tuples only).
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") async throws -> String {
