@@ -182,7 +182,6 @@ func postgresDispatchBenchmark(_ count: Int, instances: Int, peer: PostgresPeer)
     try await postgresStatements(peer, reset: true)
     try await measureDispatch(count, store: store, lanes: lanes, label: "dispatch (PostgreSQL, \(instances) instance\(instances == 1 ? "" : "s"))")
     try await postgresStatements(peer, reset: false)
-    lanes.removeAll()
     await dropAfterwards(stores, url: url, on: peer)
 }
 

@@ -13,7 +13,8 @@
 /// it, a lane that has just committed a batch of several items first waits for the callers it
 /// resumed to come back (until as many items wait as were in that batch and the next one
 /// together), but never longer than that batch's write took: the cohorts merge into one
-/// batch, and a caller waits for about one write. A lone item is never held back.
+/// batch, and a caller waits for about one write. A lone item is never held back. With more
+/// than one lane, batches already overlap and `gathers` is ignored.
 public actor GroupCommit<Item: Sendable, Output: Sendable> {
     public typealias Write = @Sendable ([Item]) async throws -> [Output]
 
