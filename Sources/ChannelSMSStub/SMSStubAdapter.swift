@@ -218,13 +218,32 @@ extension SMSStubAdapter.ReportLine: JSONLine {
 }
 
 extension JSONText {
-    /// RFC 3339 UTC to the second (`2026-03-12T08:00:00Z`).
+    /// RFC 3339 UTC to the second (`2026-03-12T08:00:00Z`). Written digit by digit: the stub
+    /// stamps two lines per message, and `String(format:)` was a tenth of a dispatch's CPU.
     static func time(_ date: Date) -> String {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(20)
+        func digits(_ value: Int32, _ count: Int, then separator: Character) {
+            var divisor: Int32 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = max(0, value)
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+            bytes.append(separator.asciiValue!)
+        }
+        digits(parts.tm_year + 1900, 4, then: "-")
+        digits(parts.tm_mon + 1, 2, then: "-")
+        digits(parts.tm_mday, 2, then: "T")
+        digits(parts.tm_hour, 2, then: ":")
+        digits(parts.tm_min, 2, then: ":")
+        digits(parts.tm_sec, 2, then: "Z")
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -1,4 +1,4 @@
-import ChannelSMSStub
+@testable import ChannelSMSStub
 import Foundation
 import HabarCore
 import HabarMessages
@@ -89,6 +89,17 @@ struct SMSStubBehaviourTests {
         let second = try decoder.decode(SMSStubAdapter.Line.self, from: Data(lines[1].utf8))
         #expect(second.text == "Gate \"{A}\"\n\\ok\u{1}", "the line round-trips through a JSON parser")
         #expect(second.encoding == .ucs2, "a control character is outside GSM 03.38")
+    }
+
+    @Test("a line's time is RFC 3339 UTC to the second, zero-padded, like Foundation's ISO 8601")
+    func timeText() {
+        let dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 946_684_799.999), Date(timeIntervalSince1970: 1_773_302_405.5),
+                     Date(timeIntervalSince1970: 4_102_444_800), Date(timeIntervalSince1970: 1_709_164_800)]
+        #expect(JSONText.time(dates[2]) == "2026-03-12T08:00:05Z")
+        for date in dates {
+            let whole = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
+            #expect(JSONText.time(date) == whole.formatted(.iso8601), "\(date.timeIntervalSince1970)")
+        }
     }
 
     @Test("delivery reports follow after the delay; the seed fixes which fail")
