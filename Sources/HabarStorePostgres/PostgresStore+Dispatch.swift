@@ -65,6 +65,7 @@ extension PostgresStore {
         installation: String, pg: PG
     ) async throws -> [ClaimedDelivery] {
         var claimed: [ClaimedDelivery] = []
+        var states: [String] = []  // the state each claimed delivery leaves, as the claim read it (locked)
         var closing: [(row: Moving, state: DeliveryState, detail: String)] = []
         var texts = RenderingCache(kind: kind)
         var plans = StepPlans()
@@ -112,10 +113,11 @@ extension PostgresStore {
                 let group = try await due.agencyGroup.asyncFlatMap { try await Self.groupAdvisoryScope(pg, delivery: due.id, group: $0) }
                 let message = due.message(to: recipient, text: text, address: address, installation: installation, group: group)
                 claimed.append(ClaimedDelivery(message: message, steps: plans.steps(due.steps), attempts: due.attempts, stepStartedAt: due.stepStartedAt))
+                states.append(due.state)
             }
         }
         for item in closing { try await Self.transition(pg, item.row, to: item.state, at: now, detail: item.detail) }
-        try await Self.lease(claimed.map(\.deliveryId), owner: owner, leaseUntil: leaseUntil, now: now, pg: pg)
+        try await Self.lease(claimed.map(\.deliveryId), leaving: states, owner: owner, leaseUntil: leaseUntil, now: now, pg: pg)
         return claimed
     }
 
@@ -170,23 +172,24 @@ extension PostgresStore {
     }
 
     /// Moves the claimed rows to `sending` under this owner's lease, with their events (from
-    /// the state each left, the attempt about to be made), and records the claim's lease: one
-    /// statement for the whole batch. The queue's trigger drops their queue rows (the claim
-    /// holds them locked); the lease row is what the heartbeat renews and the take-over reads.
-    private static func lease(_ ids: [Int64], owner: String, leaseUntil: Date, now: Date, pg: PG) async throws {
+    /// `states`, the state each left as the claim read it with the row locked; the attempt
+    /// about to be made), and records the claim's lease: one statement for the whole batch.
+    /// The queue's trigger drops their queue rows (the claim holds them locked); the lease row
+    /// is what the heartbeat renews and the take-over reads.
+    private static func lease(_ ids: [Int64], leaving states: [String], owner: String, leaseUntil: Date, now: Date, pg: PG) async throws {
         guard !ids.isEmpty else { return }
         try await pg.run(
             """
-            WITH old AS (SELECT id, state FROM deliveries WHERE id = ANY(?)),
-            moved AS (
+            WITH moved AS (
                 UPDATE deliveries d SET state = \(DeliveryState.sending.sql), lease_owner = ?, lease_expires_at = ?, updated_at = ?
-                FROM old WHERE d.id = old.id
+                FROM unnest(?::bigint[], ?::text[]) AS old(id, state)
+                WHERE d.id = ANY(?) AND d.id = old.id
                 RETURNING d.id, d.step, d.channel, old.state AS from_state, d.attempts),
             events AS (
                 INSERT INTO delivery_events (delivery_id, at, step, channel, from_state, to_state, attempt)
                 SELECT id, ?, step, channel, from_state, \(DeliveryState.sending.sql), attempts + 1 FROM moved)
             INSERT INTO delivery_leases (owner, expires_at, delivery_ids) VALUES (?, ?, ?)
-            """, ids, owner, leaseUntil.ms, now.ms, now.ms, owner, leaseUntil.ms, ids)
+            """, owner, leaseUntil.ms, now.ms, ids, states, ids, now.ms, owner, leaseUntil.ms, ids)
     }
 
     // MARK: Recording outcomes
