@@ -150,24 +150,35 @@ public final class PostgresPeer: Sendable {
     }
 
     /// Creates an empty database of its own for one test; returns its URL.
-    public func createDatabase(prefix: String = "t") async throws -> String {
+    /// `template`: a copy of that database (`createDatabase`'s URL of it), file by file after a
+    /// checkpoint, instead of an empty one (benchmarks: one seeding for many figures).
+    public func createDatabase(prefix: String = "t", template: String? = nil) async throws -> String {
         let number = databases.withLock { count -> Int in
             count += 1
             return count
         }
         let name = "\(prefix)_\(getpid())_\(number)"
-        try await psql("CREATE DATABASE \(name)")
+        if let template {
+            try await psql("CREATE DATABASE \(name) TEMPLATE \(try Self.databaseName(template)) STRATEGY FILE_COPY")
+        } else {
+            try await psql("CREATE DATABASE \(name)")
+        }
         return url(database: name)
+    }
+
+    /// The database a `createDatabase` URL names.
+    public static func databaseName(_ url: String) throws -> String {
+        guard let name = URLComponents(string: url)?.path.split(separator: "/").last, !name.isEmpty else {
+            throw PeerMissing("no database in \(url)")
+        }
+        return String(name)
     }
 
     /// Drops the database a `createDatabase` URL names, closing its connections (benchmarks:
     /// each figure on a server holding no other figure's data — a dropped database's pages
     /// leave the buffer pool, and its drop checkpoints).
     public func dropDatabase(_ url: String) async throws {
-        guard let name = URLComponents(string: url)?.path.split(separator: "/").last, !name.isEmpty else {
-            throw PeerMissing("no database in \(url)")
-        }
-        try await psql("DROP DATABASE \(name) WITH (FORCE)")
+        try await psql("DROP DATABASE \(try Self.databaseName(url)) WITH (FORCE)")
     }
 
     /// Runs SQL with psql on `database`; returns what it printed (unaligned, tuples only).

@@ -15,6 +15,7 @@ import HabarTesting
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 // habar-bench: queueing, dispatch, API and channel figures on this machine. Build with -c release.
 //   swift run -c release habar-bench [--only render|queue|api|dispatch|webhook|kannel|smtp|checkin|agency|console] [...]
@@ -51,6 +52,8 @@ struct BenchOptions: ParsableCommand {
     @Flag(help: "queue, dispatch, check-in and agency figures on PostgreSQL too, side by side (a durable server started here, as the tests start theirs), plus pgbench on it.")
     var postgres = false
     @Option(help: "dispatch on PostgreSQL: instance counts, separated by commas.") var instances = "1,2,3"
+    @Option(name: .customLong("dispatch-rounds"), help: "dispatch: rounds of its figures (SQLite, then PostgreSQL's instance counts; every other round in reverse order), compared by their medians (default: 3 with --postgres, else 1).")
+    var dispatchRounds: Int?
     @Option(name: .customLong("pg-setting"), help: "with --postgres: a server setting for the bench's server, name=value (repeatable; e.g. shared_buffers=4GB).")
     var pgSettings: [String] = []
     @Option(help: "dispatch on PostgreSQL: transactions of outcomes and of receipts each instance writes at once (default: as `habar serve`, one).")
@@ -65,6 +68,7 @@ struct BenchOptions: ParsableCommand {
                       ("--checkin-citizens", checkinCitizens), ("--seconds", seconds), ("--tourists", tourists), ("--events", events)]
         if let (name, _) = counts.first(where: { $0.1 < 1 }) { throw ValidationError("\(name) must be at least 1") }
         if let writers, writers < 1 { throw ValidationError("--writers must be at least 1") }
+        if let dispatchRounds, dispatchRounds < 1 { throw ValidationError("--dispatch-rounds must be at least 1") }
         if let bad = pgSettings.first(where: { !$0.contains("=") || $0.hasPrefix("=") }) {
             throw ValidationError("--pg-setting: name=value, not '\(bad)'")
         }
@@ -103,13 +107,35 @@ func seededStore(_ count: Int) async throws -> (SQLiteStore, URL) {
     return (store, directory)
 }
 
-/// The same citizens in a new database of the benchmark's PostgreSQL server.
+/// The same citizens in a new database of the benchmark's PostgreSQL server: a copy of a
+/// database seeded once per count (and vacuumed and analyzed, as a registry long in use is),
+/// so the rounds of a figure do not each spend a quarter of a minute registering citizens.
 func seededPostgres(_ peer: PostgresPeer, _ count: Int) async throws -> (PostgresStore, String) {
-    let url = try await peer.createDatabase(prefix: "bench")
+    let template = try await seededTemplates.url(count, on: peer)
+    let started = ContinuousClock.now
+    let url = try await peer.createDatabase(prefix: "bench", template: template)
     let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 20), logger: Logger(label: "bench"))
-    try await seed(store, count)
+    print(String(format: "  setup: a copy of the %d citizens' database in %.1f s", count, seconds(ContinuousClock.now - started)))
     return (store, url)
 }
+
+/// The seeded databases that `seededPostgres` copies, by citizen count.
+final class SeededTemplates: Sendable {
+    private let urls = Mutex<[Int: String]>([:])
+
+    func url(_ count: Int, on peer: PostgresPeer) async throws -> String {
+        if let url = urls.withLock({ $0[count] }) { return url }
+        let url = try await peer.createDatabase(prefix: "bench_seed")
+        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 20), logger: Logger(label: "bench"))
+        try await seed(store, count)
+        await store.shutDown()
+        try await peer.psql("VACUUM (ANALYZE)", database: try PostgresPeer.databaseName(url))
+        urls.withLock { $0[count] = url }
+        return url
+    }
+}
+
+let seededTemplates = SeededTemplates()
 
 /// Every PostgreSQL figure starts on a server that holds no earlier figure's data: with it, a
 /// later figure paid for writing the earlier ones' dirty pages out of the buffer pool (three
@@ -157,18 +183,19 @@ func queueBenchmark(_ count: Int, on peer: PostgresPeer? = nil) async throws {
     if let peer, let seeded { await dropAfterwards([seeded.0], url: seeded.1, on: peer) }
 }
 
-func dispatchBenchmark(_ count: Int) async throws {
+/// Tracked deliveries a second on SQLite.
+func dispatchBenchmark(_ count: Int) async throws -> Double {
     let (store, directory) = try await seededStore(count)
     let lane = try dispatchLane(store, instanceId: "bench", directory: directory)
     // As in the gateway: the WAL is written back in the background.
     let checkpointer = Task { try await SQLiteCheckpointer(store: store, logger: Logger(label: "bench")).run() }
     defer { checkpointer.cancel() }
-    try await measureDispatch(count, store: store, lanes: [lane], label: "dispatch")
+    return try await measureDispatch(count, store: store, lanes: [lane], label: "dispatch")
 }
 
 /// `instances` dispatchers, each with a pool of its own, on one PostgreSQL database: what
 /// as many `habar serve` processes would run.
-func postgresDispatchBenchmark(_ count: Int, instances: Int, peer: PostgresPeer) async throws {
+func postgresDispatchBenchmark(_ count: Int, instances: Int, peer: PostgresPeer) async throws -> Double {
     let (store, url) = try await seededPostgres(peer, count)
     var lanes: [(Dispatcher, [String: any ChannelAdapter])] = []
     var stores = [store]
@@ -180,9 +207,10 @@ func postgresDispatchBenchmark(_ count: Int, instances: Int, peer: PostgresPeer)
                                       writers: options.writers ?? PostgresStoreFactory.outcomeWriters))
     }
     try await postgresStatements(peer, reset: true)
-    try await measureDispatch(count, store: store, lanes: lanes, label: "dispatch (PostgreSQL, \(instances) instance\(instances == 1 ? "" : "s"))")
+    let rate = try await measureDispatch(count, store: store, lanes: lanes, label: "dispatch (PostgreSQL, \(instances) instance\(instances == 1 ? "" : "s"))")
     try await postgresStatements(peer, reset: false)
     await dropAfterwards(stores, url: url, on: peer)
+    return rate
 }
 
 /// Where the server's time went since the last reset: the statements with the most execution
@@ -231,7 +259,10 @@ func cpuSeconds() -> (habar: Double, postgres: Double) {
     return (ticks("self") / hz, postgres / hz)
 }
 
-func measureDispatch(_ count: Int, store: any HabarStore, lanes: [(Dispatcher, [String: any ChannelAdapter])], label: String) async throws {
+/// Publishes one advisory to `count` citizens, runs the dispatchers until every delivery is
+/// final, prints the figure and returns it (tracked deliveries a second).
+@discardableResult
+func measureDispatch(_ count: Int, store: any HabarStore, lanes: [(Dispatcher, [String: any ChannelAdapter])], label: String) async throws -> Double {
     let publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: lanes[0].1.mapValues(\.capabilities))
     let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
     _ = try await publisher.publish(id: draft.id, approver: "bench", now: Date())
@@ -268,6 +299,45 @@ func measureDispatch(_ count: Int, store: any HabarStore, lanes: [(Dispatcher, [
     print(String(format: "%@: %d deliveries through sms-stub: all sent in %.2f s (%.0f/s); all delivered with DLRs in %.2f s = %.0f tracked deliveries/s; CPU s habar %.1f, postgres %.1f; peak RSS %.0f MB; the bench's %d progress polls took %.2f s",
                  label, count, sentAt ?? elapsed, Double(count) / (sentAt ?? elapsed), elapsed, Double(count) / elapsed,
                  cpuAfter.habar - cpuBefore.habar, cpuAfter.postgres - cpuBefore.postgres, peakRSSMegabytes(), polls, seconds(polling)))
+    return Double(count) / elapsed
+}
+
+/// The dispatch figures in rounds: SQLite, then each PostgreSQL instance count, every other
+/// round in reverse order. This machine's speed drifts by a quarter within minutes, so two
+/// figures taken one after the other differ by that much whatever they measure; rounds in
+/// alternating order, compared by their medians, let a drift fall on every figure alike.
+func dispatchRounds(_ count: Int, rounds: Int, instances: [Int], peer: PostgresPeer?) async throws {
+    let setups: [Int?] = [nil] + (peer == nil ? [] : instances.map { $0 })
+    var figures: [[Int?: Double]] = []
+    for round in 1...rounds {
+        if rounds > 1 { print("dispatch round \(round) of \(rounds)") }
+        var figure: [Int?: Double] = [:]
+        for setup in round % 2 == 1 ? setups : setups.reversed() {
+            if let instances = setup, let peer {
+                figure[setup] = try await postgresDispatchBenchmark(count, instances: instances, peer: peer)
+            } else {
+                figure[setup] = try await dispatchBenchmark(count)
+            }
+        }
+        figures.append(figure)
+    }
+    guard rounds > 1 else { return }
+    func median(_ setup: Int?) -> Double {
+        let values = figures.compactMap { $0[setup] }.sorted()
+        return values.count % 2 == 1 ? values[values.count / 2] : (values[values.count / 2 - 1] + values[values.count / 2]) / 2
+    }
+    func name(_ setup: Int?) -> String { setup.map { "PostgreSQL \($0) instance\($0 == 1 ? "" : "s")" } ?? "SQLite" }
+    var summary = setups.map { String(format: "%@ %.0f", name($0), median($0)) }
+    var ratios: [String] = []
+    let pairs = zip(setups.dropLast(), setups.dropFirst()).map { ($0, $1) }
+    for (from, to) in pairs {
+        let perRound = figures.compactMap { figure in figure[to].flatMap { to in figure[from].map { to / $0 } } }
+        ratios.append(String(format: "%@ / %@: %.2f× (rounds: %@)", name(to), name(from), median(to) / median(from),
+                             perRound.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+    }
+    if summary.isEmpty { summary = ["none"] }
+    print("dispatch, the median of \(rounds) rounds (tracked deliveries/s): " + summary.joined(separator: "; "))
+    for line in ratios { print("  " + line) }
 }
 
 /// One HTTP call to the live server: status, body and wall time.
@@ -419,10 +489,8 @@ if mode == .all || mode == .api {
     try await apiBenchmark(options.api)
 }
 if mode == .all || mode == .dispatch {
-    try await dispatchBenchmark(options.dispatch)
-    if let postgres {
-        for instances in options.instanceCounts { try await postgresDispatchBenchmark(options.dispatch, instances: instances, peer: postgres) }
-    }
+    try await dispatchRounds(
+        options.dispatch, rounds: options.dispatchRounds ?? (postgres == nil ? 1 : 3), instances: options.instanceCounts, peer: postgres)
 }
 if let postgres, mode == .all || mode == .dispatch || mode == .queue {
     // The server's own ceiling on these cores: pgbench's TPC-B-like transactions.
