@@ -78,6 +78,35 @@ struct FanOutTests {
         #expect(known >= citizens, "the planner believes the queue holds \(known) rows; it holds \(citizens + 10)")
     }
 
+    @Test("a claim reads the deliveries it claims by key, whatever the statistics say of the advisory just fanned out")
+    func claimPlanAfterFanOut() async throws {
+        guard let peer = try await PostgresFixture.peer() else { return }
+        let url = try await peer.createDatabase()
+        let database = String(url.split(separator: "/").last ?? "")
+        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.fanout"))
+        defer { store.close() }
+        let citizens = 3_000
+        _ = try await store.upsertCitizens((1...citizens).map { Fixtures.citizen($0) })
+        // Statistics taken before the advisory existed (here: a new installation's, empty).
+        try await peer.psql("VACUUM ANALYZE deliveries", database: database)
+        try await peer.psql("VACUUM ANALYZE delivery_queue", database: database)
+        let publisher = try Self.publisher(store)
+        let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
+        #expect(try await publisher.publish(id: draft.id, approver: "approver", now: Date()).queued == citizens)
+        let priority = Self.number(try await peer.psql("SELECT min(priority) FROM delivery_queue", database: database))
+        let now = Date().addingTimeInterval(60).ms
+        // The store's claim statement itself, executed (its row locks end with psql's statement).
+        let plan = try await peer.psql(
+            """
+            PREPARE claim AS \(PG.numbered(PostgresStore.claimStatement).0);
+            EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF) EXECUTE claim('sms', \(priority), \(now), 100, \(now));
+            """, database: database)
+        #expect(plan.contains("deliveries_pkey"), "the claim does not read its deliveries by key:\n\(plan)")
+        #expect(!plan.contains("deliveries_once") && !plan.contains("Rows Removed by Join Filter"),
+                "the claim read the advisory's deliveries beyond those it claims:\n\(plan)")
+        #expect(plan.contains("rows=100 loops=1"), "the claim did not return its 100 deliveries:\n\(plan)")
+    }
+
     @Test("an erasure waits for a fan-out in flight, then cancels and strips what it queued for the citizen")
     func erasureAfterFanOut() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
