@@ -42,6 +42,8 @@ public struct SQLiteCheckpointer: Service {
                         logger.notice("slow checkpoint", metadata: ["ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)"])
                     }
                 } catch {
+                    // Interrupted because the service is stopping (SQLite error 9): not a failure.
+                    if Task.isCancelled { break }
                     logger.warning("background checkpoint failed; SQLite will checkpoint by itself", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: interval)
