@@ -37,6 +37,8 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "api: the gateway's port.") var port = 18481
     @Option(help: "dispatch: deliveries sent through the SMS stub.") var dispatch = 200_000
     @Option(name: .customLong("dlr-delay-ms"), help: "dispatch: the stub's delivery-report delay.") var dlrDelayMilliseconds = 200
+    @Option(name: .customLong("latency-ms"), help: "dispatch: how long the stub takes to accept each message, as a provider's answer takes (0: at once, the machine's CPU is the bound).")
+    var latencyMilliseconds = 0
     @Option(help: "dispatch: the claim batch.") var batch = 1000
     @Option(help: "dispatch: sends in flight per channel.") var concurrency = 64
     @Option(help: "dispatch: workers per channel.") var workers = 2
@@ -73,6 +75,7 @@ struct BenchOptions: ParsableCommand {
             throw ValidationError("--pg-setting: name=value, not '\(bad)'")
         }
         if dlrDelayMilliseconds < 0 { throw ValidationError("--dlr-delay-ms must not be negative") }
+        if !(0...5000).contains(latencyMilliseconds) { throw ValidationError("--latency-ms: 0 to 5000") }
         if !(1...65535).contains(port) { throw ValidationError("--port must be a port number") }
     }
 
@@ -234,7 +237,9 @@ func postgresStatements(_ peer: PostgresPeer, reset: Bool) async throws {
 func dispatchLane(_ store: any HabarStore, instanceId: String, directory: URL, writers: Int = 1) throws -> (Dispatcher, [String: any ChannelAdapter]) {
     let logger = Logger(label: "bench")
     let receipts = ReceiptCollector(store: store, logger: logger, writers: writers)
-    let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: options.concurrency, options: .object(["dlrDelayMilliseconds": .number(Double(options.dlrDelayMilliseconds))]))
+    var stub: [String: JSONValue] = ["dlrDelayMilliseconds": .number(Double(options.dlrDelayMilliseconds))]
+    if options.latencyMilliseconds > 0 { stub["latencyMilliseconds"] = .number(Double(options.latencyMilliseconds)) }
+    let configuration = ChannelConfiguration(name: "sms", type: "sms-stub", concurrency: options.concurrency, options: .object(stub))
     let adapters = try ChannelRegistry([SMSStubFactory()]).makeAdapters([configuration]) { _ in
         ChannelContext(logger: logger, receipts: receipts, dataDirectory: directory)
     }
@@ -296,8 +301,9 @@ func measureDispatch(_ count: Int, store: any HabarStore, lanes: [(Dispatcher, [
         lane.0.stop()
         _ = await runner.result
     }
-    print(String(format: "%@: %d deliveries through sms-stub: all sent in %.2f s (%.0f/s); all delivered with DLRs in %.2f s = %.0f tracked deliveries/s; CPU s habar %.1f, postgres %.1f; peak RSS %.0f MB; the bench's %d progress polls took %.2f s",
-                 label, count, sentAt ?? elapsed, Double(count) / (sentAt ?? elapsed), elapsed, Double(count) / elapsed,
+    let latency = options.latencyMilliseconds > 0 ? " (\(options.latencyMilliseconds) ms to accept each, \(options.concurrency) at once per instance)" : ""
+    print(String(format: "%@: %d deliveries through sms-stub%@: all sent in %.2f s (%.0f/s); all delivered with DLRs in %.2f s = %.0f tracked deliveries/s; CPU s habar %.1f, postgres %.1f; peak RSS %.0f MB; the bench's %d progress polls took %.2f s",
+                 label, count, latency, sentAt ?? elapsed, Double(count) / (sentAt ?? elapsed), elapsed, Double(count) / elapsed,
                  cpuAfter.habar - cpuBefore.habar, cpuAfter.postgres - cpuBefore.postgres, peakRSSMegabytes(), polls, seconds(polling)))
     return Double(count) / elapsed
 }
