@@ -13,13 +13,13 @@ extension PostgresStore {
         }
     }
 
-    /// The advisory row is locked first (`FOR UPDATE`): two instances publishing the same
-    /// approval run one after the other, and the second finds the version's deliveries there
-    /// (`ON CONFLICT DO NOTHING` on the fan-out key queues none of them again).
     /// How many deliveries a fan-out queues before it analyses the queue (a few hundred rows
     /// sort in no time, whatever the plan).
     static let queueAnalyzedAfter = 1_000
 
+    /// The advisory row is locked first (`FOR UPDATE`): two instances publishing the same
+    /// approval run one after the other, and the second finds the version's deliveries there
+    /// (`ON CONFLICT DO NOTHING` on the fan-out key queues none of them again).
     static func publish(_ publication: Publication, _ pg: PG) async throws -> PublicationResult {
         guard let row = try await pg.row("SELECT * FROM advisories WHERE id = ? FOR UPDATE", publication.advisoryId) else {
             throw OperationError.notFound("advisory \(publication.advisoryId)")

@@ -266,7 +266,6 @@ func cpuSeconds() -> (habar: Double, postgres: Double) {
 
 /// Publishes one advisory to `count` citizens, runs the dispatchers until every delivery is
 /// final, prints the figure and returns it (tracked deliveries a second).
-@discardableResult
 func measureDispatch(_ count: Int, store: any HabarStore, lanes: [(Dispatcher, [String: any ChannelAdapter])], label: String) async throws -> Double {
     let publisher = AdvisoryPublisher(store: store, catalog: try Fixtures.catalog(), channels: lanes[0].1.mapValues(\.capabilities))
     let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
@@ -311,7 +310,8 @@ func measureDispatch(_ count: Int, store: any HabarStore, lanes: [(Dispatcher, [
 /// The dispatch figures in rounds: SQLite, then each PostgreSQL instance count, every other
 /// round in reverse order. This machine's speed drifts by a quarter within minutes, so two
 /// figures taken one after the other differ by that much whatever they measure; rounds in
-/// alternating order, compared by their medians, let a drift fall on every figure alike.
+/// alternating order, compared by their medians (of an even number of rounds, the upper of
+/// the middle two), let a drift fall on every figure alike.
 func dispatchRounds(_ count: Int, rounds: Int, instances: [Int], peer: PostgresPeer?) async throws {
     let setups: [Int?] = [nil] + (peer == nil ? [] : instances.map { $0 })
     var figures: [[Int?: Double]] = []
@@ -328,20 +328,15 @@ func dispatchRounds(_ count: Int, rounds: Int, instances: [Int], peer: PostgresP
         figures.append(figure)
     }
     guard rounds > 1 else { return }
-    func median(_ setup: Int?) -> Double {
-        let values = figures.compactMap { $0[setup] }.sorted()
-        return values.count % 2 == 1 ? values[values.count / 2] : (values[values.count / 2 - 1] + values[values.count / 2]) / 2
-    }
+    func typical(_ setup: Int?) -> Double { median(figures.compactMap { $0[setup] }) }
     func name(_ setup: Int?) -> String { setup.map { "PostgreSQL \($0) instance\($0 == 1 ? "" : "s")" } ?? "SQLite" }
-    var summary = setups.map { String(format: "%@ %.0f", name($0), median($0)) }
+    let summary = setups.map { String(format: "%@ %.0f", name($0), typical($0)) }
     var ratios: [String] = []
-    let pairs = zip(setups.dropLast(), setups.dropFirst()).map { ($0, $1) }
-    for (from, to) in pairs {
+    for (from, to) in zip(setups.dropLast(), setups.dropFirst()) {
         let perRound = figures.compactMap { figure in figure[to].flatMap { to in figure[from].map { to / $0 } } }
-        ratios.append(String(format: "%@ / %@: %.2f× (rounds: %@)", name(to), name(from), median(to) / median(from),
+        ratios.append(String(format: "%@ / %@: %.2f× (rounds: %@)", name(to), name(from), typical(to) / typical(from),
                              perRound.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
     }
-    if summary.isEmpty { summary = ["none"] }
     print("dispatch, the median of \(rounds) rounds (tracked deliveries/s): " + summary.joined(separator: "; "))
     for line in ratios { print("  " + line) }
 }

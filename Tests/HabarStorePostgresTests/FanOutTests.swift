@@ -20,17 +20,23 @@ struct FanOutTests {
 
     static func number(_ text: String) -> Int { Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
 
+    /// A new database with `citizens` registered, and `analysed` tables vacuumed and analysed
+    /// as they are then (what autovacuum records on its visit): the store and the database.
+    static func registry(_ peer: PostgresPeer, citizens: Int, analysed: [String]) async throws -> (store: PostgresStore, database: String) {
+        let url = try await peer.createDatabase()
+        let database = try PostgresPeer.databaseName(url)
+        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.fanout"))
+        _ = try await store.upsertCitizens((1...citizens).map { Fixtures.citizen($0) })
+        for table in analysed { try await peer.psql("VACUUM ANALYZE \(table)", database: database) }
+        return (store, database)
+    }
+
     @Test("a first approval reads the deliveries table a few times, not once per citizen, after autovacuum saw it empty")
     func planWithoutStatistics() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
-        let url = try await peer.createDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
-        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.fanout"))
         let citizens = 2_000
-        _ = try await store.upsertCitizens((1...citizens).map { Fixtures.citizen($0) })
         // What autovacuum does on a new installation: the deliveries table analysed while empty.
-        try await peer.psql("VACUUM ANALYZE deliveries", database: database)
-        try await peer.psql("VACUUM ANALYZE citizens", database: database)
+        let (store, database) = try await Self.registry(peer, citizens: citizens, analysed: ["deliveries", "citizens"])
         let publisher = try Self.publisher(store)
         let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
         let queued = try await publisher.publish(id: draft.id, approver: "approver", now: Date()).queued
@@ -54,16 +60,12 @@ struct FanOutTests {
     @Test("after a big fan-out the planner knows the queue's size, though autovacuum last saw the queue empty")
     func queueStatisticsAfterFanOut() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
-        let url = try await peer.createDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
-        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.fanout"))
-        defer { store.close() }
         let citizens = 3_000
-        _ = try await store.upsertCitizens((1...citizens).map { Fixtures.citizen($0) })
         // At rest the queue is empty, and that is what autovacuum last recorded of it. A claim
         // planned from that read and sorted every due row for each batch (150 ms a claim at
         // 200,000 queued, measured by habar-bench, against 3 ms in the claim index's order).
-        try await peer.psql("VACUUM ANALYZE delivery_queue", database: database)
+        let (store, database) = try await Self.registry(peer, citizens: citizens, analysed: ["delivery_queue"])
+        defer { store.close() }
         let publisher = try Self.publisher(store)
         var few = Fixtures.advisory()
         few.audience = Audience(citizenIds: try await peer.psql("SELECT id FROM citizens ORDER BY id LIMIT 10", database: database)
@@ -81,15 +83,10 @@ struct FanOutTests {
     @Test("a claim reads the deliveries it claims by key, whatever the statistics say of the advisory just fanned out")
     func claimPlanAfterFanOut() async throws {
         guard let peer = try await PostgresFixture.peer() else { return }
-        let url = try await peer.createDatabase()
-        let database = String(url.split(separator: "/").last ?? "")
-        let store = try await PostgresStore.open(try PostgresSettings(url: url, poolSize: 2), logger: Logger(label: "test.fanout"))
-        defer { store.close() }
         let citizens = 3_000
-        _ = try await store.upsertCitizens((1...citizens).map { Fixtures.citizen($0) })
         // Statistics taken before the advisory existed (here: a new installation's, empty).
-        try await peer.psql("VACUUM ANALYZE deliveries", database: database)
-        try await peer.psql("VACUUM ANALYZE delivery_queue", database: database)
+        let (store, database) = try await Self.registry(peer, citizens: citizens, analysed: ["deliveries", "delivery_queue"])
+        defer { store.close() }
         let publisher = try Self.publisher(store)
         let draft = try await publisher.draft(Fixtures.advisory(), now: Date())
         #expect(try await publisher.publish(id: draft.id, approver: "approver", now: Date()).queued == citizens)
